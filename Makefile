@@ -1,0 +1,62 @@
+# The README's two commands: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test test-sqlite test-postgres lint bench system-deps translations
+
+install: $(VENV)/.installed static/vendor/.installed translations
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
+	$(PY) -m pip install --quiet --group test
+	touch $@
+
+static/vendor/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf static/vendor && mkdir -p static/vendor/htmx static/vendor/pico static/vendor/swagger-ui
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
+	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico/
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js static/vendor/swagger-ui/
+	touch $@
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -d portal/translations >/dev/null
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) portal seed-demo
+	@echo "Postern on http://$(HOST):$(PORT)/"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# System packages the tests drive (Debian's chromium for Playwright); installed when missing and root.
+system-deps:
+	@if ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's chromium package"; fi; \
+	fi
+
+test: install system-deps lint
+	$(MAKE) --no-print-directory test-sqlite
+	@if $(PY) -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+	  $(MAKE) --no-print-directory test-postgres; \
+	elif [ "$$CI" = "true" ]; then echo "PostgreSQL at $(PG_TEST_URL) is not reachable (CI=true: failing)"; exit 1; \
+	else echo "PostgreSQL at $(PG_TEST_URL) is not reachable: the PostgreSQL run is left out"; fi
+
+test-sqlite:
+	$(PY) -m pytest -q
+
+test-postgres:
+	POSTERN_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -m "not browser"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) bench/run.py

@@ -1,0 +1,196 @@
+"""One implementation of the API conventions: auth, access declaration, bodies, lists, commits.
+
+Every route is declared with `@endpoint(...)`, which records it for the OpenAPI document and for
+the access audit (a route without a declared access cannot be registered).
+"""
+
+from __future__ import annotations
+
+import json as stdjson
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, json, request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Select
+
+from ..errors import Forbidden, Invalid, ServiceError, Unauthorized
+from ..extensions import db
+from ..jobs import dispatch_pending
+from ..permissions import Permission
+from ..services import listing, tokens
+from ..services.principal import Principal
+from . import export
+from .problems import from_service_error, invalid_from_pydantic
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class Access(StrEnum):
+    PUBLIC = "PUBLIC"  # no token (the OpenAPI document)
+    AUTHENTICATED = "AUTHENTICATED"  # any valid token; the service decides the rest
+    ADMIN = "ADMIN"  # an admin's token
+    SYSADMIN = "SYSADMIN"
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    description: str = ""
+    required: bool = False
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+
+
+@dataclass(frozen=True)
+class Listing:
+    spec: listing.ListSpec
+    export_name: str | None = None  # set when the seed allows CSV / spreadsheet export
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    rule: str
+    method: str
+    name: str
+    access: Access | Permission
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    response: Any
+    status: int
+    listing: Listing | None
+    query: tuple[QueryParam, ...]
+    errors: dict[int, str]
+    extension: bool
+
+    @property
+    def openapi_path(self) -> str:
+        return "/api" + self.rule.replace("<", "{").replace(">", "}")
+
+
+REGISTRY: list[Endpoint] = []
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def _authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("Send a token as 'Authorization: Bearer <token>'.")
+    return tokens.authenticate(value.strip())
+
+
+def _check_access(who: Principal, access: Access | Permission) -> None:
+    if access == Access.AUTHENTICATED:
+        return
+    if who.admin is None:
+        raise Forbidden("This endpoint is for administrators.")
+    if access == Access.ADMIN:
+        return
+    if access == Access.SYSADMIN:
+        who.require_sysadmin()
+    elif not who.holds_anywhere(access):
+        raise Forbidden(f"This endpoint needs the {access} permission.")
+
+
+def _parse_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise Invalid.on("body", "A JSON body is required.")
+    try:
+        data = stdjson.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Invalid.on("body", f"Malformed JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise Invalid.on("body", "The body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_from_pydantic(exc) from exc
+
+
+def endpoint(
+    rule: str,
+    method: str,
+    *,
+    access: Access | Permission,
+    summary: str,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    listing_: Listing | None = None,
+    query: Sequence[QueryParam] = (),
+    errors: dict[int, str] | None = None,
+    extension: bool = False,
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    def decorate(fn: Callable[..., Response]) -> Callable[..., Response]:
+        REGISTRY.append(Endpoint(
+            rule, method, fn.__name__, access, summary, tag, body, response, status, listing_,
+            tuple(query), errors or {}, extension,
+        ))
+
+        @wraps(fn)
+        def view(**kwargs: Any) -> Response:
+            try:
+                if access != Access.PUBLIC:
+                    g.principal = _authenticate()
+                    _check_access(g.principal, access)
+                if body is not None:
+                    kwargs["body"] = _parse_body(body)
+                result = fn(**kwargs)
+                db.session.commit()
+            except ServiceError as error:
+                db.session.rollback()
+                return from_service_error(error)
+            dispatch_pending()
+            return result
+
+        bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])
+        return fn
+
+    return decorate
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    if isinstance(data, BaseModel):
+        data = data.wire()  # type: ignore[attr-defined]
+    elif isinstance(data, list):
+        data = [d.wire() if isinstance(d, BaseModel) else d for d in data]  # type: ignore[attr-defined]
+    response = Response(json.dumps(data), status=status, mimetype="application/json")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def created(data: Any, location: str) -> Response:
+    return json_response(data, 201, {"Location": location})
+
+
+def no_content() -> Response:
+    return Response(status=204)
+
+
+def list_response(
+    stmt: Select[Any],
+    spec: Listing,
+    serialize: Callable[[Sequence[Any]], list[Any]],
+    columns: Sequence[export.Column] = (),
+) -> Response:
+    """A page of a collection with X-Total-Count, or the whole filtered list as CSV / spreadsheet."""
+    params = listing.parse(request.args, spec.spec, current_app.config["API_MAX_PAGE_SIZE"])
+    fmt = export.wanted_format() if spec.export_name else export.JSON
+    if fmt != export.JSON:
+        return export.export(listing.everything(stmt, spec.spec, params), columns, fmt, spec.export_name or "export")
+    rows, total = listing.page(stmt, spec.spec, params)
+    return json_response(serialize(rows), headers={
+        "X-Total-Count": str(total),
+        "Access-Control-Expose-Headers": "X-Total-Count",
+    })

@@ -1,0 +1,149 @@
+"""The OpenAPI 3.1 document, generated from the endpoint registry and the pydantic schemas."""
+
+from __future__ import annotations
+
+import re
+import typing
+from typing import Any
+
+from flask import Response, current_app, render_template
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import export
+from .framework import REGISTRY, Access, Endpoint, endpoint, json_response
+
+REF = "#/components/schemas/{model}"
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+COMMON_ERRORS = {400: "Invalid request", 401: "Missing, unknown, revoked or expired token", 403: "Forbidden"}
+
+
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """(model, is_list) for `Model` or `list[Model]`."""
+    if annotation is None:
+        return None, False
+    if typing.get_origin(annotation) is list:
+        return typing.get_args(annotation)[0], True
+    return annotation, False
+
+
+def _schema_ref(model: type[BaseModel], is_list: bool) -> dict[str, Any]:
+    ref = {"$ref": REF.format(model=model.__name__)}
+    return {"type": "array", "items": ref} if is_list else ref
+
+
+def _operation(ep: Endpoint) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"<(\w+)>", ep.rule)
+    ]
+    if ep.listing:
+        spec = ep.listing.spec
+        params += [
+            {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            {"name": "pageSize", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 40}},
+            {"name": "sort", "in": "query", "description": "Field to sort by; prefix with - to reverse.",
+             "schema": {"type": "string", "default": spec.default_sort,
+                        "enum": sorted([*spec.sorts, *(f"-{s}" for s in spec.sorts)])}},
+        ]
+        params += [
+            {"name": name, "in": "query", "description": ep.listing.descriptions.get(name, "Filter (one at most)"),
+             "schema": {"type": "string"}}
+            for name in spec.filters
+        ]
+    params += [
+        {"name": q.name, "in": "query", "required": q.required, "description": q.description, "schema": q.schema}
+        for q in ep.query
+    ]
+    op: dict[str, Any] = {
+        "operationId": ep.name,
+        "summary": ep.summary,
+        "tags": [ep.tag],
+        "parameters": params,
+        "x-postern-access": str(ep.access),
+    }
+    if ep.extension:
+        op["x-postern-extension"] = True
+    if ep.access == Access.PUBLIC:
+        op["security"] = []
+    if ep.body is not None:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": REF.format(model=ep.body.__name__)}}}}
+    ok: dict[str, Any] = {"description": "OK" if ep.status != 201 else "Created"}
+    model, is_list = _model_of(ep.response)
+    if model is not None and ep.status != 204:
+        content = {"application/json": {"schema": _schema_ref(model, is_list)}}
+        if ep.listing and ep.listing.export_name:
+            content[export.CSV] = {"schema": {"type": "string"}}
+            content[export.EXCEL] = {"schema": {"type": "string", "format": "binary"}}
+        ok["content"] = content
+    if ep.listing:
+        ok["headers"] = {"X-Total-Count": {"description": "Size of the filtered list", "schema": {"type": "integer"}}}
+    if ep.status == 201:
+        ok["headers"] = {"Location": {"description": "URL of the new resource", "schema": {"type": "string"}}}
+    responses: dict[str, Any] = {str(ep.status): ok}
+    errors = {} if ep.access == Access.PUBLIC else {**COMMON_ERRORS, **ep.errors}
+    for code, text in sorted(errors.items()):
+        responses[str(code)] = {"description": text, "content": {
+            "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}}
+    op["responses"] = responses
+    return op
+
+
+def document() -> dict[str, Any]:
+    models: dict[str, tuple[type[BaseModel], str]] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in REGISTRY:
+        paths.setdefault(ep.openapi_path, {})[ep.method.lower()] = _operation(ep)
+        if ep.body is not None:
+            models[ep.body.__name__] = (ep.body, "validation")
+        model, _ = _model_of(ep.response)
+        if model is not None:
+            models[model.__name__] = (model, "serialization")
+    _, top = models_json_schema(list(models.values()), ref_template=REF)
+    schemas = dict(top.get("$defs", {}))
+    schemas["Problem"] = PROBLEM_SCHEMA
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Postern API",
+            "version": "1",
+            "description": "Wire-compatible with the Cleanmail API. Operations marked x-postern-extension "
+            "are Postern's own.",
+        },
+        "servers": [{"url": current_app.config["BASE_URL"]}],
+        "security": [{"bearerAuth": []}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+@endpoint("/openapi.json", "GET", access=Access.PUBLIC, tag="Documentation", summary="This OpenAPI document",
+          extension=True)
+def openapi_json() -> Response:
+    return json_response(document())
+
+
+@endpoint("/docs", "GET", access=Access.PUBLIC, tag="Documentation", summary="The API documentation page",
+          extension=True)
+def api_docs() -> Response:
+    return Response(render_template("api/docs.html"))

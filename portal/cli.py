@@ -1,0 +1,100 @@
+"""`flask --app app portal ...`: accounts, tokens, demo data, the RQ worker, housekeeping."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from rq import Worker
+
+from . import demo
+from .errors import ServiceError
+from .extensions import db
+from .jobs import QUEUE_NAME, redis_connection
+from .jobs.maintenance import purge_expired_tokens
+from .services import admins, tokens
+
+portal = AppGroup("portal", help="Postern administration commands.")
+
+
+def _fail(error: ServiceError) -> None:
+    db.session.rollback()
+    detail = "; ".join(f"{e.field}: {e.message}" for e in error.errors) or error.detail
+    click.echo(f"error: {detail}", err=True)
+    sys.exit(1)
+
+
+@portal.command("create-admin")
+@click.option("--login", required=True)
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="At least 10 characters.")
+@click.option("--sysadmin", is_flag=True, help="Give the account every permission everywhere.")
+def create_admin(login: str, email: str, password: str, sysadmin: bool) -> None:
+    """Create an administrator account."""
+    from pydantic import ValidationError
+
+    from .api.problems import invalid_from_pydantic
+
+    try:
+        admin = admins.create_initial(login, email, password, sys_admin=sysadmin)
+        db.session.commit()
+    except ValidationError as exc:
+        _fail(invalid_from_pydantic(exc))
+    except ServiceError as error:
+        _fail(error)
+    click.echo(f"created admin {admin.login}" + (" (sysadmin)" if sysadmin else ""))
+
+
+@portal.command("create-token")
+@click.option("--login", required=True)
+@click.option("--name", required=True)
+@click.option("--days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days.")
+def create_token(login: str, name: str, days: int | None) -> None:
+    """Create an API token; its value is printed on the last line, once."""
+    from datetime import timedelta
+
+    from .clock import utcnow
+
+    admin = admins.find_by_login(login)
+    if admin is None:
+        click.echo(f"error: no admin with login {login!r}", err=True)
+        sys.exit(1)
+    try:
+        _, value = tokens.issue(admin, name, utcnow() + timedelta(days=days) if days else None)
+        db.session.commit()
+    except ServiceError as error:
+        _fail(error)
+    click.echo(value)
+
+
+@portal.command("seed-demo")
+def seed_demo() -> None:
+    """Create (once) the demo broker, customer, domains, admins and users; print the logins."""
+    logins = demo.seed()
+    db.session.commit()
+    click.echo(f"Demo logins (password for all: {demo.PASSWORD}):")
+    for login, role in logins:
+        click.echo(f"  {login:<24} {role}")
+
+
+@portal.command("purge-tokens")
+@click.option("--days", type=click.IntRange(0, 3650), default=30)
+def purge_tokens(days: int) -> None:
+    """Delete API tokens expired for more than DAYS days."""
+    click.echo(f"removed {purge_expired_tokens(days)} expired token(s)")
+
+
+@portal.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker with the application context (needs REDIS_URL)."""
+    if not current_app.config.get("REDIS_URL"):
+        click.echo("error: set REDIS_URL to run a worker (without it jobs run in-process)", err=True)
+        sys.exit(1)
+    Worker([QUEUE_NAME], connection=redis_connection()).work(burst=burst)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(portal)

@@ -1,0 +1,77 @@
+"""Configuration read from environment variables (documented in the README)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _secret_key(instance: Path) -> str:
+    """POSTERN_SECRET_KEY, or a key generated once into instance/secret_key."""
+    key = _env("POSTERN_SECRET_KEY")
+    if key:
+        return key
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    instance = Path(_env("POSTERN_INSTANCE_DIR", str(ROOT / "instance")))  # type: ignore[arg-type]
+    base_url = _env("POSTERN_BASE_URL", "http://127.0.0.1:5000")
+    behind_tls = base_url.startswith("https://")  # type: ignore[union-attr]
+    cfg: dict[str, Any] = {
+        "INSTANCE_DIR": instance,
+        "SQLALCHEMY_DATABASE_URI": _env("POSTERN_DATABASE_URL", f"sqlite:///{instance / 'postern.db'}"),
+        "REDIS_URL": _env("REDIS_URL"),
+        "BASE_URL": base_url.rstrip("/"),  # type: ignore[union-attr]
+        "LOGIN_RATE_LIMIT": _env("POSTERN_LOGIN_RATE_LIMIT", "10 per minute"),
+        "API_MAX_PAGE_SIZE": int(_env("POSTERN_API_MAX_PAGE_SIZE", "500")),  # type: ignore[arg-type]
+        "ID_ALPHABET": _env("POSTERN_ID_ALPHABET"),
+        "JOB_TIMEOUT": int(_env("POSTERN_JOB_TIMEOUT", "300")),  # type: ignore[arg-type]
+        "CHECK_MIGRATIONS": True,
+        "MAX_CONTENT_LENGTH": int(_env("POSTERN_MAX_BODY_BYTES", str(1024 * 1024))),  # type: ignore[arg-type]
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": behind_tls,
+        "REMEMBER_COOKIE_SECURE": behind_tls,
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "portal" / "translations"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+    if overrides:
+        cfg.update(overrides)
+    cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"] or "memory://")
+    if "SECRET_KEY" not in cfg:
+        cfg["SECRET_KEY"] = _secret_key(Path(cfg["INSTANCE_DIR"]))
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://"):
+        # psycopg 3 is the driver we install; connections time out instead of hanging.
+        cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://"):]
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
+            "connect_args": {"connect_timeout": 5},
+        }
+    elif uri.startswith("sqlite"):
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
+            "connect_args": {"timeout": 15},
+        }
+    return cfg

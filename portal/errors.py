@@ -1,0 +1,67 @@
+"""Typed service errors. Views turn them into problem+json (API) or messages (pages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+@dataclass
+class ServiceError(Exception):
+    detail: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+
+    status = 500
+    title = "Internal Server Error"
+
+    def __post_init__(self) -> None:
+        Exception.__init__(self, self.detail)
+
+    @classmethod
+    def on(cls, field_name: str, message: str) -> ServiceError:
+        """An error about one field, the message shown next to it."""
+        return cls(message, [FieldError(field_name, message)])
+
+    def field_messages(self) -> dict[str, str]:
+        return {e.field: e.message for e in self.errors}
+
+
+class Invalid(ServiceError):
+    status, title = 400, "Bad Request"
+
+
+class Unauthorized(ServiceError):
+    status, title = 401, "Unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(ServiceError):
+    status, title = 404, "Not Found"
+
+
+class Conflict(ServiceError):
+    status, title = 409, "Conflict"
+
+
+class PreconditionFailed(ServiceError):
+    status, title = 412, "Precondition Failed"
+
+
+class PayloadTooLarge(ServiceError):
+    status, title = 413, "Payload Too Large"
+
+
+class Unprocessable(ServiceError):
+    status, title = 422, "Unprocessable Content"
+
+
+class Unavailable(ServiceError):
+    status, title = 503, "Service Unavailable"

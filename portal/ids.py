@@ -1,0 +1,39 @@
+"""Opaque public ids: sqids over integer primary keys (like the Cleanmail API's "ByE3n")."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import current_app
+from sqids import Sqids
+
+from .errors import NotFound
+
+DEFAULT_ALPHABET = "k3G7QAe51FCsPW92uEOyq4Bg6Sp8YzVTmnU0liwDdHXLajZrfxNhobJIRcMvKt"
+
+
+@lru_cache(maxsize=4)
+def _codec(alphabet: str) -> Sqids:
+    return Sqids(alphabet=alphabet, min_length=5)
+
+
+def _sqids() -> Sqids:
+    return _codec(current_app.config.get("ID_ALPHABET") or DEFAULT_ALPHABET)
+
+
+def encode(pk: int | None) -> str | None:
+    return None if pk is None else _sqids().encode([pk])
+
+
+def decode(public_id: str | None) -> int:
+    """The primary key behind a public id; anything that is not a canonical id is a 404."""
+    if not public_id or len(public_id) > 32:
+        raise NotFound("Resource does not exist.")
+    codec = _sqids()
+    try:
+        numbers = codec.decode(public_id)
+    except Exception as exc:  # sqids raises on characters outside the alphabet
+        raise NotFound("Resource does not exist.") from exc
+    if len(numbers) != 1 or codec.encode(numbers) != public_id:
+        raise NotFound("Resource does not exist.")
+    return numbers[0]

@@ -1,0 +1,100 @@
+"""The permission catalogs, in one place.
+
+Admin permissions are granted through authorities: (objectType, objectId, permissions). An
+authority on a BROKER covers its customers and their domains; one on a CUSTOMER covers its
+domains. A sysadmin holds every permission everywhere.
+
+End-user permissions are granted per domain to all of its mailbox users (Cleanmail 5.5.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ObjectType(StrEnum):
+    BROKER = "BROKER"
+    CUSTOMER = "CUSTOMER"
+    DOMAIN = "DOMAIN"
+
+
+ALL_SCOPES = (ObjectType.BROKER, ObjectType.CUSTOMER, ObjectType.DOMAIN)
+
+
+@dataclass(frozen=True)
+class PermissionInfo:
+    name: str
+    description: str
+    scopes: tuple[ObjectType, ...] = ALL_SCOPES
+
+
+class Permission(StrEnum):
+    """Administrator permissions."""
+
+    GRANT = "GRANT"
+    DOMAIN_CREATE = "DOMAIN_CREATE"
+    DOMAIN_READ = "DOMAIN_READ"
+    DOMAIN_EDIT = "DOMAIN_EDIT"
+    USER_READ = "USER_READ"
+    USER_EDIT = "USER_EDIT"
+    POLICY_ASSIGN = "POLICY_ASSIGN"
+    FILTER_EDIT = "FILTER_EDIT"
+    ALIAS_EDIT = "ALIAS_EDIT"
+    DKIM_EDIT = "DKIM_EDIT"
+    QUARANTINE_READ = "QUARANTINE_READ"
+    QUARANTINE_RELEASE = "QUARANTINE_RELEASE"
+    IMPERSONATE = "IMPERSONATE"
+    HEALTH_RUN = "HEALTH_RUN"
+
+
+ADMIN_PERMISSIONS: dict[Permission, PermissionInfo] = {
+    Permission.GRANT: PermissionInfo(
+        "GRANT", "Manage administrators and give them the permissions one holds oneself"),
+    Permission.DOMAIN_CREATE: PermissionInfo(
+        "DOMAIN_CREATE", "Create domains for a customer", (ObjectType.BROKER, ObjectType.CUSTOMER)),
+    Permission.DOMAIN_READ: PermissionInfo(
+        "DOMAIN_READ", "See domains, their aliases, platforms, policies and options"),
+    Permission.DOMAIN_EDIT: PermissionInfo(
+        "DOMAIN_EDIT", "Edit and delete domains, their aliases, options and end-user access"),
+    Permission.USER_READ: PermissionInfo("USER_READ", "See mailbox users and their options"),
+    Permission.USER_EDIT: PermissionInfo("USER_EDIT", "Create, edit and delete mailbox users"),
+    Permission.POLICY_ASSIGN: PermissionInfo(
+        "POLICY_ASSIGN", "Assign filtering policies to domains and users"),
+    Permission.FILTER_EDIT: PermissionInfo(
+        "FILTER_EDIT", "Edit sender, attachment and URI filter rules"),
+    Permission.ALIAS_EDIT: PermissionInfo("ALIAS_EDIT", "Edit email aliases (groups)"),
+    Permission.DKIM_EDIT: PermissionInfo("DKIM_EDIT", "Create, rotate and delete DKIM keys"),
+    Permission.QUARANTINE_READ: PermissionInfo(
+        "QUARANTINE_READ", "Read the quarantine and folders of the domain's mailboxes"),
+    Permission.QUARANTINE_RELEASE: PermissionInfo(
+        "QUARANTINE_RELEASE", "Release and delete quarantined messages"),
+    Permission.IMPERSONATE: PermissionInfo(
+        "IMPERSONATE", "Open a mailbox user's portal as that user (audited)"),
+    Permission.HEALTH_RUN: PermissionInfo("HEALTH_RUN", "Run domain and relay diagnostics"),
+}
+
+
+class EndUserPermission(StrEnum):
+    """What a domain lets its mailbox users do in their own portal."""
+
+    QUARANTINE_VIEW = "QUARANTINE_VIEW"
+    QUARANTINE_RELEASE = "QUARANTINE_RELEASE"
+    WBLIST_EDIT = "WBLIST_EDIT"
+    SIGN_EDIT = "SIGN_EDIT"
+    SEND_MAIL = "SEND_MAIL"
+    FOLDERS_VIEW = "FOLDERS_VIEW"
+
+
+END_USER_PERMISSIONS: dict[EndUserPermission, str] = {
+    EndUserPermission.QUARANTINE_VIEW: "See one's quarantined messages",
+    EndUserPermission.QUARANTINE_RELEASE: "Release one's quarantined messages",
+    EndUserPermission.WBLIST_EDIT: "Edit one's allowed and blocked senders",
+    EndUserPermission.SIGN_EDIT: "Edit one's signature",
+    EndUserPermission.SEND_MAIL: "Send mail from the portal",
+    EndUserPermission.FOLDERS_VIEW: "Browse one's retention and archive folders",
+}
+
+
+def permissions_for_scope(scope: ObjectType) -> list[Permission]:
+    return [p for p, info in ADMIN_PERMISSIONS.items() if scope in info.scopes]

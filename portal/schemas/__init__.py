@@ -1,0 +1,1 @@
+"""Pydantic schemas: request validation and the OpenAPI components, from one definition."""

@@ -1,0 +1,1 @@
+"""Business rules, shared by pages, API and jobs. Services flush, never commit."""

@@ -1,0 +1,228 @@
+"""Administrator accounts and their authorities (seed 5.1 AccessControls).
+
+Who may do what:
+- a sysadmin manages every account;
+- an admin sees the accounts having an authority on an object where it holds GRANT, and manages
+  (edits, disables, deletes) those whose every authority lies where it holds GRANT;
+- an admin may give only permissions it holds itself on that object, never to its own account,
+  and never the sysadmin flag unless it is a sysadmin: no call raises the caller's privileges;
+- anyone may read and edit its own profile (not its privileges, nor disable or delete itself).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+
+from .. import ids
+from ..errors import Conflict, FieldError, Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..models import Admin, Authority
+from ..permissions import ObjectType, Permission, permissions_for_scope
+from ..schemas.accounts import AdminCreate, AdminUpdate, AuthorityIn
+from . import objects
+from .listing import ListSpec
+from .passwords import hash_password
+from .principal import Principal
+
+LIST_SPEC = ListSpec(
+    sorts={"login": Admin.login, "displayName": Admin.display_name, "email": Admin.email,
+           "createdAt": Admin.created_at, "lastConnectionDate": Admin.last_connection_date},
+    default_sort="login",
+    filters={"search": (Admin.login, Admin.email, Admin.display_name)},
+    tiebreak=Admin.id,
+)
+
+
+def list_query(principal: Principal) -> Select[tuple[Admin]]:
+    """The admins the principal may list, unsorted and unpaged."""
+    principal.require_admin()
+    scope = principal.scope(Permission.GRANT)
+    if scope.empty:
+        raise Forbidden("Listing administrators needs the GRANT permission.")
+    stmt = select(Admin)
+    if not scope.everything:
+        stmt = stmt.where(
+            Admin.sys_admin.is_(False),
+            Admin.id.in_(select(Authority.admin_id).where(scope.authority_clause())),
+        )
+    return stmt
+
+
+def get(principal: Principal, admin_pk: int) -> Admin:
+    """An admin the principal may see (itself, or within its GRANT scope); otherwise 404."""
+    me = principal.require_admin()
+    target = db.session.get(Admin, admin_pk)
+    if target is None:
+        raise NotFound("Resource does not exist.")
+    if target.id == me.id or principal.is_sysadmin:
+        return target
+    scope = principal.scope(Permission.GRANT)
+    if not target.sys_admin and any(scope.covers(a.object_type, a.object_id) for a in target.authorities):
+        return target
+    raise NotFound("Resource does not exist.")
+
+
+def governs(principal: Principal, target: Admin) -> bool:
+    """Whether the principal may edit, disable or delete another admin's account."""
+    if principal.is_sysadmin:
+        return True
+    if target.sys_admin or not target.authorities:
+        return False
+    scope = principal.scope(Permission.GRANT)
+    return all(scope.covers(a.object_type, a.object_id) for a in target.authorities)
+
+
+def normalize_login(login: str) -> str:
+    return login.strip().lower()
+
+
+def find_by_login(login: str) -> Admin | None:
+    return db.session.scalar(select(Admin).where(Admin.login == normalize_login(login)))
+
+
+def create(principal: Principal, data: AdminCreate) -> Admin:
+    principal.require_admin()
+    if data.sys_admin and not principal.is_sysadmin:
+        raise Forbidden.on("sysAdmin", "Only a system administrator may create system administrators.")
+    if not data.authorities and not data.sys_admin and not principal.is_sysadmin:
+        raise Invalid.on("authorities", "Give the new administrator at least one authority.")
+    login = normalize_login(data.login)
+    if find_by_login(login) is not None:
+        raise Conflict.on("login", "This login is already taken.")
+    resolved = [_check_grant(principal, a, f"authorities[{i}]") for i, a in enumerate(data.authorities)]
+    admin = Admin(
+        login=login, display_name=data.display_name, email=str(data.email),
+        password_hash=hash_password(data.password), enabled=data.enabled, language=data.language.value,
+        sys_admin=data.sys_admin, session_nonce=secrets.token_hex(8),
+    )
+    db.session.add(admin)
+    for object_type, object_id, perms in resolved:
+        admin.authorities.append(Authority(object_type=object_type, object_id=object_id, permissions=perms))
+    db.session.flush()
+    return admin
+
+
+def create_initial(login: str, email: str, password: str, *, sys_admin: bool) -> Admin:
+    """The CLI's account creation: no acting principal (whoever runs the CLI owns the server)."""
+    data = AdminCreate(login=login, email=email, password=password, sys_admin=sys_admin)
+    if find_by_login(data.login) is not None:
+        raise Conflict.on("login", "This login is already taken.")
+    admin = Admin(
+        login=normalize_login(data.login), email=str(data.email), password_hash=hash_password(data.password),
+        sys_admin=data.sys_admin, session_nonce=secrets.token_hex(8),
+    )
+    db.session.add(admin)
+    db.session.flush()
+    return admin
+
+
+def update(principal: Principal, admin_pk: int, data: AdminUpdate) -> Admin:
+    me = principal.require_admin()
+    target = get(principal, admin_pk)
+    is_self = target.id == me.id
+    if not is_self and not governs(principal, target):
+        raise Forbidden("You may not edit this administrator.")
+    given = data.model_fields_set
+    if "enabled" in given and data.enabled is None:
+        raise Invalid.on("enabled", "Must be true or false.")
+    if is_self and data.enabled is False:
+        raise Forbidden.on("enabled", "You cannot disable your own account.")
+    if "email" in given:
+        if data.email is None:
+            raise Invalid.on("email", "An email address is required (it is used for password recovery).")
+        target.email = str(data.email)
+    if "display_name" in given:
+        target.display_name = data.display_name
+    if "language" in given and data.language is not None:
+        target.language = data.language.value
+    if "password" in given and data.password is not None:
+        target.password_hash = hash_password(data.password)
+        target.session_nonce = secrets.token_hex(8)
+    if data.totp is False:
+        target.totp_secret = None
+        target.totp_last_counter = None
+    if data.enabled is not None and data.enabled != target.enabled:
+        target.enabled = data.enabled
+        target.session_nonce = secrets.token_hex(8)
+    db.session.flush()
+    return target
+
+
+def delete(principal: Principal, admin_pk: int) -> None:
+    me = principal.require_admin()
+    target = get(principal, admin_pk)
+    if target.id == me.id:
+        raise Forbidden("You cannot delete your own account.")
+    if not governs(principal, target):
+        raise Forbidden("You may not delete this administrator.")
+    db.session.delete(target)
+    db.session.flush()
+
+
+def set_authority(principal: Principal, admin_pk: int, authority: AuthorityIn) -> Admin:
+    """Give (or, with no permissions, take away) an admin's permissions on one object."""
+    me = principal.require_admin()
+    target = get(principal, admin_pk)
+    if target.id == me.id:
+        raise Forbidden("You cannot change your own authorities.")
+    object_type, object_id, perms = _check_grant(principal, authority, "")
+    current = next(
+        (a for a in target.authorities if a.object_type == object_type and a.object_id == object_id), None
+    )
+    if current is not None and not perms:
+        target.authorities.remove(current)
+    elif current is not None:
+        current.permissions = perms
+    elif perms:
+        target.authorities.append(Authority(object_type=object_type, object_id=object_id, permissions=perms))
+    db.session.flush()
+    return target
+
+
+def _check_grant(principal: Principal, authority: AuthorityIn, where: str) -> tuple[str, int, list[str]]:
+    """Validate an authority the principal wants to give; returns (objectType, objectId, permissions)."""
+    prefix = f"{where}." if where else ""
+    object_type = authority.object_type
+    try:
+        object_id = ids.decode(authority.object_id)
+    except NotFound:
+        object_id = -1
+    if object_id < 0 or not objects.exists(object_type, object_id):
+        raise Invalid.on(f"{prefix}objectId", "No such object.")
+    if not principal.holds_on(Permission.GRANT, object_type, object_id):
+        raise Forbidden.on(f"{prefix}objectId", "You need the GRANT permission on this object.")
+    allowed = {str(p) for p in permissions_for_scope(object_type)}
+    errors = [
+        FieldError(f"{prefix}permissions[{i}]", f"{name!r} is not a permission of a {object_type.lower()}.")
+        for i, name in enumerate(authority.permissions) if name not in allowed
+    ]
+    if errors:
+        raise Invalid("Unknown permission.", errors)
+    for i, name in enumerate(authority.permissions):
+        if not principal.holds_on(name, object_type, object_id):
+            raise Forbidden.on(f"{prefix}permissions[{i}]", f"You cannot grant {name}: you do not hold it here.")
+    return str(object_type), object_id, sorted(set(authority.permissions))
+
+
+def assignable_permissions(principal: Principal, scope: ObjectType, object_pk: int) -> list[tuple[str, bool]]:
+    """Seed 5.1.4: the permissions the principal holds on an object, and whether it can grant them."""
+    principal.require_admin()
+    if not objects.exists(scope, object_pk):
+        raise NotFound("Resource does not exist.")
+    held = [str(p) for p in permissions_for_scope(scope) if principal.holds_on(p, scope, object_pk)]
+    if not held:
+        raise NotFound("Resource does not exist.")
+    editable = Permission.GRANT in held
+    return [(name, editable) for name in held]
+
+
+def authority_names(admins: Sequence[Admin]) -> dict[tuple[str, int], str]:
+    return objects.names((a.object_type, a.object_id) for admin in admins for a in admin.authorities)
+
+
+def count(principal: Principal) -> int:
+    return db.session.scalar(select(func.count()).select_from(list_query(principal).subquery())) or 0
+

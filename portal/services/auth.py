@@ -1,0 +1,80 @@
+"""Interactive login of admins: password, then an optional TOTP second factor."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pyotp
+import segno
+
+from ..clock import utcnow
+from ..crypto import decrypt, encrypt
+from ..errors import Invalid
+from ..extensions import db
+from ..models import Admin
+from . import admins
+from .passwords import verify_password
+
+TOTP_ISSUER = "Postern"
+
+
+def check_password(login: str, password: str) -> Admin:
+    """The enabled admin with that login and password; one vague error otherwise."""
+    admin = admins.find_by_login(login) if login else None
+    ok = verify_password(admin.password_hash if admin else None, password)
+    if admin is None or not ok or not admin.enabled:
+        raise Invalid.on("password", "Wrong login or password, or the account is disabled.")
+    return admin
+
+
+def record_login(admin: Admin) -> None:
+    admin.last_connection_date = utcnow()
+    if not admin.session_nonce:
+        admin.session_nonce = secrets.token_hex(8)
+    db.session.flush()
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_qr_svg(admin: Admin, secret: str) -> str:
+    """The enrolment QR code as an SVG data URI (no inline script, CSP-safe as an <img>)."""
+    uri = pyotp.TOTP(secret).provisioning_uri(name=admin.login, issuer_name=TOTP_ISSUER)
+    return segno.make(uri, error="m").svg_data_uri(scale=5)
+
+
+def _accept_code(admin: Admin, secret: str, code: str) -> bool:
+    """Accept a code of the current, previous or next 30 s step, each step only once."""
+    code = code.strip().replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return False
+    totp = pyotp.TOTP(secret)
+    now_step = int(time.time()) // totp.interval
+    for step in (now_step - 1, now_step, now_step + 1):
+        if admin.totp_last_counter is not None and step <= admin.totp_last_counter:
+            continue
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            admin.totp_last_counter = step
+            db.session.flush()
+            return True
+    return False
+
+
+def enable_totp(admin: Admin, secret: str, code: str) -> None:
+    if not _accept_code(admin, secret, code):
+        raise Invalid.on("code", "This code is not valid. Check the clock of your device and try again.")
+    admin.totp_secret = encrypt(secret)
+    db.session.flush()
+
+
+def check_totp(admin: Admin, code: str) -> None:
+    if admin.totp_secret is None or not _accept_code(admin, decrypt(admin.totp_secret), code):
+        raise Invalid.on("code", "This code is not valid or was already used.")
+
+
+def disable_totp(admin: Admin) -> None:
+    admin.totp_secret = None
+    admin.totp_last_counter = None
+    db.session.flush()

@@ -1,0 +1,123 @@
+"""The list conventions of every collection (seed chapters 3 and 4), for API and pages alike.
+
+`offset` (default 0), `pageSize` (default 40, capped), `sort=field` / `sort=-field` over an
+allow-list, and at most one filter parameter whose value is exact, `prefix*`, `*suffix` or
+`*contains*` (case-insensitive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+
+from ..errors import FieldError, Invalid
+from ..extensions import db
+
+DEFAULT_PAGE_SIZE = 40
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What one collection allows: sortable fields, filter parameters and the default order."""
+
+    sorts: Mapping[str, Any]  # wire name -> column
+    default_sort: str
+    filters: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # parameter -> columns (OR)
+    exact_filters: frozenset[str] = frozenset()  # parameters matched without wildcards (enums, ids)
+    tiebreak: Any = None  # a unique column, so pages never overlap
+
+    def parameters(self) -> list[str]:
+        return ["offset", "pageSize", "sort", *self.filters]
+
+
+@dataclass
+class ListParams:
+    offset: int = 0
+    page_size: int = DEFAULT_PAGE_SIZE
+    sort: str = ""
+    filter_name: str | None = None
+    filter_value: str | None = None
+
+
+def parse(args: Mapping[str, str], spec: ListSpec, max_page_size: int) -> ListParams:
+    """Read list parameters; every bad one is named in a 400."""
+    errors: list[FieldError] = []
+    params = ListParams(sort=spec.default_sort)
+    for name, attr, low, high, default in (
+        ("offset", "offset", 0, 10**9, 0),
+        ("pageSize", "page_size", 1, max_page_size, DEFAULT_PAGE_SIZE),
+    ):
+        raw = args.get(name)
+        if raw in (None, ""):
+            setattr(params, attr, default)
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            errors.append(FieldError(name, "Must be a whole number."))
+            continue
+        if not low <= value <= high:
+            errors.append(FieldError(name, f"Must be between {low} and {high}."))
+            continue
+        setattr(params, attr, value)
+    sort = args.get("sort") or spec.default_sort
+    if sort.lstrip("-") not in spec.sorts:
+        errors.append(FieldError("sort", f"Sort by one of: {', '.join(sorted(spec.sorts))} (prefix - to reverse)."))
+    params.sort = sort
+    given = [name for name in spec.filters if args.get(name) not in (None, "")]
+    if len(given) > 1:
+        errors.append(FieldError(given[1], "Only one filter is allowed."))
+    elif given:
+        params.filter_name, params.filter_value = given[0], args[given[0]]
+        if len(params.filter_value) > 255 or any(ord(c) < 32 for c in params.filter_value):
+            errors.append(FieldError(given[0], "Must be at most 255 printable characters."))
+    if errors:
+        raise Invalid("Invalid list parameters.", errors)
+    return params
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def wildcard(column: Any, value: str) -> ColumnElement[bool]:
+    """`value`, `prefix*`, `*suffix`, `*contains*`; case-insensitive."""
+    starts, ends = value.startswith("*"), value.endswith("*") and len(value) > 1
+    core = value.strip("*")
+    if not starts and not ends:
+        return func.lower(column) == core.lower()
+    pattern = ("%" if starts else "") + _escape(core.lower()) + ("%" if ends else "")
+    return func.lower(column).like(pattern, escape="\\")
+
+
+def filtered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[Any]:
+    if params.filter_name is None or params.filter_value is None:
+        return stmt
+    columns = spec.filters[params.filter_name]
+    if params.filter_name in spec.exact_filters:
+        return stmt.where(or_(*(c == params.filter_value for c in columns)))
+    return stmt.where(or_(*(wildcard(c, params.filter_value) for c in columns)))
+
+
+def ordered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[Any]:
+    column = spec.sorts[params.sort.lstrip("-")]
+    order = [column.desc() if params.sort.startswith("-") else column.asc()]
+    if spec.tiebreak is not None:
+        order.append(spec.tiebreak.desc() if params.sort.startswith("-") else spec.tiebreak.asc())
+    return stmt.order_by(*order)
+
+
+def page(stmt: Select[Any], spec: ListSpec, params: ListParams) -> tuple[list[Any], int]:
+    """One page of the filtered, sorted list, and the total count of the filtered list."""
+    stmt = filtered(stmt, spec, params)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = list(db.session.scalars(ordered(stmt, spec, params).offset(params.offset).limit(params.page_size)))
+    return rows, total
+
+
+def everything(stmt: Select[Any], spec: ListSpec, params: ListParams) -> list[Any]:
+    """The whole filtered, sorted list (exports)."""
+    return list(db.session.scalars(ordered(filtered(stmt, spec, params), spec, params)))

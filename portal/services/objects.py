@@ -1,0 +1,47 @@
+"""Brokers, customers and domains as the objects authorities point at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from ..errors import Invalid
+from ..extensions import db
+from ..models import Broker, Customer, Domain
+from ..permissions import ObjectType
+
+MODELS: dict[ObjectType, type[Broker] | type[Customer] | type[Domain]] = {
+    ObjectType.BROKER: Broker,
+    ObjectType.CUSTOMER: Customer,
+    ObjectType.DOMAIN: Domain,
+}
+
+
+def exists(object_type: ObjectType, object_id: int) -> bool:
+    model = MODELS[object_type]
+    return db.session.scalar(select(model.id).where(model.id == object_id)) is not None
+
+
+def names(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """Names of many objects in one query per type."""
+    wanted: dict[ObjectType, set[int]] = {}
+    for object_type, object_id in keys:
+        wanted.setdefault(ObjectType(object_type), set()).add(object_id)
+    found: dict[tuple[str, int], str] = {}
+    for object_type, ids in wanted.items():
+        model = MODELS[object_type]
+        for pk, name in db.session.execute(select(model.id, model.name).where(model.id.in_(ids))):
+            found[(str(object_type), pk)] = name
+    return found
+
+
+def find_by_name(object_type: ObjectType, name: str, field: str) -> int:
+    """The id of the object with that name; a customer name must be unambiguous."""
+    model = MODELS[object_type]
+    ids = db.session.scalars(select(model.id).where(model.name == name.strip()).limit(2)).all()
+    if not ids:
+        raise Invalid.on(field, f"No {object_type.lower()} is named {name!r}.")
+    if len(ids) > 1:
+        raise Invalid.on(field, f"Several {object_type.lower()}s are named {name!r}.")
+    return ids[0]

@@ -1,0 +1,1 @@
+"""Server-rendered pages (HTMX): auth, admin and, with the quarantine issue, the user portal."""

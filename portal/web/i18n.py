@@ -1,0 +1,20 @@
+"""Languages: the six of the seed; the account's choice, else the session's, else the browser's."""
+
+from __future__ import annotations
+
+from flask import session
+from flask_login import current_user
+
+LANGUAGES = {"EN": "English", "FR": "Français", "DE": "Deutsch", "ES": "Español", "DA": "Dansk", "NB": "Norsk bokmål"}
+
+
+def select_locale() -> str:
+    from flask import request
+
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen.lower()
+    account = getattr(current_user, "admin", None)
+    if account is not None:
+        return account.language.lower()
+    return request.accept_languages.best_match([code.lower() for code in LANGUAGES]) or "en"

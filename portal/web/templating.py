@@ -1,0 +1,15 @@
+"""Template globals and filters."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import get_locale
+
+from .. import ids
+from .i18n import LANGUAGES
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["public_id"] = ids.encode
