@@ -12,7 +12,7 @@ from rq import Worker
 from . import demo
 from .errors import ServiceError
 from .extensions import db
-from .jobs import QUEUE_NAME, redis_connection
+from .jobs import redis_connection
 from .jobs.maintenance import purge_expired_tokens
 from .services import admins, tokens
 
@@ -93,7 +93,7 @@ def worker(burst: bool) -> None:
     if not current_app.config.get("REDIS_URL"):
         click.echo("error: set REDIS_URL to run a worker (without it jobs run in-process)", err=True)
         sys.exit(1)
-    Worker([QUEUE_NAME], connection=redis_connection()).work(burst=burst)
+    Worker([current_app.config["RQ_QUEUE"]], connection=redis_connection()).work(burst=burst)
 
 
 def init_app(app: Flask) -> None:

@@ -41,6 +41,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": _env("POSTERN_LOGIN_RATE_LIMIT", "10 per minute"),
         "API_MAX_PAGE_SIZE": int(_env("POSTERN_API_MAX_PAGE_SIZE", "500")),  # type: ignore[arg-type]
         "ID_ALPHABET": _env("POSTERN_ID_ALPHABET"),
+        "RQ_QUEUE": _env("POSTERN_RQ_QUEUE", "postern"),
         "JOB_TIMEOUT": int(_env("POSTERN_JOB_TIMEOUT", "300")),  # type: ignore[arg-type]
         "CHECK_MIGRATIONS": True,
         "MAX_CONTENT_LENGTH": int(_env("POSTERN_MAX_BODY_BYTES", str(1024 * 1024))),  # type: ignore[arg-type]

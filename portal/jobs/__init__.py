@@ -18,7 +18,6 @@ from rq import Queue, Retry
 from ..extensions import db
 
 log = logging.getLogger(__name__)
-QUEUE_NAME = "postern"
 _PENDING = "postern_pending_jobs"
 
 
@@ -36,7 +35,8 @@ def redis_connection() -> Redis:
 
 
 def queue() -> Queue:
-    return Queue(QUEUE_NAME, connection=redis_connection(), default_timeout=current_app.config["JOB_TIMEOUT"])
+    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection(),
+                 default_timeout=current_app.config["JOB_TIMEOUT"])
 
 
 def dispatch_pending() -> None:

@@ -1,0 +1,100 @@
+"""Real components for the tests: PostgreSQL databases, Redis, a live HTTP server, chromium.
+
+With CI=true a missing component fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def missing(what: str) -> None:
+    """A component is not there: fail in CI, skip (saying why) elsewhere."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: a missing component is a failure)")
+    pytest.skip(what)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh database on the server of `admin_url`, dropped afterwards."""
+    import psycopg
+
+    name = f"postern_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    """The Redis at REDIS_TEST_URL / 127.0.0.1:6379, or a private redis-server on a free port."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    url = os.environ.get("POSTERN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+        yield url
+        return
+    except RedisError:
+        pass
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing(f"Redis is not reachable at {url} and redis-server is not installed")
+    port = free_port()
+    workdir = tempfile.mkdtemp()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    private = f"redis://127.0.0.1:{port}/0"
+    client = Redis.from_url(private, socket_timeout=1, socket_connect_timeout=1)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except RedisError:
+            threading.Event().wait(0.05)
+    try:
+        yield private
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def chromium_path() -> str | None:
+    for candidate in ("/usr/lib/chromium/chromium", "/usr/bin/chromium"):
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]

@@ -1,0 +1,100 @@
+"""A small tenancy for authorization tests: one admin per role, each with a token.
+
+broker B1 -> customer C1 -> domains A (a.example) and B (b.example)
+broker B2 -> customer C2 -> domain C (c.example)
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from portal import ids
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.models import Admin, ApiToken, Authority, Broker, Customer, Domain, MailUser
+from portal.permissions import ADMIN_PERMISSIONS, ObjectType, Permission
+from portal.services import tokens
+from portal.services.passwords import hash_password
+
+PASSWORD = "correct horse battery"
+ROLES = ("sysadmin", "broker", "customer", "domainA", "domainB", "enduser", "disabled", "expired", "none")
+
+
+@dataclass
+class World:
+    pk: dict[str, int] = field(default_factory=dict)  # objects and admins by name
+    token: dict[str, str] = field(default_factory=dict)  # role -> bearer value
+    admin_of_role: dict[str, int] = field(default_factory=dict)
+    public: dict[str, str] = field(default_factory=dict)  # name -> public id
+
+    def id(self, name: str) -> str:
+        return self.public[name]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token[role]}"} if role in self.token else {}
+
+
+def _all(scope: ObjectType) -> list[str]:
+    return [str(p) for p, info in ADMIN_PERMISSIONS.items() if scope in info.scopes]
+
+
+def _admin(login: str, *, sys_admin: bool = False, enabled: bool = True,
+           grants: tuple[tuple[ObjectType, int, list[str]], ...] = ()) -> Admin:
+    admin = Admin(login=login, email=f"{login}@example.org", display_name=login.title(),
+                  password_hash=hash_password(PASSWORD), sys_admin=sys_admin, enabled=enabled,
+                  session_nonce=secrets.token_hex(8))
+    for object_type, object_id, perms in grants:
+        admin.authorities.append(Authority(object_type=str(object_type), object_id=object_id, permissions=perms))
+    db.session.add(admin)
+    db.session.flush()
+    return admin
+
+
+def build_world() -> World:
+    w = World()
+    b1, b2 = Broker(name="Broker One"), Broker(name="Broker Two")
+    db.session.add_all([b1, b2])
+    db.session.flush()
+    c1, c2 = Customer(broker_id=b1.id, name="Customer One"), Customer(broker_id=b2.id, name="Customer Two")
+    db.session.add_all([c1, c2])
+    db.session.flush()
+    da, dbb = Domain(customer_id=c1.id, name="a.example"), Domain(customer_id=c1.id, name="b.example")
+    dc = Domain(customer_id=c2.id, name="c.example")
+    db.session.add_all([da, dbb, dc])
+    db.session.flush()
+    w.pk.update(B1=b1.id, B2=b2.id, C1=c1.id, C2=c2.id, A=da.id, B=dbb.id, C=dc.id)
+
+    people = {
+        "sysadmin": _admin("root", sys_admin=True),
+        "broker": _admin("broker1", grants=((ObjectType.BROKER, b1.id, _all(ObjectType.BROKER)),)),
+        "customer": _admin("customer1", grants=((ObjectType.CUSTOMER, c1.id, _all(ObjectType.CUSTOMER)),)),
+        "domainA": _admin("admin-a", grants=((ObjectType.DOMAIN, da.id, _all(ObjectType.DOMAIN)),)),
+        "domainB": _admin("admin-b", grants=((ObjectType.DOMAIN, dbb.id, _all(ObjectType.DOMAIN)),)),
+        "disabled": _admin("gone", sys_admin=True, enabled=False),
+        "expired": _admin("late", sys_admin=True),
+    }
+    # Targets: a reader of A, an admin of C (another broker), an admin working on A and C.
+    w.pk["readerA"] = _admin("reader-a", grants=((ObjectType.DOMAIN, da.id, [Permission.DOMAIN_READ]),)).id
+    w.pk["adminC"] = _admin("admin-c", grants=((ObjectType.DOMAIN, dc.id, _all(ObjectType.DOMAIN)),)).id
+    w.pk["adminAC"] = _admin("admin-ac", grants=(
+        (ObjectType.DOMAIN, da.id, [Permission.DOMAIN_READ]), (ObjectType.DOMAIN, dc.id, [Permission.DOMAIN_READ]),
+    )).id
+    for role, admin in people.items():
+        w.pk[role] = admin.id
+        w.admin_of_role[role] = admin.id
+        _, w.token[role] = tokens.issue(admin, f"{role} token")
+    expired = db.session.get(ApiToken, db.session.query(ApiToken.id).filter_by(admin_id=people["expired"].id).scalar())
+    expired.expiration = utcnow() - timedelta(minutes=1)
+
+    user = MailUser(domain_id=da.id, email="user@a.example", password_hash=hash_password(PASSWORD))
+    db.session.add(user)
+    db.session.flush()
+    w.pk["enduser"] = user.id
+    _, w.token["enduser"] = tokens.issue(user, "end user token")
+    token, _ = tokens.issue(db.session.get(Admin, w.pk["readerA"]), "reader token")
+    w.pk["readerA_token"] = token.id
+    db.session.flush()
+    w.public = {name: ids.encode(pk) for name, pk in w.pk.items()}
+    return w
