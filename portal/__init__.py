@@ -49,9 +49,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
 
-    from . import cli, error_pages, schema_check
+    from . import cli, error_pages, jobs, schema_check
 
     error_pages.init_app(app)
     schema_check.init_app(app)
     cli.init_app(app)
+    jobs.init_app(app)
     return app

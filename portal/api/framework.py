@@ -19,7 +19,6 @@ from sqlalchemy import Select
 
 from ..errors import Forbidden, Invalid, ServiceError, Unauthorized
 from ..extensions import db
-from ..jobs import dispatch_pending
 from ..permissions import Permission
 from ..services import listing, tokens
 from ..services.principal import Principal
@@ -150,7 +149,6 @@ def endpoint(
             except ServiceError as error:
                 db.session.rollback()
                 return from_service_error(error)
-            dispatch_pending()
             return result
 
         bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=[method])

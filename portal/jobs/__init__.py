@@ -1,8 +1,10 @@
-"""Background jobs: enqueued during a unit of work, dispatched only after its commit.
+"""Background jobs: enqueued during a unit of work, dispatched only once it has committed.
 
-With REDIS_URL set, jobs go to RQ (`flask --app app portal worker` runs them); without it they
-run in-process, synchronously after the commit (the embedded default of `make run`). Job
-functions take ids and plain values, are idempotent and commit their own work.
+`enqueue()` records a job on the database session; a commit makes it ready, a rollback forgets
+it; `dispatch()` (called after every request, and by the CLI) sends the ready jobs. With
+REDIS_URL set they go to RQ (`flask --app app portal worker` runs them); without it they run
+in-process right away (the embedded default of `make run`). Job functions take ids and plain
+values, are idempotent and commit their own work.
 """
 
 from __future__ import annotations
@@ -11,23 +13,39 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import Flask, Response, current_app
 from redis import Redis
 from rq import Queue, Retry
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from ..extensions import db
 
 log = logging.getLogger(__name__)
 _PENDING = "postern_pending_jobs"
+_READY = "postern_ready_jobs"
+RETRY = Retry(max=3, interval=[10, 60, 300])
 
 
 def enqueue(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Run `fn(*args, **kwargs)` as a job once the current transaction has committed."""
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, even of no SQL at all, forgets the job
     db.session.info.setdefault(_PENDING, []).append((fn, args, kwargs))
 
 
-def discard_pending() -> None:
-    db.session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.info.setdefault(_READY, []).extend(pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    if previous.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def redis_connection() -> Redis:
@@ -39,19 +57,27 @@ def queue() -> Queue:
                  default_timeout=current_app.config["JOB_TIMEOUT"])
 
 
-def dispatch_pending() -> None:
-    """Send the jobs of the committed unit of work to RQ, or run them here."""
-    pending = db.session.info.pop(_PENDING, [])
-    if not pending:
-        return
+def dispatch() -> int:
+    """Send the committed jobs to RQ, or run them here; returns how many."""
+    ready = db.session.info.pop(_READY, [])
+    if not ready:
+        return 0
     if current_app.config.get("REDIS_URL"):
         q = queue()
-        for fn, args, kwargs in pending:
-            q.enqueue(fn, *args, **kwargs, retry=Retry(max=3, interval=[10, 60, 300]))
-        return
-    for fn, args, kwargs in pending:
+        for fn, args, kwargs in ready:
+            q.enqueue(fn, *args, **kwargs, retry=RETRY)
+        return len(ready)
+    for fn, args, kwargs in ready:
         try:
             fn(*args, **kwargs)
         except Exception:
             db.session.rollback()
             log.exception("in-process job %s failed", getattr(fn, "__name__", fn))
+    return len(ready)
+
+
+def init_app(app: Flask) -> None:
+    @app.after_request
+    def _dispatch(response: Response) -> Response:
+        dispatch()
+        return response
