@@ -21,8 +21,16 @@ def _sqids() -> Sqids:
     return _codec(current_app.config.get("ID_ALPHABET") or DEFAULT_ALPHABET)
 
 
+@lru_cache(maxsize=262144)
+def _encode(alphabet: str, pk: int) -> str:
+    return _codec(alphabet).encode([pk])
+
+
 def encode(pk: int | None) -> str | None:
-    return None if pk is None else _sqids().encode([pk])
+    """The public id of a key (memoised: sqids shuffles its alphabet on every call)."""
+    if pk is None:
+        return None
+    return _encode(current_app.config.get("ID_ALPHABET") or DEFAULT_ALPHABET, pk)
 
 
 def decode(public_id: str | None) -> int:

@@ -1,0 +1,59 @@
+"""Bench data: N admins spread over brokers/customers/domains, plus a sysadmin with a token."""
+
+from __future__ import annotations
+
+import random
+import secrets
+
+from sqlalchemy import insert
+
+from portal.clock import utcnow
+from portal.extensions import db
+from portal.models import Admin, Authority, Broker, Customer, Domain
+from portal.permissions import Permission
+from portal.services import tokens
+
+FIRST = ["alex", "max", "xena", "john", "maria", "felix", "roxane", "paul", "anna", "dexter", "lena", "omar"]
+LAST = ["smith", "fox", "martin", "durand", "lopez", "baxter", "nguyen", "meyer", "rossi", "wilcox"]
+
+
+def generate(admins: int, domains: int = 200, seed: int = 42) -> str:
+    """Fill an empty, migrated database; returns a sysadmin token value."""
+    rng = random.Random(seed)
+    broker = Broker(name="Bench Broker")
+    db.session.add(broker)
+    db.session.flush()
+    customers = []
+    for i in range(max(1, domains // 10)):
+        customer = Customer(broker_id=broker.id, name=f"Customer {i}")
+        db.session.add(customer)
+        customers.append(customer)
+    db.session.flush()
+    domain_ids = []
+    for i in range(domains):
+        domain = Domain(customer_id=customers[i % len(customers)].id, name=f"domain{i}.example")
+        db.session.add(domain)
+        db.session.flush()
+        domain_ids.append(domain.id)
+    now = utcnow()
+    rows = []
+    for i in range(admins):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        rows.append({
+            "login": f"{first}.{last}{i}", "display_name": f"{first.title()} {last.title()}",
+            "email": f"{first}.{last}{i}@domain{i % domains}.example", "password_hash": None, "enabled": True,
+            "language": "EN", "sys_admin": False, "session_nonce": secrets.token_hex(8), "created_at": now,
+        })
+    db.session.execute(insert(Admin), rows)
+    ids = [pk for (pk,) in db.session.query(Admin.id).order_by(Admin.id)]
+    db.session.execute(insert(Authority), [
+        {"admin_id": pk, "object_type": "DOMAIN", "object_id": domain_ids[n % domains],
+         "permissions_text": f"{Permission.DOMAIN_READ} {Permission.USER_READ}"}
+        for n, pk in enumerate(ids)
+    ])
+    root = Admin(login="bench-root", email="root@bench.example", sys_admin=True, session_nonce="x")
+    db.session.add(root)
+    db.session.flush()
+    _, value = tokens.issue(root, "bench")
+    db.session.commit()
+    return value

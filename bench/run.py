@@ -1,0 +1,152 @@
+"""Benchmarks (make bench). Not timed tests: they print figures and ratios to the bare component.
+
+admins-list: GET /api/security/admins?search=*x*&sort=-login&pageSize=40 over 10,000 admins,
+served by gunicorn, against a bare Flask route returning the same bytes from the same gunicorn
+setup, both loaded by wrk. Run on SQLite and, when reachable, PostgreSQL.
+
+Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
+BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VENV_BIN = Path(sys.executable).parent
+QUERY = "/api/security/admins?search=*x*&sort=-login&pageSize=40"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, headers: dict[str, str], timeout: float = 30) -> bytes:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
+                return resp.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def gunicorn(app_spec: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    workers = os.environ.get("BENCH_WORKERS", "2")
+    return subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "--chdir", str(ROOT), app_spec],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def wrk(url: str, token: str) -> dict[str, float]:
+    seconds = os.environ.get("BENCH_SECONDS", "10")
+    conns = os.environ.get("BENCH_CONNECTIONS", "8")
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+         "-H", f"Authorization: Bearer {token}", url],
+        capture_output=True, text=True, check=True, timeout=int(seconds) + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses:\n{out}")
+    return {"rps": rps, "p50_ms": float(p50.group(1)) * scale}
+
+
+def prepare(database_url: str, admins: int) -> str:
+    from flask_migrate import upgrade
+
+    from bench.datagen import generate
+    from portal import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench"})
+    with app.app_context():
+        upgrade()
+        return generate(admins)
+
+
+def bench_admins_list(label: str, database_url: str, admins: int) -> dict[str, object]:
+    token = prepare(database_url, admins)
+    env = {"POSTERN_DATABASE_URL": database_url, "POSTERN_SECRET_KEY": "bench",
+           "POSTERN_LOGIN_RATE_LIMIT": "1000000 per second"}
+    port = free_port()
+    server = gunicorn("app:app", port, env)
+    try:
+        url = f"http://127.0.0.1:{port}{QUERY}"
+        body = wait_http(url, {"Authorization": f"Bearer {token}"})
+        total = len(json.loads(body))
+        with tempfile.NamedTemporaryFile(delete=False, suffix=".json") as fh:
+            fh.write(body)
+        api = wrk(url, token)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    bare_port = free_port()
+    bare = gunicorn("bench.bare_app:app", bare_port, {"BENCH_BODY_FILE": fh.name})
+    try:
+        bare_url = f"http://127.0.0.1:{bare_port}{QUERY}"
+        assert wait_http(bare_url, {}) == body
+        base = wrk(bare_url, token)
+    finally:
+        bare.terminate()
+        bare.wait(timeout=30)
+        os.unlink(fh.name)
+    result = {
+        "benchmark": "admins-list", "database": label, "admins": admins, "page_items": total,
+        "api_rps": round(api["rps"], 1), "api_p50_ms": round(api["p50_ms"], 2),
+        "bare_rps": round(base["rps"], 1), "bare_p50_ms": round(base["p50_ms"], 2),
+        "throughput_ratio": round(api["rps"] / base["rps"], 3),
+    }
+    print(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    admins = int(os.environ.get("BENCH_ADMINS", "10000"))
+    results = []
+    workdir = Path(tempfile.mkdtemp())
+    results.append(bench_admins_list("sqlite", f"sqlite:///{workdir / 'bench.db'}", admins))
+    pg = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        name = f"postern_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            results.append(bench_admins_list("postgresql", pg.rsplit("/", 1)[0] + "/" + name, admins))
+        finally:
+            with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.OperationalError as exc:
+        print(f"PostgreSQL not reachable ({exc}); its run is left out")
+    shutil.rmtree(workdir, ignore_errors=True)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
