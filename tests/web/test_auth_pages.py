@@ -170,3 +170,14 @@ def test_language_switch(client: FlaskClient, world: World) -> None:
 def test_unknown_page_is_a_page(client: FlaskClient) -> None:
     response = client.get("/nothing-here")
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_htmx_requests_send_csrf_in_a_header(client: FlaskClient, world: World) -> None:
+    login(client, "root", PASSWORD)
+    page = client.get("/")
+    assert 'hx-headers=\'{"X-CSRFToken":' in page.text
+    token = csrf_token(page.text)
+    response = client.post("/language", data={"lang": "FR", "next": "/"},
+                           headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert response.status_code == 302
+    assert client.post("/language", data={"lang": "EN"}, headers={"HX-Request": "true"}).status_code == 400
