@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import session
+from flask import request, session
 from flask_login import current_user
 
 LANGUAGES = {"EN": "English", "FR": "Français", "DE": "Deutsch", "ES": "Español", "DA": "Dansk", "NB": "Norsk bokmål"}
 
 
 def select_locale() -> str:
-    from flask import request
-
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen.lower()
