@@ -29,6 +29,24 @@ def _secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _dns_servers(text: str | None) -> list[tuple[str, int]]:
+    """`host[:port],[v6]:port,...` -> [(host, port)]; empty: the system resolver."""
+    servers = []
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest.lstrip(":") or "53"
+        elif item.count(":") == 1:
+            host, port = item.split(":")
+        else:
+            host, port = item, "53"
+        servers.append((host, int(port)))
+    return servers
+
+
 def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     instance = Path(_env("POSTERN_INSTANCE_DIR", str(ROOT / "instance")))  # type: ignore[arg-type]
     base_url = _env("POSTERN_BASE_URL", "http://127.0.0.1:5000")
@@ -43,6 +61,12 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "ID_ALPHABET": _env("POSTERN_ID_ALPHABET"),
         "RQ_QUEUE": _env("POSTERN_RQ_QUEUE", "postern"),
         "JOB_TIMEOUT": int(_env("POSTERN_JOB_TIMEOUT", "300")),  # type: ignore[arg-type]
+        "GATEWAY_MX_HOSTS": [h.strip().lower().rstrip(".")
+                             for h in (_env("POSTERN_GATEWAY_MX_HOSTS", "") or "").split(",") if h.strip()],
+        "DNS_SERVERS": _dns_servers(_env("POSTERN_DNS_SERVERS", "")),
+        "DNS_TIMEOUT": float(_env("POSTERN_DNS_TIMEOUT", "3")),  # type: ignore[arg-type]
+        "DOMAIN_PURGE_DAYS": int(_env("POSTERN_DOMAIN_PURGE_DAYS", "30")),  # type: ignore[arg-type]
+        "MAIL_FROM": _env("POSTERN_MAIL_FROM", "postern@localhost"),
         "CHECK_MIGRATIONS": True,
         "MAX_CONTENT_LENGTH": int(_env("POSTERN_MAX_BODY_BYTES", str(1024 * 1024))),  # type: ignore[arg-type]
         "SESSION_COOKIE_HTTPONLY": True,

@@ -43,6 +43,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "BASE_URL": "http://postern.test",
+        "GATEWAY_MX_HOSTS": [],
+        "DNS_SERVERS": [],
     })
     with application.app_context():
         flask_migrate.upgrade()

@@ -13,9 +13,9 @@ from datetime import timedelta
 from portal import ids
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import Admin, ApiToken, Authority, Broker, Customer, Domain, MailUser
+from portal.models import Admin, ApiToken, Authority, Broker, Customer, Domain, DomainAlias, MailUser, Platform, Policy
 from portal.permissions import ADMIN_PERMISSIONS, ObjectType, Permission
-from portal.services import tokens
+from portal.services import policies, tokens
 from portal.services.passwords import hash_password
 
 PASSWORD = "correct horse battery"
@@ -65,6 +65,14 @@ def build_world() -> World:
     db.session.add_all([da, dbb, dc])
     db.session.flush()
     w.pk.update(B1=b1.id, B2=b2.id, C1=c1.id, C2=c2.id, A=da.id, B=dbb.id, C=dc.id)
+    for name, domain in (("A", da), ("B", dbb), ("C", dc)):
+        domain.policies = [policies.default_policy(domain, quarantine=True, retention=False, archive=False)]
+        domain.platforms = [Platform(name=f"relay-{name}", transport_dest=f"mx.{domain.name}", is_default=True)]
+    spare = Policy(domain=da, name="spare", relay_props={})
+    alias = DomainAlias(domain=da, name="alias-of-a.example")
+    db.session.add_all([spare, alias])
+    db.session.flush()
+    w.pk.update(policyA=da.policies[0].id, spareA=spare.id, aliasA=alias.id, policyB=dbb.policies[0].id)
 
     people = {
         "sysadmin": _admin("root", sys_admin=True),
@@ -88,10 +96,13 @@ def build_world() -> World:
     expired = db.session.get(ApiToken, db.session.query(ApiToken.id).filter_by(admin_id=people["expired"].id).scalar())
     expired.expiration = utcnow() - timedelta(minutes=1)
 
-    user = MailUser(domain_id=da.id, email="user@a.example", password_hash=hash_password(PASSWORD))
-    db.session.add(user)
+    user = MailUser(domain_id=da.id, email="user@a.example", password_hash=hash_password(PASSWORD),
+                    policy=da.policies[0], platform=da.platforms[0])
+    other = MailUser(domain_id=da.id, email="other@a.example", policy=da.policies[0], platform=da.platforms[0])
+    user_b = MailUser(domain_id=dbb.id, email="user@b.example")
+    db.session.add_all([user, other, user_b])
     db.session.flush()
-    w.pk["enduser"] = user.id
+    w.pk.update(enduser=user.id, userA=user.id, otherA=other.id, userB=user_b.id)
     _, w.token["enduser"] = tokens.issue(user, "end user token")
     token, _ = tokens.issue(db.session.get(Admin, w.pk["readerA"]), "reader token")
     w.pk["readerA_token"] = token.id

@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, json, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 from sqlalchemy import Select
 
 from ..errors import Forbidden, Invalid, ServiceError, Unauthorized
@@ -41,6 +41,15 @@ class QueryParam:
     description: str = ""
     required: bool = False
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    where: str = "query"  # or "header"
+
+
+IGNORE_MX = QueryParam("X-Ignore-MX", "Skip the check that the domain's MX points to this gateway", where="header")
+
+
+def ignore_mx() -> bool:
+    value = request.headers.get("X-Ignore-MX")
+    return value is not None and value.strip().lower() not in ("false", "0", "no")
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
         data = stdjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid.on("body", f"Malformed JSON: {exc}") from exc
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) and not issubclass(model, RootModel):
         raise Invalid.on("body", "The body must be a JSON object.")
     try:
         return model.model_validate(data)
@@ -158,7 +167,9 @@ def endpoint(
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    if isinstance(data, BaseModel):
+    if isinstance(data, RootModel):
+        data = data.model_dump(mode="json")
+    elif isinstance(data, BaseModel):
         data = data.wire()  # type: ignore[attr-defined]
     elif isinstance(data, list):
         data = [d.wire() if isinstance(d, BaseModel) else d for d in data]  # type: ignore[attr-defined]
@@ -169,7 +180,11 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def created(data: Any, location: str) -> Response:
-    return json_response(data, 201, {"Location": location})
+    """201 with an absolute Location built from POSTERN_BASE_URL (never from the Host header)."""
+    return json_response(data, 201, {
+        "Location": current_app.config["BASE_URL"] + location,
+        "Access-Control-Expose-Headers": "Location",
+    })
 
 
 def no_content() -> Response:

@@ -68,7 +68,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
             for name in spec.filters
         ]
     params += [
-        {"name": q.name, "in": "query", "required": q.required, "description": q.description, "schema": q.schema}
+        {"name": q.name, "in": q.where, "required": q.required, "description": q.description, "schema": q.schema}
         for q in ep.query
     ]
     op: dict[str, Any] = {

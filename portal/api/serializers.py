@@ -6,9 +6,21 @@ from collections.abc import Sequence
 
 from .. import ids
 from ..clock import to_ms
-from ..models import Admin, ApiToken
+from ..models import Admin, ApiToken, Customer, Domain, DomainAlias, MailUser, Platform, Policy
+from ..options import Scope
 from ..schemas.accounts import AdminOut, AuthorityOut, TokenOut
-from ..services import admins
+from ..schemas.domains import (
+    AliasOut,
+    CustomerOut,
+    DomainOut,
+    OptionDefOut,
+    OptionOut,
+    OutgoingProviderOut,
+    PlatformOut,
+    PolicyOut,
+)
+from ..schemas.users import UserOut
+from ..services import admins, domains, options, platforms
 
 ADMIN_COLUMNS = [
     ("id", lambda a: ids.encode(a.id)), ("login", lambda a: a.login), ("displayName", lambda a: a.display_name),
@@ -47,3 +59,119 @@ def token_out(token: ApiToken, value: str | None = None) -> TokenOut:
         id=ids.encode(token.id), name=token.name, value=value, expiration=to_ms(token.expiration),
         created_at=to_ms(token.created_at), last_use=to_ms(token.last_use),
     )
+
+
+# --- domains, policies, platforms, users, options -------------------------------------------------
+
+def policy_out(policy: Policy | None) -> PolicyOut | None:
+    if policy is None:
+        return None
+    return PolicyOut(
+        id=ids.encode(policy.id), name=policy.name, domain_id=ids.encode(policy.domain_id),
+        quarantine=policy.quarantine, retention=policy.retention, archive=policy.archive,
+        mail_size_limit=policy.mail_size_limit, spam_score=policy.spam_score, incoming=policy.incoming,
+        relay_props=policy.relay_props or {},
+        quarantine_props=policy.quarantine_props if policy.quarantine else None,
+        retention_props=policy.retention_props if policy.retention else None,
+        archive_props=policy.archive_props if policy.archive else None,
+        outgoing=policy.outgoing,
+    )
+
+
+def platform_out(platform: Platform | None) -> PlatformOut | None:
+    if platform is None:
+        return None
+    return PlatformOut(
+        id=ids.encode(platform.id), name=platform.name, transport_dest=platform.transport_dest,
+        transport_type=platform.transport_type, transport_port=platform.transport_port,
+        fallback_transport_dest=platform.fallback_transport_dest,
+        fallback_transport_type=platform.fallback_transport_type,
+        fallback_transport_port=platform.fallback_transport_port, api_type=platform.api_type,
+        api_data=platforms.masked(platform.api_data), auth_type=platform.auth_type,
+        auth_data=platforms.masked(platform.auth_data), default=platform.is_default,
+    )
+
+
+def alias_out(alias: DomainAlias) -> AliasOut:
+    return AliasOut(id=ids.encode(alias.id), name=alias.name)
+
+
+def customer_out(customer: Customer) -> CustomerOut:
+    return CustomerOut(
+        id=ids.encode(customer.id), broker_id=ids.encode(customer.broker_id), name=customer.name,
+        description=customer.description, external_id=customer.external_id, created_at=to_ms(customer.created_at),
+    )
+
+
+def domain_list(rows: Sequence[Domain]) -> list[DomainOut]:
+    active = domains.counts([d.id for d in rows])
+    return [domain_out(d, active.get(d.id, 0)) for d in rows]
+
+
+def domain_out(domain: Domain, active_users: int | None = None) -> DomainOut:
+    if active_users is None:
+        active_users = domains.counts([domain.id]).get(domain.id, 0)
+    pols = domain.policies
+    return DomainOut(
+        id=ids.encode(domain.id), name=domain.name, description=domain.description, status=domain.status,
+        wblist_priority=domain.wblist_priority, default_language=domain.default_language,
+        auto_provisioning_on=domain.auto_provisioning_on, sender_verify_on=domain.sender_verify_on,
+        external_id=domain.external_id, policy=policy_out(domain.default_policy),
+        domain_aliases=[alias_out(a) for a in domain.aliases], active_users_count=active_users,
+        policies_count=len(pols), quarantine=any(p.quarantine for p in pols),
+        retention=any(p.retention for p in pols), archive=any(p.archive for p in pols),
+        incoming=any(p.incoming for p in pols), outgoing_subnets=list(domain.outgoing_subnets or []),
+        creation_date=to_ms(domain.created_at), deletion_date=to_ms(domain.deletion_date),
+        purge_date=to_ms(domain.purge_date),
+        outgoing_providers=[
+            OutgoingProviderOut(id=ids.encode(p.id), name=p.name, spf_provider=p.spf_provider, active=p.active)
+            for p in domain.outgoing_providers
+        ],
+        customer=customer_out(domain.customer),
+        platforms=[platform_out(p) for p in domain.platforms],
+    )
+
+
+def user_out(user: MailUser) -> UserOut:
+    domain = user.domain
+    default_policy, default_platform = domain.default_policy, domain.default_platform
+    return UserOut(
+        id=ids.encode(user.id), email=user.email, firstname=user.firstname, lastname=user.lastname,
+        status=user.status, language=user.language, creation_date=to_ms(user.created_at),
+        domain_id=ids.encode(user.domain_id), policy=policy_out(user.policy or default_policy),
+        sender_verify_on=user.sender_verify_on,
+        domain_policy_id=ids.encode(default_policy.id) if default_policy else None,
+        domain_status=domain.status,
+        domain_platform_id=ids.encode(default_platform.id) if default_platform else None,
+        platform=platform_out(user.platform or default_platform), mfa_type=user.mfa_type,
+        last_connection_date=to_ms(user.last_connection_date),
+    )
+
+
+def option_out(resolved: options.Resolved) -> OptionOut:
+    d = resolved.definition
+    return OptionOut(
+        value=resolved.value, parent_value=resolved.parent_value,
+        option=OptionDefOut(
+            ptf_scope=Scope.PLATFORM in d.scopes, url_scope=False, customer_scope=Scope.CUSTOMER in d.scopes,
+            domain_scope=Scope.DOMAIN in d.scopes, user_scope=Scope.USER in d.scopes, restricted=d.restricted,
+            group=d.group, name=d.name, type=d.type, values=list(d.values) if d.values else None,
+            description=d.description,
+        ),
+    )
+
+
+USER_COLUMNS = [
+    ("id", lambda u: ids.encode(u.id)), ("email", lambda u: u.email), ("firstname", lambda u: u.firstname),
+    ("lastname", lambda u: u.lastname), ("status", lambda u: u.status), ("language", lambda u: u.language),
+    ("policy", lambda u: u.policy.name if u.policy else ""),
+    ("platform", lambda u: u.platform.name if u.platform else ""),
+    ("creationDate", lambda u: u.created_at.isoformat(timespec="seconds") + "Z"),
+]
+DOMAIN_COLUMNS = [
+    ("id", lambda d: ids.encode(d.id)), ("name", lambda d: d.name), ("status", lambda d: d.status),
+    ("customer", lambda d: d.customer.name), ("externalId", lambda d: d.external_id),
+    ("aliases", lambda d: [a.name for a in d.aliases]),
+    ("creationDate", lambda d: d.created_at.isoformat(timespec="seconds") + "Z"),
+    ("purgeDate", lambda d: d.purge_date.isoformat(timespec="seconds") + "Z" if d.purge_date else ""),
+]

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ..permissions import ObjectType
-from .common import ApiModel, Email, EpochMillis, LanguageField, Name, OutModel, Password, SafeStr
+from .common import ApiModel, Email, EpochMillis, Language, LanguageField, Name, OutModel, Password, SafeStr
 
 
 class AuthorityOut(OutModel):
@@ -59,9 +59,22 @@ class AdminCreate(ApiModel):
     email: Email
     password: Password
     enabled: bool = True
-    language: LanguageField = "EN"  # type: ignore[assignment]
+    language: LanguageField = Language.EN
     sys_admin: bool = False
     authorities: list[AuthorityIn] = Field(default_factory=list, max_length=1000)
+
+
+class AdminAdd(ApiModel):
+    """Seed 6.4: an existing account (`id`) or a new one, given `permissions` on the domain."""
+
+    id: str | None = None
+    login: Annotated[SafeStr, Field(min_length=1, max_length=255, pattern=r"^[^\s]+$")] | None = None
+    display_name: Annotated[SafeStr, Field(max_length=255)] | None = None
+    email: Email | None = None
+    password: Password | None = None
+    enabled: bool = True
+    language: LanguageField = Language.EN
+    permissions: list[str] = Field(max_length=64)
 
 
 class PermissionOut(OutModel):

@@ -19,9 +19,9 @@ from sqlalchemy import Select, func, select
 from .. import ids
 from ..errors import Conflict, FieldError, Forbidden, Invalid, NotFound
 from ..extensions import db
-from ..models import Admin, Authority
+from ..models import Admin, Authority, Domain
 from ..permissions import ObjectType, Permission, permissions_for_scope
-from ..schemas.accounts import AdminCreate, AdminUpdate, AuthorityIn
+from ..schemas.accounts import AdminAdd, AdminCreate, AdminUpdate, AuthorityIn
 from . import objects
 from .listing import ListSpec
 from .passwords import hash_password
@@ -226,3 +226,79 @@ def authority_names(admins: Sequence[Admin]) -> dict[tuple[str, int], str]:
 def count(principal: Principal) -> int:
     return db.session.scalar(select(func.count()).select_from(list_query(principal).subquery())) or 0
 
+
+
+# --- administrators of one domain (seed 5.5.3, 5.5.5, 5.5.7, 5.5.9, 5.5.13) ----------------------
+
+def _domain_grant(principal: Principal, domain: Domain) -> None:
+    if not principal.holds_on(Permission.GRANT, ObjectType.DOMAIN, domain.id):
+        raise Forbidden("Managing the administrators of a domain needs GRANT on it.")
+
+
+def domain_admins_query(principal: Principal, domain: Domain) -> Select[tuple[Admin]]:
+    _domain_grant(principal, domain)
+    return select(Admin).where(Admin.id.in_(select(Authority.admin_id).where(
+        Authority.object_type == ObjectType.DOMAIN.value, Authority.object_id == domain.id)))
+
+
+def domain_admin(principal: Principal, domain: Domain, admin_pk: int) -> Admin:
+    _domain_grant(principal, domain)
+    admin = db.session.get(Admin, admin_pk)
+    if admin is None or not any(a.object_type == ObjectType.DOMAIN and a.object_id == domain.id
+                                for a in admin.authorities):
+        raise NotFound("This administrator has no access to the domain.")
+    return admin
+
+
+def add_domain_admin(principal: Principal, domain: Domain, data: AdminAdd) -> Admin:
+    _domain_grant(principal, domain)
+    authority = AuthorityIn(object_type=ObjectType.DOMAIN, object_id=ids.encode(domain.id),
+                            permissions=data.permissions)
+    if not data.permissions:
+        raise Invalid.on("permissions", "Give at least one permission.")
+    if data.id is not None:
+        try:
+            pk = ids.decode(data.id)
+        except NotFound:
+            pk = -1
+        if db.session.get(Admin, pk) is None:
+            raise Invalid.on("id", "No administrator has this id.")
+        target = db.session.get(Admin, pk)
+        me = principal.require_admin()
+        if target.id == me.id:
+            raise Forbidden.on("id", "You cannot change your own authorities.")
+        object_type, object_id, perms = _check_grant(principal, authority, "")
+        existing = next((a for a in target.authorities
+                         if a.object_type == object_type and a.object_id == object_id), None)
+        if existing is not None:
+            existing.permissions = perms
+        else:
+            target.authorities.append(Authority(object_type=object_type, object_id=object_id, permissions=perms))
+        db.session.flush()
+        return target
+    missing = [f for f in ("login", "email", "password") if getattr(data, f) is None]
+    if missing:
+        raise Invalid("A new account needs login, email and password.",
+                      [FieldError(f, "Required for a new account.") for f in missing])
+    return create(principal, AdminCreate(
+        login=data.login, display_name=data.display_name, email=data.email, password=data.password,
+        enabled=data.enabled, language=data.language, authorities=[authority],
+    ))
+
+
+def revoke_domain_admin(principal: Principal, domain: Domain, admin_pk: int) -> None:
+    """Remove the admin's access to the domain; an account left with no access is deleted."""
+    admin = domain_admin(principal, domain, admin_pk)
+    if admin.id == principal.require_admin().id:
+        raise Forbidden("You cannot revoke your own access.")
+    admin.authorities = [a for a in admin.authorities
+                         if not (a.object_type == ObjectType.DOMAIN and a.object_id == domain.id)]
+    if not admin.authorities and not admin.sys_admin:
+        db.session.delete(admin)
+    db.session.flush()
+
+
+def set_domain_authorities(principal: Principal, domain: Domain, admin_pk: int, permissions: list[str]) -> Admin:
+    domain_admin(principal, domain, admin_pk)
+    return set_authority(principal, admin_pk, AuthorityIn(
+        object_type=ObjectType.DOMAIN, object_id=ids.encode(domain.id), permissions=permissions))

@@ -7,7 +7,7 @@ allow-list, and at most one filter parameter whose value is exact, `prefix*`, `*
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,8 @@ class ListSpec:
     filters: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # parameter -> columns (OR)
     exact_filters: frozenset[str] = frozenset()  # parameters matched without wildcards (enums, ids)
     tiebreak: Any = None  # a unique column, so pages never overlap
+    converters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)  # value -> compared value
+    joins: Mapping[str, Callable[[Select[Any]], Select[Any]]] = field(default_factory=dict)  # filter needs a join
 
     def parameters(self) -> list[str]:
         return ["offset", "pageSize", "sort", *self.filters]
@@ -102,9 +104,13 @@ def wildcard(column: Any, value: str) -> ColumnElement[bool]:
 def filtered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[Any]:
     if params.filter_name is None or params.filter_value is None:
         return stmt
-    columns = spec.filters[params.filter_name]
-    if params.filter_name in spec.exact_filters:
-        return stmt.where(or_(*(c == params.filter_value for c in columns)))
+    name = params.filter_name
+    columns = spec.filters[name]
+    if name in spec.joins:
+        stmt = spec.joins[name](stmt)
+    if name in spec.exact_filters:
+        value = spec.converters[name](params.filter_value) if name in spec.converters else params.filter_value
+        return stmt.where(or_(*(c == value for c in columns)))
     return stmt.where(or_(*(wildcard(c, params.filter_value) for c in columns)))
 
 

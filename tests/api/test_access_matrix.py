@@ -37,13 +37,18 @@ class Case:
     expected: dict[str, int]
     params: dict[str, str] = field(default_factory=dict)  # path parameter -> world name ("self": the caller)
     query: dict[str, str] = field(default_factory=dict)  # values naming world objects are encoded
-    body: dict[str, Any] | None = None
+    body: Any = None  # strings "@name" become that world object's public id
     label: str = ""
 
 
 ADMIN_TARGET = {"adminId": "readerA"}
 TENANT_VIEW = dict(sysadmin=200, broker=200, customer=200, domainA=200, domainB=404, enduser=403)
 ONLY_SYSADMIN = dict(broker=403, customer=403, domainA=403, domainB=403, enduser=403)
+DOMAIN_A = {"domainId": "A"}
+TENANT_WRITE = dict(sysadmin=204, broker=204, customer=204, domainA=204, domainB=404, enduser=403)
+TENANT_CREATE = dict(sysadmin=201, broker=201, customer=201, domainA=201, domainB=404, enduser=403)
+TENANT_OK = dict(sysadmin=200, broker=200, customer=200, domainA=200, domainB=404, enduser=403)
+SYSADMIN_ONLY_IN_A = dict(broker=403, customer=403, domainA=403, domainB=404, enduser=403)
 
 MATRIX = [
     Case("GET", "/security/admins",
@@ -64,14 +69,76 @@ MATRIX = [
          label="own"),
     Case("DELETE", "/admins/<adminId>/tokens/<id>", expect(sysadmin=204, **ONLY_SYSADMIN),
          {"adminId": "readerA", "id": "readerA_token"}),
+    # 5.5 Domains
+    Case("POST", "/domains", expect(sysadmin=201, broker=201, customer=201, domainA=403, domainB=403, enduser=403),
+         body={"name": "new.example", "customerId": "@C1"}),
+    Case("GET", "/domains", expect(sysadmin=200, broker=200, customer=200, domainA=200, domainB=200, enduser=403)),
+    Case("GET", "/domains/<domainId>", expect(**TENANT_VIEW), DOMAIN_A),
+    Case("PATCH", "/domains/<domainId>", expect(**TENANT_WRITE), DOMAIN_A, body={"description": "changed"}),
+    Case("DELETE", "/domains/<domainId>", expect(sysadmin=204, **SYSADMIN_ONLY_IN_A), DOMAIN_A),
+    Case("GET", "/domains/<domainId>/access", expect(**TENANT_VIEW), DOMAIN_A),
+    Case("PUT", "/domains/<domainId>/access", expect(**TENANT_WRITE), DOMAIN_A, body=["QUARANTINE_VIEW"]),
+    Case("GET", "/domains/<domainId>/options", expect(**TENANT_VIEW), DOMAIN_A),
+    Case("POST", "/domains/<domainId>/options", expect(**TENANT_CREATE), DOMAIN_A,
+         body={"name": "SUPPORT_EMAIL", "value": "help@a.example"}),
+    Case("DELETE", "/domains/<domainId>/options/<optionName>", expect(**TENANT_WRITE),
+         {"domainId": "A", "optionName": "=SUPPORT_EMAIL"}),
+    Case("GET", "/domains/<domainId>/admins", expect(**TENANT_VIEW), DOMAIN_A),
+    Case("POST", "/domains/<domainId>/admins", expect(**TENANT_CREATE), DOMAIN_A,
+         body={"login": "new-admin", "email": "n@a.example", "password": "long enough password",
+               "permissions": ["DOMAIN_READ"]}),
+    Case("GET", "/domains/<domainId>/admins/<adminId>", expect(**TENANT_VIEW), {"domainId": "A", "adminId": "readerA"}),
+    Case("DELETE", "/domains/<domainId>/admins/<adminId>", expect(**TENANT_WRITE),
+         {"domainId": "A", "adminId": "readerA"}),
+    Case("PUT", "/domains/<domainId>/admins/<adminId>/authorities", expect(**TENANT_OK),
+         {"domainId": "A", "adminId": "readerA"}, body=["DOMAIN_READ", "USER_READ"]),
+    # 5.3 DomainAliases
+    Case("GET", "/domains/<domainId>/aliases", expect(**TENANT_VIEW), DOMAIN_A),
+    Case("POST", "/domains/<domainId>/aliases", expect(**TENANT_CREATE), DOMAIN_A, body=["more-a.example"]),
+    Case("PUT", "/domains/<domainId>/aliases", expect(**TENANT_WRITE), DOMAIN_A, body=["more-a.example"]),
+    Case("DELETE", "/domains/<domainId>/aliases/<aliasId>", expect(**TENANT_WRITE),
+         {"domainId": "A", "aliasId": "aliasA"}),
+    # 5.4 DomainPolicies
+    Case("GET", "/domains/<domainId>/policies", expect(**TENANT_VIEW), DOMAIN_A),
+    Case("POST", "/domains/<domainId>/policies", expect(sysadmin=201, **SYSADMIN_ONLY_IN_A), DOMAIN_A,
+         body={"name": "strict"}),
+    Case("GET", "/policies/<policyId>", expect(**TENANT_VIEW), {"policyId": "policyA"}),
+    Case("PATCH", "/policies/<policyId>", expect(sysadmin=204, **SYSADMIN_ONLY_IN_A), {"policyId": "spareA"},
+         body={"spamScore": 4.0}),
+    Case("DELETE", "/policies/<policyId>", expect(sysadmin=204, **SYSADMIN_ONLY_IN_A), {"policyId": "spareA"}),
+    # 5.14 Users
+    Case("POST", "/users", expect(sysadmin=201, broker=201, customer=201, domainA=201, domainB=400, enduser=403),
+         body={"email": "new@a.example"}),
+    Case("GET", "/users", expect(sysadmin=200, broker=200, customer=200, domainA=200, domainB=200, enduser=403)),
+    Case("GET", "/domains/<domainId>/users", expect(**TENANT_VIEW), DOMAIN_A),
+    Case("GET", "/users/<userId>", expect(**TENANT_VIEW), {"userId": "userA"}),
+    Case("PATCH", "/users/<userId>", expect(**TENANT_WRITE), {"userId": "otherA"}, body={"firstname": "Renamed"}),
+    Case("DELETE", "/users/<userId>", expect(**TENANT_WRITE), {"userId": "otherA"}),
+    Case("GET", "/users/<userId>/options", expect(**TENANT_VIEW), {"userId": "otherA"}),
+    Case("POST", "/users/<userId>/options", expect(**TENANT_CREATE), {"userId": "otherA"},
+         body={"name": "TIMEZONE", "value": "Europe/Paris"}),
+    Case("DELETE", "/users/<userId>/options/<optionName>", expect(**TENANT_WRITE),
+         {"userId": "otherA", "optionName": "=TIMEZONE"}),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]
 
 
+def _resolve(body: Any, world: World) -> Any:
+    if isinstance(body, dict):
+        return {k: _resolve(v, world) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_resolve(v, world) for v in body]
+    if isinstance(body, str) and body.startswith("@"):
+        return world.id(body[1:])
+    return body
+
+
 def _url(case: Case, world: World, role: str) -> str:
     def sub(match: re.Match[str]) -> str:
         name = case.params[match.group(1)]
+        if name.startswith("="):
+            return name[1:]
         if name == "self":
             return world.id(role) if role in world.admin_of_role else world.id("readerA")
         return world.id(name)
@@ -92,7 +159,7 @@ def test_route_as_role(app: Flask, client: FlaskClient, world: World, case: Case
     url = _url(case, world, role)
     with app.app_context():
         before = snapshot()
-    response = client.open(url, method=case.method, json=case.body, headers=world.headers(role))
+    response = client.open(url, method=case.method, json=_resolve(case.body, world), headers=world.headers(role))
     assert response.status_code == case.expected[role], response.get_data(as_text=True)
     if response.status_code >= 400:
         assert response.mimetype == "application/problem+json"

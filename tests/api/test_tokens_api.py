@@ -25,7 +25,7 @@ def test_create_token_as_the_seed_shows(client: FlaskClient, world: World) -> No
     assert body["name"] == "mytoken" and body["expiration"] == 1805993567120
     assert re.fullmatch(r"[0-9a-f]{32}", body["value"])
     assert isinstance(body["createdAt"], int) and body["createdAt"] > 1_700_000_000_000
-    assert response.headers["Location"] == f"/api/admins/{me}/tokens/{body['id']}"
+    assert response.headers["Location"] == f"http://postern.test/api/admins/{me}/tokens/{body['id']}"
     # the new token works, and only its digest was stored
     assert client.get("/api/security/admins", headers={"Authorization": f"Bearer {body['value']}"}).status_code == 200
 

@@ -1,0 +1,1 @@
+"""Everything that leaves the process: thin, typed wrappers with explicit timeouts."""

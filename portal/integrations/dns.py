@@ -1,0 +1,36 @@
+"""DNS lookups (dnspython) with explicit timeouts; outages become Unavailable."""
+
+from __future__ import annotations
+
+import dns.exception
+import dns.name
+import dns.resolver
+from flask import current_app
+
+from ..errors import Unavailable
+
+
+def _resolver() -> dns.resolver.Resolver:
+    servers = current_app.config.get("DNS_SERVERS") or []
+    if servers:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [host for host, _ in servers]
+        resolver.port = servers[0][1]
+    else:
+        resolver = dns.resolver.Resolver()
+    resolver.cache = None
+    timeout = float(current_app.config.get("DNS_TIMEOUT", 3.0))
+    resolver.timeout = timeout
+    resolver.lifetime = timeout
+    return resolver
+
+
+def mx_hosts(domain: str) -> list[str]:
+    """The MX exchanges of a domain, lower-case without the final dot; [] when it has none."""
+    try:
+        answer = _resolver().resolve(domain, "MX")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
+        raise Unavailable(f"DNS did not answer for {domain} ({exc.__class__.__name__}); try again later.") from exc
+    return sorted({r.exchange.to_text(omit_final_dot=True).lower() for r in answer})

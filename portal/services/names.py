@@ -1,0 +1,65 @@
+"""Validation of domain names, CIDRs, hosts and ports (shared by domains, aliases, platforms)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+import idna
+
+from ..errors import Invalid
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def domain_name(value: str, field: str) -> str:
+    """A mail domain as stored: lower-case, internationalized names as punycode (A-labels)."""
+    raw = value.strip().rstrip(".").lower()
+    if not raw or any(ord(c) < 33 for c in raw):
+        raise Invalid.on(field, "Give a domain name such as example.com.")
+    try:
+        ascii_name = idna.encode(raw, uts46=True).decode() if not raw.isascii() else raw
+    except idna.IDNAError as exc:
+        raise Invalid.on(field, f"{value!r} is not a valid internationalized domain name.") from exc
+    labels = ascii_name.split(".")
+    if (len(ascii_name) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels)
+            or labels[-1].isdigit()):
+        raise Invalid.on(field, f"{value!r} is not a valid domain name.")
+    return ascii_name
+
+
+def host(value: str, field: str) -> str:
+    """A host name or an IP address."""
+    raw = value.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(raw.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        return domain_name(raw, field) if "." in raw else _single_label(raw, field)
+    except Invalid:
+        raise Invalid.on(field, f"{value!r} is not a host name or an IP address.") from None
+
+
+def _single_label(raw: str, field: str) -> str:
+    if _LABEL.match(raw):
+        return raw
+    raise Invalid.on(field, "not a host")
+
+
+def cidr(value: str, field: str) -> str:
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=True)
+    except ValueError as exc:
+        try:
+            loose = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            raise Invalid.on(field, f"{value!r} is not a subnet such as 192.0.2.0/24.") from exc
+        raise Invalid.on(field, f"{value!r} has host bits set; did you mean {loose}?") from exc
+    return str(network)
+
+
+def port(value: int, field: str) -> int:
+    if not 1 <= value <= 65535:
+        raise Invalid.on(field, "A port is between 1 and 65535.")
+    return value

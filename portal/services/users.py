@@ -1,0 +1,167 @@
+"""Mailbox users (seed 5.14): created in the domain of their address, scoped by USER_READ / USER_EDIT."""
+
+from __future__ import annotations
+
+import secrets
+
+import nh3
+from sqlalchemy import Select, select
+
+from .. import ids
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..jobs import enqueue
+from ..jobs.notifications import send_welcome
+from ..models import Domain, MailUser, Platform, Policy
+from ..options import Scope
+from ..permissions import ObjectType, Permission
+from ..schemas.users import NewUser, UpdateUser
+from . import domains, options, platforms, policies
+from .listing import ListSpec
+from .passwords import hash_password
+from .principal import Principal
+
+
+def _with_platform(stmt: Select[tuple[MailUser]]) -> Select[tuple[MailUser]]:
+    return stmt.join(Platform, Platform.id == MailUser.platform_id)
+
+
+LIST_SPEC = ListSpec(
+    sorts={"email": MailUser.email, "id": MailUser.id, "firstname": MailUser.firstname,
+           "lastname": MailUser.lastname, "status": MailUser.status, "creationDate": MailUser.created_at,
+           "lastConnectionDate": MailUser.last_connection_date},
+    default_sort="email",
+    filters={"name": (MailUser.email,), "email": (MailUser.email,), "platformName": (Platform.name,)},
+    joins={"platformName": _with_platform},
+    tiebreak=MailUser.id,
+)
+
+
+def list_query(principal: Principal, domain: Domain | None = None) -> Select[tuple[MailUser]]:
+    principal.require_admin()
+    stmt = select(MailUser)
+    if domain is not None:
+        return stmt.where(MailUser.domain_id == domain.id)
+    scope = principal.scope(Permission.USER_READ)
+    if scope.everything:
+        return stmt
+    return stmt.where(MailUser.domain_id.in_(select(Domain.id).where(scope.domain_clause())))
+
+
+def get(principal: Principal, user_pk: int, need: Permission = Permission.USER_READ) -> MailUser:
+    principal.require_admin()
+    user = db.session.get(MailUser, user_pk)
+    if user is None:
+        raise NotFound("User not found with given id.")
+    if principal.holds_on(need, ObjectType.DOMAIN, user.domain_id):
+        return user
+    if principal.holds_on(Permission.USER_READ, ObjectType.DOMAIN, user.domain_id):
+        raise Forbidden(f"You need {need} on this domain.")
+    raise NotFound("User not found with given id.")
+
+
+def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domain:
+    domain_name = email.rsplit("@", 1)[1].lower()
+    domain = domains.by_name(domain_name)
+    if domain_id is not None:
+        try:
+            named = db.session.get(Domain, ids.decode(domain_id))
+        except NotFound:
+            named = None
+        if named is None or domain is None or named.id != domain.id:
+            raise Invalid.on("domainId", "The domain does not match the domain of the email address.")
+    if domain is None:
+        raise Invalid.on("email", f"No domain {domain_name} is managed here.")
+    if not principal.holds_on(Permission.USER_EDIT, ObjectType.DOMAIN, domain.id):
+        if principal.holds_on(Permission.DOMAIN_READ, ObjectType.DOMAIN, domain.id):
+            raise Forbidden("Creating users needs USER_EDIT on the domain.")
+        raise Invalid.on("email", f"No domain {domain_name} is managed here.")
+    return domain
+
+
+def clean_sign(html: str | None) -> str | None:
+    return nh3.clean(html) if html else None
+
+
+def _email_free(email: str, exclude: int | None = None) -> None:
+    taken = db.session.scalar(select(MailUser.id).where(MailUser.email == email, MailUser.id != (exclude or -1)))
+    if taken is not None:
+        raise Conflict.on("email", "A user already exists with this address.")
+
+
+def _policy(principal: Principal, domain: Domain, public_id: str | None) -> Policy | None:
+    if public_id is None:
+        return domain.default_policy
+    if not principal.holds_on(Permission.POLICY_ASSIGN, ObjectType.DOMAIN, domain.id):
+        raise Forbidden.on("policyId", "Assigning policies needs POLICY_ASSIGN.")
+    return policies.of_domain(domain, public_id, "policyId")
+
+
+def create(principal: Principal, data: NewUser) -> MailUser:
+    principal.require_admin()
+    email = str(data.email).lower()
+    domain = _domain_of(principal, email, data.domain_id)
+    _email_free(email)
+    platform = domain.default_platform
+    if data.platform_id is not None:
+        platform = platforms.of_domain(domain, data.platform_id, "platformId")
+    elif data.auth_id is not None:
+        platform = platforms.of_domain(domain, data.auth_id, "authId")
+    user = MailUser(
+        domain_id=domain.id, email=email, firstname=data.firstname, lastname=data.lastname,
+        status=data.status.value, language=(data.language.value if data.language else domain.default_language),
+        password_hash=hash_password(data.password) if data.password else None,
+        policy=_policy(principal, domain, data.policy_id), platform=platform,
+        sender_verify_on=data.sender_verify_on, sign=clean_sign(data.sign), session_nonce=secrets.token_hex(8),
+    )
+    db.session.add(user)
+    db.session.flush()
+    if data.send_notification:
+        enqueue(send_welcome, user.id)
+    return user
+
+
+def update(principal: Principal, user_pk: int, data: UpdateUser) -> MailUser:
+    user = get(principal, user_pk, Permission.USER_EDIT)
+    given = data.model_fields_set
+    for field in ("email", "status", "language", "sender_verify_on"):
+        if field in given and getattr(data, field) is None:
+            raise Invalid.on(field.replace("_on", "On").replace("sender_verify", "senderVerify"), "Must not be null.")
+    if data.domain_id is not None and data.domain_id != ids.encode(user.domain_id):
+        raise Invalid.on("domainId", "A user cannot move to another domain.")
+    if data.email is not None:
+        email = str(data.email).lower()
+        if email != user.email:
+            if email.rsplit("@", 1)[1] != user.domain.name:
+                raise Invalid.on("email", "The address must stay in the user's domain.")
+            _email_free(email, exclude=user.id)
+            user.email = email
+    for field in ("firstname", "lastname", "sender_verify_on"):
+        if field in given:
+            setattr(user, field, getattr(data, field))
+    if data.language is not None:
+        user.language = data.language.value
+    if data.status is not None and data.status.value != user.status:
+        user.status = data.status.value
+        user.session_nonce = secrets.token_hex(8)  # disabling ends the user's sessions
+    if data.password is not None:
+        user.password_hash = hash_password(data.password)
+        user.session_nonce = secrets.token_hex(8)
+    if "policy_id" in given:
+        user.policy = _policy(principal, user.domain, data.policy_id)
+    if data.platform_id is not None:
+        user.platform = platforms.of_domain(user.domain, data.platform_id, "platformId")
+    if "sign" in given:
+        user.sign = clean_sign(data.sign)
+    if data.mfa_type == "NONE":
+        user.mfa_type = None
+        user.totp_secret = None
+    db.session.flush()
+    return user
+
+
+def delete(principal: Principal, user_pk: int) -> None:
+    user = get(principal, user_pk, Permission.USER_EDIT)
+    options.forget(Scope.USER, [user.id])
+    db.session.delete(user)
+    db.session.flush()
