@@ -13,7 +13,7 @@ from . import demo
 from .errors import ServiceError
 from .extensions import db
 from .jobs import redis_connection
-from .jobs.maintenance import purge_expired_tokens
+from .jobs.maintenance import purge_due_domains, purge_expired_tokens
 from .services import admins, tokens
 
 portal = AppGroup("portal", help="Postern administration commands.")
@@ -84,6 +84,13 @@ def seed_demo() -> None:
 def purge_tokens(days: int) -> None:
     """Delete API tokens expired for more than DAYS days."""
     click.echo(f"removed {purge_expired_tokens(days)} expired token(s)")
+
+
+@portal.command("purge-domains")
+def purge_domains() -> None:
+    """Remove for good the deleted domains whose purge date has passed (also an RQ job)."""
+    removed = purge_due_domains()
+    click.echo(f"purged {len(removed)} domain(s)" + (": " + ", ".join(removed) if removed else ""))
 
 
 @portal.command("worker")

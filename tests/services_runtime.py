@@ -98,3 +98,39 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
+
+
+@contextmanager
+def dns_server(zone: str) -> Iterator[tuple[str, int]]:
+    """A dnslib DNS server on loopback (UDP and TCP) answering from a zone text."""
+    from dnslib import QTYPE, RCODE, RR
+    from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+    records = RR.fromZone(zone)
+
+    class ZoneResolver(BaseResolver):  # NOERROR/no answer for a known name without the asked type
+        def resolve(self, request, handler):
+            reply = request.reply()
+            qname, qtype = request.q.qname, QTYPE[request.q.qtype]
+            known = False
+            for rr in records:
+                if rr.rname == qname:
+                    known = True
+                    if qtype in (QTYPE[rr.rtype], "ANY"):
+                        reply.add_answer(rr)
+            if not known:
+                reply.header.rcode = RCODE.NXDOMAIN
+            return reply
+
+    port = free_port()
+    logger = DNSLogger("-request,-reply,-truncated,-recv,-send,-data", prefix=False)
+    udp = DNSServer(ZoneResolver(), address="127.0.0.1", port=port, logger=logger)
+    tcp = DNSServer(ZoneResolver(), address="127.0.0.1", port=port, tcp=True, logger=logger)
+    udp.start_thread()
+    tcp.start_thread()
+    try:
+        yield ("127.0.0.1", port)
+    finally:
+        for server in (udp, tcp):
+            server.stop()
+            server.server.server_close()

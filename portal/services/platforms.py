@@ -124,13 +124,14 @@ def replace_all(domain: Domain, items: list[PlatformIn], field: str = "platforms
             if platform is None:
                 raise Invalid.on(f"{where}.id", "No platform of this domain has this id.")
         else:
-            platform = Platform(domain=domain)
+            platform = Platform()
         _fill(platform, item, where)
         keep.append(platform)
     removed = [p for pk, p in existing.items() if p not in keep]
     if removed:
-        in_use = db.session.scalar(select(func.count(MailUser.id)).where(
-            MailUser.platform_id.in_([p.id for p in removed]))) or 0
+        with db.session.no_autoflush:
+            in_use = db.session.scalar(select(func.count(MailUser.id)).where(
+                MailUser.platform_id.in_([p.id for p in removed]))) or 0
         if in_use:
             raise Invalid.on(field, "A platform you left out is still used by users: move them first.")
     defaults = [p for p in keep if p.is_default]
