@@ -7,9 +7,11 @@ from flask_babel import get_locale
 
 from .. import ids
 from .i18n import LANGUAGES
+from .listing import list_url
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["public_id"] = ids.encode
+    app.jinja_env.globals["list_url"] = list_url

@@ -45,7 +45,7 @@ def test_seed_demo_is_idempotent(app: Flask) -> None:
     with app.app_context():
         assert db.session.query(Broker).count() == 1
         assert db.session.query(Admin).count() == 4
-        assert db.session.query(MailUser).count() == 20
+        assert db.session.query(MailUser).count() == 36
     client = app.test_client()
     from tests.conftest import login
 

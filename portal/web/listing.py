@@ -1,0 +1,39 @@
+"""List pages: the shared listing conventions, CSV / spreadsheet export, HTMX fragments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Response, request, url_for
+from sqlalchemy import Select
+
+from ..api import export
+from ..errors import Invalid
+from ..services import listing
+from .render import render
+
+PAGE_SIZES = (20, 40, 100)
+
+
+def list_url(**changes: Any) -> str:
+    """The current list URL with some parameters changed (None removes one)."""
+    args: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict()}
+    args.update(changes)
+    return url_for(request.endpoint or "", **{k: v for k, v in args.items() if v not in (None, "")})
+
+
+def list_page(stmt: Select[Any], spec: listing.ListSpec, template: str, fragment: str, *,
+              columns: Sequence[export.Column] = (), export_name: str = "export", status: int = 200,
+              **context: Any) -> Response:
+    """Render a page of `stmt` (bad parameters fall back to defaults, with a message), or export it."""
+    try:
+        params, errors = listing.parse(request.args, spec, max(PAGE_SIZES)), {}
+    except Invalid as error:
+        params, errors = listing.ListParams(sort=spec.default_sort), error.field_messages()
+    fmt = {"csv": export.CSV, "xlsx": export.XLSX}.get(request.args.get("export", ""))
+    if fmt and columns:
+        return export.export(listing.everything(stmt, spec, params), columns, fmt, export_name)
+    rows, total = listing.page(stmt, spec, params)
+    return render(template, fragment, status=status, rows=rows, total=total, params=params, errors=errors,
+                  page_sizes=PAGE_SIZES, **context)

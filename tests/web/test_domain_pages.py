@@ -1,0 +1,141 @@
+"""Domain, policy and user pages: tabs, forms with errors next to fields, scoping, confirmations."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal.extensions import db
+from portal.models import Domain, MailUser, Policy
+from tests.conftest import csrf_token, login
+from tests.world import PASSWORD, World
+
+
+def _as(client: FlaskClient, who: str) -> str:
+    client.delete_cookie("session")
+    assert login(client, who, PASSWORD).status_code == 302
+    return csrf_token(client.get("/").text)
+
+
+def test_domain_list_is_scoped_and_searchable(client: FlaskClient, world: World) -> None:
+    _as(client, "admin-a")
+    page = client.get("/admin/domains")
+    assert "a.example" in page.text and "b.example" not in page.text
+    _as(client, "root")
+    fragment = client.get("/admin/domains?name=*b.ex*", headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and "b.example" in fragment.text and "c.example" not in fragment.text
+    status = client.get("/admin/domains?status=DELETED")
+    assert "No domain matches" in status.text
+    assert client.get("/admin/domains?export=csv").text.count("\n") == 4
+
+
+def test_every_tab_renders_and_foreign_domain_is_404(client: FlaskClient, world: World) -> None:
+    _as(client, "admin-a")
+    for tab in ("settings", "aliases", "platforms", "policies", "options", "admins", "access"):
+        response = client.get(f"/admin/domains/{world.id('A')}/tab/{tab}")
+        assert response.status_code == 200, tab
+        fragment = client.get(f"/admin/domains/{world.id('A')}/tab/{tab}", headers={"HX-Request": "true"})
+        assert "<html" not in fragment.text and f'id="tab-{tab}"' in fragment.text
+    assert client.get(f"/admin/domains/{world.id('B')}/tab/settings").status_code == 404
+    assert client.get(f"/admin/domains/{world.id('A')}/tab/nope").status_code == 404
+
+
+def test_create_domain_page(app: Flask, client: FlaskClient, world: World) -> None:
+    token = _as(client, "customer1")
+    bad = client.post("/admin/domains/new", data={"csrf_token": token, "name": "not valid", "customer_id": world.id("C1"),
+                                                  "status": "ENABLED", "default_language": "EN"})
+    assert bad.status_code == 400 and "Give a domain name such as" in bad.text and 'value="not valid"' in bad.text
+    ok = client.post("/admin/domains/new", data={
+        "csrf_token": token, "name": "fresh.example", "customer_id": world.id("C1"), "status": "ENABLED",
+        "default_language": "FR", "quarantine": "on", "transport_dest": "mx.fresh.example", "transport_port": "25",
+        "transport_type": "SMTP"})
+    assert ok.status_code == 302
+    with app.app_context():
+        domain = db.session.query(Domain).filter_by(name="fresh.example").one()
+        assert domain.default_language == "FR" and domain.platforms[0].transport_dest == "mx.fresh.example"
+        assert domain.default_policy.quarantine is True
+
+
+def test_settings_errors_stay_next_to_fields(client: FlaskClient, world: World) -> None:
+    token = _as(client, "admin-a")
+    response = client.post(f"/admin/domains/{world.id('A')}/settings", data={
+        "csrf_token": token, "status": "ENABLED", "default_language": "EN", "wblist_priority": "USER",
+        "outgoing_subnets": "10.0.0.0/8\n10.1.2.3/16", "policy_id": world.id("policyA")})
+    assert response.status_code == 400 and "did you mean 10.1.0.0/16" in response.text
+    assert "10.1.2.3/16" in response.text  # the input is kept
+    ok = client.post(f"/admin/domains/{world.id('A')}/settings", data={
+        "csrf_token": token, "status": "ENABLED", "default_language": "EN", "wblist_priority": "DOMAIN",
+        "outgoing_subnets": "10.0.0.0/8", "policy_id": world.id("policyA"), "sender_verify_on": "on"})
+    assert ok.status_code == 302
+
+
+def test_aliases_tab(app: Flask, client: FlaskClient, world: World) -> None:
+    token = _as(client, "admin-a")
+    url = f"/admin/domains/{world.id('A')}/aliases"
+    assert client.post(url, data={"csrf_token": token, "alias": "second-a.example"}).status_code == 302
+    taken = client.post(url, data={"csrf_token": token, "alias": "b.example"})
+    assert taken.status_code == 409 and "already exists" in taken.text
+    page = client.get(f"/admin/domains/{world.id('A')}/tab/aliases")
+    assert "second-a.example" in page.text and "hx-confirm" in page.text
+    alias = re.search(r"/aliases/([A-Za-z0-9]+)/delete", page.text).group(1)
+    assert client.post(f"{url}/{alias}/delete", data={"csrf_token": token}).status_code == 302
+
+
+def test_delete_confirm_and_revert(app: Flask, client: FlaskClient, world: World) -> None:
+    token = _as(client, "root")
+    confirm = client.get(f"/admin/domains/{world.id('B')}/delete")
+    assert confirm.status_code == 200 and "reverted" in confirm.text
+    with app.app_context():
+        assert db.session.get(Domain, world.pk["B"]).status == "ENABLED"
+    assert client.post(f"/admin/domains/{world.id('B')}/delete", data={"csrf_token": token}).status_code == 302
+    page = client.get(f"/admin/domains/{world.id('B')}/tab/settings")
+    assert "It will be purged on" in page.text and "Revert the deletion" in page.text
+    assert client.post(f"/admin/domains/{world.id('B')}/revert", data={"csrf_token": token}).status_code == 302
+    with app.app_context():
+        assert db.session.get(Domain, world.pk["B"]).status == "ENABLED"
+    _as(client, "admin-a")
+    assert client.post(f"/admin/domains/{world.id('A')}/delete", data={"csrf_token": token}).status_code in (400, 403)
+
+
+def test_policy_editor(app: Flask, client: FlaskClient, world: World) -> None:
+    token = _as(client, "root")
+    url = f"/admin/domains/{world.id('A')}/policies/new"
+    form = {"csrf_token": token, "name": "Relaxed", "mailSizeLimit": "50", "spamScore": "8", "incoming": "on",
+            "relayProps.spamScoreLimit": "4", "quarantineProps.duration": "14", "quarantine": "on"}
+    low = client.post(url, data=form)
+    assert low.status_code == 422 and "must not be below the spam score" in low.text
+    assert 'name="relayProps.spamScoreLimit" value="4"' in low.text
+    bad = client.post(url, data={**form, "relayProps.spamScoreLimit": "12", "quarantineProps.duration": "0"})
+    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.text
+    ok = client.post(url, data={**form, "relayProps.spamScoreLimit": "12"})
+    assert ok.status_code == 302
+    with app.app_context():
+        policy = db.session.query(Policy).filter_by(name="Relaxed").one()
+        assert policy.quarantine_props["duration"] == 14 and policy.relay_props["spamScoreLimit"] == 12
+    _as(client, "admin-a")
+    page = client.get(f"/admin/policies/{world.id('policyA')}")
+    assert page.status_code == 200 and "<fieldset disabled" in page.text
+
+
+def test_users_pages(app: Flask, client: FlaskClient, world: World) -> None:
+    token = _as(client, "admin-a")
+    listing = client.get(f"/admin/domains/{world.id('A')}/users?name=*other*")
+    assert "other@a.example" in listing.text and "user@a.example" not in listing.text
+    dup = client.post(f"/admin/domains/{world.id('A')}/users", data={"csrf_token": token, "local_part": "user"})
+    assert dup.status_code == 409 and "already exists" in dup.text
+    created = client.post(f"/admin/domains/{world.id('A')}/users",
+                          data={"csrf_token": token, "local_part": "newbie", "firstname": "New"})
+    assert created.status_code == 302
+    user_url = created.headers["Location"]
+    saved = client.post(user_url, data={"csrf_token": token, "firstname": "Newer", "status": "DISABLED",
+                                        "language": "FR", "policy_id": world.id("spareA")})
+    assert saved.status_code == 302
+    with app.app_context():
+        user = db.session.query(MailUser).filter_by(email="newbie@a.example").one()
+        assert (user.firstname, user.status, user.language, user.policy.name) == ("Newer", "DISABLED", "FR", "spare")
+    option = client.post(f"{user_url}/options", data={"csrf_token": token, "name": "TIMEZONE", "value": "Mars/Base"})
+    assert option.status_code == 400 and "Not a known time zone" in option.text
+    assert client.post(f"{user_url}/delete", data={"csrf_token": token}).status_code == 302
+    assert client.get(f"/admin/domains/{world.id('B')}/users").status_code == 404
