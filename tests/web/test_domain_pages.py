@@ -44,8 +44,9 @@ def test_every_tab_renders_and_foreign_domain_is_404(client: FlaskClient, world:
 
 def test_create_domain_page(app: Flask, client: FlaskClient, world: World) -> None:
     token = _as(client, "customer1")
-    bad = client.post("/admin/domains/new", data={"csrf_token": token, "name": "not valid", "customer_id": world.id("C1"),
-                                                  "status": "ENABLED", "default_language": "EN"})
+    bad = client.post("/admin/domains/new", data={"csrf_token": token, "name": "not valid",
+                                                  "customer_id": world.id("C1"), "status": "ENABLED",
+                                                  "default_language": "EN"})
     assert bad.status_code == 400 and "Give a domain name such as" in bad.text and 'value="not valid"' in bad.text
     ok = client.post("/admin/domains/new", data={
         "csrf_token": token, "name": "fresh.example", "customer_id": world.id("C1"), "status": "ENABLED",
