@@ -57,3 +57,50 @@ def generate(admins: int, domains: int = 200, seed: int = 42) -> str:
     _, value = tokens.issue(root, "bench")
     db.session.commit()
     return value
+
+
+NAMES = ["anna", "joanna", "hannah", "annie", "marianne", "leanne", "suzanne", "johann", "bob", "eve", "oscar",
+         "victor", "peggy", "trent", "walter", "zoe"]
+
+
+def generate_users(domains_count: int, users: int, seed: int = 7) -> tuple[int, str]:
+    """`domains_count` domains, `users` mailbox users in the first one; returns (its id, sysadmin token)."""
+    from portal.models import MailUser
+    from portal.services import policies
+
+    rng = random.Random(seed)
+    broker = Broker(name="Users Bench Broker")
+    db.session.add(broker)
+    db.session.flush()
+    customer = Customer(broker_id=broker.id, name="Users Bench Customer")
+    db.session.add(customer)
+    db.session.flush()
+    now = utcnow()
+    db.session.execute(insert(Domain), [
+        {"customer_id": customer.id, "name": f"bench{i}.example", "status": "ENABLED", "wblist_priority": "USER",
+         "default_language": "EN", "auto_provisioning_on": False, "sender_verify_on": True, "outgoing_subnets": [],
+         "end_user_permissions": "", "created_at": now}
+        for i in range(domains_count)
+    ])
+    big = db.session.query(Domain).filter_by(name="bench0.example").one()
+    big.policies = [policies.default_policy(big, quarantine=True, retention=False, archive=False)]
+    db.session.flush()
+    policy_id = big.policies[0].id
+    rows = []
+    for i in range(users):
+        first = rng.choice(NAMES)
+        rows.append({"domain_id": big.id, "email": f"{first}.{i:06d}@bench0.example", "firstname": first.title(),
+                     "lastname": f"User{i}", "status": "ENABLED", "language": "EN", "policy_id": policy_id,
+                     "sender_verify_on": True, "session_nonce": "", "created_at": now})
+        if len(rows) == 10000:
+            db.session.execute(insert(MailUser), rows)
+            rows = []
+    if rows:
+        db.session.execute(insert(MailUser), rows)
+    root = Admin(login="users-bench-root", email="root@bench.example", sys_admin=True, session_nonce="x",
+                 password_hash=None)
+    db.session.add(root)
+    db.session.flush()
+    _, value = tokens.issue(root, "bench")
+    db.session.commit()
+    return big.id, value

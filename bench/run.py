@@ -1,4 +1,5 @@
-"""Benchmarks (make bench). Not timed tests: they print figures and ratios to the bare component.
+"""Benchmarks (make bench; `bench/run.py NAME...` runs some). Not timed tests: they print figures and
+ratios to the bare component underneath.
 
 admins-list: GET /api/security/admins?search=*x*&sort=-login&pageSize=40 over 10,000 admins,
 served by gunicorn, against a bare Flask route returning the same bytes from the same gunicorn
@@ -21,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,28 +123,51 @@ def bench_admins_list(label: str, database_url: str, admins: int) -> dict[str, o
     return result
 
 
-def main() -> None:
-    if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install wrk")
-    admins = int(os.environ.get("BENCH_ADMINS", "10000"))
+def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> list[dict[str, object]]:
+    """Run one benchmark on a fresh SQLite file and, when reachable, a fresh PostgreSQL database."""
+    import psycopg
+
     results = []
     workdir = Path(tempfile.mkdtemp())
-    results.append(bench_admins_list("sqlite", f"sqlite:///{workdir / 'bench.db'}", admins))
+    results.append(bench("sqlite", f"sqlite:///{workdir / (label + '.db')}"))
+    shutil.rmtree(workdir, ignore_errors=True)
     pg = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"postern_bench_{uuid.uuid4().hex[:8]}"
     try:
-        import psycopg
-
-        name = f"postern_bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            results.append(bench_admins_list("postgresql", pg.rsplit("/", 1)[0] + "/" + name, admins))
-        finally:
-            with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except psycopg.OperationalError as exc:
         print(f"PostgreSQL not reachable ({exc}); its run is left out")
-    shutil.rmtree(workdir, ignore_errors=True)
+        return results
+    try:
+        results.append(bench("postgresql", pg.rsplit("/", 1)[0] + "/" + name))
+    finally:
+        with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return results
+
+
+def main() -> None:
+    from bench import users_page
+
+    wanted = set(sys.argv[1:]) or {"admins-list", "users-page"}
+    results: list[dict[str, object]] = []
+    if "admins-list" in wanted:
+        if shutil.which("wrk") is None:
+            sys.exit("wrk is not installed: apt-get install wrk")
+        admins = int(os.environ.get("BENCH_ADMINS", "10000"))
+        results += on_databases("admins", lambda label, url: bench_admins_list(label, url, admins))
+    if "users-page" in wanted:
+        domains = int(os.environ.get("BENCH_DOMAINS", "10000"))
+        users = int(os.environ.get("BENCH_USERS", "100000"))
+        runs = int(os.environ.get("BENCH_RUNS", "30"))
+
+        def one(label: str, url: str) -> dict[str, object]:
+            result = users_page.run(url, label, domains=domains, users=users, runs=runs)
+            print(json.dumps(result))
+            return result
+
+        results += on_databases("users", one)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

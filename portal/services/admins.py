@@ -33,6 +33,7 @@ LIST_SPEC = ListSpec(
     default_sort="login",
     filters={"search": (Admin.login, Admin.email, Admin.display_name)},
     tiebreak=Admin.id,
+    unique_sorts=frozenset({"login"}),
 )
 
 

@@ -51,6 +51,7 @@ LIST_SPEC = ListSpec(
     converters={"status": str.upper, "customerId": public_key, "platformId": public_key},
     joins={"platformId": with_platforms, "platformName": with_platforms},
     tiebreak=Domain.id,
+    unique_sorts=frozenset({"name"}),
 )
 ALIAS_SPEC = ListSpec(sorts={"name": DomainAlias.name, "id": DomainAlias.id}, default_sort="name",
                       tiebreak=DomainAlias.id)

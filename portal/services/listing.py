@@ -28,6 +28,7 @@ class ListSpec:
     filters: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # parameter -> columns (OR)
     exact_filters: frozenset[str] = frozenset()  # parameters matched without wildcards (enums, ids)
     tiebreak: Any = None  # a unique column, so pages never overlap
+    unique_sorts: frozenset[str] = frozenset()  # sort fields that are unique themselves: no tiebreak needed
     converters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)  # value -> compared value
     joins: Mapping[str, Callable[[Select[Any]], Select[Any]]] = field(default_factory=dict)  # filter needs a join
 
@@ -117,7 +118,7 @@ def filtered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[An
 def ordered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[Any]:
     column = spec.sorts[params.sort.lstrip("-")]
     order = [column.desc() if params.sort.startswith("-") else column.asc()]
-    if spec.tiebreak is not None:
+    if spec.tiebreak is not None and params.sort.lstrip("-") not in spec.unique_sorts:
         order.append(spec.tiebreak.desc() if params.sort.startswith("-") else spec.tiebreak.asc())
     return stmt.order_by(*order)
 

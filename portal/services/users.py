@@ -34,6 +34,7 @@ LIST_SPEC = ListSpec(
     filters={"name": (MailUser.email,), "email": (MailUser.email,), "platformName": (Platform.name,)},
     joins={"platformName": _with_platform},
     tiebreak=MailUser.id,
+    unique_sorts=frozenset({"email"}),
 )
 
 
