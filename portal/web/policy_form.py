@@ -6,38 +6,44 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+
+def _n(text: str) -> str:
+    """Marks a label for translation (pybabel -k _n); the template translates it."""
+    return text
+
+
 # (group key or "" for top-level, title, [(field, label, kind)]); kinds: bool, int, float, text
 GROUPS: list[tuple[str, str, list[tuple[str, str, str]]]] = [
-    ("", "General", [
-        ("name", "Name", "text"), ("mailSizeLimit", "Mail size limit (MB)", "int"),
-        ("spamScore", "Spam score", "float"), ("incoming", "Incoming service", "bool"),
-        ("outgoing", "Outgoing service", "bool"), ("quarantine", "Quarantine service", "bool"),
-        ("retention", "Retention service", "bool"), ("archive", "Archive service", "bool"),
+    ("", _n("General"), [
+        ("name", _n("Name"), "text"), ("mailSizeLimit", _n("Mail size limit (MB)"), "int"),
+        ("spamScore", _n("Spam score"), "float"), ("incoming", _n("Incoming service"), "bool"),
+        ("outgoing", _n("Outgoing service"), "bool"), ("quarantine", _n("Quarantine service"), "bool"),
+        ("retention", _n("Retention service"), "bool"), ("archive", _n("Archive service"), "bool"),
     ]),
-    ("relayProps", "Relay", [
-        ("relaySpam", "Deliver spam", "bool"), ("relayAdvert", "Deliver adverts", "bool"),
-        ("prefixSpam", "Subject prefix of spam", "text"), ("advertPrefix", "Subject prefix of adverts", "text"),
-        ("relayBadHeaders", "Deliver mail with bad headers", "bool"),
-        ("relayBadAttachments", "Deliver mail with forbidden attachments", "bool"),
-        ("spamScoreLimit", "Score above which spam is not delivered", "float"),
+    ("relayProps", _n("Relay"), [
+        ("relaySpam", _n("Deliver spam"), "bool"), ("relayAdvert", _n("Deliver adverts"), "bool"),
+        ("prefixSpam", _n("Subject prefix of spam"), "text"), ("advertPrefix", _n("Subject prefix of adverts"), "text"),
+        ("relayBadHeaders", _n("Deliver mail with bad headers"), "bool"),
+        ("relayBadAttachments", _n("Deliver mail with forbidden attachments"), "bool"),
+        ("spamScoreLimit", _n("Score above which spam is not delivered"), "float"),
     ]),
-    ("quarantineProps", "Quarantine", [
-        ("duration", "Days kept", "int"), ("storeSpam", "Spam", "bool"), ("storeVirus", "Viruses", "bool"),
-        ("storeAdvert", "Adverts", "bool"), ("storeBlacklisted", "Blocked senders", "bool"),
-        ("storeSenderVerify", "Failed sender verification", "bool"), ("storeBadHeaders", "Bad headers", "bool"),
-        ("storeBadEncoding", "Bad encoding", "bool"), ("storeBadAttachments", "Forbidden attachments", "bool"),
+    ("quarantineProps", _n("Quarantine"), [
+        ("duration", _n("Days kept"), "int"), ("storeSpam", _n("Spam"), "bool"), ("storeVirus", _n("Viruses"), "bool"),
+        ("storeAdvert", _n("Adverts"), "bool"), ("storeBlacklisted", _n("Blocked senders"), "bool"),
+        ("storeSenderVerify", _n("Failed sender verification"), "bool"), ("storeBadHeaders", _n("Bad headers"), "bool"),
+        ("storeBadEncoding", _n("Bad encoding"), "bool"), ("storeBadAttachments", _n("Forbidden attachments"), "bool"),
     ]),
-    ("retentionProps", "Retention", [
-        ("duration", "Days kept", "int"), ("storeMailOut", "Sent mail", "bool"),
-        ("storeCleanMailIn", "Clean incoming mail", "bool"),
+    ("retentionProps", _n("Retention"), [
+        ("duration", _n("Days kept"), "int"), ("storeMailOut", _n("Sent mail"), "bool"),
+        ("storeCleanMailIn", _n("Clean incoming mail"), "bool"),
     ]),
-    ("archiveProps", "Archive", [
-        ("duration", "Months kept", "int"), ("archiveByCopy", "Archive by copy (internal mail too)", "bool"),
-        ("storeMailOut", "Sent mail", "bool"), ("storeCleanMailIn", "Clean incoming mail", "bool"),
-        ("storeSpam", "Spam", "bool"), ("storeBadHeaders", "Bad headers", "bool"),
-        ("storeBadEncoding", "Bad encoding", "bool"), ("storeBadAttachments", "Forbidden attachments", "bool"),
-        ("storeAdvert", "Adverts", "bool"), ("storeBlacklisted", "Blocked senders", "bool"),
-        ("storeSenderVerify", "Failed sender verification", "bool"),
+    ("archiveProps", _n("Archive"), [
+        ("duration", _n("Months kept"), "int"), ("archiveByCopy", _n("Archive by copy (internal mail too)"), "bool"),
+        ("storeMailOut", _n("Sent mail"), "bool"), ("storeCleanMailIn", _n("Clean incoming mail"), "bool"),
+        ("storeSpam", _n("Spam"), "bool"), ("storeBadHeaders", _n("Bad headers"), "bool"),
+        ("storeBadEncoding", _n("Bad encoding"), "bool"), ("storeBadAttachments", _n("Forbidden attachments"), "bool"),
+        ("storeAdvert", _n("Adverts"), "bool"), ("storeBlacklisted", _n("Blocked senders"), "bool"),
+        ("storeSenderVerify", _n("Failed sender verification"), "bool"),
     ]),
 ]
 
