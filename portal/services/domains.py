@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import selectinload
 
@@ -23,7 +23,7 @@ from ..options import Scope
 from ..permissions import END_USER_PERMISSIONS, EndUserPermission, ObjectType, Permission
 from ..schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PolicyIn
 from . import names, options, platforms, policies
-from .listing import ListSpec
+from .listing import ListSpec, wildcard
 from .principal import Principal
 
 
@@ -35,8 +35,12 @@ def public_key(value: str) -> int:
         return -1
 
 
-def with_platforms(stmt: Select[tuple[Domain]]) -> Select[tuple[Domain]]:
-    return stmt.join(Platform, Platform.domain_id == Domain.id).distinct()
+def _platform_id(value: str) -> ColumnElement[bool]:
+    return Domain.id.in_(select(Platform.domain_id).where(Platform.id == public_key(value)))
+
+
+def _platform_name(value: str) -> ColumnElement[bool]:
+    return Domain.id.in_(select(Platform.domain_id).where(wildcard(Platform.name, value)))
 
 
 LIST_SPEC = ListSpec(
@@ -45,11 +49,11 @@ LIST_SPEC = ListSpec(
     default_sort="name",
     filters={
         "name": (Domain.name,), "status": (Domain.status,), "customerId": (Domain.customer_id,),
-        "externalId": (Domain.external_id,), "platformId": (Platform.id,), "platformName": (Platform.name,),
+        "externalId": (Domain.external_id,), "platformId": (), "platformName": (),
     },
-    exact_filters=frozenset({"status", "customerId", "platformId"}),
-    converters={"status": str.upper, "customerId": public_key, "platformId": public_key},
-    joins={"platformId": with_platforms, "platformName": with_platforms},
+    exact_filters=frozenset({"status", "customerId"}),
+    converters={"status": str.upper, "customerId": public_key},
+    conditions={"platformId": _platform_id, "platformName": _platform_name},
     tiebreak=Domain.id,
     unique_sorts=frozenset({"name"}),
 )

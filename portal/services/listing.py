@@ -25,12 +25,12 @@ class ListSpec:
 
     sorts: Mapping[str, Any]  # wire name -> column
     default_sort: str
-    filters: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # parameter -> columns (OR)
+    filters: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # parameter -> columns (OR); () if a condition
     exact_filters: frozenset[str] = frozenset()  # parameters matched without wildcards (enums, ids)
     tiebreak: Any = None  # a unique column, so pages never overlap
     unique_sorts: frozenset[str] = frozenset()  # sort fields that are unique themselves: no tiebreak needed
     converters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)  # value -> compared value
-    joins: Mapping[str, Callable[[Select[Any]], Select[Any]]] = field(default_factory=dict)  # filter needs a join
+    conditions: Mapping[str, Callable[[str], ColumnElement[bool]]] = field(default_factory=dict)  # custom filters
 
     def parameters(self) -> list[str]:
         return ["offset", "pageSize", "sort", *self.filters]
@@ -106,9 +106,9 @@ def filtered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[An
     if params.filter_name is None or params.filter_value is None:
         return stmt
     name = params.filter_name
+    if name in spec.conditions:
+        return stmt.where(spec.conditions[name](params.filter_value))
     columns = spec.filters[name]
-    if name in spec.joins:
-        stmt = spec.joins[name](stmt)
     if name in spec.exact_filters:
         value = spec.converters[name](params.filter_value) if name in spec.converters else params.filter_value
         return stmt.where(or_(*(c == value for c in columns)))

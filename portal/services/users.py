@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import nh3
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 
 from .. import ids
 from ..errors import Conflict, Forbidden, Invalid, NotFound
@@ -17,13 +17,13 @@ from ..options import Scope
 from ..permissions import ObjectType, Permission
 from ..schemas.users import NewUser, UpdateUser
 from . import domains, options, platforms, policies
-from .listing import ListSpec
+from .listing import ListSpec, wildcard
 from .passwords import hash_password
 from .principal import Principal
 
 
-def _with_platform(stmt: Select[tuple[MailUser]]) -> Select[tuple[MailUser]]:
-    return stmt.join(Platform, Platform.id == MailUser.platform_id)
+def _platform_name(value: str) -> ColumnElement[bool]:
+    return MailUser.platform_id.in_(select(Platform.id).where(wildcard(Platform.name, value)))
 
 
 LIST_SPEC = ListSpec(
@@ -31,8 +31,8 @@ LIST_SPEC = ListSpec(
            "lastname": MailUser.lastname, "status": MailUser.status, "creationDate": MailUser.created_at,
            "lastConnectionDate": MailUser.last_connection_date},
     default_sort="email",
-    filters={"name": (MailUser.email,), "email": (MailUser.email,), "platformName": (Platform.name,)},
-    joins={"platformName": _with_platform},
+    filters={"name": (MailUser.email,), "email": (MailUser.email,), "platformName": ()},
+    conditions={"platformName": _platform_name},
     tiebreak=MailUser.id,
     unique_sorts=frozenset({"email"}),
 )
