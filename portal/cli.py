@@ -7,13 +7,14 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from rq import Worker
+from rq import SimpleWorker
+from rq.cron import CronScheduler
 
 from . import demo
 from .errors import ServiceError
 from .extensions import db
 from .jobs import redis_connection
-from .jobs.maintenance import purge_due_domains, purge_expired_tokens
+from .jobs.maintenance import purge_due_domains, purge_expired_tokens, schedule
 from .services import admins, tokens
 
 portal = AppGroup("portal", help="Postern administration commands.")
@@ -93,14 +94,30 @@ def purge_domains() -> None:
     click.echo(f"purged {len(removed)} domain(s)" + (": " + ", ".join(removed) if removed else ""))
 
 
+def _need_redis(what: str) -> None:
+    if not current_app.config.get("REDIS_URL"):
+        click.echo(f"error: set REDIS_URL to run {what} (without it jobs run in-process)", err=True)
+        sys.exit(1)
+
+
 @portal.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker with the application context (needs REDIS_URL)."""
-    if not current_app.config.get("REDIS_URL"):
-        click.echo("error: set REDIS_URL to run a worker (without it jobs run in-process)", err=True)
-        sys.exit(1)
-    Worker([current_app.config["RQ_QUEUE"]], connection=redis_connection()).work(burst=burst)
+    """Run an RQ worker with the application context (needs REDIS_URL).
+
+    A SimpleWorker runs jobs in this process, so they share its app context and database pool
+    (a forking worker would hand pooled connections to its children); run several for parallelism."""
+    _need_redis("a worker")
+    SimpleWorker([current_app.config["RQ_QUEUE"]], connection=redis_connection()).work(burst=burst)
+
+
+@portal.command("scheduler")
+def scheduler() -> None:
+    """Enqueue the periodic housekeeping jobs (purge domains hourly, expired tokens daily)."""
+    _need_redis("the scheduler")
+    cron = CronScheduler(connection=redis_connection(), name="postern")
+    schedule(cron, current_app.config["RQ_QUEUE"])
+    cron.start()
 
 
 def init_app(app: Flask) -> None:

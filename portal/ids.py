@@ -45,3 +45,13 @@ def decode(public_id: str | None) -> int:
     if len(numbers) != 1 or codec.encode(numbers) != public_id:
         raise NotFound("Resource does not exist.")
     return numbers[0]
+
+
+def in_body(public_id: str | None) -> int:
+    """The key behind an id given in a request body or a filter: -1 (matches nothing) when it is not one.
+
+    A body naming something that does not exist is a 400 for the caller to raise, not a 404."""
+    try:
+        return decode(public_id)
+    except NotFound:
+        return -1

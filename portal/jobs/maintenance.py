@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from ..extensions import db
 from ..services import domains, tokens
+
+if TYPE_CHECKING:
+    from rq.cron import CronScheduler
 
 
 def purge_expired_tokens(days: int = 30) -> int:
@@ -20,3 +24,9 @@ def purge_due_domains() -> list[str]:
     removed = domains.purge_due()
     db.session.commit()
     return removed
+
+
+def schedule(scheduler: CronScheduler, queue_name: str) -> None:
+    """The periodic housekeeping, for `flask --app app portal scheduler`."""
+    scheduler.register(purge_due_domains, queue_name, cron="17 * * * *", name="purge-domains")
+    scheduler.register(purge_expired_tokens, queue_name, cron="43 3 * * *", name="purge-tokens")

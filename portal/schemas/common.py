@@ -9,6 +9,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Ema
 from pydantic.alias_generators import to_camel
 
 
+def wire_name(field: str) -> str:
+    """The camelCase name of a schema field, as errors name it."""
+    return to_camel(field)
+
+
 def _no_control_characters(value: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError("must not contain control characters (CR, LF, TAB, ...)")

@@ -187,10 +187,7 @@ def _check_grant(principal: Principal, authority: AuthorityIn, where: str) -> tu
     """Validate an authority the principal wants to give; returns (objectType, objectId, permissions)."""
     prefix = f"{where}." if where else ""
     object_type = authority.object_type
-    try:
-        object_id = ids.decode(authority.object_id)
-    except NotFound:
-        object_id = -1
+    object_id = ids.in_body(authority.object_id)
     if object_id < 0 or not objects.exists(object_type, object_id):
         raise Invalid.on(f"{prefix}objectId", "No such object.")
     if not principal.holds_on(Permission.GRANT, object_type, object_id):
@@ -258,13 +255,9 @@ def add_domain_admin(principal: Principal, domain: Domain, data: AdminAdd) -> Ad
     if not data.permissions:
         raise Invalid.on("permissions", "Give at least one permission.")
     if data.id is not None:
-        try:
-            pk = ids.decode(data.id)
-        except NotFound:
-            pk = -1
-        if db.session.get(Admin, pk) is None:
+        target = db.session.get(Admin, ids.in_body(data.id))
+        if target is None:
             raise Invalid.on("id", "No administrator has this id.")
-        target = db.session.get(Admin, pk)
         me = principal.require_admin()
         if target.id == me.id:
             raise Forbidden.on("id", "You cannot change your own authorities.")

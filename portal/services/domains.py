@@ -21,22 +21,15 @@ from ..integrations import dns
 from ..models import Authority, Customer, Domain, DomainAlias, MailUser, OutgoingProvider, Platform
 from ..options import Scope
 from ..permissions import END_USER_PERMISSIONS, EndUserPermission, ObjectType, Permission
+from ..schemas.common import wire_name
 from ..schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PolicyIn
 from . import names, options, platforms, policies
 from .listing import ListSpec, wildcard
 from .principal import Principal
 
 
-def public_key(value: str) -> int:
-    """A public id in a filter: one that does not decode matches nothing."""
-    try:
-        return ids.decode(value)
-    except NotFound:
-        return -1
-
-
 def _platform_id(value: str) -> ColumnElement[bool]:
-    return Domain.id.in_(select(Platform.domain_id).where(Platform.id == public_key(value)))
+    return Domain.id.in_(select(Platform.domain_id).where(Platform.id == ids.in_body(value)))
 
 
 def _platform_name(value: str) -> ColumnElement[bool]:
@@ -52,7 +45,7 @@ LIST_SPEC = ListSpec(
         "externalId": (Domain.external_id,), "platformId": (), "platformName": (),
     },
     exact_filters=frozenset({"status", "customerId"}),
-    converters={"status": str.upper, "customerId": public_key},
+    converters={"status": str.upper, "customerId": ids.in_body},
     conditions={"platformId": _platform_id, "platformName": _platform_name},
     tiebreak=Domain.id,
     unique_sorts=frozenset({"name"}),
@@ -109,10 +102,7 @@ def check_mx(name: str, *, pointed: bool) -> None:
 def _customer(principal: Principal, public_id: str | None, field: str) -> Customer:
     if not public_id:
         raise Invalid.on(field, "Name the customer of the domain.")
-    try:
-        customer = db.session.get(Customer, ids.decode(public_id))
-    except NotFound:
-        customer = None
+    customer = db.session.get(Customer, ids.in_body(public_id))
     if customer is None:
         raise Invalid.on(field, "No customer has this id.")
     if not principal.holds_on(Permission.DOMAIN_CREATE, ObjectType.CUSTOMER, customer.id):
@@ -127,10 +117,7 @@ def _subnets(values: list[str], field: str) -> list[str]:
 def _providers(values: list[str], field: str) -> list[OutgoingProvider]:
     found = []
     for i, value in enumerate(values):
-        try:
-            provider = db.session.get(OutgoingProvider, ids.decode(value))
-        except NotFound:
-            provider = None
+        provider = db.session.get(OutgoingProvider, ids.in_body(value))
         if provider is None:
             raise Invalid.on(f"{field}[{i}]", "No outgoing provider has this id.")
         found.append(provider)
@@ -168,7 +155,7 @@ def update(principal: Principal, domain_pk: int, data: DomainUpdate, *, ignore_m
     given = data.model_fields_set
     for field in given:
         if getattr(data, field) is None and field not in ("description", "external_id"):
-            raise Invalid.on(_camel(field), "Must not be null.")
+            raise Invalid.on(wire_name(field), "Must not be null.")
     old_status, old_name = domain.status, domain.name
     if "status" in given and data.status is not None and data.status.value != old_status:
         _change_status(principal, domain, data.status)
@@ -209,10 +196,6 @@ def update(principal: Principal, domain_pk: int, data: DomainUpdate, *, ignore_m
     db.session.flush()
     return domain
 
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
 
 
 def _change_status(principal: Principal, domain: Domain, status: DomainStatus) -> None:

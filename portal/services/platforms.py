@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from .. import ids
 from ..crypto import decrypt, encrypt
-from ..errors import FieldError, Invalid, NotFound
+from ..errors import FieldError, Invalid
 from ..extensions import db
 from ..models import Domain, MailUser, Platform
 from ..schemas.domains import PlatformIn
@@ -117,10 +117,7 @@ def replace_all(domain: Domain, items: list[PlatformIn], field: str = "platforms
         where = f"{field}[{i}]"
         platform = None
         if item.id:
-            try:
-                platform = existing.get(ids.decode(item.id))
-            except NotFound:
-                platform = None
+            platform = existing.get(ids.in_body(item.id))
             if platform is None:
                 raise Invalid.on(f"{where}.id", "No platform of this domain has this id.")
         else:
@@ -145,10 +142,7 @@ def replace_all(domain: Domain, items: list[PlatformIn], field: str = "platforms
 
 
 def of_domain(domain: Domain, public_id: str | None, field: str) -> Platform:
-    try:
-        pk = ids.decode(public_id)
-    except NotFound:
-        pk = -1
+    pk = ids.in_body(public_id)
     platform = next((p for p in domain.platforms if p.id == pk), None)
     if platform is None:
         raise Invalid.on(field, "No platform of this domain has this id.")

@@ -12,6 +12,7 @@ from ..errors import Conflict, Invalid, NotFound, Unprocessable
 from ..extensions import db
 from ..models import Domain, MailUser, Policy
 from ..permissions import Permission
+from ..schemas.common import wire_name
 from ..schemas.domains import ArchiveProps, PolicyIn, QuarantineProps, RelayProps, RetentionProps
 from .listing import ListSpec
 from .principal import Principal
@@ -71,7 +72,7 @@ def apply(policy: Policy, data: PolicyIn) -> None:
         if field in given:
             value = getattr(data, field)
             if value is None:
-                raise Invalid.on(_camel(field), "Must not be null.")
+                raise Invalid.on(wire_name(field), "Must not be null.")
             setattr(policy, field, value)
     for field in PROPS:
         if field in given and getattr(data, field) is not None:
@@ -88,10 +89,6 @@ def apply(policy: Policy, data: PolicyIn) -> None:
         raise Unprocessable.on("relayProps.spamScoreLimit",
                                "The score above which spam is not delivered must not be below the spam score.")
 
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.title() for p in rest)
 
 
 def create(principal: Principal, domain: Domain, data: PolicyIn) -> Policy:
@@ -133,11 +130,7 @@ def delete(principal: Principal, policy_pk: int) -> None:
 
 def of_domain(domain: Domain, public_id: str | None, field: str) -> Policy:
     """A policy of this domain named by a public id in a body (400 when it is not one)."""
-    try:
-        pk = ids.decode(public_id)
-    except NotFound:
-        pk = -1
-    policy = db.session.get(Policy, pk) if pk > 0 else None
+    policy = db.session.get(Policy, ids.in_body(public_id))
     if policy is None or policy.domain_id != domain.id:
         raise Invalid.on(field, "No policy of this domain has this id.")
     return policy

@@ -15,6 +15,7 @@ from ..jobs.notifications import send_welcome
 from ..models import Domain, MailUser, Platform, Policy
 from ..options import Scope
 from ..permissions import ObjectType, Permission
+from ..schemas.common import wire_name
 from ..schemas.users import NewUser, UpdateUser
 from . import domains, options, platforms, policies
 from .listing import ListSpec, wildcard
@@ -65,10 +66,7 @@ def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domai
     domain_name = email.rsplit("@", 1)[1].lower()
     domain = domains.by_name(domain_name)
     if domain_id is not None:
-        try:
-            named = db.session.get(Domain, ids.decode(domain_id))
-        except NotFound:
-            named = None
+        named = db.session.get(Domain, ids.in_body(domain_id))
         if named is None or domain is None or named.id != domain.id:
             raise Invalid.on("domainId", "The domain does not match the domain of the email address.")
     if domain is None:
@@ -91,8 +89,9 @@ def _email_free(email: str, exclude: int | None = None) -> None:
 
 
 def _policy(principal: Principal, domain: Domain, public_id: str | None) -> Policy | None:
+    """The policy chosen for a user; None: the user follows the domain's default policy."""
     if public_id is None:
-        return domain.default_policy
+        return None
     if not principal.holds_on(Permission.POLICY_ASSIGN, ObjectType.DOMAIN, domain.id):
         raise Forbidden.on("policyId", "Assigning policies needs POLICY_ASSIGN.")
     return policies.of_domain(domain, public_id, "policyId")
@@ -103,7 +102,7 @@ def create(principal: Principal, data: NewUser) -> MailUser:
     email = str(data.email).lower()
     domain = _domain_of(principal, email, data.domain_id)
     _email_free(email)
-    platform = domain.default_platform
+    platform = None  # None: the domain's default platform
     if data.platform_id is not None:
         platform = platforms.of_domain(domain, data.platform_id, "platformId")
     elif data.auth_id is not None:
@@ -127,7 +126,7 @@ def update(principal: Principal, user_pk: int, data: UpdateUser) -> MailUser:
     given = data.model_fields_set
     for field in ("email", "status", "language", "sender_verify_on"):
         if field in given and getattr(data, field) is None:
-            raise Invalid.on(field.replace("_on", "On").replace("sender_verify", "senderVerify"), "Must not be null.")
+            raise Invalid.on(wire_name(field), "Must not be null.")
     if data.domain_id is not None and data.domain_id != ids.encode(user.domain_id):
         raise Invalid.on("domainId", "A user cannot move to another domain.")
     if data.email is not None:

@@ -87,3 +87,25 @@ def test_unreachable_redis_fails_fast(app: Flask, world: World) -> None:
                 jobs.dispatch()
         finally:
             app.config["REDIS_URL"] = None
+
+
+def test_scheduled_purge_runs_on_rq(redis_app: Flask, world: World) -> None:
+    """The scheduler's cron jobs are real RQ jobs that a worker runs against the database."""
+    from rq.cron import CronScheduler
+
+    from portal.jobs.maintenance import schedule
+    from portal.models import Domain
+
+    with redis_app.app_context():
+        domain = db.session.get(Domain, world.pk["B"])
+        domain.status, domain.purge_date = "DELETED", utcnow() - timedelta(hours=1)
+        db.session.commit()
+        queue = jobs.queue()
+        cron = CronScheduler(connection=queue.connection, name="test")
+        schedule(cron, queue.name)
+        by_name = {job.name: job for job in cron.get_jobs()}
+        assert set(by_name) == {"purge-domains", "purge-tokens"}
+        by_name["purge-domains"].enqueue(queue.connection)
+        assert SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        db.session.expire_all()
+        assert db.session.get(Domain, world.pk["B"]) is None
