@@ -13,7 +13,24 @@ from datetime import timedelta
 from portal import ids
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import Admin, ApiToken, Authority, Broker, Customer, Domain, DomainAlias, MailUser, Platform, Policy
+from portal.models import (
+    Admin,
+    ApiToken,
+    AttachmentRule,
+    Authority,
+    Broker,
+    Customer,
+    Domain,
+    DomainAlias,
+    EmailAlias,
+    EmailAliasRecipient,
+    MailUser,
+    Platform,
+    Policy,
+    SenderRule,
+    UriRule,
+)
+from portal.permissions import END_USER_PERMISSIONS
 from portal.permissions import ADMIN_PERMISSIONS, ObjectType, Permission
 from portal.services import policies, tokens
 from portal.services.passwords import hash_password
@@ -103,6 +120,18 @@ def build_world() -> World:
     db.session.add_all([user, other, user_b])
     db.session.flush()
     w.pk.update(enduser=user.id, userA=user.id, otherA=other.id, userB=user_b.id)
+    da.end_user_permissions = " ".join(END_USER_PERMISSIONS)
+    rule_a = SenderRule(owner_key=f"d:{da.id}", domain_id=da.id, value="spammer@bad.example", type="BLOCK")
+    rule_user = SenderRule(owner_key=f"u:{user.id}", domain_id=da.id, user_id=user.id, value="friend.example",
+                           type="ALLOW", spf_on=False)
+    attachment = AttachmentRule(domain_id=da.id, action="DENY", check_type="FILENAME", filter=r"\.scr$")
+    uri = UriRule(domain_id=da.id, action="BLACKLIST_URI_HOST", filter="phish.example")
+    group = EmailAlias(domain_id=da.id, email="group@a.example",
+                       recipients=[EmailAliasRecipient(email="user@a.example", type="USER")])
+    db.session.add_all([rule_a, rule_user, attachment, uri, group])
+    db.session.flush()
+    w.pk.update(ruleA=rule_a.id, ruleUserA=rule_user.id, attachmentA=attachment.id, uriA=uri.id, groupA=group.id,
+                recipientA=group.recipients[0].id)
     _, w.token["enduser"] = tokens.issue(user, "end user token")
     token, _ = tokens.issue(db.session.get(Admin, w.pk["readerA"]), "reader token")
     w.pk["readerA_token"] = token.id

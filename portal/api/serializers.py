@@ -6,7 +6,20 @@ from collections.abc import Sequence
 
 from .. import ids
 from ..clock import to_ms
-from ..models import Admin, ApiToken, Customer, Domain, DomainAlias, MailUser, Platform, Policy
+from ..models import (
+    Admin,
+    ApiToken,
+    AttachmentRule,
+    Customer,
+    Domain,
+    DomainAlias,
+    EmailAlias,
+    MailUser,
+    Platform,
+    Policy,
+    SenderRule,
+    UriRule,
+)
 from ..options import Scope
 from ..schemas.accounts import AdminOut, AuthorityOut, TokenOut
 from ..schemas.domains import (
@@ -19,8 +32,16 @@ from ..schemas.domains import (
     PlatformOut,
     PolicyOut,
 )
+from ..schemas.rules import (
+    EmailAliasOut,
+    EmailAliasRecipientOut,
+    FilterAttachmentOut,
+    FilterSenderOut,
+    FilterUriBlOut,
+)
 from ..schemas.users import UserOut
-from ..services import admins, domains, options, platforms
+from ..services import admins, domains, options, platforms, wblist
+from ..services import email_aliases as email_alias_service
 
 ADMIN_COLUMNS = [
     ("id", lambda a: ids.encode(a.id)), ("login", lambda a: a.login), ("displayName", lambda a: a.display_name),
@@ -174,4 +195,66 @@ DOMAIN_COLUMNS = [
     ("aliases", lambda d: [a.name for a in d.aliases]),
     ("creationDate", lambda d: d.created_at.isoformat(timespec="seconds") + "Z"),
     ("purgeDate", lambda d: d.purge_date.isoformat(timespec="seconds") + "Z" if d.purge_date else ""),
+]
+
+
+# --- filter rules and email aliases -------------------------------------------------------------
+
+def sender_rules(rules: Sequence[SenderRule]) -> list[FilterSenderOut]:
+    labels = wblist.owner_labels(list(rules))
+    return [sender_rule(r, labels.get(r.owner_key, "")) for r in rules]
+
+
+def sender_rule(rule: SenderRule, owner: str) -> FilterSenderOut:
+    return FilterSenderOut(
+        id=ids.encode(rule.id), value=rule.value, owner=owner, type=rule.type, created_date=to_ms(rule.created_at),
+        expire_at=to_ms(rule.expire_at), description=rule.description, spf_on=rule.spf_on,
+    )
+
+
+def attachment_rule(rule: AttachmentRule, scope: str) -> FilterAttachmentOut:
+    return FilterAttachmentOut(
+        id=ids.encode(rule.id), action=rule.action, check_type=rule.check_type, filter=rule.filter, scope=scope,
+        priority=rule.priority, description=rule.description, created_date=to_ms(rule.created_at),
+    )
+
+
+def uri_rule(rule: UriRule, scope: str) -> FilterUriBlOut:
+    return FilterUriBlOut(
+        id=ids.encode(rule.id), scope=scope, action=rule.action, filter=rule.filter, priority=rule.priority,
+        description=rule.description, created_date=to_ms(rule.created_at),
+    )
+
+
+def email_aliases(aliases: Sequence[EmailAlias]) -> list[EmailAliasOut]:
+    people = email_alias_service.user_names(list(aliases))
+    return [email_alias(a, people) for a in aliases]
+
+
+def email_alias(alias: EmailAlias, people: dict[str, tuple[str | None, str | None]] | None = None) -> EmailAliasOut:
+    if people is None:
+        people = email_alias_service.user_names([alias])
+    return EmailAliasOut(id=ids.encode(alias.id), email=alias.email, recipients=[
+        EmailAliasRecipientOut(id=ids.encode(r.id), email=r.email, firstname=people.get(r.email, (None, None))[0],
+                               lastname=people.get(r.email, (None, None))[1], type=r.type)
+        for r in alias.recipients
+    ])
+
+
+SENDER_COLUMNS = [
+    ("id", lambda r: ids.encode(r.id)), ("value", lambda r: r.value), ("type", lambda r: r.type),
+    ("expireAt", lambda r: r.expire_at.isoformat(timespec="seconds") + "Z" if r.expire_at else ""),
+    ("description", lambda r: r.description), ("spfOn", lambda r: r.spf_on),
+]
+ATTACHMENT_COLUMNS = [
+    ("id", lambda r: ids.encode(r.id)), ("action", lambda r: r.action), ("checkType", lambda r: r.check_type),
+    ("filter", lambda r: r.filter), ("priority", lambda r: r.priority), ("description", lambda r: r.description),
+]
+URI_COLUMNS = [
+    ("id", lambda r: ids.encode(r.id)), ("action", lambda r: r.action), ("filter", lambda r: r.filter),
+    ("priority", lambda r: r.priority), ("description", lambda r: r.description),
+]
+ALIAS_COLUMNS = [
+    ("id", lambda a: ids.encode(a.id)), ("email", lambda a: a.email),
+    ("recipients", lambda a: [r.email for r in a.recipients]),
 ]

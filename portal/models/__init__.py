@@ -1,6 +1,7 @@
 """SQLAlchemy models: data and invariants, no I/O."""
 
 from .accounts import Admin, ApiToken, Authority
+from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, SenderRule, UriRule
 from .tenancy import (
     Broker,
     Customer,
@@ -14,6 +15,21 @@ from .tenancy import (
 )
 
 __all__ = [
-    "Admin", "ApiToken", "Authority", "Broker", "Customer", "Domain", "DomainAlias", "MailUser", "OptionValue",
-    "OutgoingProvider", "Platform", "Policy",
+    "Admin",
+    "ApiToken",
+    "AttachmentRule",
+    "Authority",
+    "Broker",
+    "Customer",
+    "Domain",
+    "DomainAlias",
+    "EmailAlias",
+    "EmailAliasRecipient",
+    "MailUser",
+    "OptionValue",
+    "OutgoingProvider",
+    "Platform",
+    "Policy",
+    "SenderRule",
+    "UriRule",
 ]

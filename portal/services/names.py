@@ -63,3 +63,27 @@ def port(value: int, field: str) -> int:
     if not 1 <= value <= 65535:
         raise Invalid.on(field, "A port is between 1 and 65535.")
     return value
+
+
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+def address(value: str, field: str) -> str:
+    """An email address as stored: lower-case, its domain as punycode."""
+    raw = value.strip()
+    local, sep, domain = raw.rpartition("@")
+    if not sep or not local or len(local) > 64 or not _LOCAL.match(local):
+        raise Invalid.on(field, f"{value!r} is not an email address.")
+    return f"{local.lower()}@{domain_name(domain, field)}"
+
+
+def address_or_domain(value: str, field: str) -> str:
+    """A sender rule value: an email address or a domain name."""
+    if any(ord(c) < 32 for c in value):
+        raise Invalid.on(field, "Must not contain control characters (CR, LF, ...).")
+    if "@" in value:
+        return address(value, field)
+    try:
+        return domain_name(value, field)
+    except Invalid:
+        raise Invalid.on(field, f"{value!r} is neither an email address nor a domain name.") from None
