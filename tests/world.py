@@ -30,8 +30,7 @@ from portal.models import (
     SenderRule,
     UriRule,
 )
-from portal.permissions import END_USER_PERMISSIONS
-from portal.permissions import ADMIN_PERMISSIONS, ObjectType, Permission
+from portal.permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, Permission
 from portal.services import policies, tokens
 from portal.services.passwords import hash_password
 
