@@ -150,7 +150,8 @@ def test_uri_rules_as_the_seed_shows(client: FlaskClient, world: World) -> None:
     assert added.status_code == 201
     assert list(added.json) == ["id", "scope", "action", "filter", "priority", "description", "createdDate"]
     rule = added.json["id"]
-    assert client.patch(f"/api/filters/uris/{rule}", json={"action": "WHITELIST_URI_HOST"}, headers=h).status_code == 204
+    edit = client.patch(f"/api/filters/uris/{rule}", json={"action": "WHITELIST_URI_HOST"}, headers=h)
+    assert edit.status_code == 204
     assert client.get(f"{url}?action=WHITELIST_URI_HOST", headers=h).json[0]["filter"] == "bulist.com"
     bad = client.post(url, json={"action": "BLACKLIST_URI_HOST", "filter": "not a host"}, headers=h)
     assert bad.status_code == 400 and bad.json["errors"][0]["field"] == "filter"
