@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from flask import Response
+from flask import Response, request
 from sqlalchemy.orm import selectinload
 
 from .. import ids
@@ -13,6 +13,7 @@ from ..extensions import db
 from ..models import Domain, EmailAlias, SenderRule
 from ..schemas.rules import (
     AddressList,
+    DecisionOut,
     EmailAliasOut,
     FilterAttachmentAdd,
     FilterAttachmentOut,
@@ -24,11 +25,21 @@ from ..schemas.rules import (
     FilterUriBlOut,
     NewEmailAlias,
 )
-from ..services import content_rules, wblist
+from ..services import content_rules, decisions, wblist
 from ..services import email_aliases as groups
 from ..services.wblist import Owner
 from . import serializers
-from .framework import Access, Listing, created, endpoint, json_response, list_response, no_content, principal
+from .framework import (
+    Access,
+    Listing,
+    QueryParam,
+    created,
+    endpoint,
+    json_response,
+    list_response,
+    no_content,
+    principal,
+)
 
 SENDER_LIST = Listing(spec=wblist.LIST_SPEC, export_name="sender-rules", descriptions={
     "type": "Filter the list by type: ALLOW, BLOCK or PROTECTED", "value": "Filter the list by the sender value"})
@@ -141,6 +152,21 @@ def update_user_rule(userId: str, wbItemId: str, body: FilterSenderAdd) -> Respo
 def delete_user_rule(userId: str, wbItemId: str) -> Response:
     wblist.delete(_user_owner(userId, True), ids.decode(wbItemId))
     return no_content()
+
+
+@endpoint("/wblist/decision", "GET", access=Access.AUTHENTICATED, tag="FilteringRulesOnSenders",
+          summary="Explain which sender rule decides for a sender and a recipient (Postern extension)",
+          response=DecisionOut, extension=True,
+          query=(QueryParam("sender", "Sender address (envelope or From)", True),
+                 QueryParam("recipient", "Recipient address", True),
+                 QueryParam("spf", "SPF result", schema={"type": "string", "enum": list(decisions.RESULTS)}),
+                 QueryParam("dkim", "DKIM result", schema={"type": "string", "enum": list(decisions.RESULTS)})),
+          errors={404: "The recipient's domain is not visible to you"})
+def explain_sender() -> Response:
+    args = request.args
+    result = decisions.decide(principal(), args.get("sender", ""), args.get("recipient", ""),
+                              args.get("spf") or None, args.get("dkim") or None)
+    return json_response(serializers.decision(result))
 
 
 # --- 5.8 attachments ----------------------------------------------------------------------------

@@ -33,6 +33,8 @@ from ..schemas.domains import (
     PolicyOut,
 )
 from ..schemas.rules import (
+    ConsideredRule,
+    DecisionOut,
     EmailAliasOut,
     EmailAliasRecipientOut,
     FilterAttachmentOut,
@@ -42,6 +44,7 @@ from ..schemas.rules import (
 from ..schemas.users import UserOut
 from ..services import admins, domains, options, platforms, wblist
 from ..services import email_aliases as email_alias_service
+from ..services.decisions import Considered, Decision
 
 ADMIN_COLUMNS = [
     ("id", lambda a: ids.encode(a.id)), ("login", lambda a: a.login), ("displayName", lambda a: a.display_name),
@@ -258,3 +261,14 @@ ALIAS_COLUMNS = [
     ("id", lambda a: ids.encode(a.id)), ("email", lambda a: a.email),
     ("recipients", lambda a: [r.email for r in a.recipients]),
 ]
+
+
+def decision(result: Decision) -> DecisionOut:
+    def considered(item: Considered) -> ConsideredRule:
+        return ConsideredRule(rule=sender_rule(item.rule, item.owner), reason=item.reason)
+
+    return DecisionOut(
+        sender=result.sender, recipient=result.recipient, verdict=result.verdict, reason=result.reason,
+        decided_by=considered(result.decided_by) if result.decided_by else None,
+        shadowed=[considered(c) for c in result.shadowed], owners=result.owners,
+    )

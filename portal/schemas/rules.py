@@ -132,3 +132,20 @@ class EmailAliasOut(OutModel):
     id: str
     email: str
     recipients: list[EmailAliasRecipientOut]
+
+
+class ConsideredRule(OutModel):
+    rule: FilterSenderOut
+    reason: str
+
+
+class DecisionOut(OutModel):
+    """Postern extension: which sender rule decides for a sender and a recipient."""
+
+    sender: str
+    recipient: str
+    verdict: str
+    reason: str
+    decided_by: ConsideredRule | None
+    shadowed: list[ConsideredRule]
+    owners: list[str]

@@ -140,6 +140,8 @@ MATRIX = [
          {"userId": "userA", "wbItemId": "ruleUserA"}, body={"value": "pal.example", "type": "BLOCK"}),
     Case("DELETE", "/users/<userId>/wblist/<wbItemId>", expect(**{**TENANT_WRITE, "enduser": 204}),
          {"userId": "userA", "wbItemId": "ruleUserA"}),
+    Case("GET", "/wblist/decision", expect(**{**TENANT_OK, "enduser": 200}),
+         query={"sender": "spammer@bad.example", "recipient": "user@a.example"}),
     # 5.8 / 5.10 attachment and URI rules
     Case("GET", "/domains/<domainId>/filters/attachments", expect(**TENANT_VIEW), DOMAIN_A),
     Case("POST", "/domains/<domainId>/filters/attachments", expect(**TENANT_CREATE), DOMAIN_A,

@@ -1,0 +1,121 @@
+"""Explain a sender: which sender rule decides for a (sender, recipient) pair, and which are shadowed.
+
+Order of evaluation (what the data plane applies, in the same order):
+1. PROTECTED rules of the recipient's mailbox and domain: a sender matching one is refused as a
+   spoof unless SPF or DKIM passed ("an address or domain that outside senders may not use").
+2. The owners in the domain's `wblistPriority` order (USER: the mailbox's rules, then the domain's;
+   DOMAIN: the reverse). The first owner with a matching ALLOW or BLOCK rule decides.
+3. Within an owner the most specific match wins: the exact address, then the sender's domain, then
+   its parent domains. An ALLOW rule with `spfOn` applies only when SPF passed.
+Expired rules no longer apply (they are listed as such). No rule: the normal filtering applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from ..clock import utcnow
+from ..errors import Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..models import Domain, MailUser, SenderRule
+from ..permissions import ObjectType, Permission
+from . import domains, names
+from .principal import Principal
+
+RESULTS = ("pass", "fail", "none")
+
+
+@dataclass
+class Considered:
+    rule: SenderRule
+    owner: str
+    reason: str
+
+
+@dataclass
+class Decision:
+    sender: str
+    recipient: str
+    verdict: str  # ALLOW, BLOCK or NONE
+    reason: str
+    decided_by: Considered | None
+    shadowed: list[Considered] = field(default_factory=list)
+    owners: list[str] = field(default_factory=list)
+
+
+def _candidates(sender: str) -> list[str]:
+    """The values that can match a sender, most specific first: the address, its domain, the parents."""
+    domain = sender.rsplit("@", 1)[1]
+    parts = domain.split(".")
+    return [sender] + [".".join(parts[i:]) for i in range(len(parts) - 1)]
+
+
+def decide(principal: Principal, sender: str, recipient: str, spf: str | None = None,
+           dkim: str | None = None) -> Decision:
+    sender = names.address(sender, "sender")
+    recipient = names.address(recipient, "recipient")
+    for value, name in ((spf, "spf"), (dkim, "dkim")):
+        if value is not None and value not in RESULTS:
+            raise Invalid.on(name, f"Must be one of {', '.join(RESULTS)}.")
+    user = db.session.scalar(select(MailUser).where(MailUser.email == recipient))
+    domain = user.domain if user else domains.by_name(recipient.rsplit("@", 1)[1])
+    if domain is None:
+        raise Invalid.on("recipient", "The recipient's domain is not managed here.")
+    _check_access(principal, domain, user)
+
+    owners: list[tuple[str, str]] = [(f"d:{domain.id}", domain.name)]
+    if user is not None:
+        mailbox = (f"u:{user.id}", user.email)
+        owners = [mailbox, *owners] if domain.wblist_priority == "USER" else [*owners, mailbox]
+    labels = dict(owners)
+    values = _candidates(sender)
+    specificity = {v: i for i, v in enumerate(values)}
+    rules = list(db.session.scalars(select(SenderRule).where(
+        SenderRule.owner_key.in_([key for key, _ in owners]), SenderRule.value.in_(values))))
+    now = utcnow()
+    live, expired = [], []
+    for rule in rules:
+        (expired if rule.expire_at is not None and rule.expire_at <= now else live).append(rule)
+    decision = Decision(sender, recipient, "NONE", "No sender rule matches: the normal filtering applies.", None,
+                        owners=[label for _, label in owners])
+    decision.shadowed = [Considered(r, labels[r.owner_key], "expired") for r in expired]
+    authenticated = spf == "pass" or dkim == "pass"
+
+    protected = sorted((r for r in live if r.type == "PROTECTED"), key=lambda r: specificity[r.value])
+    if protected and not authenticated:
+        decision.verdict, decision.decided_by = "BLOCK", Considered(protected[0], labels[protected[0].owner_key],
+                                                                    "protected")
+        decision.reason = (f"{protected[0].value} is protected and neither SPF nor DKIM passed for {sender}: "
+                           "refused as a spoof.")
+        decision.shadowed += [Considered(r, labels[r.owner_key], "shadowed by the protection")
+                              for r in live if r is not protected[0]]
+        return decision
+    decision.shadowed += [Considered(r, labels[r.owner_key], "protected, and SPF or DKIM passed") for r in protected]
+    for key, label in owners:
+        matching = sorted((r for r in live if r.owner_key == key and r.type in ("ALLOW", "BLOCK")),
+                          key=lambda r: specificity[r.value])
+        for rule in matching:
+            if rule.type == "ALLOW" and rule.spf_on and spf != "pass":
+                decision.shadowed.append(Considered(rule, label, "needs SPF to pass"))
+                continue
+            if decision.decided_by is None:
+                decision.verdict = rule.type
+                decision.decided_by = Considered(rule, label, "decides")
+                exact = "the exact address" if rule.value == sender else f"the domain {rule.value}"
+                decision.reason = f"{label} {'allows' if rule.type == 'ALLOW' else 'blocks'} {exact}."
+            else:
+                why = "less specific" if rule.owner_key == decision.decided_by.rule.owner_key else (
+                    f"{decision.decided_by.owner} comes first (wblistPriority {domain.wblist_priority})")
+                decision.shadowed.append(Considered(rule, label, f"shadowed: {why}"))
+    return decision
+
+
+def _check_access(principal: Principal, domain: Domain, user: MailUser | None) -> None:
+    if principal.user is not None:
+        if user is None or principal.user.id != user.id:
+            raise Forbidden("End users can only explain the mail they receive.")
+        return
+    if not principal.holds_on(Permission.DOMAIN_READ, ObjectType.DOMAIN, domain.id):
+        raise NotFound("The recipient's domain is not managed here.")
