@@ -53,8 +53,8 @@ def test_wblist_priority(app: Flask, client: FlaskClient, world: World, priority
 
 
 def test_exact_address_beats_domain(app: Flask, client: FlaskClient, world: World) -> None:
-    _rules(app, world, ("domain", "bad.example", "BLOCK", {}), ("domain", "ceo@bad.example", "ALLOW", {"spf_on": False}),
-           ("domain", "example", "BLOCK", {}))
+    _rules(app, world, ("domain", "bad.example", "BLOCK", {}),
+           ("domain", "ceo@bad.example", "ALLOW", {"spf_on": False}), ("domain", "example", "BLOCK", {}))
     result = _explain(client, world, "CEO@Bad.Example")
     assert result["verdict"] == "ALLOW" and "exact address" in result["reason"]
     assert {s["reason"] for s in result["shadowed"]} == {"shadowed: less specific"}
