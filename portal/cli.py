@@ -14,6 +14,7 @@ from . import demo
 from .errors import ServiceError
 from .extensions import db
 from .jobs import redis_connection
+from .jobs.export import export_rules
 from .jobs.maintenance import purge_due_domains, purge_expired_tokens, schedule
 from .services import admins, tokens
 
@@ -85,6 +86,14 @@ def seed_demo() -> None:
 def purge_tokens(days: int) -> None:
     """Delete API tokens expired for more than DAYS days."""
     click.echo(f"removed {purge_expired_tokens(days)} expired token(s)")
+
+
+@portal.command("export-rules")
+@click.argument("directory", required=False)
+def export_rules_command(directory: str | None) -> None:
+    """Write the effective rules for the filtering engine into DIRECTORY (default POSTERN_EXPORT_DIR)."""
+    changed = export_rules(directory)
+    click.echo(f"{len(changed)} file(s) changed" + (": " + ", ".join(changed) if changed else ""))
 
 
 @portal.command("purge-domains")

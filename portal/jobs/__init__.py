@@ -32,7 +32,9 @@ def enqueue(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     session = db.session()
     if not session.in_transaction():
         session.begin()  # so that a rollback, even of no SQL at all, forgets the job
-    db.session.info.setdefault(_PENDING, []).append((fn, args, kwargs))
+    pending = db.session.info.setdefault(_PENDING, [])
+    if (fn, args, kwargs) not in pending:  # the same job twice in one unit of work runs once
+        pending.append((fn, args, kwargs))
 
 
 @event.listens_for(Session, "after_commit")

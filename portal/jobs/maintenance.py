@@ -6,7 +6,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ..extensions import db
-from ..services import domains, tokens
+from ..services import domains, tokens, wblist
+from ..services.changes import rules_changed
+from . import dispatch
 
 if TYPE_CHECKING:
     from rq.cron import CronScheduler
@@ -23,6 +25,7 @@ def purge_due_domains() -> list[str]:
     """Remove the soft-deleted domains whose purge date has passed."""
     removed = domains.purge_due()
     db.session.commit()
+    dispatch()  # the export that follows a purge
     return removed
 
 
@@ -30,3 +33,14 @@ def schedule(scheduler: CronScheduler, queue_name: str) -> None:
     """The periodic housekeeping, for `flask --app app portal scheduler`."""
     scheduler.register(purge_due_domains, queue_name, cron="17 * * * *", name="purge-domains")
     scheduler.register(purge_expired_tokens, queue_name, cron="43 3 * * *", name="purge-tokens")
+    scheduler.register(purge_expired_rules, queue_name, cron="*/5 * * * *", name="purge-rules")
+
+
+def purge_expired_rules() -> int:
+    """Delete sender rules whose expiry has passed (they stopped applying then) and re-export."""
+    removed = wblist.purge_expired()
+    if removed:
+        rules_changed()
+    db.session.commit()
+    dispatch()
+    return removed

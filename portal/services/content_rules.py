@@ -18,6 +18,7 @@ from ..models import AttachmentRule, Domain, UriRule
 from ..permissions import Permission
 from ..schemas.rules import FilterAttachmentAdd, FilterUriBlAdd
 from . import domains, names
+from .changes import rules_changed
 from .listing import ListSpec
 from .principal import Principal
 
@@ -100,6 +101,7 @@ def add_attachment(principal: Principal, domain_pk: int, data: FilterAttachmentA
     rule = AttachmentRule(domain_id=domain.id, **values)
     db.session.add(rule)
     db.session.flush()
+    rules_changed()
     return rule
 
 
@@ -121,12 +123,14 @@ def edit_attachment(principal: Principal, rule_pk: int, data: FilterAttachmentAd
     for key, value in values.items():
         setattr(rule, key, value)
     db.session.flush()
+    rules_changed()
     return rule
 
 
 def delete_attachment(principal: Principal, rule_pk: int) -> None:
     db.session.delete(_attachment(principal, rule_pk))
     db.session.flush()
+    rules_changed()
 
 
 # --- URIs ---------------------------------------------------------------------------------------
@@ -166,6 +170,7 @@ def add_uri(principal: Principal, domain_pk: int, data: FilterUriBlAdd) -> UriRu
     rule = UriRule(domain_id=domain.id, **values)
     db.session.add(rule)
     db.session.flush()
+    rules_changed()
     return rule
 
 
@@ -187,9 +192,11 @@ def edit_uri(principal: Principal, rule_pk: int, data: FilterUriBlAdd) -> UriRul
     for key, value in values.items():
         setattr(rule, key, value)
     db.session.flush()
+    rules_changed()
     return rule
 
 
 def delete_uri(principal: Principal, rule_pk: int) -> None:
     db.session.delete(_uri(principal, rule_pk))
     db.session.flush()
+    rules_changed()

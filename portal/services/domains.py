@@ -24,6 +24,7 @@ from ..permissions import END_USER_PERMISSIONS, EndUserPermission, ObjectType, P
 from ..schemas.common import wire_name
 from ..schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PolicyIn
 from . import names, options, platforms, policies
+from .changes import rules_changed
 from .listing import ListSpec, wildcard
 from .principal import Principal
 
@@ -147,6 +148,7 @@ def create(principal: Principal, data: DomainAdd, *, ignore_mx: bool) -> Domain:
         check_mx(name, pointed=True)
     db.session.add(domain)
     db.session.flush()
+    rules_changed()
     return domain
 
 
@@ -194,6 +196,7 @@ def update(principal: Principal, domain_pk: int, data: DomainUpdate, *, ignore_m
             and (domain.name != old_name or old_status != DomainStatus.ENABLED)):
         check_mx(domain.name, pointed=True)
     db.session.flush()
+    rules_changed()
     return domain
 
 
@@ -231,6 +234,7 @@ def delete(principal: Principal, domain_pk: int, *, ignore_mx: bool) -> Domain:
         check_mx(domain.name, pointed=False)
     _soft_delete(principal, domain)
     db.session.flush()
+    rules_changed()
     return domain
 
 
@@ -247,6 +251,7 @@ def purge_due() -> list[str]:
             Authority.object_type == ObjectType.DOMAIN.value, Authority.object_id == domain.id))
         db.session.delete(domain)
     db.session.flush()
+    rules_changed()
     return [d.name for d in doomed]
 
 
@@ -286,6 +291,7 @@ def add_aliases(principal: Principal, domain_pk: int, values: list[str]) -> list
     added = [DomainAlias(name=name) for name in clean]
     domain.aliases.extend(added)
     db.session.flush()
+    rules_changed()
     return added
 
 
@@ -296,6 +302,7 @@ def replace_aliases(principal: Principal, domain_pk: int, values: list[str]) -> 
     _conflicts(domain, [(i, n) for i, n in enumerate(clean) if n not in current])
     domain.aliases = [current.get(name) or DomainAlias(name=name) for name in clean]
     db.session.flush()
+    rules_changed()
     return domain.aliases
 
 
@@ -306,6 +313,7 @@ def delete_alias(principal: Principal, domain_pk: int, alias_pk: int) -> None:
         raise NotFound("The alias does not exist in this domain.")
     domain.aliases.remove(alias)
     db.session.flush()
+    rules_changed()
 
 
 def alias_query(domain: Domain) -> Select[tuple[DomainAlias]]:

@@ -21,6 +21,7 @@ from ..models import Domain, MailUser, SenderRule
 from ..permissions import EndUserPermission, ObjectType, Permission
 from ..schemas.rules import FilterSenderAdd, FilterSenderItem, SenderRuleType
 from . import domains, names
+from .changes import rules_changed
 from .listing import ListSpec
 from .principal import Principal
 
@@ -155,6 +156,7 @@ def add(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
     _refuse_existing(rules)
     db.session.add_all(rules)
     db.session.flush()
+    rules_changed()
     return rules
 
 
@@ -170,6 +172,7 @@ def add_items(principal: Principal, items: list[FilterSenderItem]) -> tuple[list
     _refuse_existing(rules)
     db.session.add_all(rules)
     db.session.flush()
+    rules_changed()
     return rules, {o.key: o for o in owners.values()}
 
 
@@ -178,6 +181,7 @@ def replace_all(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
     db.session.execute(sql_delete(SenderRule).where(SenderRule.owner_key == owner.key))
     db.session.add_all(rules)
     db.session.flush()
+    rules_changed()
     return rules
 
 
@@ -196,12 +200,14 @@ def replace_one(owner: Owner, rule_pk: int, item: FilterSenderAdd) -> SenderRule
         setattr(rule, field, getattr(fresh, field))
     rule.created_at = utcnow()
     db.session.flush()
+    rules_changed()
     return rule
 
 
 def delete(owner: Owner, rule_pk: int) -> None:
     db.session.delete(_rule_of(owner, rule_pk))
     db.session.flush()
+    rules_changed()
 
 
 def purge_expired(grace: timedelta = timedelta(0)) -> int:

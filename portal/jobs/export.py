@@ -1,0 +1,16 @@
+"""The data-plane export job: re-run after every rule change (cheap when nothing changed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app
+
+from ..integrations import files
+from ..services import dataplane
+
+
+def export_rules(directory: str | None = None) -> list[str]:
+    """Write the effective rules to `directory` (default POSTERN_EXPORT_DIR); returns the files changed."""
+    root = Path(directory or current_app.config["EXPORT_DIR"])
+    return files.write_tree(root, dataplane.render())
