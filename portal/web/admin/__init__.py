@@ -12,4 +12,4 @@ def _require_login() -> None:
     """Every admin page needs a logged-in admin."""
 
 
-from . import account, admins, dashboard, domains, policies, users  # noqa: E402, F401
+from . import account, admins, dashboard, domains, policies, rules, users  # noqa: E402, F401

@@ -1,0 +1,174 @@
+"""Domain filter rules and email aliases pages: list (filter, sort, paging, export), add, delete;
+and the "Why was this mail blocked / allowed?" page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
+
+from ... import ids
+from ...api import serializers
+from ...errors import ServiceError
+from ...extensions import db
+from ...models import EmailAlias
+from ...permissions import ObjectType, Permission
+from ...schemas.rules import FilterAttachmentAdd, FilterSenderAddList, FilterUriBlAdd
+from ...services import content_rules, decisions, domains, wblist
+from ...services import email_aliases as groups
+from .. import forms
+from ..listing import list_page
+from ..render import render
+from ..session import current_principal
+from . import bp
+
+
+@dataclass(frozen=True)
+class Kind:
+    title: Any
+    spec: Any
+    columns: list[tuple[Any, Callable[[Any], Any]]]
+    export: list[Any]
+    filter_param: str
+    filter_label: Any
+    permission: Permission
+
+
+def _expiry(rule: Any) -> str:
+    return rule.expire_at.strftime("%Y-%m-%d %H:%M") if rule.expire_at else "—"
+
+
+KINDS: dict[str, Kind] = {
+    "senders": Kind(_l("Sender rules"), wblist.LIST_SPEC, [
+        (_l("Sender"), lambda r: r.value), (_l("Type"), lambda r: r.type), (_l("SPF"), lambda r: r.spf_on),
+        (_l("Expires"), _expiry), (_l("Description"), lambda r: r.description or "")],
+        serializers.SENDER_COLUMNS, "value", _l("sender; * as wildcard"), Permission.FILTER_EDIT),
+    "attachments": Kind(_l("Attachment rules"), content_rules.ATTACHMENT_SPEC, [
+        (_l("Action"), lambda r: r.action), (_l("Checks"), lambda r: r.check_type),
+        (_l("Expression"), lambda r: r.filter), (_l("Priority"), lambda r: r.priority),
+        (_l("Description"), lambda r: r.description or "")],
+        serializers.ATTACHMENT_COLUMNS, "action", _l("ALLOW or DENY"), Permission.FILTER_EDIT),
+    "uris": Kind(_l("URI rules"), content_rules.URI_SPEC, [
+        (_l("Action"), lambda r: r.action), (_l("Host"), lambda r: r.filter), (_l("Priority"), lambda r: r.priority),
+        (_l("Description"), lambda r: r.description or "")],
+        serializers.URI_COLUMNS, "action", _l("action"), Permission.FILTER_EDIT),
+    "groups": Kind(_l("Email aliases"), groups.LIST_SPEC, [
+        (_l("Address"), lambda a: a.email), (_l("Recipients"), lambda a: ", ".join(r.email for r in a.recipients))],
+        serializers.ALIAS_COLUMNS, "email", _l("address; * as wildcard"), Permission.ALIAS_EDIT),
+}
+
+
+def _query(kind: str, domain_pk: int) -> Any:
+    principal = current_principal()
+    if kind == "senders":
+        return wblist.list_query(wblist.domain_owner(principal, domain_pk, write=False))
+    if kind == "attachments":
+        return content_rules.attachment_query(principal, domain_pk)
+    if kind == "uris":
+        return content_rules.uri_query(principal, domain_pk)
+    return groups.list_query(principal, domain_pk).options(selectinload(EmailAlias.recipients))
+
+
+def _page(kind: str, domain_id: str, status: int = 200, form: Any = None, form_errors: dict[str, str] | None = None
+          ) -> Response:
+    if kind not in KINDS:
+        abort(404)
+    spec = KINDS[kind]
+    domain = domains.get(current_principal(), ids.decode(domain_id))
+    return list_page(
+        _query(kind, domain.id), spec.spec, "admin/rules/list.html", "admin/rules/_table.html", status=status,
+        columns=spec.export, export_name=f"{kind}-{domain.name}", kind=kind, kind_spec=spec, domain=domain,
+        domain_id=domain_id, search=request.args.get(spec.filter_param, ""), form=form or {},
+        form_errors=form_errors or {},
+        can_edit=current_principal().holds_on(spec.permission, ObjectType.DOMAIN, domain.id),
+    )
+
+
+@bp.get("/admin/domains/<domain_id>/rules/<kind>")
+def rules_list(domain_id: str, kind: str) -> Response:
+    return _page(kind, domain_id)
+
+
+@bp.post("/admin/domains/<domain_id>/rules/<kind>")
+def rules_add(domain_id: str, kind: str) -> Response:
+    principal = current_principal()
+    pk = ids.decode(domain_id)
+    form = request.form
+    try:
+        if kind == "senders":
+            expire = forms.blank_to_none(form.get("expire_at"))
+            item = {"value": form.get("value", ""), "type": form.get("type", ""),
+                    "description": forms.blank_to_none(form.get("description"))}
+            if expire:
+                try:
+                    item["expireAt"] = int(datetime.fromisoformat(expire).replace(tzinfo=UTC).timestamp() * 1000)
+                except ValueError:
+                    item["expireAt"] = "not a date"
+            if form.get("type") == "ALLOW":
+                item["spfOn"] = form.get("spf_on") == "on"
+            body = forms.parse(FilterSenderAddList, [item])
+            wblist.add(wblist.domain_owner(principal, pk, write=True), body.root)
+        elif kind == "attachments":
+            content_rules.add_attachment(principal, pk, forms.parse(FilterAttachmentAdd, {
+                "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
+                "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
+        elif kind == "uris":
+            content_rules.add_uri(principal, pk, forms.parse(FilterUriBlAdd, {
+                "action": form.get("action"), "filter": form.get("filter", ""),
+                "description": forms.blank_to_none(form.get("description"))}))
+        elif kind == "groups":
+            recipients = [r.strip() for r in form.get("recipients", "").replace(",", "\n").splitlines() if r.strip()]
+            groups.create(principal, pk, form.get("email", ""), recipients)
+        else:
+            abort(404)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        # "[0].value" (a one-item batch) or "filter": the name of the form field
+        errors = {e.field.removeprefix("[0].") or "_form": e.message for e in error.errors} or {"_form": error.detail}
+        return _page(kind, domain_id, status=error.status, form=form, form_errors=errors)
+    flash(_("Rule added."), "success")
+    return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
+
+
+@bp.post("/admin/domains/<domain_id>/rules/<kind>/<item_id>/delete")
+def rules_delete(domain_id: str, kind: str, item_id: str) -> Response:
+    principal = current_principal()
+    pk, item = ids.decode(domain_id), ids.decode(item_id)
+    if kind == "senders":
+        wblist.delete(wblist.domain_owner(principal, pk, write=True), item)
+    elif kind == "attachments":
+        content_rules.attachment_query(principal, pk)
+        content_rules.delete_attachment(principal, item)
+    elif kind == "uris":
+        content_rules.uri_query(principal, pk)
+        content_rules.delete_uri(principal, item)
+    elif kind == "groups":
+        groups.get(principal, pk, item, write=True)
+        groups.delete(principal, item)
+    else:
+        abort(404)
+    db.session.commit()
+    flash(_("Removed."), "success")
+    return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
+
+
+@bp.get("/admin/explain")
+def explain() -> Response:
+    """Why was this mail blocked / allowed? (GET: nothing changes)"""
+    args = request.args
+    result, errors = None, {}
+    if args.get("sender") or args.get("recipient"):
+        try:
+            result = decisions.decide(current_principal(), args.get("sender", ""), args.get("recipient", ""),
+                                      args.get("spf") or None, args.get("dkim") or None)
+        except ServiceError as error:
+            errors = error.field_messages() or {"_form": error.detail}
+    return render("admin/rules/explain.html", "admin/rules/_decision.html", status=400 if errors else 200,
+                  form=args, errors=errors, result=result)
