@@ -1,0 +1,47 @@
+"""A domain admin in a real browser: adds a block rule and an attachment rule, then asks why a
+sender is blocked."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.world import PASSWORD, World
+
+pytestmark = pytest.mark.browser
+
+
+def test_rules_journey(page: Page, live_url: str, world: World) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{live_url}/login")
+    page.fill("#f-login", "admin-a")
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+    expect(page.locator("h1")).to_contain_text("Welcome")
+
+    page.goto(f"{live_url}/admin/domains/{world.id('A')}/rules/senders")
+    page.fill("#f-value", "not an address")
+    page.click("#add-rule button:has-text('Add')")
+    expect(page.locator("#add-rule .field-error")).to_contain_text("neither an email address nor a domain")
+    page.fill("#f-value", "fraud@scam.example")
+    page.select_option("select[name=type]", "BLOCK")
+    page.click("#add-rule button:has-text('Add')")
+    expect(page.locator("#rules")).to_contain_text("fraud@scam.example")
+
+    page.click("nav.tabs >> text=Attachment rules")
+    page.select_option("select[name=check_type]", "FILENAME")
+    page.fill("#f-filter", "\\.(exe|scr)$")
+    page.fill("#f-description", "No executables")
+    page.click("#add-rule button:has-text('Add')")
+    expect(page.locator("#rules")).to_contain_text("No executables")
+
+    page.goto(f"{live_url}/admin/explain")
+    page.fill("#f-sender", "fraud@scam.example")
+    page.fill("#f-recipient", "user@a.example")
+    page.click("button:has-text('Explain')")
+    expect(page.locator("#verdict")).to_contain_text("BLOCK")
+    expect(page.locator("#verdict")).to_contain_text("a.example blocks the exact address")
+
+    page.goto(f"{live_url}/admin/domains/{world.id('A')}/rules/senders")
+    page.locator("#rules tr", has_text="fraud@scam.example").locator("button:has-text('Remove')").click()
+    expect(page.locator("#rules")).not_to_contain_text("fraud@scam.example")
