@@ -104,3 +104,63 @@ def generate_users(domains_count: int, users: int, seed: int = 7) -> tuple[int, 
     _, value = tokens.issue(root, "bench")
     db.session.commit()
     return big.id, value
+
+
+def generate_rules(domains_count: int, users: int, rules: int, seed: int = 11) -> dict[str, object]:
+    """`rules` sender rules over `domains_count` domains and `users` mailboxes (a tenth on domains).
+
+    Returns a sysadmin token and a sample of (sender, recipient) pairs to explain."""
+    from portal.models import MailUser, SenderRule
+
+    rng = random.Random(seed)
+    broker = Broker(name="Rules Bench Broker")
+    db.session.add(broker)
+    db.session.flush()
+    customer = Customer(broker_id=broker.id, name="Rules Bench Customer")
+    db.session.add(customer)
+    db.session.flush()
+    now = utcnow()
+    db.session.execute(insert(Domain), [
+        {"customer_id": customer.id, "name": f"rb{i}.example", "status": "ENABLED", "wblist_priority": "USER",
+         "default_language": "EN", "auto_provisioning_on": False, "sender_verify_on": True, "outgoing_subnets": [],
+         "end_user_permissions": "", "created_at": now} for i in range(domains_count)])
+    domain_ids = [pk for (pk,) in db.session.query(Domain.id).filter(Domain.name.like("rb%.example"))
+                  .order_by(Domain.id)]
+    for start in range(0, users, 20000):
+        db.session.execute(insert(MailUser), [
+            {"domain_id": domain_ids[i % domains_count], "email": f"u{i}@rb{i % domains_count}.example",
+             "status": "ENABLED", "language": "EN", "sender_verify_on": True, "session_nonce": "", "created_at": now}
+            for i in range(start, min(users, start + 20000))])
+    user_rows = db.session.query(MailUser.id, MailUser.domain_id, MailUser.email).filter(
+        MailUser.email.like("u%@rb%.example")).order_by(MailUser.id).all()
+    batch = []
+    senders = [f"s{n}@spam{n % 5000}.example" for n in range(50000)]
+    written = 0
+    seen: set[tuple[str, str]] = set()
+    while written < rules:
+        if rng.random() < 0.1:
+            domain_id = rng.choice(domain_ids)
+            key, user_id = f"d:{domain_id}", None
+        else:
+            user_id, domain_id, _email = user_rows[rng.randrange(len(user_rows))]
+            key = f"u:{user_id}"
+        value = rng.choice(senders) if rng.random() < 0.7 else f"spam{rng.randrange(5000)}.example"
+        if (key, value) in seen:
+            continue
+        seen.add((key, value))
+        kind = rng.choice(("ALLOW", "BLOCK", "BLOCK"))
+        batch.append({"owner_key": key, "domain_id": domain_id, "user_id": user_id, "value": value, "type": kind,
+                      "spf_on": False if kind == "ALLOW" else None, "created_at": now})
+        written += 1
+        if len(batch) == 50000:
+            db.session.execute(insert(SenderRule), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(SenderRule), batch)
+    root = Admin(login="rules-bench-root", email="root@bench.example", sys_admin=True, session_nonce="x")
+    db.session.add(root)
+    db.session.flush()
+    _, value = tokens.issue(root, "bench")
+    db.session.commit()
+    pairs = [(rng.choice(senders), user_rows[rng.randrange(len(user_rows))][2]) for _ in range(500)]
+    return {"token": value, "pairs": pairs, "user_id": user_rows[0][0]}

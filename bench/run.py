@@ -148,9 +148,9 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import users_page
+    from bench import rules, users_page
 
-    wanted = set(sys.argv[1:]) or {"admins-list", "users-page"}
+    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -168,6 +168,17 @@ def main() -> None:
             return result
 
         results += on_databases("users", one)
+    if "rules" in wanted:
+        sizes = {"domains": int(os.environ.get("BENCH_RULE_DOMAINS", "10000")),
+                 "users": int(os.environ.get("BENCH_RULE_USERS", "200000")),
+                 "rules": int(os.environ.get("BENCH_RULES", "1000000"))}
+
+        def rules_one(label: str, url: str) -> dict[str, object]:
+            result = rules.run(url, label, **sizes)
+            print(json.dumps(result))
+            return result
+
+        results += on_databases("rules", rules_one)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy import delete as sql_delete
 
 from ..clock import from_ms, utcnow
@@ -112,10 +113,10 @@ def _clean(item: FilterSenderAdd, where: str) -> dict[str, object]:
             "spf_on": spf}
 
 
-def _build(items: list[tuple[Owner, FilterSenderAdd]], prefix: str = "") -> list[SenderRule]:
-    """Validate a batch (every error named) and refuse duplicates inside it."""
+def _build(items: list[tuple[Owner, FilterSenderAdd]], prefix: str = "") -> list[dict[str, Any]]:
+    """Validate a batch (every error named) and refuse duplicates inside it; returns the rows to write."""
     errors: list[FieldError] = []
-    rules: list[SenderRule] = []
+    rules: list[dict[str, Any]] = []
     seen: dict[tuple[str, str], int] = {}
     for i, (owner, item) in enumerate(items):
         where = f"{prefix}[{i}]."
@@ -128,32 +129,33 @@ def _build(items: list[tuple[Owner, FilterSenderAdd]], prefix: str = "") -> list
         if key in seen:
             raise Conflict.on(f"{where}value", f"The same rule is given twice (items {seen[key]} and {i}).")
         seen[key] = i
-        rules.append(SenderRule(owner_key=owner.key, domain_id=owner.domain.id,
-                                user_id=owner.user.id if owner.user else None, **values))
+        rules.append({"owner_key": owner.key, "domain_id": owner.domain.id,
+                      "user_id": owner.user.id if owner.user else None, **values})
     if errors:
         raise Invalid("Invalid rules: " + "; ".join(f"{e.field}: {e.message}" for e in errors[:5]), errors)
     return rules
 
 
-def _refuse_existing(rules: list[SenderRule], ignore: set[int] | None = None) -> None:
-    by_owner: dict[str, list[tuple[int, SenderRule]]] = {}
+def _refuse_existing(rules: list[dict[str, Any]], ignore: set[int] | None = None) -> None:
+    by_owner: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for i, rule in enumerate(rules):
-        by_owner.setdefault(rule.owner_key, []).append((i, rule))
+        by_owner.setdefault(rule["owner_key"], []).append((i, rule))
     for owner_key, group in by_owner.items():
-        values = [r.value for _, r in group]
+        values = [r["value"] for _, r in group]
         existing = {}
         for chunk_start in range(0, len(values), 500):
             chunk = values[chunk_start:chunk_start + 500]
             existing.update(db.session.execute(select(SenderRule.value, SenderRule.id).where(
                 SenderRule.owner_key == owner_key, SenderRule.value.in_(chunk))).all())
         for i, rule in group:
-            if rule.value in existing and existing[rule.value] not in (ignore or set()):
-                raise Conflict.on(f"[{i}].value", f"A rule for {rule.value} already exists.")
+            if rule["value"] in existing and existing[rule["value"]] not in (ignore or set()):
+                raise Conflict.on(f"[{i}].value", f"A rule for {rule['value']} already exists.")
 
 
 def add(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
-    rules = _build([(owner, item) for item in items])
-    _refuse_existing(rules)
+    rows = _build([(owner, item) for item in items])
+    _refuse_existing(rows)
+    rules = [SenderRule(**row) for row in rows]
     db.session.add_all(rules)
     db.session.flush()
     rules_changed()
@@ -168,8 +170,9 @@ def add_items(principal: Principal, items: list[FilterSenderItem]) -> tuple[list
         if name not in owners:
             owners[name] = owner_named(principal, name, f"[{i}].owner")
         pairs.append((owners[name], FilterSenderAdd(**item.model_dump(exclude={"owner"}))))
-    rules = _build(pairs)
-    _refuse_existing(rules)
+    rows = _build(pairs)
+    _refuse_existing(rows)
+    rules = [SenderRule(**row) for row in rows]
     db.session.add_all(rules)
     db.session.flush()
     rules_changed()
@@ -177,12 +180,16 @@ def add_items(principal: Principal, items: list[FilterSenderItem]) -> tuple[list
 
 
 def replace_all(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
-    rules = _build([(owner, item) for item in items])
+    """The owner's rules become exactly these (one bulk insert; the rules are read back with their ids)."""
+    rows = _build([(owner, item) for item in items])
     db.session.execute(sql_delete(SenderRule).where(SenderRule.owner_key == owner.key))
-    db.session.add_all(rules)
-    db.session.flush()
+    now = utcnow()
+    if rows:
+        db.session.execute(insert(SenderRule), [{**row, "created_at": now} for row in rows])
     rules_changed()
-    return rules
+    order = {row["value"]: i for i, row in enumerate(rows)}
+    stored = db.session.scalars(list_query(owner).execution_options(populate_existing=True))
+    return sorted(stored, key=lambda r: order[r.value])
 
 
 def _rule_of(owner: Owner, rule_pk: int) -> SenderRule:
@@ -197,7 +204,7 @@ def replace_one(owner: Owner, rule_pk: int, item: FilterSenderAdd) -> SenderRule
     (fresh,) = _build([(owner, item)])
     _refuse_existing([fresh], ignore={rule.id})
     for field in ("value", "type", "expire_at", "description", "spf_on"):
-        setattr(rule, field, getattr(fresh, field))
+        setattr(rule, field, fresh[field])
     rule.created_at = utcnow()
     db.session.flush()
     rules_changed()
