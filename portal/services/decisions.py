@@ -72,7 +72,10 @@ def decide(principal: Principal, sender: str, recipient: str, spf: str | None = 
     for value, name in ((spf, "spf"), (dkim, "dkim")):
         if value is not None and value not in RESULTS:
             raise Invalid.on(name, f"Must be one of {', '.join(RESULTS)}.")
-    found = _recipient(recipient)
+    connection = db.session.connection()
+    cursor = connection.connection.cursor()
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    found = _recipient(cursor, mark, recipient)
     if found is None:
         raise Invalid.on("recipient", "The recipient's domain is not managed here.")
     user_id, domain_id, domain_name, priority = found
@@ -85,7 +88,7 @@ def decide(principal: Principal, sender: str, recipient: str, spf: str | None = 
     labels = dict(owners)
     values = _candidates(sender)
     specificity = {v: i for i, v in enumerate(values)}
-    rules = _rules([key for key, _ in owners], values)
+    rules = _rules(cursor, mark, [key for key, _ in owners], values)
     now = utcnow()
     live, expired = [], []
     for rule in rules:
@@ -138,18 +141,8 @@ def _check_access(principal: Principal, domain_id: int, user_id: int | None) -> 
 # address and domains), both answered from indexes; SQLAlchemy's per-statement overhead would be
 # most of the cost here.
 
-def _cursor() -> Any:
-    return db.session.connection().connection.cursor()
-
-
-def _mark() -> str:
-    return "?" if db.engine.dialect.name == "sqlite" else "%s"
-
-
-def _recipient(recipient: str) -> tuple[int | None, int, str, str] | None:
+def _recipient(cursor: Any, mark: str, recipient: str) -> tuple[int | None, int, str, str] | None:
     """(user id or None, domain id, domain name, wblistPriority) of a recipient address."""
-    mark = _mark()
-    cursor = _cursor()
     cursor.execute(
         "SELECT users.id, domains.id, domains.name, domains.wblist_priority FROM users "
         f"JOIN domains ON domains.id = users.domain_id WHERE users.email = {mark}", (recipient,))
@@ -166,9 +159,7 @@ def _as_datetime(value: Any) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
-def _rules(owner_keys: list[str], values: list[str]) -> list[RuleRow]:
-    mark = _mark()
-    cursor = _cursor()
+def _rules(cursor: Any, mark: str, owner_keys: list[str], values: list[str]) -> list[RuleRow]:
     cursor.execute(
         "SELECT id, owner_key, value, type, expire_at, spf_on, description, created_at FROM sender_rules "
         f"WHERE owner_key IN ({', '.join([mark] * len(owner_keys))}) "

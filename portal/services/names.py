@@ -10,12 +10,13 @@ import idna
 from ..errors import Invalid
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
 def domain_name(value: str, field: str) -> str:
     """A mail domain as stored: lower-case, internationalized names as punycode (A-labels)."""
     raw = value.strip().rstrip(".").lower()
-    if not raw or any(ord(c) < 33 for c in raw):
+    if not raw or _SPACE_OR_CONTROL.search(raw):
         raise Invalid.on(field, "Give a domain name such as example.com.")
     try:
         ascii_name = idna.encode(raw, uts46=True).decode() if not raw.isascii() else raw
