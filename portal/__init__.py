@@ -43,11 +43,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .api import bp as api_bp
     from .web.admin import bp as admin_bp
     from .web.auth import bp as auth_bp
+    from .web.user import bp as user_bp
 
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(user_bp)
 
     from . import cli, error_pages, jobs, schema_check
 

@@ -90,10 +90,14 @@ def seed() -> list[tuple[str, str]]:
             if user is None:
                 user = MailUser(domain_id=domain.id, email=email)
                 db.session.add(user)
+            if n < 2 and domain is main and user.password_hash is None:
+                hashed = hashed or hash_password(PASSWORD)
+                user.password_hash = hashed  # alice and bob can log in to their own portal
             if user.firstname is None:
                 user.firstname, user.lastname = first, last
                 user.platform = domain.default_platform
                 user.policy = domain.policies[1] if n % 5 == 4 else domain.default_policy
                 user.status = "DISABLED" if n == 7 else "ENABLED"
     db.session.flush()
-    return [(login, role) for login, _n, _s, _g, role in accounts]
+    return [(login, role) for login, _n, _s, _g, role in accounts] + [
+        ("alice@acme.example", "mailbox user (portal: /me/login)")]

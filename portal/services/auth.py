@@ -7,12 +7,13 @@ import time
 
 import pyotp
 import segno
+from sqlalchemy import select
 
 from ..clock import utcnow
 from ..crypto import decrypt, encrypt
 from ..errors import Invalid
 from ..extensions import db
-from ..models import Admin
+from ..models import Admin, MailUser
 from . import admins
 from .passwords import verify_password
 
@@ -28,7 +29,16 @@ def check_password(login: str, password: str) -> Admin:
     return admin
 
 
-def record_login(admin: Admin) -> None:
+def check_user_password(email: str, password: str) -> MailUser:
+    """The enabled mailbox user with that address and portal password; one vague error otherwise."""
+    user = db.session.scalar(select(MailUser).where(MailUser.email == email.strip().lower())) if email else None
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.enabled:
+        raise Invalid.on("password", "Wrong address or password, or the account is disabled.")
+    return user
+
+
+def record_login(admin: Admin | MailUser) -> None:
     admin.last_connection_date = utcnow()
     if not admin.session_nonce:
         admin.session_nonce = secrets.token_hex(8)

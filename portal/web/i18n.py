@@ -12,7 +12,7 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen.lower()
-    account = getattr(current_user, "admin", None)
+    account = getattr(current_user, "admin", None) or getattr(current_user, "user", None)
     if account is not None:
         return account.language.lower()
     return request.accept_languages.best_match([code.lower() for code in LANGUAGES]) or "en"

@@ -1,4 +1,4 @@
-"""Browser sessions of admins (Flask-Login over the signed session cookie).
+"""Browser sessions of admins and of mailbox users (Flask-Login over the signed session cookie).
 
 The session id embeds the account's `session_nonce`: changing the password, disabling the account
 or logging out everywhere changes the nonce, so every older cookie stops working.
@@ -12,11 +12,13 @@ from flask import Flask, session
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from ..extensions import db, login_manager
-from ..models import Admin
-from ..services.principal import Principal, principal_for_admin
+from ..models import Admin, MailUser
+from ..services.principal import Principal, principal_for_admin, principal_for_user
 
 
 class AdminSession(UserMixin):
+    kind = "admin"
+
     def __init__(self, admin: Admin) -> None:
         self.admin = admin
         self.principal = principal_for_admin(admin)
@@ -29,31 +31,57 @@ class AdminSession(UserMixin):
         return self.admin.enabled
 
 
-def _load(session_id: str) -> AdminSession | None:
+class UserSession(UserMixin):
+    """A mailbox user in their own portal."""
+
+    kind = "user"
+    admin = None
+
+    def __init__(self, user: MailUser) -> None:
+        self.user = user
+        self.principal = principal_for_user(user)
+
+    def get_id(self) -> str:
+        return f"u:{self.user.id}:{self.user.session_nonce}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.enabled
+
+
+def _load(session_id: str) -> AdminSession | UserSession | None:
     kind, _, rest = session_id.partition(":")
     pk, _, nonce = rest.partition(":")
-    if kind != "a" or not pk.isdigit():
+    if not pk.isdigit():
         return None
-    admin = db.session.get(Admin, int(pk))
-    if admin is None or not admin.enabled or admin.session_nonce != nonce:
-        return None
-    return AdminSession(admin)
+    if kind == "a":
+        admin = db.session.get(Admin, int(pk))
+        if admin is None or not admin.enabled or admin.session_nonce != nonce:
+            return None
+        return AdminSession(admin)
+    if kind == "u":
+        user = db.session.get(MailUser, int(pk))
+        if user is None or not user.enabled or user.session_nonce != nonce:
+            return None
+        return UserSession(user)
+    return None
 
 
 def init_app(app: Flask) -> None:
     login_manager.user_loader(_load)
     login_manager.login_view = "auth.login"
+    login_manager.blueprint_login_views = {"user": "user.login"}
     login_manager.login_message = None
     login_manager.session_protection = "basic"
 
 
-def start(admin: Admin) -> None:
+def start(account: Admin | MailUser) -> None:
     """Log in with a fresh session: nothing of the anonymous session survives (no fixation)."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    login_user(AdminSession(admin))
+    login_user(AdminSession(account) if isinstance(account, Admin) else UserSession(account))
     session.permanent = True
 
 

@@ -45,3 +45,17 @@ def test_rules_journey(page: Page, live_url: str, world: World) -> None:
     page.goto(f"{live_url}/admin/domains/{world.id('A')}/rules/senders")
     page.locator("#rules tr", has_text="fraud@scam.example").locator("button:has-text('Remove')").click()
     expect(page.locator("#rules")).not_to_contain_text("fraud@scam.example")
+
+
+def test_end_user_adds_an_allowed_sender(page: Page, live_url: str, world: World) -> None:
+    page.goto(f"{live_url}/me/login")
+    page.fill("#f-email", "user@a.example")
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+    page.click("text=My allowed and blocked senders")
+    page.fill("#f-value", "newsletter@shop.example")
+    page.select_option("select[name=type]", "ALLOW")
+    page.click("#add-sender button:has-text('Add')")
+    expect(page.locator("#senders")).to_contain_text("newsletter@shop.example")
+    page.locator("#search").press_sequentially("*shop*")
+    expect(page.locator("#senders tbody tr")).to_have_count(1)

@@ -1,15 +1,18 @@
 """Admin pages: dashboard, administrator accounts, one's own account and API tokens."""
 
-from flask import Blueprint
-from flask_login import login_required
+from flask import Blueprint, Response, redirect, url_for
+from flask_login import current_user, login_required
 
 bp = Blueprint("admin", __name__)
 
 
 @bp.before_request
 @login_required
-def _require_login() -> None:
-    """Every admin page needs a logged-in admin."""
+def _require_login() -> Response | None:
+    """Every admin page needs a logged-in admin; a mailbox user goes to their own portal."""
+    if current_user.kind != "admin":
+        return redirect(url_for("user.home"))
+    return None
 
 
 from . import account, admins, dashboard, domains, policies, rules, users  # noqa: E402, F401

@@ -22,7 +22,8 @@ def _login_limit() -> str:
 @bp.get("/login")
 def login() -> Response:
     if current_user.is_authenticated:
-        return redirect(web_session.safe_next(request.args.get("next"), url_for("admin.dashboard")))
+        home = url_for("admin.dashboard") if current_user.kind == "admin" else url_for("user.home")
+        return redirect(web_session.safe_next(request.args.get("next"), home))
     return render("auth/login.html", next=request.args.get("next", ""), errors={}, form={})
 
 
@@ -82,8 +83,9 @@ def totp_post() -> Response:
 
 @bp.post("/logout")
 def logout() -> Response:
+    was_user = current_user.is_authenticated and current_user.kind == "user"
     web_session.end()
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("user.login" if was_user else "auth.login"))
 
 
 @bp.post("/language")
@@ -92,6 +94,6 @@ def language() -> Response:
     if code in LANGUAGES:
         session["lang"] = code
         if current_user.is_authenticated:
-            current_user.admin.language = code
+            (current_user.admin or current_user.user).language = code
             db.session.commit()
     return redirect(web_session.safe_next(request.form.get("next"), url_for("admin.dashboard")))

@@ -1,0 +1,111 @@
+"""Mailbox-user pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Response, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from ... import ids
+from ...errors import Forbidden, Invalid, ServiceError
+from ...extensions import db, limiter
+from ...permissions import END_USER_PERMISSIONS
+from ...schemas.rules import FilterSenderAddList
+from ...services import auth, wblist
+from .. import forms
+from .. import session as web_session
+from ..listing import list_page
+from ..render import render
+from ..session import current_principal
+from . import bp
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.before_request
+def _only_users() -> Response | None:
+    if current_user.is_authenticated and current_user.kind != "user" and request.endpoint != "user.login":
+        return redirect(url_for("admin.dashboard"))
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Response:
+    if request.method == "GET":
+        if current_user.is_authenticated and current_user.kind == "user":
+            return redirect(url_for("user.home"))
+        return render("user/login.html", form={}, errors={}, next=request.args.get("next", ""))
+    form = {"email": request.form.get("email", "").strip()}
+    nxt = web_session.safe_next(request.form.get("next"), url_for("user.home"))
+    try:
+        user = auth.check_user_password(form["email"], request.form.get("password", ""))
+    except Invalid as error:
+        return render("user/login.html", status=400, form=form, errors=error.field_messages(), next=nxt)
+    auth.record_login(user)
+    db.session.commit()
+    web_session.start(user)
+    return redirect(nxt)
+
+
+@bp.get("/")
+@login_required
+def home() -> Response:
+    user = current_user.user
+    granted = set(user.domain.end_user_permissions.split())
+    return render("user/home.html", user=user, granted=granted, descriptions=END_USER_PERMISSIONS)
+
+
+def _owner() -> wblist.Owner:
+    try:
+        return wblist.user_owner(current_principal(), current_user.user.id, write=True)
+    except Forbidden as error:
+        raise Forbidden(_("Your domain does not let you edit your senders.")) from error
+
+
+@bp.get("/senders")
+@login_required
+def senders() -> Response:
+    owner = _owner()
+    return list_page(wblist.list_query(owner), wblist.LIST_SPEC, "user/senders.html", "user/_senders_table.html",
+                     search=request.args.get("value", ""), form={}, form_errors={})
+
+
+@bp.post("/senders")
+@login_required
+def senders_add() -> Response:
+    owner = _owner()
+    form = request.form
+    item: dict[str, object] = {"value": form.get("value", ""), "type": form.get("type", "BLOCK"),
+                               "description": forms.blank_to_none(form.get("description"))}
+    if item["type"] == "ALLOW":
+        item["spfOn"] = False
+    expire = forms.blank_to_none(form.get("expire_at"))
+    if expire:
+        try:
+            item["expireAt"] = int(datetime.fromisoformat(expire).replace(tzinfo=UTC).timestamp() * 1000)
+        except ValueError:
+            item["expireAt"] = "not a date"
+    try:
+        wblist.add(owner, forms.parse(FilterSenderAddList, [item]).root)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        errors = {e.field.removeprefix("[0].") or "_form": e.message for e in error.errors} or {"_form": error.detail}
+        return list_page(wblist.list_query(_owner()), wblist.LIST_SPEC, "user/senders.html", "user/senders.html",
+                         status=error.status, search="", form=form, form_errors=errors)
+    flash(_("Saved."), "success")
+    return redirect(url_for("user.senders"))
+
+
+@bp.post("/senders/<rule_id>/delete")
+@login_required
+def senders_delete(rule_id: str) -> Response:
+    wblist.delete(_owner(), ids.decode(rule_id))
+    db.session.commit()
+    flash(_("Removed."), "success")
+    return redirect(url_for("user.senders"))

@@ -1,0 +1,78 @@
+"""The mailbox user's portal: login, own allowed and blocked senders, separation from admin pages."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal.extensions import db
+from portal.models import Domain, MailUser, SenderRule
+from tests.conftest import csrf_token
+from tests.world import PASSWORD, World
+
+
+def _login(client: FlaskClient, email: str = "user@a.example", password: str = PASSWORD):
+    page = client.get("/me/login")
+    return client.post("/me/login", data={"csrf_token": csrf_token(page.text), "email": email, "password": password})
+
+
+def test_login_and_home(client: FlaskClient, world: World) -> None:
+    assert client.get("/me/").status_code == 302
+    assert client.get("/me/").headers["Location"].startswith("/me/login")
+    bad = _login(client, password="wrong password")
+    assert bad.status_code == 400 and "Wrong address or password" in bad.text
+    assert _login(client, "USER@a.example").status_code == 302
+    home = client.get("/me/")
+    assert home.status_code == 200 and "My allowed and blocked senders" in home.text
+    assert client.get("/admin/domains").headers["Location"] == "/me/"  # not an admin
+
+
+def test_disabled_user_cannot_log_in(app: Flask, client: FlaskClient, world: World) -> None:
+    with app.app_context():
+        db.session.get(MailUser, world.pk["userA"]).status = "DISABLED"
+        db.session.commit()
+    assert _login(client).status_code == 400
+
+
+def test_user_session_ends_when_disabled(app: Flask, client: FlaskClient, world: World) -> None:
+    _login(client)
+    assert client.get("/me/senders").status_code == 200
+    client.patch(f"/api/users/{world.id('userA')}", json={"status": "DISABLED"}, headers=world.headers("domainA"))
+    assert client.get("/me/senders").status_code == 302
+
+
+def test_own_senders(app: Flask, client: FlaskClient, world: World) -> None:
+    _login(client)
+    page = client.get("/me/senders")
+    assert "friend.example" in page.text and "spammer@bad.example" not in page.text  # own rules only
+    token = csrf_token(page.text)
+    assert client.post("/me/senders", data={"csrf_token": token, "value": "Mum@Family.example",
+                                            "type": "ALLOW"}).status_code == 302
+    bad = client.post("/me/senders", data={"csrf_token": token, "value": "not an address", "type": "BLOCK"})
+    assert bad.status_code == 400 and "neither an email address nor a domain" in bad.text
+    dup = client.post("/me/senders", data={"csrf_token": token, "value": "friend.example", "type": "BLOCK"})
+    assert dup.status_code == 409
+    with app.app_context():
+        rule = db.session.query(SenderRule).filter_by(value="mum@family.example").one()
+        assert rule.user_id == world.pk["userA"] and rule.type == "ALLOW" and rule.spf_on is False
+        from portal import ids
+
+        rule_id, foreign = ids.encode(rule.id), ids.encode(world.pk["ruleA"])
+    assert client.post(f"/me/senders/{foreign}/delete", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/me/senders/{rule_id}/delete", data={"csrf_token": token}).status_code == 302
+
+
+def test_senders_need_the_domain_permission(app: Flask, client: FlaskClient, world: World) -> None:
+    with app.app_context():
+        db.session.get(Domain, world.pk["A"]).end_user_permissions = "QUARANTINE_VIEW"
+        db.session.commit()
+    _login(client)
+    assert client.get("/me/senders").status_code == 403
+    assert "My allowed and blocked senders" not in client.get("/me/").text
+
+
+def test_admin_is_sent_to_admin_pages(client: FlaskClient, world: World) -> None:
+    from tests.conftest import login
+
+    login(client, "root", PASSWORD)
+    assert client.get("/me/senders").headers["Location"] == "/"
