@@ -152,6 +152,11 @@ def _refuse_existing(rules: list[dict[str, Any]], ignore: set[int] | None = None
                 raise Conflict.on(f"[{i}].value", f"A rule for {rule['value']} already exists.")
 
 
+def preview_rows(owner: Owner, items: list[FilterSenderAdd]) -> list[dict[str, Any]]:
+    """The validated rows a batch would write (nothing is written)."""
+    return _build([(owner, item) for item in items])
+
+
 def add(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
     rows = _build([(owner, item) for item in items])
     _refuse_existing(rows)

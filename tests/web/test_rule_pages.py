@@ -86,3 +86,36 @@ def test_explain_page(client: FlaskClient, world: World) -> None:
     assert "<html" not in fragment.text and "verdict-allow" in fragment.text
     bad = client.get("/admin/explain?sender=nope&recipient=user@a.example")
     assert bad.status_code == 400 and "not an email address" in bad.text
+
+
+def test_csv_import_with_preview(app: Flask, client: FlaskClient, world: World) -> None:
+    token = _as(client, "admin-a")
+    url = f"/admin/domains/{world.id('A')}/rules/senders/import"
+    assert client.get(url).status_code == 200
+    text = ("id,value,type,expireAt,description,spfOn\n"
+            ",new@spam.example,BLOCK,,from the CSV,\n"
+            ",partner.example,ALLOW,2099-01-01T00:00:00Z,,true\n"
+            ",spammer@bad.example,BLOCK,,,\n")
+    preview = client.post(url, data={"csrf_token": token, "csv": text, "mode": "add"})
+    assert preview.status_code == 200 and "spammer@bad.example" in preview.text
+    assert 'id="plan-conflicts"' in preview.text and 'name="confirm"' not in preview.text  # add would collide
+    replace = client.post(url, data={"csrf_token": token, "csv": text, "mode": "replace"})
+    assert "2 new rules" in replace.text and "0 rules removed" in replace.text
+    with app.app_context():
+        assert db.session.query(SenderRule).filter_by(value="new@spam.example").count() == 0  # preview wrote nothing
+    done = client.post(url, data={"csrf_token": token, "csv": text, "mode": "replace", "confirm": "yes"})
+    assert done.status_code == 302
+    with app.app_context():
+        values = {r.value for r in db.session.query(SenderRule).filter_by(owner_key=f"d:{world.pk['A']}")}
+        assert values == {"new@spam.example", "partner.example", "spammer@bad.example"}
+        allow = db.session.query(SenderRule).filter_by(value="partner.example").one()
+        assert allow.spf_on is True and allow.expire_at.year == 2099
+    broken = client.post(url, data={"csrf_token": token, "csv": "value,type\nnot an address,BLOCK\nx@y.example,MAYBE\n",
+                                    "mode": "add"})
+    assert broken.status_code == 400 and "line 2.value" in broken.text and "line 3.type" in broken.text
+    headerless = client.post(url, data={"csrf_token": token, "csv": "a@b.example,BLOCK\n", "mode": "add"})
+    assert headerless.status_code == 400 and "must name the columns" in headerless.text
+    # the CSV export imports back as it is
+    exported = client.get(f"/admin/domains/{world.id('A')}/rules/senders?export=csv").text
+    again = client.post(url, data={"csrf_token": token, "csv": exported, "mode": "replace"})
+    assert "0 new rules" in again.text and "3 rules unchanged" in again.text

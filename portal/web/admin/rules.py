@@ -20,7 +20,7 @@ from ...extensions import db
 from ...models import EmailAlias
 from ...permissions import ObjectType, Permission
 from ...schemas.rules import FilterAttachmentAdd, FilterSenderAddList, FilterUriBlAdd
-from ...services import content_rules, decisions, domains, wblist
+from ...services import content_rules, decisions, domains, rule_import, wblist
 from ...services import email_aliases as groups
 from .. import forms
 from ..listing import list_page
@@ -172,3 +172,33 @@ def explain() -> Response:
             errors = error.field_messages() or {"_form": error.detail}
     return render("admin/rules/explain.html", "admin/rules/_decision.html", status=400 if errors else 200,
                   form=args, errors=errors, result=result)
+
+
+@bp.route("/admin/domains/<domain_id>/rules/senders/import", methods=["GET", "POST"])
+def senders_import(domain_id: str) -> Response:
+    """CSV import of the domain's sender rules: a preview of what changes, then a confirmation."""
+    principal = current_principal()
+    owner = wblist.domain_owner(principal, ids.decode(domain_id), write=request.method == "POST")
+    context: dict[str, Any] = {"domain": owner.domain, "domain_id": domain_id, "plan": None, "errors": {},
+                               "text": "", "mode": request.form.get("mode", "add")}
+    if request.method == "GET":
+        return render("admin/rules/import.html", **context)
+    upload = request.files.get("file")
+    text = upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get(
+        "csv", "")
+    context["text"] = text
+    replace = context["mode"] == "replace"
+    try:
+        items = rule_import.parse(text)
+        plan = rule_import.plan(owner, items, replace=replace)
+        if request.form.get("confirm") == "yes" and plan.applicable:
+            (wblist.replace_all if replace else wblist.add)(owner, items)
+            db.session.commit()
+            flash(_("%(count)d rules imported.", count=len(items)), "success")
+            return redirect(url_for("admin.rules_list", domain_id=domain_id, kind="senders"))
+        context["plan"] = plan
+    except ServiceError as error:
+        db.session.rollback()
+        context["errors"] = error.field_messages() or {"csv": error.detail}
+        return render("admin/rules/import.html", status=error.status, **context)
+    return render("admin/rules/import.html", **context)
