@@ -119,3 +119,23 @@ def test_csv_import_with_preview(app: Flask, client: FlaskClient, world: World) 
     exported = client.get(f"/admin/domains/{world.id('A')}/rules/senders?export=csv").text
     again = client.post(url, data={"csrf_token": token, "csv": exported, "mode": "replace"})
     assert "0 new rules" in again.text and "3 rules unchanged" in again.text
+
+
+def test_inline_edit(app: Flask, client: FlaskClient, world: World) -> None:
+    token = _as(client, "admin-a")
+    base = f"/admin/domains/{world.id('A')}/rules"
+    edited = client.post(f"{base}/attachments/{world.id('attachmentA')}",
+                         data={"csrf_token": token, "action": "DENY", "check_type": "FILENAME", "filter": "\\.pif$",
+                               "priority": "3", "description": "old DOS"})
+    assert edited.status_code == 302
+    bad = client.post(f"{base}/uris/{world.id('uriA')}", data={"csrf_token": token, "action": "BLACKLIST_URI_HOST",
+                                                                "filter": "not a host"})
+    assert bad.status_code == 400 and "Give a domain name" in bad.text
+    sender = client.post(f"{base}/senders/{world.id('ruleA')}",
+                         data={"csrf_token": token, "value": "spammer2@bad.example", "type": "BLOCK"})
+    assert sender.status_code == 302
+    with app.app_context():
+        rule = db.session.get(AttachmentRule, world.pk["attachmentA"])
+        assert (rule.filter, rule.priority, rule.description) == ("\\.pif$", 3, "old DOS")
+        assert db.session.get(SenderRule, world.pk["ruleA"]).value == "spammer2@bad.example"
+    assert 'class="inline-edit"' in client.get(f"{base}/uris").text

@@ -19,7 +19,7 @@ from ...errors import ServiceError
 from ...extensions import db
 from ...models import EmailAlias
 from ...permissions import ObjectType, Permission
-from ...schemas.rules import FilterAttachmentAdd, FilterSenderAddList, FilterUriBlAdd
+from ...schemas.rules import FilterAttachmentAdd, FilterSenderAdd, FilterSenderAddList, FilterUriBlAdd
 from ...services import content_rules, decisions, domains, rule_import, wblist
 from ...services import email_aliases as groups
 from .. import forms
@@ -202,3 +202,36 @@ def senders_import(domain_id: str) -> Response:
         context["errors"] = error.field_messages() or {"csv": error.detail}
         return render("admin/rules/import.html", status=error.status, **context)
     return render("admin/rules/import.html", **context)
+
+
+@bp.post("/admin/domains/<domain_id>/rules/<kind>/<item_id>")
+def rules_update(domain_id: str, kind: str, item_id: str) -> Response:
+    """Inline edit of one rule (the row's form)."""
+    principal = current_principal()
+    pk, item = ids.decode(domain_id), ids.decode(item_id)
+    form = request.form
+    try:
+        if kind == "senders":
+            data: dict[str, Any] = {"value": form.get("value", ""), "type": form.get("type", ""),
+                                    "description": forms.blank_to_none(form.get("description"))}
+            if data["type"] == "ALLOW":
+                data["spfOn"] = form.get("spf_on") == "on"
+            wblist.replace_one(wblist.domain_owner(principal, pk, write=True), item,
+                               forms.parse(FilterSenderAdd, data))
+        elif kind == "attachments":
+            content_rules.edit_attachment(principal, item, forms.parse(FilterAttachmentAdd, {
+                "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
+                "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
+        elif kind == "uris":
+            content_rules.edit_uri(principal, item, forms.parse(FilterUriBlAdd, {
+                "action": form.get("action"), "filter": form.get("filter", ""),
+                "description": forms.blank_to_none(form.get("description"))}))
+        else:
+            abort(404)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        detail = "; ".join(e.message for e in error.errors) or error.detail
+        return _page(kind, domain_id, status=error.status, form_errors={"_form": detail})
+    flash(_("Saved."), "success")
+    return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
