@@ -117,7 +117,8 @@ def worker(burst: bool) -> None:
     A SimpleWorker runs jobs in this process, so they share its app context and database pool
     (a forking worker would hand pooled connections to its children); run several for parallelism."""
     _need_redis("a worker")
-    SimpleWorker([current_app.config["RQ_QUEUE"]], connection=redis_connection()).work(burst=burst)
+    SimpleWorker([current_app.config["RQ_QUEUE"]], connection=redis_connection()).work(
+        burst=burst, with_scheduler=True)
 
 
 @portal.command("scheduler")

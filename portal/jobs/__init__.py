@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app
@@ -50,6 +51,32 @@ def _rolled_back(session: Session, previous: SessionTransaction) -> None:
         session.info.pop(_PENDING, None)
 
 
+# Jobs that coalesce: at most one pending run, started this many seconds after the first request.
+DEBOUNCED: dict[str, int] = {}
+
+
+def debounced(seconds: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a job function as debounced (with RQ: one pending run at a time, `seconds` after the first ask)."""
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        DEBOUNCED[_name(fn)] = seconds
+        return fn
+    return mark
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def debounce_key(fn: Callable[..., Any]) -> str:
+    return f"postern:debounce:{current_app.config['RQ_QUEUE']}:{_name(fn)}"
+
+
+def release_debounce(fn: Callable[..., Any]) -> None:
+    """Called by a debounced job when it starts: changes from now on ask for a new run."""
+    if current_app.config.get("REDIS_URL"):
+        redis_connection().delete(debounce_key(fn))
+
+
 def redis_connection() -> Redis:
     return Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=5, socket_connect_timeout=5)
 
@@ -67,7 +94,11 @@ def dispatch() -> int:
     if current_app.config.get("REDIS_URL"):
         q = queue()
         for fn, args, kwargs in ready:
-            q.enqueue(fn, *args, **kwargs, retry=RETRY)
+            delay = DEBOUNCED.get(_name(fn))
+            if delay is None:
+                q.enqueue(fn, *args, **kwargs, retry=RETRY)
+            elif q.connection.set(debounce_key(fn), "1", nx=True, ex=max(600, delay * 10)):
+                q.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs, retry=RETRY)
         return len(ready)
     for fn, args, kwargs in ready:
         try:

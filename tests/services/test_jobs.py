@@ -109,3 +109,29 @@ def test_scheduled_purge_runs_on_rq(redis_app: Flask, world: World) -> None:
         assert SimpleWorker([queue], connection=queue.connection).work(burst=True)
         db.session.expire_all()
         assert db.session.get(Domain, world.pk["B"]) is None
+
+
+def test_export_job_is_debounced_on_rq(redis_app: Flask, world: World) -> None:
+    """Many changes ask for one export: one scheduled run while one is pending; the run releases it."""
+    from rq.registry import ScheduledJobRegistry
+
+    from portal.jobs.export import export_rules
+
+    with redis_app.app_context():
+        queue = jobs.queue()
+        queue.connection.delete(jobs.debounce_key(export_rules))
+        for _ in range(3):
+            jobs.enqueue(export_rules)
+            db.session.commit()
+            jobs.dispatch()
+        registry = ScheduledJobRegistry(queue=queue)
+        assert registry.count == 1 and queue.count == 0
+        job = queue.fetch_job(registry.get_job_ids()[0])
+        queue.enqueue_job(job)  # due now (the scheduler would move it after 5 s)
+        registry.remove(job)
+        assert SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        assert queue.connection.get(jobs.debounce_key(export_rules)) is None
+        jobs.enqueue(export_rules)
+        db.session.commit()
+        jobs.dispatch()
+        assert ScheduledJobRegistry(queue=queue).count == 1
