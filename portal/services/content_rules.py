@@ -8,6 +8,9 @@ must compile, stay under 256 characters and avoid the shapes that backtrack cata
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -16,6 +19,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import AttachmentRule, Domain, UriRule
 from ..permissions import Permission
+from ..schemas.common import wire_name
 from ..schemas.rules import FilterAttachmentAdd, FilterUriBlAdd
 from . import domains, names
 from .changes import rules_changed
@@ -63,140 +67,122 @@ def _domain(principal: Principal, domain_pk: int, write: bool) -> Domain:
     return domains.get(principal, domain_pk, Permission.FILTER_EDIT if write else Permission.DOMAIN_READ)
 
 
-# --- attachments --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleKind:
+    """What differs between attachment and URI rules; the operations below are shared."""
 
-def attachment_query(principal: Principal, domain_pk: int) -> Select[tuple[AttachmentRule]]:
+    model: type[AttachmentRule] | type[UriRule]
+    fields: tuple[str, ...]  # the editable columns, in the schema's snake_case
+    identity: tuple[str, ...]  # two rules of a domain may not agree on all of these (409)
+    clean: dict[str, Callable[[str, str], str]]  # field -> validator(value, wire name)
+    missing: str  # the 404 message
+
+
+ATTACHMENTS = RuleKind(AttachmentRule, ("action", "check_type", "filter", "priority", "description"),
+                       ("action", "check_type", "filter"), {"filter": safe_regex},
+                       "No attachment filter found with given id.")
+URIS = RuleKind(UriRule, ("action", "filter", "priority", "description"), ("action", "filter"),
+                {"filter": names.domain_name}, "No uriBl filter found with given id.")
+DEFAULTS = {"priority": 1, "description": None}
+
+
+def _query(kind: RuleKind, principal: Principal, domain_pk: int) -> Select[Any]:
     domain = _domain(principal, domain_pk, write=False)
-    return select(AttachmentRule).where(AttachmentRule.domain_id == domain.id)
+    return select(kind.model).where(kind.model.domain_id == domain.id)
 
 
-def _attachment_values(data: FilterAttachmentAdd, rule: AttachmentRule | None) -> dict[str, Any]:
+def _values(kind: RuleKind, data: FilterAttachmentAdd | FilterUriBlAdd, rule: Any) -> dict[str, Any]:
     given = data.model_fields_set
-    values = {
-        "action": data.action.value if data.action else (rule.action if rule else None),
-        "check_type": data.check_type.value if data.check_type else (rule.check_type if rule else None),
-        "filter": safe_regex(data.filter, "filter") if data.filter is not None else (rule.filter if rule else None),
-        "priority": data.priority if data.priority is not None else (rule.priority if rule else 1),
-        "description": data.description if "description" in given else (rule.description if rule else None),
-    }
-    for field, wire in (("action", "action"), ("check_type", "checkType"), ("filter", "filter")):
-        if values[field] is None:
-            raise Invalid.on(wire, "Required.")
+    values: dict[str, Any] = {}
+    for name in kind.fields:
+        value = getattr(data, name)
+        if name in given and (value is not None or name == "description"):
+            value = value.value if isinstance(value, Enum) else value
+            if name in kind.clean and value is not None:
+                value = kind.clean[name](value, wire_name(name))
+        else:
+            value = getattr(rule, name) if rule is not None else DEFAULTS.get(name)
+        if value is None and name in kind.identity:
+            raise Invalid.on(wire_name(name), "Required.")
+        values[name] = value
     return values
 
 
-def _attachment_unique(domain_id: int, values: dict[str, Any], exclude: int | None = None) -> None:
-    clash = db.session.scalar(select(AttachmentRule.id).where(
-        AttachmentRule.domain_id == domain_id, AttachmentRule.action == values["action"],
-        AttachmentRule.check_type == values["check_type"], AttachmentRule.filter == values["filter"],
-        AttachmentRule.id != (exclude or -1)))
+def _unique(kind: RuleKind, domain_id: int, values: dict[str, Any], exclude: int | None = None) -> None:
+    model = kind.model
+    clash = db.session.scalar(select(model.id).where(
+        model.domain_id == domain_id, model.id != (exclude or -1),
+        *(getattr(model, name) == values[name] for name in kind.identity)))
     if clash is not None:
         raise Conflict.on("filter", "This item may already exists with same rules.")
+
+
+def _add(kind: RuleKind, principal: Principal, domain_pk: int, data: Any) -> Any:
+    domain = _domain(principal, domain_pk, write=True)
+    values = _values(kind, data, None)
+    _unique(kind, domain.id, values)
+    rule = kind.model(domain_id=domain.id, **values)
+    db.session.add(rule)
+    db.session.flush()
+    rules_changed()
+    return rule
+
+
+def _get(kind: RuleKind, principal: Principal, rule_pk: int) -> Any:
+    rule = db.session.get(kind.model, rule_pk)
+    if rule is None:
+        raise NotFound(kind.missing)
+    try:
+        _domain(principal, rule.domain_id, write=True)
+    except NotFound as exc:
+        raise NotFound(kind.missing) from exc
+    return rule
+
+
+def _edit(kind: RuleKind, principal: Principal, rule_pk: int, data: Any) -> Any:
+    rule = _get(kind, principal, rule_pk)
+    values = _values(kind, data, rule)
+    _unique(kind, rule.domain_id, values, exclude=rule.id)
+    for key, value in values.items():
+        setattr(rule, key, value)
+    db.session.flush()
+    rules_changed()
+    return rule
+
+
+def _delete(kind: RuleKind, principal: Principal, rule_pk: int) -> None:
+    db.session.delete(_get(kind, principal, rule_pk))
+    db.session.flush()
+    rules_changed()
+
+
+def attachment_query(principal: Principal, domain_pk: int) -> Select[tuple[AttachmentRule]]:
+    return _query(ATTACHMENTS, principal, domain_pk)
 
 
 def add_attachment(principal: Principal, domain_pk: int, data: FilterAttachmentAdd) -> AttachmentRule:
-    domain = _domain(principal, domain_pk, write=True)
-    values = _attachment_values(data, None)
-    _attachment_unique(domain.id, values)
-    rule = AttachmentRule(domain_id=domain.id, **values)
-    db.session.add(rule)
-    db.session.flush()
-    rules_changed()
-    return rule
-
-
-def _attachment(principal: Principal, rule_pk: int) -> AttachmentRule:
-    rule = db.session.get(AttachmentRule, rule_pk)
-    if rule is None:
-        raise NotFound("No attachment filter found with given id.")
-    try:
-        _domain(principal, rule.domain_id, write=True)
-    except NotFound as exc:
-        raise NotFound("No attachment filter found with given id.") from exc
-    return rule
+    return _add(ATTACHMENTS, principal, domain_pk, data)
 
 
 def edit_attachment(principal: Principal, rule_pk: int, data: FilterAttachmentAdd) -> AttachmentRule:
-    rule = _attachment(principal, rule_pk)
-    values = _attachment_values(data, rule)
-    _attachment_unique(rule.domain_id, values, exclude=rule.id)
-    for key, value in values.items():
-        setattr(rule, key, value)
-    db.session.flush()
-    rules_changed()
-    return rule
+    return _edit(ATTACHMENTS, principal, rule_pk, data)
 
 
 def delete_attachment(principal: Principal, rule_pk: int) -> None:
-    db.session.delete(_attachment(principal, rule_pk))
-    db.session.flush()
-    rules_changed()
+    _delete(ATTACHMENTS, principal, rule_pk)
 
-
-# --- URIs ---------------------------------------------------------------------------------------
 
 def uri_query(principal: Principal, domain_pk: int) -> Select[tuple[UriRule]]:
-    domain = _domain(principal, domain_pk, write=False)
-    return select(UriRule).where(UriRule.domain_id == domain.id)
-
-
-def _uri_values(data: FilterUriBlAdd, rule: UriRule | None) -> dict[str, Any]:
-    given = data.model_fields_set
-    values = {
-        "action": data.action.value if data.action else (rule.action if rule else None),
-        "filter": names.domain_name(data.filter, "filter") if data.filter is not None
-        else (rule.filter if rule else None),
-        "priority": data.priority if data.priority is not None else (rule.priority if rule else 1),
-        "description": data.description if "description" in given else (rule.description if rule else None),
-    }
-    for field in ("action", "filter"):
-        if values[field] is None:
-            raise Invalid.on(field, "Required.")
-    return values
-
-
-def _uri_unique(domain_id: int, values: dict[str, Any], exclude: int | None = None) -> None:
-    clash = db.session.scalar(select(UriRule.id).where(
-        UriRule.domain_id == domain_id, UriRule.action == values["action"], UriRule.filter == values["filter"],
-        UriRule.id != (exclude or -1)))
-    if clash is not None:
-        raise Conflict.on("filter", "This item may already exists with same rules.")
+    return _query(URIS, principal, domain_pk)
 
 
 def add_uri(principal: Principal, domain_pk: int, data: FilterUriBlAdd) -> UriRule:
-    domain = _domain(principal, domain_pk, write=True)
-    values = _uri_values(data, None)
-    _uri_unique(domain.id, values)
-    rule = UriRule(domain_id=domain.id, **values)
-    db.session.add(rule)
-    db.session.flush()
-    rules_changed()
-    return rule
-
-
-def _uri(principal: Principal, rule_pk: int) -> UriRule:
-    rule = db.session.get(UriRule, rule_pk)
-    if rule is None:
-        raise NotFound("No uriBl filter found with given id.")
-    try:
-        _domain(principal, rule.domain_id, write=True)
-    except NotFound as exc:
-        raise NotFound("No uriBl filter found with given id.") from exc
-    return rule
+    return _add(URIS, principal, domain_pk, data)
 
 
 def edit_uri(principal: Principal, rule_pk: int, data: FilterUriBlAdd) -> UriRule:
-    rule = _uri(principal, rule_pk)
-    values = _uri_values(data, rule)
-    _uri_unique(rule.domain_id, values, exclude=rule.id)
-    for key, value in values.items():
-        setattr(rule, key, value)
-    db.session.flush()
-    rules_changed()
-    return rule
+    return _edit(URIS, principal, rule_pk, data)
 
 
 def delete_uri(principal: Principal, rule_pk: int) -> None:
-    db.session.delete(_uri(principal, rule_pk))
-    db.session.flush()
-    rules_changed()
+    _delete(URIS, principal, rule_pk)
