@@ -74,84 +74,53 @@ def _user_owner(user_id: str, write: bool) -> Owner:
     return wblist.user_owner(principal(), ids.decode(user_id), write=write)
 
 
-@endpoint("/domains/<domainId>/wblist", "GET", access=Access.ADMIN, tag="FilteringRulesOnSenders",
-          summary="Get domain's filter rules", response=list[FilterSenderOut], listing_=SENDER_LIST,
-          errors={404: "Domain may not exist"})
-def list_domain_rules(domainId: str) -> Response:
-    owner = _domain_owner(domainId, False)
-    return list_response(wblist.list_query(owner), SENDER_LIST, _sender_out(owner), serializers.SENDER_COLUMNS)
+def _owner_routes(prefix: str, param: str, owner_of: Callable[[str, bool], Owner], access: Access,
+                  noun: str, possessive: str) -> None:
+    """The five routes of one kind of owner (domain or mailbox): list, add, set all, update one, delete."""
+    not_found = {404: f"{noun.title()} may not exist"}
+
+    def list_rules(**path: str) -> Response:
+        owner = owner_of(path[param], False)
+        return list_response(wblist.list_query(owner), SENDER_LIST, _sender_out(owner), serializers.SENDER_COLUMNS)
+
+    def add_rules(body: FilterSenderAddList, **path: str) -> Response:
+        owner = owner_of(path[param], True)
+        location = f"/api{prefix.replace(f'<{param}>', path[param])}/wblist"
+        return created(_sender_out(owner)(wblist.add(owner, body.root)), location)
+
+    def set_rules(body: FilterSenderAddList, **path: str) -> Response:
+        owner = owner_of(path[param], True)
+        return json_response(_sender_out(owner)(wblist.replace_all(owner, body.root)))
+
+    def update_rule(body: FilterSenderAdd, wbItemId: str, **path: str) -> Response:
+        owner = owner_of(path[param], True)
+        return json_response(serializers.sender_rule(wblist.replace_one(owner, ids.decode(wbItemId), body),
+                                                     owner.label))
+
+    def delete_rule(wbItemId: str, **path: str) -> Response:
+        wblist.delete(owner_of(path[param], True), ids.decode(wbItemId))
+        return no_content()
+
+    routes = (
+        (list_rules, "", "GET", f"Get {possessive} filter rules", dict(response=list[FilterSenderOut],
+                                                                       listing_=SENDER_LIST, errors=not_found)),
+        (add_rules, "", "POST", f"Add {noun} rule", dict(body=FilterSenderAddList, response=list[FilterSenderOut],
+                                                          status=201, errors={**not_found, **CONFLICT})),
+        (set_rules, "", "PUT", f"Set {noun} rules", dict(body=FilterSenderAddList, response=list[FilterSenderOut],
+                                                          errors={**not_found, **CONFLICT})),
+        (update_rule, "/<wbItemId>", "PUT", f"Update {noun} rule", dict(body=FilterSenderAdd,
+                                                                        response=FilterSenderOut,
+                                                                        errors={**not_found, **CONFLICT})),
+        (delete_rule, "/<wbItemId>", "DELETE", f"Delete {noun} rule", dict(status=204, errors=not_found)),
+    )
+    for fn, suffix, method, summary, options in routes:
+        fn.__name__ = f"{fn.__name__}_{noun}"
+        endpoint(f"{prefix}/wblist{suffix}", method, access=access, tag="FilteringRulesOnSenders", summary=summary,
+                 **options)(fn)
 
 
-@endpoint("/domains/<domainId>/wblist", "POST", access=Access.ADMIN, tag="FilteringRulesOnSenders",
-          summary="Add domain rule", body=FilterSenderAddList, response=list[FilterSenderOut], status=201,
-          errors={404: "Domain may not exist", **CONFLICT})
-def add_domain_rules(domainId: str, body: FilterSenderAddList) -> Response:
-    owner = _domain_owner(domainId, True)
-    rules = wblist.add(owner, body.root)
-    return created([serializers.sender_rule(r, owner.label) for r in rules], f"/api/domains/{domainId}/wblist")
-
-
-@endpoint("/domains/<domainId>/wblist", "PUT", access=Access.ADMIN, tag="FilteringRulesOnSenders",
-          summary="Set domain rules", body=FilterSenderAddList, response=list[FilterSenderOut],
-          errors={404: "Domain may not exist", **CONFLICT})
-def set_domain_rules(domainId: str, body: FilterSenderAddList) -> Response:
-    owner = _domain_owner(domainId, True)
-    return json_response([serializers.sender_rule(r, owner.label) for r in wblist.replace_all(owner, body.root)])
-
-
-@endpoint("/domains/<domainId>/wblist/<wbItemId>", "PUT", access=Access.ADMIN, tag="FilteringRulesOnSenders",
-          summary="Update domain rule", body=FilterSenderAdd, response=FilterSenderOut,
-          errors={404: "Domain may not exist", **CONFLICT})
-def update_domain_rule(domainId: str, wbItemId: str, body: FilterSenderAdd) -> Response:
-    owner = _domain_owner(domainId, True)
-    return json_response(serializers.sender_rule(wblist.replace_one(owner, ids.decode(wbItemId), body), owner.label))
-
-
-@endpoint("/domains/<domainId>/wblist/<wbItemId>", "DELETE", access=Access.ADMIN, tag="FilteringRulesOnSenders",
-          summary="Delete domain rule", status=204, errors={404: "The domain or the rule may not exist"})
-def delete_domain_rule(domainId: str, wbItemId: str) -> Response:
-    wblist.delete(_domain_owner(domainId, True), ids.decode(wbItemId))
-    return no_content()
-
-
-@endpoint("/users/<userId>/wblist", "GET", access=Access.AUTHENTICATED, tag="FilteringRulesOnSenders",
-          summary="Get user's filter rules", response=list[FilterSenderOut], listing_=SENDER_LIST,
-          errors={404: "User may not exist"})
-def list_user_rules(userId: str) -> Response:
-    owner = _user_owner(userId, False)
-    return list_response(wblist.list_query(owner), SENDER_LIST, _sender_out(owner), serializers.SENDER_COLUMNS)
-
-
-@endpoint("/users/<userId>/wblist", "POST", access=Access.AUTHENTICATED, tag="FilteringRulesOnSenders",
-          summary="Add mailbox rule", body=FilterSenderAddList, response=list[FilterSenderOut], status=201,
-          errors={404: "User may not exist", **CONFLICT})
-def add_user_rules(userId: str, body: FilterSenderAddList) -> Response:
-    owner = _user_owner(userId, True)
-    rules = wblist.add(owner, body.root)
-    return created([serializers.sender_rule(r, owner.label) for r in rules], f"/api/users/{userId}/wblist")
-
-
-@endpoint("/users/<userId>/wblist", "PUT", access=Access.AUTHENTICATED, tag="FilteringRulesOnSenders",
-          summary="Set mailbox rules", body=FilterSenderAddList, response=list[FilterSenderOut],
-          errors={404: "User may not exist", **CONFLICT})
-def set_user_rules(userId: str, body: FilterSenderAddList) -> Response:
-    owner = _user_owner(userId, True)
-    return json_response([serializers.sender_rule(r, owner.label) for r in wblist.replace_all(owner, body.root)])
-
-
-@endpoint("/users/<userId>/wblist/<wbItemId>", "PUT", access=Access.AUTHENTICATED, tag="FilteringRulesOnSenders",
-          summary="Update mailbox rule", body=FilterSenderAdd, response=FilterSenderOut,
-          errors={404: "User may not exist", **CONFLICT})
-def update_user_rule(userId: str, wbItemId: str, body: FilterSenderAdd) -> Response:
-    owner = _user_owner(userId, True)
-    return json_response(serializers.sender_rule(wblist.replace_one(owner, ids.decode(wbItemId), body), owner.label))
-
-
-@endpoint("/users/<userId>/wblist/<wbItemId>", "DELETE", access=Access.AUTHENTICATED, tag="FilteringRulesOnSenders",
-          summary="Delete mailbox rule", status=204, errors={404: "The user or the rule may not exist"})
-def delete_user_rule(userId: str, wbItemId: str) -> Response:
-    wblist.delete(_user_owner(userId, True), ids.decode(wbItemId))
-    return no_content()
+_owner_routes("/domains/<domainId>", "domainId", _domain_owner, Access.ADMIN, "domain", "domain's")
+_owner_routes("/users/<userId>", "userId", _user_owner, Access.AUTHENTICATED, "mailbox", "user's")
 
 
 @endpoint("/wblist/decision", "GET", access=Access.AUTHENTICATED, tag="FilteringRulesOnSenders",
