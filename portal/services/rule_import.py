@@ -43,10 +43,7 @@ def _ms(text: str) -> int | None:
         return None
     if text.isdigit():
         return int(text)
-    try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
-    except ValueError:
-        return -1  # refused below as a date in the past
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
 
 
 def parse(text: str) -> list[FilterSenderAdd]:
@@ -61,7 +58,11 @@ def parse(text: str) -> list[FilterSenderAdd]:
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
         data: dict[str, Any] = {"value": row.get("value", ""), "type": row.get("type", "")}
         if row.get("expireAt"):
-            data["expireAt"] = _ms(row["expireAt"])
+            try:
+                data["expireAt"] = _ms(row["expireAt"])
+            except ValueError:
+                errors.append(FieldError(f"line {n}.expireAt",
+                                         "Give a date-time such as 2026-12-31T23:59:00Z, or epoch milliseconds."))
         if row.get("description"):
             data["description"] = row["description"]
         if row.get("spfOn"):
