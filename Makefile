@@ -34,12 +34,15 @@ run: install
 	@echo "Postern on http://$(HOST):$(PORT)/"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# System packages the tests drive (Debian's chromium for Playwright); installed when missing and root.
+# System packages the tests drive (Debian's chromium for Playwright, Dovecot for IMAP); installed
+# when missing and running as root.
+SYSTEM_PACKAGES := chromium dovecot-imapd
 system-deps:
-	@if ! command -v chromium >/dev/null; then \
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	  else echo "chromium is missing: install Debian's chromium package"; fi; \
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (install them, or run as root)"; fi; \
 	fi
 
 test: install system-deps lint

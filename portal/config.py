@@ -67,6 +67,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DNS_TIMEOUT": float(_env("POSTERN_DNS_TIMEOUT", "3")),  # type: ignore[arg-type]
         "DOMAIN_PURGE_DAYS": int(_env("POSTERN_DOMAIN_PURGE_DAYS", "30")),  # type: ignore[arg-type]
         "MAIL_FROM": _env("POSTERN_MAIL_FROM", "postern@localhost"),
+        "MAIL_ROOT": _env("POSTERN_MAIL_ROOT", str(instance / "mail")),
+        "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR", str(instance / "export")),
         "EXPORT_ON_CHANGE": _env("POSTERN_EXPORT_ON_CHANGE", "true") == "true",
         "CHECK_MIGRATIONS": True,

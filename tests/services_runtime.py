@@ -134,3 +134,96 @@ def dns_server(zone: str) -> Iterator[tuple[str, int]]:
         for server in (udp, tcp):
             server.stop()
             server.server.server_close()
+
+
+DOVECOT_CONF = """
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+instance_name = postern-{port}
+protocols = imap
+first_valid_uid = 1
+listen = 127.0.0.1
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_master_user_separator = *
+passdb {{
+  driver = passwd-file
+  master = yes
+  args = {d}/masters
+  result_success = continue
+}}
+passdb {{
+  driver = passwd-file
+  args = {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={d}/mail/%d/%n
+}}
+mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Quarantine {{
+    auto = subscribe
+  }}
+  mailbox Sent {{
+    auto = subscribe
+    special_use = \\Sent
+  }}
+  mailbox Archive {{
+    auto = subscribe
+    special_use = \\Archive
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+ssl = no
+"""
+
+
+@contextmanager
+def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master secret"),
+            ) -> Iterator[dict[str, object]]:
+    """A private Dovecot IMAP server on a free loopback port, Maildir under a temp dir."""
+    binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
+    if binary is None:
+        missing("Dovecot is not installed (apt-get install dovecot-imapd)")
+    workdir = tempfile.mkdtemp(prefix="dovecot-")
+    os.chmod(workdir, 0o755)
+    for sub in ("run", "state", "mail"):
+        os.makedirs(os.path.join(workdir, sub))
+    os.chmod(os.path.join(workdir, "mail"), 0o777)
+    port = free_port()
+    with open(os.path.join(workdir, "users"), "w") as fh:
+        fh.writelines(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in users.items())
+    with open(os.path.join(workdir, "masters"), "w") as fh:
+        fh.write(f"{master[0]}:{{PLAIN}}{master[1]}::::::\n")
+    for name in ("users", "masters"):
+        os.chmod(os.path.join(workdir, name), 0o644)
+    conf = os.path.join(workdir, "dovecot.conf")
+    with open(conf, "w") as fh:
+        fh.write(DOVECOT_CONF.format(d=workdir, port=port))
+    proc = subprocess.Popen([binary, "-F", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = threading.Event()
+    for _ in range(200):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None:
+            raise RuntimeError(f"dovecot exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        deadline.wait(0.02)
+    try:
+        yield {"host": "127.0.0.1", "port": port, "master": master, "dir": workdir}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)

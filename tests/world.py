@@ -135,5 +135,25 @@ def build_world() -> World:
     token, _ = tokens.issue(db.session.get(Admin, w.pk["readerA"]), "reader token")
     w.pk["readerA_token"] = token.id
     db.session.flush()
+    _maildir(user.email, quarantined=2)
     w.public = {name: ids.encode(pk) for name, pk in w.pk.items()}
     return w
+
+
+def _maildir(email: str, quarantined: int) -> None:
+    """A Maildir for a mailbox under MAIL_ROOT, with a Quarantine folder (the embedded store)."""
+    import mailbox
+    from pathlib import Path
+
+    from flask import current_app
+
+    from portal.integrations.mailstore import maildir_root
+
+    root = maildir_root(Path(current_app.config["MAIL_ROOT"]), email)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    box = mailbox.Maildir(str(root), create=True)
+    folder = box.get_folder("Quarantine") if "Quarantine" in box.list_folders() else box.add_folder("Quarantine")
+    for key in list(folder.iterkeys()):
+        folder.remove(key)
+    for n in range(quarantined):
+        folder.add(mailbox.MaildirMessage(f"From: spam{n}@bad.example\nSubject: offer {n}\n\nbody\n"))

@@ -7,6 +7,7 @@ the access audit (a route without a declared access cannot be registered).
 from __future__ import annotations
 
 import json as stdjson
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -77,7 +78,7 @@ class Endpoint:
 
     @property
     def openapi_path(self) -> str:
-        return "/api" + self.rule.replace("<", "{").replace(">", "}")
+        return "/api" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", self.rule)
 
 
 REGISTRY: list[Endpoint] = []

@@ -51,7 +51,7 @@ def _schema_ref(model: type[BaseModel], is_list: bool) -> dict[str, Any]:
 def _operation(ep: Endpoint) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in re.findall(r"<(\w+)>", ep.rule)
+        for name in re.findall(r"<(?:\w+:)?(\w+)>", ep.rule)
     ]
     if ep.listing:
         spec = ep.listing.spec

@@ -165,6 +165,11 @@ MATRIX = [
     Case("DELETE", "/domains/<domainId>/groups/<groupId>/addresses/<addressId>", expect(**TENANT_WRITE),
          {"domainId": "A", "groupId": "groupA", "addressId": "recipientA"}),
     Case("DELETE", "/groups/<groupId>", expect(**TENANT_WRITE), {"groupId": "groupA"}),
+    # 5.7 Emails
+    Case("GET", "/users/<userIdOrEmail>/emails/folders", expect(**{**TENANT_OK, "enduser": 200}),
+         {"userIdOrEmail": "userA"}),
+    Case("GET", "/users/<userIdOrEmail>/emails/folders/<path:path>", expect(**{**TENANT_OK, "enduser": 200}),
+         {"userIdOrEmail": "userA", "path": "=Quarantine"}),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]
@@ -189,7 +194,7 @@ def _url(case: Case, world: World, role: str) -> str:
             return world.id(role) if role in world.admin_of_role else world.id("readerA")
         return world.id(name)
 
-    path = "/api" + re.sub(r"<(\w+)>", sub, case.rule)
+    path = "/api" + re.sub(r"<(?:\w+:)?(\w+)>", sub, case.rule)
     if case.query:
         query = "&".join(f"{k}={world.id(v[1:]) if v.startswith('@') else v}" for k, v in case.query.items())
         path += "?" + query
