@@ -7,9 +7,10 @@ from urllib.parse import quote
 from flask import Response, request
 
 from .. import ids
-from ..integrations.mailstore import Folder
+from ..clock import to_ms
+from ..integrations.mailstore import Folder, Summary
 from ..models import MailUser
-from ..schemas.emails import ImapFolderOut
+from ..schemas.emails import ImapFolderOut, ImapMessageOut
 from ..services import mailboxes
 from .framework import Access, QueryParam, endpoint, json_response, principal
 
@@ -43,3 +44,34 @@ def get_folders(userIdOrEmail: str) -> Response:
           summary="Get sub-folders", response=list[ImapFolderOut], query=(FIELDS,), errors=ERRORS)
 def get_subfolders(userIdOrEmail: str, path: str) -> Response:
     return _list(userIdOrEmail, path.strip("/"))
+
+
+def message_id(summary: Summary) -> str:
+    """The id the API shows: the quarantine id (X-Fuglu-Id), else the Message-ID, else the store's key."""
+    return (summary.headers.get("X-Fuglu-Id") or summary.headers.get("Message-ID", "").strip("<>")
+            or summary.key)
+
+
+@endpoint("/users/<userIdOrEmail>/emails/<path:folderPath>", "GET", access=Access.AUTHENTICATED, tag="Emails",
+          summary="Get folder content", response=list[ImapMessageOut],
+          query=(QueryParam("sort", "sentDate, receivedDate, subject, from or size; prefix - to reverse",
+                            schema={"type": "string", "default": "-sentDate"}),
+                 QueryParam("offset", schema={"type": "integer", "default": 0}),
+                 QueryParam("pageSize", schema={"type": "integer", "default": 40}),
+                 QueryParam("receivedAfter", "Epoch milliseconds", schema={"type": "integer"}),
+                 QueryParam("receivedBefore", "Epoch milliseconds", schema={"type": "integer"}),
+                 QueryParam("from"), QueryParam("to"), QueryParam("cc"), QueryParam("subject"), QueryParam("body"),
+                 QueryParam("id", "X-Fuglu-Id or Message-ID"),
+                 QueryParam("operator", "How the criteria combine", schema={"type": "string",
+                                                                             "enum": ["AND", "OR", "NOT"]})),
+          errors={404: "The user or the folder does not exist.", 503: "Unable to connect to the mail server"})
+def get_folder_content(userIdOrEmail: str, folderPath: str) -> Response:
+    folder = folderPath.strip("/")
+    user, found, total = mailboxes.messages(principal(), userIdOrEmail, folder, request.args)
+    base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}"
+    out = [ImapMessageOut(
+        headers=s.headers, attachments=[], id=message_id(s), uri=f"{base}/{quote(message_id(s), safe='')}",
+        seen=s.seen, answered=s.answered, recent=s.recent, deleted=s.deleted, has_attachments=s.has_attachments,
+        important=s.important, sent_date=to_ms(s.sent_date), subject=s.subject, from_=s.sender, to=s.to, cc=s.cc,
+        bcc=[], size=s.size) for s in found]
+    return json_response(out, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})

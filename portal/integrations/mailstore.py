@@ -8,8 +8,14 @@ from __future__ import annotations
 import contextlib
 import mailbox
 import os
+import re
 import ssl as ssl_module
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy as email_policy
+from email.header import decode_header, make_header
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +38,9 @@ class Folder:
 
 class MailStore(Protocol):
     def folders(self, parent: str | None = None, *, stats: bool = False) -> list[Folder]: ...
+
+    def messages(self, folder: str, search: Search, sort: str, offset: int, limit: int
+                 ) -> tuple[list[Summary], int]: ...
 
     def close(self) -> None: ...
 
@@ -77,6 +86,36 @@ class ImapStore:
             raise Unavailable(f"The mail server failed: {exc}") from exc
         return sorted(result, key=lambda f: (f.path != "INBOX", f.path.lower()))
 
+    def messages(self, folder: str, search: Search, sort: str, offset: int, limit: int
+                 ) -> tuple[list[Summary], int]:
+        """SEARCH and SORT on the server; only the requested page is fetched (headers and flags)."""
+        imap = self._imap()
+        try:
+            if not imap.folder_exists(folder):
+                raise NotFound("No such folder.")
+            imap.select_folder(folder, readonly=True)
+            criteria = _imap_criteria(search)
+            charset = "UTF-8" if any(not str(v).isascii() for _, v in search.terms()) else None
+            order = ("REVERSE " if sort.startswith("-") else "") + SORTS[sort.lstrip("-")]
+            if b"SORT" in imap.capabilities():
+                uids = list(imap.sort([order], criteria, charset=charset or "UTF-8"))
+            else:  # arrival order is all a server without SORT offers
+                uids = sorted(imap.search(criteria, charset), reverse=sort.startswith("-"))
+            page = uids[offset:offset + limit]
+            fetched = imap.fetch(page, ["FLAGS", "RFC822.SIZE",
+                                        f"BODY.PEEK[HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})]"]) if page else {}
+        except (OSError, IMAPClientError) as exc:
+            raise Unavailable(f"The mail server failed: {exc}") from exc
+        result = []
+        for uid in page:
+            data = fetched.get(uid)
+            if data is None:
+                continue
+            header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+            flags = {f.decode() for f in data.get(b"FLAGS", ())}
+            result.append(summarize(str(uid), header, flags, data.get(b"RFC822.SIZE", 0), "\\Recent" in flags))
+        return result, len(uids)
+
     def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(OSError, IMAPClientError):
@@ -120,6 +159,30 @@ class MaildirStore:
                                  messages=messages, unseen=unseen))
         return sorted(result, key=lambda f: (f.path != "INBOX", f.path.lower()))
 
+    def messages(self, folder: str, search: Search, sort: str, offset: int, limit: int
+                 ) -> tuple[list[Summary], int]:
+        """Filter and sort in Python (the embedded store holds small mailboxes)."""
+        box = self._box(folder)
+        entries = []
+        for key in box.iterkeys():
+            message = box.get_message(key)
+            raw = message.as_bytes()
+            head = raw.split(b"\n\n", 1)[0]
+            summary = summarize(key, head, {_MAILDIR_FLAGS[f] for f in message.get_flags() if f in _MAILDIR_FLAGS},
+                                len(raw), recent=message.get_subdir() == "new")
+            if _matches(search, summary, message, datetime.fromtimestamp(message.get_date(), UTC).replace(tzinfo=None)):
+                entries.append((summary, message.get_date()))
+        field = sort.lstrip("-")
+
+        def order(entry: tuple[Summary, float]) -> object:
+            summary, arrival = entry
+            return {"sentDate": summary.sent_date or datetime.min, "receivedDate": arrival,
+                    "subject": base_subject(summary.subject), "from": summary.sender.lower(),
+                    "size": summary.size}[field]
+
+        entries.sort(key=order, reverse=sort.startswith("-"))
+        return [summary for summary, _ in entries[offset:offset + limit]], len(entries)
+
     def close(self) -> None:
         return None
 
@@ -129,3 +192,150 @@ def maildir_root(base: Path, email: str) -> Path:
     if not local or "/" in local or local.startswith(".") or "/" in domain or os.sep in local:
         raise NotFound("No mail store for this address.")
     return base / domain / local / "Maildir"
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Search:
+    """Criteria of a folder search (seed 5.7.8); `operator` joins the given criteria."""
+
+    received_after: datetime | None = None
+    received_before: datetime | None = None
+    sender: str | None = None
+    to: str | None = None
+    cc: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    id: str | None = None
+    operator: str = "AND"  # AND, OR, NOT (none of them)
+
+    def terms(self) -> list[tuple[str, object]]:
+        pairs = [("SINCE", self.received_after), ("BEFORE", self.received_before), ("FROM", self.sender),
+                 ("TO", self.to), ("CC", self.cc), ("SUBJECT", self.subject), ("BODY", self.body),
+                 ("ID", self.id)]
+        return [(k, v) for k, v in pairs if v not in (None, "")]
+
+
+SORTS = {"sentDate": "DATE", "receivedDate": "ARRIVAL", "subject": "SUBJECT", "from": "FROM", "size": "SIZE"}
+
+
+@dataclass(frozen=True)
+class Summary:
+    key: str  # the store's own key (IMAP UID, Maildir file key)
+    headers: dict[str, str]
+    seen: bool
+    answered: bool
+    recent: bool
+    deleted: bool
+    has_attachments: bool
+    important: bool
+    sent_date: datetime | None
+    subject: str
+    sender: str
+    to: list[str]
+    cc: list[str]
+    size: int
+
+
+SUMMARY_HEADERS = ("X-Fuglu-Id", "X-Spam-Score", "X-Quarantine-Reason", "X-Virus-Name", "Message-ID",
+                   "X-Original-To", "Importance", "X-Priority", "Date", "From", "To", "Cc", "Subject",
+                   "Content-Type")
+
+
+def _decode(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return str(make_header(decode_header(value))).replace("\r", " ").replace("\n", " ")
+    except (ValueError, LookupError):
+        return value.replace("\r", " ").replace("\n", " ")
+
+
+def _addresses(value: str | None) -> list[str]:
+    return [addr for _name, addr in getaddresses([_decode(value)]) if addr]
+
+
+def summarize(key: str, raw_headers: bytes, flags: set[str], size: int, recent: bool = False) -> Summary:
+    """A message's list entry from its headers and flags (no body is read)."""
+    message = BytesParser(policy=email_policy.compat32).parsebytes(raw_headers, headersonly=True)
+    headers = {name: _decode(message.get(name)) for name in SUMMARY_HEADERS if message.get(name) is not None}
+    try:
+        sent = parsedate_to_datetime(message.get("Date")) if message.get("Date") else None
+        sent = sent.astimezone(UTC).replace(tzinfo=None) if sent and sent.tzinfo else sent
+    except (TypeError, ValueError, IndexError):
+        sent = None
+    content_type = (message.get_content_type() or "").lower()
+    importance = (message.get("Importance") or "").lower()
+    priority = (message.get("X-Priority") or "").strip()[:1]
+    return Summary(
+        key=key, headers=headers, seen="\\Seen" in flags, answered="\\Answered" in flags, recent=recent,
+        deleted="\\Deleted" in flags, has_attachments=content_type in ("multipart/mixed", "multipart/report"),
+        important=importance == "high" or priority in ("1", "2"), sent_date=sent,
+        subject=headers.get("Subject", ""), sender=", ".join(_addresses(message.get("From"))),
+        to=_addresses(message.get("To")), cc=_addresses(message.get("Cc")), size=size,
+    )
+
+
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|fwd?|aw|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
+
+
+def base_subject(subject: str) -> str:
+    """The subject without reply / forward prefixes, as IMAP SORT SUBJECT compares it (RFC 5256)."""
+    return _REPLY_PREFIX.sub("", subject).strip().lower()
+
+
+_MAILDIR_FLAGS = {"S": "\\Seen", "R": "\\Answered", "T": "\\Deleted", "F": "\\Flagged"}
+
+
+def _imap_criteria(search: Search) -> list[object]:
+    terms: list[list[object]] = []
+    for key, value in search.terms():
+        if key == "ID":
+            terms.append(["OR", ["HEADER", "X-Fuglu-Id", value], ["HEADER", "Message-ID", value]])
+        elif key in ("SINCE", "BEFORE"):
+            terms.append([key, value.date()])  # type: ignore[union-attr]
+        else:
+            terms.append([key, value])
+    if not terms:
+        return ["ALL"]
+    if search.operator == "OR" and len(terms) > 1:
+        combined: list[object] = terms[-1]
+        for term in reversed(terms[:-1]):
+            combined = ["OR", term, combined]
+        return combined
+    flat = [part for term in terms for part in term]
+    return ["NOT", flat] if search.operator == "NOT" else flat
+
+
+def _matches(search: Search, summary: Summary, message: mailbox.MaildirMessage, arrival: datetime) -> bool:
+    def body_text() -> str:
+        return message.as_bytes().decode("utf-8", errors="replace").lower()
+
+    checks = []
+    for key, value in search.terms():
+        needle = str(value).lower()
+        if key == "SINCE":
+            checks.append(arrival.date() >= value.date())  # type: ignore[union-attr]
+        elif key == "BEFORE":
+            checks.append(arrival.date() < value.date())  # type: ignore[union-attr]
+        elif key == "FROM":
+            checks.append(needle in summary.headers.get("From", "").lower())
+        elif key == "TO":
+            checks.append(needle in summary.headers.get("To", "").lower())
+        elif key == "CC":
+            checks.append(needle in summary.headers.get("Cc", "").lower())
+        elif key == "SUBJECT":
+            checks.append(needle in summary.subject.lower())
+        elif key == "BODY":
+            checks.append(needle in body_text().split("\n\n", 1)[-1])
+        elif key == "ID":  # a substring of the header, as IMAP's HEADER search does
+            checks.append(needle in summary.headers.get("X-Fuglu-Id", "").lower()
+                          or needle in summary.headers.get("Message-ID", "").lower())
+    if not checks:
+        return True
+    if search.operator == "OR":
+        return any(checks)
+    if search.operator == "NOT":
+        return not all(checks)
+    return all(checks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from .common import OutModel
 
 
@@ -12,3 +14,23 @@ class ImapFolderOut(OutModel):
     message_count: int | None
     messages_uri: str
     children_uri: str | None
+
+
+class ImapMessageOut(OutModel):
+    headers: dict[str, str]
+    attachments: list[dict[str, object]]
+    id: str
+    uri: str
+    seen: bool
+    answered: bool
+    recent: bool
+    deleted: bool
+    has_attachments: bool
+    important: bool
+    sent_date: int | None
+    subject: str
+    from_: str = Field(alias="from")
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    size: int

@@ -45,17 +45,11 @@ class ListParams:
     filter_value: str | None = None
 
 
-def parse(args: Mapping[str, str], spec: ListSpec, max_page_size: int) -> ListParams:
-    """Read list parameters; every bad one is named in a 400."""
-    errors: list[FieldError] = []
-    params = ListParams(sort=spec.default_sort)
-    for name, attr, low, high, default in (
-        ("offset", "offset", 0, 10**9, 0),
-        ("pageSize", "page_size", 1, max_page_size, DEFAULT_PAGE_SIZE),
-    ):
+def _paging(args: Mapping[str, str], max_page_size: int, errors: list[FieldError]) -> tuple[int, int]:
+    values = {"offset": 0, "pageSize": DEFAULT_PAGE_SIZE}
+    for name, low, high in (("offset", 0, 10**9), ("pageSize", 1, max_page_size)):
         raw = args.get(name)
         if raw in (None, ""):
-            setattr(params, attr, default)
             continue
         try:
             value = int(raw)
@@ -65,7 +59,24 @@ def parse(args: Mapping[str, str], spec: ListSpec, max_page_size: int) -> ListPa
         if not low <= value <= high:
             errors.append(FieldError(name, f"Must be between {low} and {high}."))
             continue
-        setattr(params, attr, value)
+        values[name] = value
+    return values["offset"], values["pageSize"]
+
+
+def paging(args: Mapping[str, str], max_page_size: int) -> tuple[int, int]:
+    """`offset` and `pageSize` alone (lists that are not SQL queries)."""
+    errors: list[FieldError] = []
+    result = _paging(args, max_page_size, errors)
+    if errors:
+        raise Invalid("Invalid list parameters.", errors)
+    return result
+
+
+def parse(args: Mapping[str, str], spec: ListSpec, max_page_size: int) -> ListParams:
+    """Read list parameters; every bad one is named in a 400."""
+    errors: list[FieldError] = []
+    params = ListParams(sort=spec.default_sort)
+    params.offset, params.page_size = _paging(args, max_page_size, errors)
     sort = args.get("sort") or spec.default_sort
     if sort.lstrip("-") not in spec.sorts:
         errors.append(FieldError("sort", f"Sort by one of: {', '.join(sorted(spec.sorts))} (prefix - to reverse)."))

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
 from .. import ids
-from ..errors import Forbidden, NotFound
+from ..clock import from_ms
+from ..errors import FieldError, Forbidden, Invalid, NotFound
 from ..extensions import db
-from ..integrations.mailstore import Folder, ImapStore, MaildirStore, MailStore, maildir_root
+from ..integrations.mailstore import Folder, ImapStore, MaildirStore, MailStore, Search, Summary, maildir_root
 from ..models import MailUser
 from ..permissions import EndUserPermission, ObjectType, Permission
-from . import platforms
+from . import listing, platforms
 from .principal import Principal
 
 
@@ -63,3 +65,53 @@ def folders(principal: Principal, user_ref: str, parent: str | None, *, stats: b
     user = user_by_id_or_email(principal, user_ref)
     with store_for(user) as store:
         return user, store.folders(parent, stats=stats)
+
+
+MESSAGE_SORTS = ("sentDate", "receivedDate", "subject", "from", "size")
+OPERATORS = ("AND", "OR", "NOT")
+
+
+def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
+    """Folder-content parameters (seed 5.7.8); every bad one named in a 400."""
+    errors: list[FieldError] = []
+    try:
+        offset, page_size = listing.paging(args, current_app.config["API_MAX_PAGE_SIZE"])
+    except Invalid as error:
+        errors.extend(error.errors)
+        offset, page_size = 0, listing.DEFAULT_PAGE_SIZE
+    sort = args.get("sort") or "-sentDate"
+    if sort.lstrip("-") not in MESSAGE_SORTS:
+        errors.append(FieldError("sort", f"Sort by one of: {', '.join(MESSAGE_SORTS)} (prefix - to reverse)."))
+    operator = (args.get("operator") or "AND").upper()
+    if operator not in OPERATORS:
+        errors.append(FieldError("operator", "Must be AND, OR or NOT."))
+    dates: dict[str, datetime | None] = {}
+    for name in ("receivedAfter", "receivedBefore"):
+        raw = args.get(name)
+        dates[name] = None
+        if raw:
+            try:
+                dates[name] = from_ms(int(raw))
+            except (ValueError, OverflowError, OSError):
+                errors.append(FieldError(name, "Give a date in epoch milliseconds."))
+    texts: dict[str, str | None] = {}
+    for name in ("from", "to", "cc", "subject", "body", "id"):
+        value = args.get(name) or None
+        if value is not None and (len(value) > 255 or any(ord(c) < 32 for c in value)):
+            errors.append(FieldError(name, "At most 255 printable characters."))
+        texts[name] = value
+    if errors:
+        raise Invalid("Invalid search.", errors)
+    search = Search(received_after=dates["receivedAfter"], received_before=dates["receivedBefore"],
+                    sender=texts["from"], to=texts["to"], cc=texts["cc"], subject=texts["subject"],
+                    body=texts["body"], id=texts["id"], operator=operator)
+    return search, sort, offset, page_size
+
+
+def messages(principal: Principal, user_ref: str, folder: str, args: Mapping[str, str]
+             ) -> tuple[MailUser, list[Summary], int]:
+    user = user_by_id_or_email(principal, user_ref)
+    search, sort, offset, limit = search_from(args)
+    with store_for(user) as store:
+        found, total = store.messages(folder, search, sort, offset, limit)
+    return user, found, total

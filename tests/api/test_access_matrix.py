@@ -170,6 +170,8 @@ MATRIX = [
          {"userIdOrEmail": "userA"}),
     Case("GET", "/users/<userIdOrEmail>/emails/folders/<path:path>", expect(**{**TENANT_OK, "enduser": 200}),
          {"userIdOrEmail": "userA", "path": "=Quarantine"}),
+    Case("GET", "/users/<userIdOrEmail>/emails/<path:folderPath>", expect(**{**TENANT_OK, "enduser": 200}),
+         {"userIdOrEmail": "userA", "folderPath": "=Quarantine"}),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]

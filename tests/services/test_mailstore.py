@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mailbox
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,25 @@ from imapclient import IMAPClient
 
 from portal.errors import NotFound, Unavailable
 from portal.extensions import db
-from portal.integrations.mailstore import ImapStore, MaildirStore, MailStore
+from portal.integrations.mailstore import ImapStore, MaildirStore, MailStore, Search
 from portal.models import Domain
 from tests.services_runtime import dovecot, free_port
 from tests.world import World
 
 MESSAGE = b"From: sender@bad.example\r\nTo: user@a.example\r\nSubject: %d\r\n\r\nbody\r\n"
+QUARANTINE = [  # (headers, body, seen)
+    ("From: Alice <alice@bad.example>\r\nTo: user@a.example\r\nSubject: Cheap watches\r\n"
+     "Date: Thu, 01 Jan 2026 10:00:00 +0000\r\nX-Fuglu-Id: f1\r\nX-Spam-Score: 9.5\r\n", "buy now", False),
+    ("From: bob@spam.example\r\nTo: user@a.example\r\nCc: boss@a.example\r\nSubject: Invoice\r\n"
+     "Date: Sun, 01 Feb 2026 10:00:00 +0000\r\nX-Fuglu-Id: f2\r\nMessage-ID: <m2@spam.example>\r\n", "pay me", True),
+    ("From: carol@bad.example\r\nTo: user@a.example\r\nSubject: Re: hello\r\nImportance: high\r\n"
+     "Date: Sun, 01 Mar 2026 10:00:00 +0000\r\nX-Fuglu-Id: f3\r\n"
+     "Content-Type: multipart/mixed; boundary=b\r\n", "--b\r\n\r\nhi\r\n--b--", False),
+]
+
+
+def _raw(headers: str, body: str) -> bytes:
+    return (headers + "\r\n" + body + "\r\n").encode()
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +42,8 @@ def imap_server() -> Iterator[dict[str, object]]:
         client.login("user@a.example", "user password")
         client.create_folder("Archive")
         client.create_folder("Archive/2025")
-        client.append("Quarantine", MESSAGE % 1)
-        client.append("Quarantine", MESSAGE % 2, flags=[b"\\Seen"])
+        for headers, body, seen in QUARANTINE:
+            client.append("Quarantine", _raw(headers, body), flags=[b"\\Seen"] if seen else [])
         client.append("Archive/2025", MESSAGE % 3, flags=[b"\\Seen"])
         client.logout()
         yield server
@@ -38,11 +52,12 @@ def imap_server() -> Iterator[dict[str, object]]:
 def _maildir(root: Path) -> MaildirStore:
     box = mailbox.Maildir(str(root), create=True)
     quarantine = box.add_folder("Quarantine")
-    first = mailbox.MaildirMessage(MESSAGE % 1)
-    second = mailbox.MaildirMessage(MESSAGE % 2)
-    second.set_flags("S")
-    quarantine.add(first)
-    quarantine.add(second)
+    for headers, body, seen in QUARANTINE:
+        message = mailbox.MaildirMessage(_raw(headers, body))
+        if seen:
+            message.set_subdir("cur")
+            message.set_flags("S")
+        quarantine.add(message)
     for name in ("Sent", "Archive"):
         box.add_folder(name)
     archived = mailbox.MaildirMessage(MESSAGE % 3)
@@ -67,7 +82,7 @@ def test_root_folders_with_stats(store: MailStore) -> None:
     folders = {f.path: f for f in store.folders(stats=True)}
     assert next(iter(folders)) == "INBOX"
     assert set(folders) == {"INBOX", "Archive", "Quarantine", "Sent"}
-    assert (folders["Quarantine"].messages, folders["Quarantine"].unseen) == (2, 1)
+    assert (folders["Quarantine"].messages, folders["Quarantine"].unseen) == (3, 2)
     assert folders["Archive"].has_children and not folders["Quarantine"].has_children
     assert folders["INBOX"].messages == 0
 
@@ -79,7 +94,48 @@ def test_sub_folders(store: MailStore) -> None:
     assert all(f.messages is None for f in store.folders())
 
 
+def _ids(store: MailStore, search: Search | None = None, sort: str = "-sentDate", offset: int = 0,
+         limit: int = 40) -> tuple[list[str], int]:
+    found, total = store.messages("Quarantine", search or Search(), sort, offset, limit)
+    return [m.headers.get("X-Fuglu-Id", "") for m in found], total
+
+
+def test_messages_sorted_and_paged(store: MailStore) -> None:
+    assert _ids(store) == (["f3", "f2", "f1"], 3)
+    assert _ids(store, sort="sentDate")[0] == ["f1", "f2", "f3"]
+    assert _ids(store, sort="subject")[0] == ["f1", "f3", "f2"]  # "Re: hello" sorts as "hello" (RFC 5256)
+    assert _ids(store, sort="-from")[0] == ["f3", "f2", "f1"]
+    assert _ids(store, offset=1, limit=1) == (["f2"], 3)
+    assert _ids(store, offset=5) == ([], 3)
+
+
+def test_message_summaries(store: MailStore) -> None:
+    found, _ = store.messages("Quarantine", Search(), "sentDate", 0, 40)
+    first, second, third = found
+    assert (first.sender, first.subject, first.headers["X-Spam-Score"]) == ("alice@bad.example", "Cheap watches", "9.5")
+    assert first.sent_date.isoformat() == "2026-01-01T10:00:00"
+    assert second.seen and not first.seen and second.cc == ["boss@a.example"] and second.to == ["user@a.example"]
+    assert third.important and third.has_attachments and not first.has_attachments
+    assert all(m.size > 0 for m in found)
+
+
+def test_message_search(store: MailStore) -> None:
+    assert _ids(store, Search(sender="bad.example"))[0] == ["f3", "f1"]
+    assert _ids(store, Search(subject="invoice"))[0] == ["f2"]
+    assert _ids(store, Search(body="pay"))[0] == ["f2"]
+    assert _ids(store, Search(id="f2"))[0] == ["f2"]
+    assert _ids(store, Search(id="m2@spam.example"))[0] == ["f2"]
+    assert _ids(store, Search(cc="boss@a.example"))[0] == ["f2"]
+    assert _ids(store, Search(sender="alice", subject="invoice", operator="OR"))[0] == ["f2", "f1"]
+    assert _ids(store, Search(sender="alice", subject="invoice"))[0] == []
+    assert _ids(store, Search(sender="bad.example", operator="NOT"))[0] == ["f2"]
+    assert _ids(store, Search(received_after=datetime(2000, 1, 1)))[1] == 3
+    assert _ids(store, Search(received_before=datetime(2000, 1, 1)))[1] == 0
+
+
 def test_unknown_folder(store: MailStore) -> None:
+    with pytest.raises(NotFound):
+        store.messages("Nope", Search(), "-sentDate", 0, 10)
     with pytest.raises(NotFound):
         store.folders("Nope")
 
@@ -111,7 +167,7 @@ def test_folders_api_on_the_platform_imap(app: Flask, client: FlaskClient, world
     response = client.get("/api/users/user@a.example/emails/folders?fields=STATS", headers=world.headers("domainA"))
     assert response.status_code == 200, response.json
     quarantine = next(f for f in response.json if f["path"] == "Quarantine")
-    assert quarantine == {"name": "Quarantine", "path": "Quarantine", "unreadMessageCount": 1, "messageCount": 2,
+    assert quarantine == {"name": "Quarantine", "path": "Quarantine", "unreadMessageCount": 2, "messageCount": 3,
                           "messagesUri": f"/api/users/{world.id('userA')}/emails/Quarantine", "childrenUri": None}
     archive = next(f for f in response.json if f["path"] == "Archive")
     assert archive["childrenUri"] == f"/api/users/{world.id('userA')}/emails/folders/Archive"
@@ -138,3 +194,20 @@ def test_folders_api_on_maildir_and_outage(app: Flask, client: FlaskClient, worl
     finally:
         app.config["IMAP_TIMEOUT"] = 10.0
     assert down.status_code == 503 and "cannot be reached" in down.json["detail"]
+
+
+def test_folder_content_api(client: FlaskClient, world: World) -> None:
+    url = f"/api/users/{world.id('userA')}/emails/Quarantine"
+    response = client.get(f"{url}?sort=subject&pageSize=1", headers=world.headers("enduser"))
+    assert response.status_code == 200 and response.headers["X-Total-Count"] == "2"
+    (message,) = response.json
+    assert list(message) == ["headers", "attachments", "id", "uri", "seen", "answered", "recent", "deleted",
+                             "hasAttachments", "important", "sentDate", "subject", "from", "to", "cc", "bcc", "size"]
+    assert message["subject"] == "offer 0" and message["from"] == "spam0@bad.example"
+    assert message["uri"].startswith(f"/api/users/{world.id('userA')}/emails/Quarantine/")
+    for query, field in (("sort=color", "sort"), ("operator=XOR", "operator"), ("receivedAfter=soon", "receivedAfter"),
+                         ("pageSize=0", "pageSize"), ("subject=a%0Ab", "subject")):
+        bad = client.get(f"{url}?{query}", headers=world.headers("enduser"))
+        assert bad.status_code == 400 and bad.json["errors"][0]["field"] == field, query
+    missing = client.get(f"/api/users/{world.id('userA')}/emails/Nope", headers=world.headers("enduser"))
+    assert missing.status_code == 404
