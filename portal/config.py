@@ -67,9 +67,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DNS_TIMEOUT": float(_env("POSTERN_DNS_TIMEOUT", "3")),  # type: ignore[arg-type]
         "DOMAIN_PURGE_DAYS": int(_env("POSTERN_DOMAIN_PURGE_DAYS", "30")),  # type: ignore[arg-type]
         "MAIL_FROM": _env("POSTERN_MAIL_FROM", "postern@localhost"),
-        "MAIL_ROOT": _env("POSTERN_MAIL_ROOT", str(instance / "mail")),
+        "MAIL_ROOT": _env("POSTERN_MAIL_ROOT"),  # default: INSTANCE_DIR/mail (below)
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
-        "EXPORT_DIR": _env("POSTERN_EXPORT_DIR", str(instance / "export")),
+        "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)
         "EXPORT_ON_CHANGE": _env("POSTERN_EXPORT_ON_CHANGE", "true") == "true",
         "CHECK_MIGRATIONS": True,
         "MAX_CONTENT_LENGTH": int(_env("POSTERN_MAX_BODY_BYTES", str(1024 * 1024))),  # type: ignore[arg-type]
@@ -88,6 +88,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     if overrides:
         cfg.update(overrides)
     cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"] or "memory://")
+    for key, sub in (("MAIL_ROOT", "mail"), ("EXPORT_DIR", "export")):  # below the instance dir in use
+        cfg[key] = cfg[key] or str(Path(cfg["INSTANCE_DIR"]) / sub)
     if "SECRET_KEY" not in cfg:
         cfg["SECRET_KEY"] = _secret_key(Path(cfg["INSTANCE_DIR"]))
     uri = cfg["SQLALCHEMY_DATABASE_URI"]

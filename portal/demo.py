@@ -6,6 +6,7 @@ import secrets
 
 from sqlalchemy import select
 
+from . import demo_mail
 from .extensions import db
 from .models import Admin, Authority, Broker, Customer, Domain, DomainAlias, MailUser, OutgoingProvider, Platform
 from .permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType
@@ -99,5 +100,6 @@ def seed() -> list[tuple[str, str]]:
                 user.policy = domain.policies[1] if n % 5 == 4 else domain.default_policy
                 user.status = "DISABLED" if n == 7 else "ENABLED"
     db.session.flush()
+    demo_mail.seed([f"{local}@{main.name}" for local, _first, _last in USERS[:6]])
     return [(login, role) for login, _n, _s, _g, role in accounts] + [
         ("alice@acme.example", "mailbox user (portal: /me/login)")]

@@ -76,3 +76,49 @@ def test_admin_is_sent_to_admin_pages(client: FlaskClient, world: World) -> None
 
     login(client, "root", PASSWORD)
     assert client.get("/me/senders").headers["Location"] == "/"
+
+
+def test_quarantine_page(app: Flask, client: FlaskClient, world: World) -> None:
+    import mailbox
+    from email.message import EmailMessage
+    from pathlib import Path
+
+    from portal.integrations.mailstore import maildir_root
+
+    with app.app_context():
+        root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+        hostile = EmailMessage()
+        hostile["From"] = '"<img src=x onerror=alert(1)>" <evil@bad.example>'
+        hostile["Subject"] = "<script>alert('x')</script> Invoice"
+        hostile["X-Quarantine-Reason"] = "VIRUS"
+        hostile.set_content("hi")
+        mailbox.Maildir(str(root)).get_folder("Quarantine").add(mailbox.MaildirMessage(hostile.as_bytes()))
+    _login(client)
+    page = client.get("/me/quarantine")
+    assert page.status_code == 200 and "3 messages" in page.text
+    assert "<script>alert" not in page.text and "&lt;script&gt;" in page.text
+    assert "onerror=alert" not in page.text.replace("&lt;", "")  # the display name is escaped text
+    found = client.get("/me/quarantine?q=invoice", headers={"HX-Request": "true"})
+    assert "<html" not in found.text and "1 message" in found.text and "reason-virus" in found.text
+    by_subject = client.get("/me/quarantine?sort=subject")
+    assert by_subject.text.index("offer 0") < by_subject.text.index("offer 1")
+    with app.app_context():
+        db.session.get(Domain, world.pk["A"]).end_user_permissions = "WBLIST_EDIT"
+        db.session.commit()
+    assert client.get("/me/quarantine").status_code == 403
+
+
+def test_demo_quarantine(app: Flask) -> None:
+    from pathlib import Path
+
+    from portal import demo_mail
+    from portal.integrations.mailstore import MaildirStore, Search, maildir_root
+
+    with app.app_context():
+        assert demo_mail.seed(["demo@a.example"]) == 5
+        assert demo_mail.seed(["demo@a.example"]) == 0  # once
+        store = MaildirStore(maildir_root(Path(app.config["MAIL_ROOT"]), "demo@a.example"))
+        found, total = store.messages("Quarantine", Search(), "-sentDate", 0, 10)
+    reasons = {m.headers["X-Quarantine-Reason"] for m in found}
+    assert total == 5 and reasons == {"SPAM", "VIRUS", "ADVERT", "BAD_ATTACHMENTS"}
+    assert any(m.headers.get("X-Virus-Name") == "Eicar-Test-Signature" and m.has_attachments for m in found)

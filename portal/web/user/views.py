@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Response, current_app, flash, redirect, request, url_for
@@ -9,11 +10,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ... import ids
-from ...errors import Forbidden, Invalid, ServiceError
+from ...errors import Forbidden, Invalid, NotFound, ServiceError
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
-from ...services import auth, wblist
+from ...services import auth, mailboxes, wblist
 from .. import forms
 from .. import session as web_session
 from ..listing import list_page
@@ -109,3 +110,34 @@ def senders_delete(rule_id: str) -> Response:
     db.session.commit()
     flash(_("Removed."), "success")
     return redirect(url_for("user.senders"))
+
+
+@dataclass
+class _Page:
+    offset: int
+    page_size: int
+    sort: str
+
+
+@bp.get("/quarantine")
+@login_required
+def quarantine() -> Response:
+    """The user's quarantined mail: server-side search (sender or subject), sort and paging."""
+    user = current_user.user
+    query = request.args.get("q", "").strip()
+    args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort")}
+    args.setdefault("pageSize", "20")
+    if query:
+        args.update({"from": query, "subject": query, "operator": "OR"})
+    errors: dict[str, str] = {}
+    try:
+        _user, rows, total = mailboxes.messages(current_principal(), user.email, "Quarantine", args)
+    except Invalid as error:
+        rows, total, errors = [], 0, error.field_messages()
+    except NotFound:
+        rows, total = [], 0
+    offset = int(args.get("offset") or 0) if not errors else 0
+    page = _Page(offset=offset, page_size=int(args["pageSize"]) if not errors else 20,
+                 sort=args.get("sort", "-sentDate"))
+    return render("user/quarantine.html", "user/_quarantine_table.html", rows=rows, total=total, params=page,
+                  q=query, errors=errors, page_sizes=(20, 40, 100))
