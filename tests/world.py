@@ -156,4 +156,5 @@ def _maildir(email: str, quarantined: int) -> None:
     for key in list(folder.iterkeys()):
         folder.remove(key)
     for n in range(quarantined):
-        folder.add(mailbox.MaildirMessage(f"From: spam{n}@bad.example\nSubject: offer {n}\n\nbody\n"))
+        folder.add(mailbox.MaildirMessage(f"From: spam{n}@bad.example\nSubject: offer {n}\n"
+                                          f"Message-ID: <quarantined-{n}@bad.example>\n\nbody\n"))

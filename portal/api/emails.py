@@ -10,8 +10,8 @@ from .. import ids
 from ..clock import to_ms
 from ..integrations.mailstore import Folder, Summary
 from ..models import MailUser
-from ..schemas.emails import ImapFolderOut, ImapMessageOut
-from ..services import mailboxes
+from ..schemas.emails import AttachmentOut, ImapFolderOut, ImapMessageContentOut, ImapMessageOut
+from ..services import mailboxes, messages
 from .framework import Access, QueryParam, endpoint, json_response, principal
 
 FIELDS = QueryParam("fields", "STATS adds messageCount and unreadMessageCount",
@@ -68,10 +68,40 @@ def message_id(summary: Summary) -> str:
 def get_folder_content(userIdOrEmail: str, folderPath: str) -> Response:
     folder = folderPath.strip("/")
     user, found, total = mailboxes.messages(principal(), userIdOrEmail, folder, request.args)
-    base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}"
-    out = [ImapMessageOut(
-        headers=s.headers, attachments=[], id=message_id(s), uri=f"{base}/{quote(message_id(s), safe='')}",
-        seen=s.seen, answered=s.answered, recent=s.recent, deleted=s.deleted, has_attachments=s.has_attachments,
-        important=s.important, sent_date=to_ms(s.sent_date), subject=s.subject, from_=s.sender, to=s.to, cc=s.cc,
-        bcc=[], size=s.size) for s in found]
+    out = [_summary_out(user, folder, s) for s in found]
     return json_response(out, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
+
+
+def _summary_out(user: MailUser, folder: str, s: Summary, model: type[ImapMessageOut] = ImapMessageOut,
+                 **extra: object) -> ImapMessageOut:
+    base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}"
+    return model(
+        headers=s.headers, attachments=extra.pop("attachments", []), id=message_id(s),
+        uri=f"{base}/{quote(message_id(s), safe='')}", seen=s.seen, answered=s.answered, recent=s.recent,
+        deleted=s.deleted, has_attachments=s.has_attachments, important=s.important, sent_date=to_ms(s.sent_date),
+        subject=s.subject, from_=s.sender, to=s.to, cc=s.cc, bcc=[], size=s.size, **extra)
+
+
+@endpoint("/users/<userIdOrEmail>/emails/<path:folderPath>/<messageId>", "GET", access=Access.AUTHENTICATED,
+          tag="Emails", summary="Get email", response=ImapMessageContentOut,
+          query=(QueryParam("fields", "HEADERS, BODY, ATTACHMENTS, SOURCE (comma-separated; SOURCE for the owner)"),),
+          errors={404: "The user or the mail does not exist.", 503: "Unable to connect to the mail server"})
+def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
+    folder = folderPath.strip("/")
+    user = mailboxes.user_by_id_or_email(principal(), userIdOrEmail)
+    with mailboxes.store_for(user) as store:
+        nested = store.is_folder(f"{folder}/{messageId}")
+    if nested:  # /emails/A/B names the folder A/B, not message B of A
+        return get_folder_content(userIdOrEmail, f"{folder}/{messageId}")
+    fields = {f.strip().upper() for f in request.args.get("fields", "HEADERS,BODY,ATTACHMENTS").split(",")}
+    _user, found = messages.content(principal(), userIdOrEmail, folder, messageId, with_source="SOURCE" in fields)
+    base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}/{quote(messageId, safe='')}"
+    attachments = [AttachmentOut(id=str(a.part), filename=a.filename, content_type=a.content_type, size=a.size,
+                                 uri=f"{base}/attachments/{a.part}").wire()
+                   for a in found.attachments] if "ATTACHMENTS" in fields else []
+    body = (found.html or found.text) if "BODY" in fields else None
+    out = _summary_out(user, folder, found.summary, ImapMessageContentOut, attachments=attachments, content=body,
+                       source=found.source.decode("utf-8", errors="replace") if found.source else None)
+    if "HEADERS" not in fields:
+        out.headers = {}
+    return json_response(out)

@@ -42,6 +42,10 @@ class MailStore(Protocol):
     def messages(self, folder: str, search: Search, sort: str, offset: int, limit: int
                  ) -> tuple[list[Summary], int]: ...
 
+    def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]: ...
+
+    def is_folder(self, path: str) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -116,6 +120,35 @@ class ImapStore:
             result.append(summarize(str(uid), header, flags, data.get(b"RFC822.SIZE", 0), "\\Recent" in flags))
         return result, len(uids)
 
+    def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]:
+        """One message by its quarantine id (X-Fuglu-Id) or Message-ID, with its whole source."""
+        imap = self._imap()
+        try:
+            if not imap.folder_exists(folder):
+                raise NotFound("No such folder.")
+            imap.select_folder(folder, readonly=True)
+            uids = imap.search(["OR", ["HEADER", "X-Fuglu-Id", message_id], ["HEADER", "Message-ID", message_id]])
+            if not uids and message_id.isdigit():  # the UID is the id of a message with neither header
+                uids = imap.search(["UID", message_id])
+            if not uids:
+                raise NotFound("No such message.")
+            uid = sorted(uids)[0]
+            data = imap.fetch([uid], ["FLAGS", "RFC822.SIZE", "BODY.PEEK[]"]).get(uid)
+        except (OSError, IMAPClientError) as exc:
+            raise Unavailable(f"The mail server failed: {exc}") from exc
+        if data is None:
+            raise NotFound("No such message.")
+        raw = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
+        flags = {f.decode() for f in data.get(b"FLAGS", ())}
+        head = raw.split(b"\r\n\r\n", 1)[0]
+        return summarize(str(uid), head, flags, data.get(b"RFC822.SIZE", len(raw)), "\\Recent" in flags), raw
+
+    def is_folder(self, path: str) -> bool:
+        try:
+            return bool(self._imap().folder_exists(path))
+        except (OSError, IMAPClientError) as exc:
+            raise Unavailable(f"The mail server failed: {exc}") from exc
+
     def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(OSError, IMAPClientError):
@@ -182,6 +215,27 @@ class MaildirStore:
 
         entries.sort(key=order, reverse=sort.startswith("-"))
         return [summary for summary, _ in entries[offset:offset + limit]], len(entries)
+
+    def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]:
+        box = self._box(folder)
+        wanted = message_id.strip("<>").lower()
+        for key in box.iterkeys():
+            message = box.get_message(key)
+            ids = ((message.get("X-Fuglu-Id") or "").strip().lower(),
+                   (message.get("Message-ID") or "").strip().strip("<>").lower())
+            if wanted in ids or message_id == key:  # the key is the id of a message with neither header
+                raw = message.as_bytes()
+                flags = {_MAILDIR_FLAGS[f] for f in message.get_flags() if f in _MAILDIR_FLAGS}
+                head = raw.split(b"\n\n", 1)[0]
+                return summarize(key, head, flags, len(raw), recent=message.get_subdir() == "new"), raw
+        raise NotFound("No such message.")
+
+    def is_folder(self, path: str) -> bool:
+        try:
+            self._box(path)
+        except NotFound:
+            return False
+        return True
 
     def close(self) -> None:
         return None

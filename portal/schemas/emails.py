@@ -18,7 +18,7 @@ class ImapFolderOut(OutModel):
 
 class ImapMessageOut(OutModel):
     headers: dict[str, str]
-    attachments: list[dict[str, object]]
+    attachments: list[dict[str, object]]  # AttachmentOut fields; empty in lists
     id: str
     uri: str
     seen: bool
@@ -34,3 +34,16 @@ class ImapMessageOut(OutModel):
     cc: list[str]
     bcc: list[str]
     size: int
+
+
+class AttachmentOut(OutModel):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    uri: str
+
+
+class ImapMessageContentOut(ImapMessageOut):
+    content: str | None = None
+    source: str | None = None

@@ -172,6 +172,8 @@ MATRIX = [
          {"userIdOrEmail": "userA", "path": "=Quarantine"}),
     Case("GET", "/users/<userIdOrEmail>/emails/<path:folderPath>", expect(**{**TENANT_OK, "enduser": 200}),
          {"userIdOrEmail": "userA", "folderPath": "=Quarantine"}),
+    Case("GET", "/users/<userIdOrEmail>/emails/<path:folderPath>/<messageId>", expect(**{**TENANT_OK, "enduser": 200}),
+         {"userIdOrEmail": "userA", "folderPath": "=Quarantine", "messageId": "=<quarantined-0@bad.example>"}),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]

@@ -60,3 +60,24 @@ def test_end_user_adds_an_allowed_sender(page: Page, live_url: str, world: World
     page.goto(f"{live_url}/me/senders")  # a full load: htmx has wired the search box
     page.locator("#search").press_sequentially("*shop*")
     expect(page.locator("#senders tbody tr")).to_have_count(1)
+
+
+def test_hostile_message_in_the_browser(app, page: Page, live_url: str, world: World) -> None:
+    from tests.web.test_user_portal import _hostile
+
+    _hostile(app)
+    dialogs: list[str] = []
+    remote: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: remote.append(request.url) if "127.0.0.1" not in request.url else None)
+    page.goto(f"{live_url}/me/login")
+    page.fill("#f-email", "user@a.example")
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+    page.goto(f"{live_url}/me/quarantine/message?id=hostile1")
+    expect(page.frame_locator("#message-body").locator("p")).to_have_text("Hi")
+    page.frame_locator("#message-body").locator("a").click()
+    page.wait_for_timeout(300)
+    assert dialogs == [] and remote == []
+    # nothing in the page is reachable from the frame: it has no same-origin access
+    assert page.evaluate("document.getElementById('message-body').contentDocument") is None

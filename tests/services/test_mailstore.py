@@ -211,3 +211,27 @@ def test_folder_content_api(client: FlaskClient, world: World) -> None:
         assert bad.status_code == 400 and bad.json["errors"][0]["field"] == field, query
     missing = client.get(f"/api/users/{world.id('userA')}/emails/Nope", headers=world.headers("enduser"))
     assert missing.status_code == 404
+
+
+def test_one_message(store: MailStore) -> None:
+    summary, raw = store.message("Quarantine", "f2")
+    assert summary.subject == "Invoice" and summary.seen and b"pay me" in raw
+    by_message_id, _ = store.message("Quarantine", "<m2@spam.example>")
+    assert by_message_id.headers["X-Fuglu-Id"] == "f2"
+    with pytest.raises(NotFound):
+        store.message("Quarantine", "nope")
+    assert store.is_folder("Archive/2025") and not store.is_folder("Archive/1999")
+
+
+def test_message_api(client: FlaskClient, world: World) -> None:
+    listing = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine", headers=world.headers("enduser")).json
+    uri = listing[0]["uri"]
+    response = client.get(f"{uri}?fields=HEADERS,BODY,ATTACHMENTS,SOURCE", headers=world.headers("enduser"))
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["id"] == listing[0]["id"] and body["content"].strip() == "body"
+    assert body["source"].startswith("From:") and body["attachments"] == []
+    admin = client.get(f"{uri}?fields=SOURCE", headers=world.headers("domainA")).json
+    assert admin["source"] is None and admin["headers"] == {}  # the source is the owner's only
+    assert client.get(f"/api/users/{world.id('userA')}/emails/Quarantine/nope",
+                      headers=world.headers("enduser")).status_code == 404

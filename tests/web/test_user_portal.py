@@ -122,3 +122,46 @@ def test_demo_quarantine(app: Flask) -> None:
     reasons = {m.headers["X-Quarantine-Reason"] for m in found}
     assert total == 5 and reasons == {"SPAM", "VIRUS", "ADVERT", "BAD_ATTACHMENTS"}
     assert any(m.headers.get("X-Virus-Name") == "Eicar-Test-Signature" and m.has_attachments for m in found)
+
+
+def _hostile(app: Flask) -> None:
+    import mailbox
+    from email.message import EmailMessage
+    from pathlib import Path
+
+    from portal.integrations.mailstore import maildir_root
+
+    message = EmailMessage()
+    message["From"] = "attacker@bad.example"
+    message["Subject"] = "Hostile"
+    message["X-Fuglu-Id"] = "hostile1"
+    message.set_content("plain <b>text</b>")
+    message.add_alternative('<p>Hi</p><script>alert(1)</script><img src="https://track.example/p.gif">'
+                            '<a href="javascript:alert(2)">x</a>', subtype="html")
+    message.add_attachment(b"MZ", maintype="application", subtype="octet-stream", filename="PLACEHOLDER.exe")
+    # an RFC 2231 name with a path, markup and CR/LF, which EmailMessage itself would refuse to write
+    raw = message.as_bytes().replace(b'filename="PLACEHOLDER.exe"',
+                                     b"filename*=utf-8''..%2F%3Cb%3Eevil%3C%2Fb%3E%0D%0A.exe")
+    with app.app_context():
+        root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+        mailbox.Maildir(str(root)).get_folder("Quarantine").add(mailbox.MaildirMessage(raw))
+
+
+def test_message_page(app: Flask, client: FlaskClient, world: World) -> None:
+    _hostile(app)
+    _login(client)
+    page = client.get("/me/quarantine/message?id=hostile1")
+    assert page.status_code == 200
+    assert 'sandbox referrerpolicy="no-referrer" srcdoc="' in page.text
+    frame = page.text.split('srcdoc="', 1)[1].split('"></iframe>', 1)[0]
+    assert "<" not in frame  # the document is one escaped attribute
+    assert "script" not in frame.lower() and "javascript" not in frame and "track.example" not in frame
+    assert "Show 1 remote image" in page.text
+    assert "img-src 'self' data:;" in page.headers["Content-Security-Policy"]
+    assert "<b>evil</b>" not in page.text
+    assert "__b_evil__b___.exe (application/octet-stream" in page.text  # no path, no markup, no CR/LF
+    shown = client.get("/me/quarantine/message?id=hostile1&images=1")
+    assert "track.example" in shown.text and "img-src 'self' data: https:" in shown.headers["Content-Security-Policy"]
+    text = client.get("/me/quarantine/message?id=hostile1&view=text")
+    assert "plain &lt;b&gt;text&lt;/b&gt;" in text.text and "<iframe" not in text.text
+    assert client.get("/me/quarantine/message?id=nope").status_code == 404

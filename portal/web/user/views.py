@@ -14,11 +14,12 @@ from ...errors import Forbidden, Invalid, NotFound, ServiceError
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
-from ...services import auth, mailboxes, wblist
+from ...services import auth, mailboxes, messages, wblist
 from .. import forms
 from .. import session as web_session
 from ..listing import list_page
 from ..render import render
+from ..security_headers import CSP
 from ..session import current_principal
 from . import bp
 
@@ -141,3 +142,18 @@ def quarantine() -> Response:
                  sort=args.get("sort", "-sentDate"))
     return render("user/quarantine.html", "user/_quarantine_table.html", rows=rows, total=total, params=page,
                   q=query, errors=errors, page_sizes=(20, 40, 100))
+
+
+@bp.get("/quarantine/message")
+@login_required
+def quarantine_message() -> Response:
+    """One held message: escaped headers, the HTML in a sandboxed iframe (images only on request)."""
+    images = request.args.get("images") == "1"
+    _user, found = messages.content(current_principal(), current_user.user.email, "Quarantine",
+                                    request.args.get("id", ""), allow_remote_images=images)
+    frame = messages.frame_document(found.html, allow_remote_images=images) if found.html else ""
+    response = render("user/message.html", message=found, message_id=request.args.get("id", ""), images=images,
+                      view=request.args.get("view", "html" if found.html else "text"), frame=frame)
+    if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else
+        response.headers["Content-Security-Policy"] = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
+    return response

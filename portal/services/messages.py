@@ -1,0 +1,122 @@
+"""One quarantined message, made safe to show: hostile mail is the norm here.
+
+HTML bodies are cleaned with nh3 (an allow-list: no script, style, svg, math, form, base, meta,
+event handlers, `data-*`/`hx-*`, `javascript:` links) and remote images are dropped until the
+user asks for them; the page then shows the result in a sandboxed `srcdoc` iframe (no scripts,
+no same origin) under a CSP of its own. Cleaning happens last: nothing is changed after it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+import nh3
+
+from ..integrations.mailstore import Summary
+from . import mailboxes
+from .principal import Principal
+
+
+@dataclass
+class Attachment:
+    part: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass
+class Content:
+    summary: Summary
+    text: str | None
+    html: str | None  # cleaned
+    remote_images: int  # how many were held back
+    attachments: list[Attachment] = field(default_factory=list)
+    source: bytes | None = None
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\\\<>\"]")
+
+
+def safe_filename(name: str | None, part: int) -> str:
+    """An attachment's name with no path, no control characters, no markup; never empty."""
+    cleaned = _UNSAFE_NAME.sub("_", (name or "").strip()).strip(". ")
+    return cleaned[:200] or f"part-{part}"
+
+
+def clean_html(html: str, *, allow_remote_images: bool) -> tuple[str, int]:
+    """Sanitized HTML and the number of remote images held back."""
+    held = 0
+
+    def attribute_filter(element: str, attribute: str, value: str) -> str | None:
+        nonlocal held
+        if element == "img" and attribute == "src":
+            remote = value.strip().lower().startswith(("http:", "https:", "//"))
+            if remote and not allow_remote_images:
+                held += 1
+                return None
+            if not remote and not value.strip().lower().startswith("cid:"):
+                return None
+        return value
+
+    cleaned = nh3.clean(html, attribute_filter=attribute_filter, link_rel="noopener noreferrer nofollow",
+                        url_schemes={"http", "https", "mailto", "cid"})
+    return cleaned, held
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+
+
+def _attachments(message: EmailMessage) -> list[Attachment]:
+    found = []
+    for n, part in enumerate(message.walk()):
+        if part.is_multipart() or part.get_content_disposition() not in ("attachment", "inline"):
+            continue
+        if part.get_content_disposition() == "inline" and part.get_content_maintype() == "text":
+            continue
+        try:
+            payload = part.get_payload(decode=True) or b""
+        except (ValueError, LookupError):
+            payload = b""
+        try:
+            name = part.get_filename()
+        except (ValueError, LookupError):
+            name = None
+        found.append(Attachment(n, safe_filename(name, n), part.get_content_type(), len(payload)))
+    return found
+
+
+def _body(message: EmailMessage, kind: str) -> str | None:
+    try:
+        part = message.get_body(preferencelist=(kind,))
+        return part.get_content() if part is not None else None  # type: ignore[union-attr]
+    except (KeyError, LookupError, ValueError, AttributeError):
+        return None
+
+
+def content(principal: Principal, user_ref: str, folder: str, message_id: str, *,
+            allow_remote_images: bool = False, with_source: bool = False) -> tuple[Any, Content]:
+    user = mailboxes.user_by_id_or_email(principal, user_ref)
+    with mailboxes.store_for(user) as store:
+        summary, raw = store.message(folder, message_id)
+    message = parse(raw)
+    html_source = _body(message, "html")
+    html, held = clean_html(html_source, allow_remote_images=allow_remote_images) if html_source else (None, 0)
+    owner = principal.user is not None and principal.user.id == user.id
+    return user, Content(summary=summary, text=_body(message, "plain"), html=html, remote_images=held,
+                         attachments=_attachments(message), source=raw if with_source and owner else None)
+
+
+def frame_document(cleaned_html: str, *, allow_remote_images: bool) -> str:
+    """The document of the sandboxed iframe: its own CSP (no script, no connection), links open outside."""
+    images = "https: data: cid:" if allow_remote_images else "data: cid:"
+    return ('<!doctype html><meta charset="utf-8">'
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src {images}; "
+            "style-src 'unsafe-inline'; form-action 'none'\">"
+            '<base target="_blank">' + cleaned_html)

@@ -1,0 +1,66 @@
+"""The hostile-mail corpus at the sanitizer level: nothing active survives, remote images wait."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.services.messages import clean_html, frame_document, safe_filename
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    '<body onload="alert(1)">',
+    "<svg><script>alert(1)</script></svg>",
+    '<svg onload="alert(1)"/>',
+    "<math><mi xlink:href=\"javascript:alert(1)\">x</mi></math>",
+    "<style>@import url(https://evil.example/x.css);</style>",
+    '<div style="background:url(https://evil.example/t.png)">x</div>',
+    '<img srcset="https://evil.example/a.png 1x">',
+    '<base href="https://evil.example/">',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+    '<form action="https://evil.example"><input name=p></form>',
+    '<a href="javascript:alert(1)">click</a>',
+    '<a href="JaVaScRiPt:alert(1)">click</a>',
+    '<iframe src="https://evil.example"></iframe>',
+    '<object data="https://evil.example/x.swf"></object>',
+    '<div hx-get="/api/security/admins" hx-trigger="load" data-x="1">x</div>',
+    '<link rel="stylesheet" href="https://evil.example/x.css">',
+]
+FORBIDDEN = ("<script", "onerror", "onload", "<svg", "<math", "<style", "style=", "srcset", "<base", "<meta",
+             "<form", "<input", "javascript:", "<iframe", "<object", "hx-", "data-x", "<link", "evil.example")
+
+
+@pytest.mark.parametrize("html", HOSTILE)
+def test_nothing_active_survives(html: str) -> None:
+    cleaned, _ = clean_html(html, allow_remote_images=True)
+    lowered = cleaned.lower()
+    assert not [word for word in FORBIDDEN if word in lowered], cleaned
+
+
+def test_remote_images_are_held_until_asked() -> None:
+    html = '<p>Hi</p><img src="https://t.example/p.gif" width=1><img src="//t.example/q.gif"><img src="cid:logo">'
+    held, count = clean_html(html, allow_remote_images=False)
+    assert count == 2 and "t.example" not in held and 'src="cid:logo"' in held
+    shown, none = clean_html(html, allow_remote_images=True)
+    assert none == 0 and 'src="https://t.example/p.gif"' in shown
+
+
+def test_links_do_not_leak_the_referrer() -> None:
+    cleaned, _ = clean_html('<a href="https://ok.example/">ok</a>', allow_remote_images=False)
+    assert 'rel="noopener noreferrer nofollow"' in cleaned
+
+
+def test_frame_document_has_its_own_policy() -> None:
+    document = frame_document("<p>x</p>", allow_remote_images=False)
+    assert "default-src 'none'" in document and "img-src data: cid:" in document and "script" not in document
+    assert "img-src https:" in frame_document("<p>x</p>", allow_remote_images=True)
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("report.pdf", "report.pdf"), ("../../etc/passwd", "_.._etc_passwd"), ('<img src=x onerror=1>.html',
+                                                                          "_img src=x onerror=1_.html"),
+    ("a\r\nContent-Type: text/html", "a__Content-Type: text_html"), ("", "part-3"), (None, "part-3"),
+    ("....", "part-3"),
+])
+def test_attachment_names(name: str | None, expected: str) -> None:
+    assert safe_filename(name, 3) == expected
