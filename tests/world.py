@@ -156,5 +156,13 @@ def _maildir(email: str, quarantined: int) -> None:
     for key in list(folder.iterkeys()):
         folder.remove(key)
     for n in range(quarantined):
-        folder.add(mailbox.MaildirMessage(f"From: spam{n}@bad.example\nSubject: offer {n}\n"
-                                          f"Message-ID: <quarantined-{n}@bad.example>\n\nbody\n"))
+        if n == 1:  # this one carries an attachment
+            text = ("From: spam1@bad.example\nSubject: offer 1\nMessage-ID: <quarantined-1@bad.example>\n"
+                    'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n'
+                    "Content-Type: text/plain\n\nbody\n--b\nContent-Type: text/html\n"
+                    'Content-Disposition: attachment; filename="price list.html"\n\n'
+                    "<script>alert(1)</script>\n--b--\n")
+        else:
+            text = (f"From: spam{n}@bad.example\nSubject: offer {n}\n"
+                    f"Message-ID: <quarantined-{n}@bad.example>\n\nbody\n")
+        folder.add(mailbox.MaildirMessage(text))

@@ -10,7 +10,13 @@ from .. import ids
 from ..clock import to_ms
 from ..integrations.mailstore import Folder, Summary
 from ..models import MailUser
-from ..schemas.emails import AttachmentOut, ImapFolderOut, ImapMessageContentOut, ImapMessageOut
+from ..schemas.emails import (
+    AttachmentOut,
+    ImapFolderOut,
+    ImapMessageAttachmentList,
+    ImapMessageContentOut,
+    ImapMessageOut,
+)
 from ..services import mailboxes, messages
 from .framework import Access, QueryParam, endpoint, json_response, principal
 
@@ -105,3 +111,38 @@ def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
     if "HEADERS" not in fields:
         out.headers = {}
     return json_response(out)
+
+
+def download(data: bytes, filename: str) -> Response:
+    """A file to save, never to display: octet-stream, nosniff, RFC 6266 name (ASCII fallback + UTF-8)."""
+    response = Response(data, mimetype="application/octet-stream")
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_") or "attachment"
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@endpoint("/users/<userId>/emails/<path:folderPath>/<messageId>/attachments", "GET", access=Access.AUTHENTICATED,
+          tag="Emails", summary="Get all email attachments", response=ImapMessageAttachmentList,
+          query=(QueryParam("dl", "true: download them all as one zip file"),),
+          errors={404: "The user or the mail does not exist."})
+def get_attachments(userId: str, folderPath: str, messageId: str) -> Response:
+    folder = folderPath.strip("/")
+    if request.args.get("dl", "").lower() in ("1", "true", "yes"):
+        return download(messages.attachments_zip(principal(), userId, folder, messageId), f"{messageId}.zip")
+    user, found = messages.content(principal(), userId, folder, messageId)
+    base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}/{quote(messageId, safe='')}/attachments"
+    items = [AttachmentOut(id=str(a.part), filename=a.filename, content_type=a.content_type, size=a.size,
+                           uri=f"{base}/{a.part}?dl=true") for a in found.attachments]
+    return json_response(ImapMessageAttachmentList(attachments=items, uri=f"{base}?dl=true", count=len(items)))
+
+
+@endpoint("/users/<userId>/emails/<path:folderPath>/<emailId>/attachments/<int:partId>", "GET",
+          access=Access.AUTHENTICATED, tag="Emails", summary="Download email attachment part",
+          query=(QueryParam("dl", "Ignored: attachments are always downloads, never displayed"),),
+          errors={404: "The user, the mail or the attachment does not exist."})
+def get_attachment_part(userId: str, folderPath: str, emailId: str, partId: int) -> Response:
+    found, data = messages.attachment(principal(), userId, folderPath.strip("/"), emailId, partId)
+    return download(data, found.filename)

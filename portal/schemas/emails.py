@@ -47,3 +47,9 @@ class AttachmentOut(OutModel):
 class ImapMessageContentOut(ImapMessageOut):
     content: str | None = None
     source: str | None = None
+
+
+class ImapMessageAttachmentList(OutModel):
+    attachments: list[AttachmentOut]
+    uri: str
+    count: int

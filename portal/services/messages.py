@@ -8,7 +8,9 @@ no same origin) under a CSP of its own. Cleaning happens last: nothing is change
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -17,6 +19,7 @@ from typing import Any
 
 import nh3
 
+from ..errors import NotFound
 from ..integrations.mailstore import Summary
 from . import mailboxes
 from .principal import Principal
@@ -120,3 +123,36 @@ def frame_document(cleaned_html: str, *, allow_remote_images: bool) -> str:
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src {images}; "
             "style-src 'unsafe-inline'; form-action 'none'\">"
             '<base target="_blank">' + cleaned_html)
+
+
+def attachment(principal: Principal, user_ref: str, folder: str, message_id: str, part: int
+               ) -> tuple[Attachment, bytes]:
+    """One attachment's bytes (the caller serves them as a download, never inline)."""
+    user = mailboxes.user_by_id_or_email(principal, user_ref)
+    with mailboxes.store_for(user) as store:
+        _summary, raw = store.message(folder, message_id)
+    message = parse(raw)
+    for found in _attachments(message):
+        if found.part == part:
+            payload = list(message.walk())[part].get_payload(decode=True) or b""
+            return found, payload
+    raise NotFound("No such attachment.")
+
+
+def attachments_zip(principal: Principal, user_ref: str, folder: str, message_id: str) -> bytes:
+    """Every attachment of a message in one zip file (names made safe and unique)."""
+    user = mailboxes.user_by_id_or_email(principal, user_ref)
+    with mailboxes.store_for(user) as store:
+        _summary, raw = store.message(folder, message_id)
+    message = parse(raw)
+    parts = list(message.walk())
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for found in _attachments(message):
+            name = found.filename
+            while name in used:
+                name = f"{found.part}-{name}"
+            used.add(name)
+            archive.writestr(name, parts[found.part].get_payload(decode=True) or b"")
+    return buffer.getvalue()

@@ -174,6 +174,12 @@ MATRIX = [
          {"userIdOrEmail": "userA", "folderPath": "=Quarantine"}),
     Case("GET", "/users/<userIdOrEmail>/emails/<path:folderPath>/<messageId>", expect(**{**TENANT_OK, "enduser": 200}),
          {"userIdOrEmail": "userA", "folderPath": "=Quarantine", "messageId": "=<quarantined-0@bad.example>"}),
+    Case("GET", "/users/<userId>/emails/<path:folderPath>/<messageId>/attachments",
+         expect(**{**TENANT_OK, "enduser": 200}),
+         {"userId": "userA", "folderPath": "=Quarantine", "messageId": "=quarantined-1@bad.example"}),
+    Case("GET", "/users/<userId>/emails/<path:folderPath>/<emailId>/attachments/<int:partId>",
+         expect(**{**TENANT_OK, "enduser": 200}),
+         {"userId": "userA", "folderPath": "=Quarantine", "emailId": "=quarantined-1@bad.example", "partId": "=2"}),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]

@@ -224,8 +224,9 @@ def test_one_message(store: MailStore) -> None:
 
 
 def test_message_api(client: FlaskClient, world: World) -> None:
-    listing = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine", headers=world.headers("enduser")).json
-    uri = listing[0]["uri"]
+    listing = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine?sort=subject",
+                         headers=world.headers("enduser")).json
+    uri = listing[0]["uri"]  # offer 0: no attachment
     response = client.get(f"{uri}?fields=HEADERS,BODY,ATTACHMENTS,SOURCE", headers=world.headers("enduser"))
     assert response.status_code == 200, response.json
     body = response.json
@@ -235,3 +236,22 @@ def test_message_api(client: FlaskClient, world: World) -> None:
     assert admin["source"] is None and admin["headers"] == {}  # the source is the owner's only
     assert client.get(f"/api/users/{world.id('userA')}/emails/Quarantine/nope",
                       headers=world.headers("enduser")).status_code == 404
+
+
+def test_attachments_api(client: FlaskClient, world: World) -> None:
+    import io
+    import zipfile
+
+    base = f"/api/users/{world.id('userA')}/emails/Quarantine/quarantined-1@bad.example/attachments"
+    listed = client.get(base, headers=world.headers("enduser"))
+    assert listed.status_code == 200 and listed.json["count"] == 1
+    (item,) = listed.json["attachments"]
+    assert (item["filename"], item["contentType"]) == ("price list.html", "text/html")
+    part = client.get(item["uri"], headers=world.headers("enduser"))
+    assert part.status_code == 200 and part.mimetype == "application/octet-stream"
+    assert part.headers["Content-Disposition"] == (
+        "attachment; filename=\"price list.html\"; filename*=UTF-8''price%20list.html")
+    assert part.headers["X-Content-Type-Options"] == "nosniff" and b"<script>" in part.data
+    archive = client.get(listed.json["uri"], headers=world.headers("enduser"))
+    assert zipfile.ZipFile(io.BytesIO(archive.data)).namelist() == ["price list.html"]
+    assert client.get(f"{base}/99", headers=world.headers("enduser")).status_code == 404

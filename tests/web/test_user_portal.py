@@ -165,3 +165,13 @@ def test_message_page(app: Flask, client: FlaskClient, world: World) -> None:
     text = client.get("/me/quarantine/message?id=hostile1&view=text")
     assert "plain &lt;b&gt;text&lt;/b&gt;" in text.text and "<iframe" not in text.text
     assert client.get("/me/quarantine/message?id=nope").status_code == 404
+
+
+def test_attachment_download_from_the_page(app: Flask, client: FlaskClient, world: World) -> None:
+    _login(client)
+    page = client.get("/me/quarantine/message?id=quarantined-1@bad.example")
+    link = page.text.split('href="/me/quarantine/attachment?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    response = client.get(f"/me/quarantine/attachment?{link}")
+    assert response.status_code == 200 and response.mimetype == "application/octet-stream"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="price list.html"')
+    assert client.get("/me/quarantine/attachment?id=quarantined-1@bad.example&part=x").status_code == 404

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ... import ids
+from ...api.emails import download
 from ...errors import Forbidden, Invalid, NotFound, ServiceError
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS
@@ -157,3 +158,15 @@ def quarantine_message() -> Response:
     if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else
         response.headers["Content-Security-Policy"] = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
     return response
+
+
+@bp.get("/quarantine/attachment")
+@login_required
+def quarantine_attachment() -> Response:
+    """Download one attachment of a held message (always a download, never displayed)."""
+    part = request.args.get("part", "")
+    if not part.isdigit():
+        raise NotFound("No such attachment.")
+    found, data = messages.attachment(current_principal(), current_user.user.email, "Quarantine",
+                                      request.args.get("id", ""), int(part))
+    return download(data, found.filename)
