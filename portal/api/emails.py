@@ -8,6 +8,7 @@ from flask import Response, request
 
 from .. import ids
 from ..clock import to_ms
+from ..errors import FieldError, Invalid
 from ..integrations.mailstore import Folder, Summary
 from ..models import MailUser
 from ..schemas.emails import (
@@ -17,8 +18,9 @@ from ..schemas.emails import (
     ImapMessageContentOut,
     ImapMessageOut,
 )
-from ..services import mailboxes, messages
-from .framework import Access, QueryParam, endpoint, json_response, principal
+from ..services import mailboxes, messages, release
+from .framework import Access, QueryParam, endpoint, json_response, no_content, principal
+from .problems import from_service_error
 
 FIELDS = QueryParam("fields", "STATS adds messageCount and unreadMessageCount",
                     schema={"type": "string", "enum": ["STATS"]})
@@ -146,3 +148,23 @@ def get_attachments(userId: str, folderPath: str, messageId: str) -> Response:
 def get_attachment_part(userId: str, folderPath: str, emailId: str, partId: int) -> Response:
     found, data = messages.attachment(principal(), userId, folderPath.strip("/"), emailId, partId)
     return download(data, found.filename)
+
+
+@endpoint("/users/<userIdOrEmail>/emails/<path:folderPath>/<fugluId>/release", "POST", access=Access.AUTHENTICATED,
+          tag="Emails", summary="Release an email", status=204,
+          query=(QueryParam("X-Virus-Lover", "Required to release an infected message (and only then)",
+                            where="header"),
+                 QueryParam("force", "true: send again to recipients already served (Postern extension)")),
+          errors={400: "The relay refused the message; it stays in quarantine",
+                  404: "The user or the couple folder/fugluId may not exist",
+                  412: "Infected without X-Virus-Lover, or X-Virus-Lover on a clean message",
+                  503: "No relay could be reached"})
+def release_email(userIdOrEmail: str, folderPath: str, fugluId: str) -> Response:
+    outcome = release.release(principal(), userIdOrEmail, folderPath.strip("/"), fugluId,
+                              virus_lover=request.headers.get("X-Virus-Lover") is not None,
+                              force=request.args.get("force", "").lower() in ("1", "true", "yes"))
+    if outcome.refused:  # answered without raising, so that the deliveries that did happen are committed
+        detail = "; ".join(f"{r}: {why}" for r, why in outcome.refused.items())
+        return from_service_error(Invalid(f"The relay refused the message, it stays in quarantine: {detail}",
+                                          [FieldError(r, why) for r, why in outcome.refused.items()]))
+    return no_content()

@@ -1,7 +1,7 @@
 """SQLAlchemy models: data and invariants, no I/O."""
 
 from .accounts import Admin, ApiToken, Authority
-from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, SenderRule, UriRule
+from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
 from .tenancy import (
     Broker,
     Customer,
@@ -30,6 +30,7 @@ __all__ = [
     "OutgoingProvider",
     "Platform",
     "Policy",
+    "Release",
     "SenderRule",
     "UriRule",
 ]

@@ -90,3 +90,18 @@ class EmailAliasRecipient(db.Model):
 
 
 
+
+
+class Release(db.Model):
+    """A quarantined message delivered to one recipient: written only after the relay said 250."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("user_id", "message_key", "recipient"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    message_key: Mapped[str] = mapped_column(String(320))  # X-Fuglu-Id, else Message-ID
+    recipient: Mapped[str] = mapped_column(String(320))
+    relay: Mapped[str] = mapped_column(String(300))
+    released_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -180,6 +180,10 @@ MATRIX = [
     Case("GET", "/users/<userId>/emails/<path:folderPath>/<emailId>/attachments/<int:partId>",
          expect(**{**TENANT_OK, "enduser": 200}),
          {"userId": "userA", "folderPath": "=Quarantine", "emailId": "=quarantined-1@bad.example", "partId": "=2"}),
+    Case("POST", "/users/<userIdOrEmail>/emails/<path:folderPath>/<fugluId>/release",
+         expect(sysadmin=503, broker=503, customer=503, domainA=503, domainB=404, enduser=503),
+         {"userIdOrEmail": "userA", "folderPath": "=Quarantine", "fugluId": "=quarantined-0@bad.example"},
+         label="(the test relay is down: 503 means allowed)"),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]

@@ -175,3 +175,22 @@ def test_attachment_download_from_the_page(app: Flask, client: FlaskClient, worl
     assert response.status_code == 200 and response.mimetype == "application/octet-stream"
     assert response.headers["Content-Disposition"].startswith('attachment; filename="price list.html"')
     assert client.get("/me/quarantine/attachment?id=quarantined-1@bad.example&part=x").status_code == 404
+
+
+def test_release_from_the_page(app: Flask, client: FlaskClient, world: World) -> None:
+    from tests.services_runtime import smtp_server
+
+    with smtp_server() as (sink, port):
+        with app.app_context():
+            db.session.get(Domain, world.pk["A"]).platforms[0].transport_port = port
+            db.session.commit()
+        _login(client)
+        page = client.get("/me/quarantine/message?id=quarantined-0@bad.example")
+        assert 'id="release-form"' in page.text and "virus_lover" not in page.text
+        token = csrf_token(page.text)
+        done = client.post("/me/quarantine/release", data={"csrf_token": token, "id": "quarantined-0@bad.example"})
+        assert done.status_code == 302 and len(sink.messages) == 1
+        assert "delivered to your mailbox" in client.get(done.headers["Location"]).text
+        client.post("/me/quarantine/release", data={"csrf_token": token, "id": "quarantined-0@bad.example"})
+        assert len(sink.messages) == 1
+        assert "released" in client.get("/me/quarantine").text

@@ -15,7 +15,7 @@ from ...errors import Forbidden, Invalid, NotFound, ServiceError
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
-from ...services import auth, mailboxes, messages, wblist
+from ...services import auth, mailboxes, messages, release, wblist
 from .. import forms
 from .. import session as web_session
 from ..listing import list_page
@@ -142,7 +142,7 @@ def quarantine() -> Response:
     page = _Page(offset=offset, page_size=int(args["pageSize"]) if not errors else 20,
                  sort=args.get("sort", "-sentDate"))
     return render("user/quarantine.html", "user/_quarantine_table.html", rows=rows, total=total, params=page,
-                  q=query, errors=errors, page_sizes=(20, 40, 100))
+                  q=query, errors=errors, page_sizes=(20, 40, 100), released=release.released_keys(user))
 
 
 @bp.get("/quarantine/message")
@@ -153,8 +153,12 @@ def quarantine_message() -> Response:
     _user, found = messages.content(current_principal(), current_user.user.email, "Quarantine",
                                     request.args.get("id", ""), allow_remote_images=images)
     frame = messages.frame_document(found.html, allow_remote_images=images) if found.html else ""
+    granted = set(current_user.user.domain.end_user_permissions.split())
     response = render("user/message.html", message=found, message_id=request.args.get("id", ""), images=images,
-                      view=request.args.get("view", "html" if found.html else "text"), frame=frame)
+                      view=request.args.get("view", "html" if found.html else "text"), frame=frame,
+                      can_release="QUARANTINE_RELEASE" in granted,
+                      infected=bool(found.summary.headers.get("X-Virus-Name"))
+                      or found.summary.headers.get("X-Quarantine-Reason") == "VIRUS")
     if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else
         response.headers["Content-Security-Policy"] = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
     return response
@@ -170,3 +174,25 @@ def quarantine_attachment() -> Response:
     found, data = messages.attachment(current_principal(), current_user.user.email, "Quarantine",
                                       request.args.get("id", ""), int(part))
     return download(data, found.filename)
+
+
+@bp.post("/quarantine/release")
+@login_required
+def quarantine_release() -> Response:
+    """Release a held message to the user's mailbox (once; infected mail needs an explicit choice)."""
+    message_id = request.form.get("id", "")
+    try:
+        outcome = release.release(current_principal(), current_user.user.email, "Quarantine", message_id,
+                                  virus_lover=request.form.get("virus_lover") == "on")
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(url_for("user.quarantine_message", id=message_id))
+    db.session.commit()
+    if outcome.refused:
+        flash(_("The relay refused the message; it stays in quarantine."), "error")
+    elif outcome.delivered:
+        flash(_("The message was delivered to your mailbox."), "success")
+    else:
+        flash(_("This message was already released."), "success")
+    return redirect(url_for("user.quarantine_message", id=message_id))

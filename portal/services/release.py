@@ -1,0 +1,112 @@
+"""Release a quarantined message to its recipient, losing nothing and sending nothing twice.
+
+- An infected message (X-Virus-Name, or reason VIRUS) needs `X-Virus-Lover`; that header on a clean
+  message is refused too (412, as the seed says).
+- The copy sent has no spam subject prefix (the user's policy) and no verdict headers, and carries
+  `X-Postern-Released`; it goes to the platform's relay, then its fallback.
+- A release is recorded per recipient only after the relay accepted it (250); a recipient already
+  served is skipped (a double click or a retry sends nothing more) unless `force` is given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
+
+from flask import current_app
+from sqlalchemy import select
+
+from ..clock import utcnow
+from ..errors import Forbidden, PreconditionFailed, Unavailable
+from ..extensions import db
+from ..integrations import smtp
+from ..models import MailUser, Release
+from ..permissions import EndUserPermission
+from . import mailboxes
+from .principal import Principal
+
+VERDICT_HEADERS = ("X-Spam-Score", "X-Spam-Status", "X-Spam-Flag", "X-Spam-Level", "X-Quarantine-Reason",
+                   "X-Virus-Name", "X-Virus-Status")
+
+
+@dataclass
+class Outcome:
+    delivered: list[str]
+    already: list[str]
+    refused: dict[str, str] = field(default_factory=dict)  # recipient -> the relay's answer
+
+
+def _who(principal: Principal) -> str:
+    if principal.user is not None:
+        return principal.user.email
+    return principal.admin.login if principal.admin else "?"
+
+
+def _prepare(raw: bytes, user: MailUser) -> bytes:
+    message = BytesParser(policy=policy.SMTP).parsebytes(raw)
+    props = (user.policy or user.domain.default_policy)
+    prefixes = [p for p in ((props.relay_props or {}).get("prefixSpam"), (props.relay_props or {}).get("advertPrefix"))
+                if p] if props else []
+    subject = str(message.get("Subject", ""))
+    for prefix in prefixes:
+        subject = re.sub(r"^\s*" + re.escape(prefix) + r"\s*", "", subject)
+    if "Subject" in message:
+        message.replace_header("Subject", subject)
+    for name in VERDICT_HEADERS:
+        del message[name]
+    message["X-Postern-Released"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+    return message.as_bytes()
+
+
+def release(principal: Principal, user_ref: str, folder: str, message_id: str, *, virus_lover: bool,
+            force: bool = False) -> Outcome:
+    user = mailboxes.user_by_id_or_email(principal, user_ref, release=True)
+    if principal.user is not None and str(EndUserPermission.QUARANTINE_RELEASE) not in \
+            user.domain.end_user_permissions.split():
+        raise Forbidden("Your domain does not let you release messages.")
+    with mailboxes.store_for(user) as store:
+        summary, raw = store.message(folder, message_id)
+    infected = bool(summary.headers.get("X-Virus-Name")) or summary.headers.get("X-Quarantine-Reason") == "VIRUS"
+    if infected and not virus_lover:
+        raise PreconditionFailed("The message is infected: send X-Virus-Lover to release it anyway.")
+    if virus_lover and not infected:
+        raise PreconditionFailed("X-Virus-Lover was sent but the message is not infected.")
+    key = summary.headers.get("X-Fuglu-Id") or summary.headers.get("Message-ID", "").strip("<>") or summary.key
+    recipients = [summary.headers.get("X-Original-To") or user.email]
+    done = set(db.session.scalars(select(Release.recipient).where(
+        Release.user_id == user.id, Release.message_key == key, Release.recipient.in_(recipients))))
+    todo = recipients if force else [r for r in recipients if r not in done]
+    if not todo:
+        return Outcome([], sorted(done))
+    platform = user.platform or user.domain.default_platform
+    if platform is None:
+        raise Unavailable("The user's domain has no relay to deliver to.")
+    data = _prepare(raw, user)
+    sender = current_app.config.get("MAIL_FROM", "postern@localhost")
+    relays = [(platform.transport_dest, platform.transport_port, platform.transport_type)]
+    if platform.fallback_transport_dest:
+        relays.append((platform.fallback_transport_dest, platform.fallback_transport_port or 25,
+                       platform.fallback_transport_type or platform.transport_type))
+    timeout = float(current_app.config.get("SMTP_TIMEOUT", 20))
+    last_error: Unavailable | None = None
+    for host, port, transport in relays:
+        try:
+            refused = smtp.deliver(host, port, transport, sender, todo, data, timeout=timeout)
+        except Unavailable as error:
+            last_error = error
+            continue
+        delivered = [r for r in todo if r not in refused]
+        for recipient in delivered:
+            if recipient not in done:
+                db.session.add(Release(user_id=user.id, message_key=key, recipient=recipient,
+                                       relay=f"{host}:{port}", released_by=_who(principal)))
+        db.session.flush()  # the deliveries that happened are kept even when others were refused
+        return Outcome(delivered, sorted(done), {
+            r: f"{code} {msg.decode(errors='replace')}" for r, (code, msg) in refused.items()})
+    raise last_error or Unavailable("No relay took the message.")
+
+
+def released_keys(user: MailUser) -> set[str]:
+    return set(db.session.scalars(select(Release.message_key).where(Release.user_id == user.id)))

@@ -1,0 +1,108 @@
+"""Release (seed 5.7.9) through a real SMTP peer: nothing lost, nothing sent twice, viruses guarded."""
+
+from __future__ import annotations
+
+import mailbox
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from portal.extensions import db
+from portal.integrations.mailstore import maildir_root
+from portal.models import Domain, Platform, Policy, Release
+from tests.services_runtime import SmtpSink, free_port, smtp_server
+from tests.world import World
+
+SPAM = ("From: winner@lottery.example\nTo: user@a.example\nSubject: [SPAM] You won\nX-Fuglu-Id: rel1\n"
+        "X-Spam-Score: 12.5\nX-Quarantine-Reason: SPAM\nX-Original-To: user@a.example\n\nclaim it\n")
+VIRUS = ("From: it@evil.example\nTo: user@a.example\nSubject: invoice\nX-Fuglu-Id: vir1\n"
+         "X-Quarantine-Reason: VIRUS\nX-Virus-Name: Eicar-Test-Signature\n\nopen it\n")
+
+
+@pytest.fixture
+def relay(app: Flask, world: World) -> Iterator[SmtpSink]:
+    with smtp_server() as (sink, port), app.app_context():
+        platform = db.session.get(Domain, world.pk["A"]).platforms[0]
+        platform.transport_port = port
+        db.session.get(Policy, world.pk["policyA"]).relay_props = {"prefixSpam": "[SPAM]", "spamScoreLimit": 10}
+        root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+        quarantine = mailbox.Maildir(str(root)).get_folder("Quarantine")
+        for text in (SPAM, VIRUS):
+            quarantine.add(mailbox.MaildirMessage(text))
+        db.session.commit()
+        yield sink
+
+
+def _release(client: FlaskClient, world: World, message_id: str, role: str = "enduser", **headers: str):
+    return client.post(f"/api/users/{world.id('userA')}/emails/Quarantine/{message_id}/release",
+                       headers={**world.headers(role), **headers})
+
+
+def test_release_once(app: Flask, client: FlaskClient, world: World, relay: SmtpSink) -> None:
+    assert _release(client, world, "rel1").status_code == 204
+    (sender, recipients, raw), = relay.messages
+    assert sender == "postern@localhost" and recipients == ["user@a.example"]
+    delivered = message_from_bytes(raw)
+    assert delivered["Subject"] == "You won" and delivered["X-Spam-Score"] is None
+    assert delivered["X-Quarantine-Reason"] is None and delivered["X-Postern-Released"]
+    assert b"claim it" in raw
+    assert _release(client, world, "rel1").status_code == 204  # a double click sends nothing more
+    assert _release(client, world, "rel1", role="domainA").status_code == 204
+    assert len(relay.messages) == 1
+    forced = client.post(f"/api/users/{world.id('userA')}/emails/Quarantine/rel1/release?force=true",
+                         headers=world.headers("enduser"))
+    assert forced.status_code == 204 and len(relay.messages) == 2
+    with app.app_context():
+        (record,) = db.session.query(Release).all()
+        assert (record.message_key, record.recipient, record.released_by) == ("rel1", "user@a.example",
+                                                                               "user@a.example")
+
+
+def test_virus_lover(client: FlaskClient, world: World, relay: SmtpSink) -> None:
+    refused = _release(client, world, "vir1")
+    assert refused.status_code == 412 and "X-Virus-Lover" in refused.json["detail"]
+    assert _release(client, world, "rel1", **{"X-Virus-Lover": "yes"}).status_code == 412
+    assert relay.messages == []
+    assert _release(client, world, "vir1", **{"X-Virus-Lover": "yes"}).status_code == 204
+    assert len(relay.messages) == 1
+
+
+def test_refused_recipient_keeps_the_message(app: Flask, client: FlaskClient, world: World,
+                                             relay: SmtpSink) -> None:
+    relay.refuse.add("user@a.example")
+    response = _release(client, world, "rel1")
+    assert response.status_code == 400 and "550" in response.json["detail"]
+    with app.app_context():
+        assert db.session.query(Release).count() == 0
+    relay.refuse.clear()
+    assert _release(client, world, "rel1").status_code == 204 and len(relay.messages) == 1
+
+
+def test_fallback_relay_and_outage(app: Flask, client: FlaskClient, world: World, relay: SmtpSink) -> None:
+    with app.app_context():
+        platform = db.session.get(Domain, world.pk["A"]).platforms[0]
+        fallback_port = platform.transport_port
+        platform.transport_port = free_port()  # the main relay is down
+        db.session.commit()
+    down = _release(client, world, "rel1")
+    assert down.status_code == 503 and "did not take the message" in down.json["detail"]
+    with app.app_context():
+        assert db.session.query(Release).count() == 0
+        platform = db.session.get(Platform, db.session.get(Domain, world.pk["A"]).platforms[0].id)
+        platform.fallback_transport_dest, platform.fallback_transport_port = "127.0.0.1", fallback_port
+        platform.fallback_transport_type = "SMTP"
+        db.session.commit()
+    assert _release(client, world, "rel1").status_code == 204 and len(relay.messages) == 1
+
+
+def test_end_user_needs_the_release_permission(app: Flask, client: FlaskClient, world: World,
+                                               relay: SmtpSink) -> None:
+    with app.app_context():
+        db.session.get(Domain, world.pk["A"]).end_user_permissions = "QUARANTINE_VIEW"
+        db.session.commit()
+    assert _release(client, world, "rel1").status_code == 403
+    assert _release(client, world, "nope", role="domainA").status_code == 404
