@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .common import OutModel
+from .common import ApiModel, OutModel
 
 
 class ImapFolderOut(OutModel):
@@ -53,3 +53,13 @@ class ImapMessageAttachmentList(OutModel):
     attachments: list[AttachmentOut]
     uri: str
     count: int
+
+
+class Sign(OutModel):
+    """Seed 6.57: the HTML signature encoded in base64."""
+
+    sign: str
+
+
+class SignIn(ApiModel):
+    sign: str = Field(max_length=40000, description="HTML in base64")

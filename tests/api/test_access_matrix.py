@@ -184,6 +184,11 @@ MATRIX = [
          expect(sysadmin=503, broker=503, customer=503, domainA=503, domainB=404, enduser=503),
          {"userIdOrEmail": "userA", "folderPath": "=Quarantine", "fugluId": "=quarantined-0@bad.example"},
          label="(the test relay is down: 503 means allowed)"),
+    # 5.16 UsersSigns
+    Case("GET", "/users/<userId>/sign", expect(**{**TENANT_OK, "enduser": 200}), {"userId": "userA"}),
+    Case("PUT", "/users/<userId>/sign", expect(**{**TENANT_OK, "enduser": 200}), {"userId": "userA"},
+         body={"sign": "PGI+aGk8L2I+"}),
+    Case("DELETE", "/users/<userId>/sign", expect(**{**TENANT_WRITE, "enduser": 204}), {"userId": "userA"}),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]
