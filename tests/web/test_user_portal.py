@@ -194,3 +194,19 @@ def test_release_from_the_page(app: Flask, client: FlaskClient, world: World) ->
         client.post("/me/quarantine/release", data={"csrf_token": token, "id": "quarantined-0@bad.example"})
         assert len(sink.messages) == 1
         assert "released" in client.get("/me/quarantine").text
+
+
+def test_signature_page(app: Flask, client: FlaskClient, world: World) -> None:
+    _login(client)
+    page = client.get("/me/signature")
+    assert page.status_code == 200 and "signature-preview" not in page.text
+    saved = client.post("/me/signature", data={"csrf_token": csrf_token(page.text),
+                                               "sign": "<b>Sansa</b><img src=x onerror=alert(1)>"})
+    assert saved.status_code == 302
+    shown = client.get("/me/signature")
+    assert "&lt;b&gt;Sansa&lt;/b&gt;" in shown.text and "onerror" not in shown.text
+    assert 'id="signature-preview" title="Preview" sandbox' in shown.text
+    with app.app_context():
+        db.session.get(Domain, world.pk["A"]).end_user_permissions = "QUARANTINE_VIEW"
+        db.session.commit()
+    assert client.get("/me/signature").status_code == 403

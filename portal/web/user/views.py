@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,7 +16,7 @@ from ...errors import Forbidden, Invalid, NotFound, ServiceError
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
-from ...services import auth, mailboxes, messages, release, wblist
+from ...services import auth, mailboxes, messages, release, signs, wblist
 from .. import forms
 from .. import session as web_session
 from ..listing import list_page
@@ -196,3 +197,26 @@ def quarantine_release() -> Response:
     else:
         flash(_("This message was already released."), "success")
     return redirect(url_for("user.quarantine_message", id=message_id))
+
+
+@bp.route("/signature", methods=["GET", "POST"])
+@login_required
+def signature() -> Response:
+    """The user's HTML signature, sanitized when saved, previewed in a sandboxed frame."""
+    user = current_user.user
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        html = request.form.get("sign", "")
+        try:
+            signs.set_sign(current_principal(), user.id, base64.b64encode(html.encode()).decode())
+            db.session.commit()
+            flash(_("Your signature was saved."), "success")
+            return redirect(url_for("user.signature"))
+        except ServiceError as error:
+            db.session.rollback()
+            errors, status = error.field_messages() or {"_form": error.detail}, error.status
+    current = base64.b64decode(signs.get(current_principal(), user.id)).decode()
+    frame = messages.frame_document(current, allow_remote_images=False) if current else ""
+    return render("user/signature.html", status=status, current=request.form.get("sign", current),
+                  frame=frame, errors=errors)
