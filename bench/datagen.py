@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from datetime import datetime
 
 from sqlalchemy import insert
 
@@ -59,6 +60,24 @@ def generate(admins: int, domains: int = 200, seed: int = 42) -> str:
     return value
 
 
+def _bench_customer(label: str) -> Customer:
+    """A broker and its customer for one benchmark's data."""
+    broker = Broker(name=f"{label} Bench Broker")
+    db.session.add(broker)
+    db.session.flush()
+    customer = Customer(broker_id=broker.id, name=f"{label} Bench Customer")
+    db.session.add(customer)
+    db.session.flush()
+    return customer
+
+
+def _insert_domains(customer_id: int, names: list[str], now: datetime) -> None:
+    db.session.execute(insert(Domain), [
+        {"customer_id": customer_id, "name": name, "status": "ENABLED", "wblist_priority": "USER",
+         "default_language": "EN", "auto_provisioning_on": False, "sender_verify_on": True, "outgoing_subnets": [],
+         "end_user_permissions": "", "created_at": now} for name in names])
+
+
 NAMES = ["anna", "joanna", "hannah", "annie", "marianne", "leanne", "suzanne", "johann", "bob", "eve", "oscar",
          "victor", "peggy", "trent", "walter", "zoe"]
 
@@ -69,19 +88,9 @@ def generate_users(domains_count: int, users: int, seed: int = 7) -> tuple[int, 
     from portal.services import policies
 
     rng = random.Random(seed)
-    broker = Broker(name="Users Bench Broker")
-    db.session.add(broker)
-    db.session.flush()
-    customer = Customer(broker_id=broker.id, name="Users Bench Customer")
-    db.session.add(customer)
-    db.session.flush()
+    customer = _bench_customer("Users")
     now = utcnow()
-    db.session.execute(insert(Domain), [
-        {"customer_id": customer.id, "name": f"bench{i}.example", "status": "ENABLED", "wblist_priority": "USER",
-         "default_language": "EN", "auto_provisioning_on": False, "sender_verify_on": True, "outgoing_subnets": [],
-         "end_user_permissions": "", "created_at": now}
-        for i in range(domains_count)
-    ])
+    _insert_domains(customer.id, [f"bench{i}.example" for i in range(domains_count)], now)
     big = db.session.query(Domain).filter_by(name="bench0.example").one()
     big.policies = [policies.default_policy(big, quarantine=True, retention=False, archive=False)]
     db.session.flush()
@@ -113,17 +122,9 @@ def generate_rules(domains_count: int, users: int, rules: int, seed: int = 11) -
     from portal.models import MailUser, SenderRule
 
     rng = random.Random(seed)
-    broker = Broker(name="Rules Bench Broker")
-    db.session.add(broker)
-    db.session.flush()
-    customer = Customer(broker_id=broker.id, name="Rules Bench Customer")
-    db.session.add(customer)
-    db.session.flush()
+    customer = _bench_customer("Rules")
     now = utcnow()
-    db.session.execute(insert(Domain), [
-        {"customer_id": customer.id, "name": f"rb{i}.example", "status": "ENABLED", "wblist_priority": "USER",
-         "default_language": "EN", "auto_provisioning_on": False, "sender_verify_on": True, "outgoing_subnets": [],
-         "end_user_permissions": "", "created_at": now} for i in range(domains_count)])
+    _insert_domains(customer.id, [f"rb{i}.example" for i in range(domains_count)], now)
     domain_ids = [pk for (pk,) in db.session.query(Domain.id).filter(Domain.name.like("rb%.example"))
                   .order_by(Domain.id)]
     for start in range(0, users, 20000):

@@ -36,11 +36,12 @@ class Language(StrEnum):
     NB = "NB"
 
 
-def _upper(value: Any) -> Any:
+def upper(value: Any) -> Any:
+    """Enum values are accepted in any case (the seed lists FR and fr alike)."""
     return value.upper() if isinstance(value, str) else value
 
 
-LanguageField = Annotated[Language, BeforeValidator(_upper)]
+LanguageField = Annotated[Language, BeforeValidator(upper)]
 
 
 class ApiModel(BaseModel):

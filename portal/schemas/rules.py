@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field, RootModel
 
-from .common import ApiModel, EpochMillis, OutModel, SafeStr
-
-
-def _upper(value: Any) -> Any:
-    return value.upper() if isinstance(value, str) else value
+from .common import ApiModel, EpochMillis, OutModel, SafeStr, upper
 
 
 class SenderRuleType(StrEnum):
@@ -38,7 +34,7 @@ class UriAction(StrEnum):
     BLACKLIST_URI_HOST = "BLACKLIST_URI_HOST"
 
 
-RuleType = Annotated[SenderRuleType, BeforeValidator(_upper)]
+RuleType = Annotated[SenderRuleType, BeforeValidator(upper)]
 Description = Annotated[SafeStr, Field(max_length=1024)]
 SenderValue = Annotated[str, Field(min_length=1, max_length=320)]
 
@@ -75,8 +71,8 @@ class FilterSenderOut(OutModel):
 
 
 class FilterAttachmentAdd(ApiModel):
-    action: Annotated[AttachmentAction, BeforeValidator(_upper)] | None = None
-    check_type: Annotated[CheckType, BeforeValidator(_upper)] | None = None
+    action: Annotated[AttachmentAction, BeforeValidator(upper)] | None = None
+    check_type: Annotated[CheckType, BeforeValidator(upper)] | None = None
     filter: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     priority: Annotated[int, Field(ge=0, le=1000)] | None = None
     description: Description | None = None
@@ -94,7 +90,7 @@ class FilterAttachmentOut(OutModel):
 
 
 class FilterUriBlAdd(ApiModel):
-    action: Annotated[UriAction, BeforeValidator(_upper)] | None = None
+    action: Annotated[UriAction, BeforeValidator(upper)] | None = None
     filter: Annotated[str, Field(min_length=1, max_length=253)] | None = None
     priority: Annotated[int, Field(ge=0, le=1000)] | None = None
     description: Description | None = None
