@@ -34,9 +34,9 @@ run: install
 	@echo "Postern on http://$(HOST):$(PORT)/"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-# System packages the tests drive (Debian's chromium for Playwright, Dovecot for IMAP); installed
+# System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd); installed
 # when missing and running as root.
-SYSTEM_PACKAGES := chromium dovecot-imapd
+SYSTEM_PACKAGES := chromium dovecot-imapd clamav-daemon
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -69,6 +69,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_FROM": _env("POSTERN_MAIL_FROM", "postern@localhost"),
         "MAIL_ROOT": _env("POSTERN_MAIL_ROOT"),  # default: INSTANCE_DIR/mail (below)
         "SMTP_TIMEOUT": float(_env("POSTERN_SMTP_TIMEOUT", "20")),  # type: ignore[arg-type]
+        "UPLOAD_MAX_BYTES": int(_env("POSTERN_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))),  # type: ignore[arg-type]
+        "UPLOAD_TTL_HOURS": int(_env("POSTERN_UPLOAD_TTL_HOURS", "24")),  # type: ignore[arg-type]
+        "CLAMD": _env("POSTERN_CLAMD"),  # unix:/run/clamav/clamd.ctl or host:port; unset: no live scan
+        "CLAMD_TIMEOUT": float(_env("POSTERN_CLAMD_TIMEOUT", "30")),  # type: ignore[arg-type]
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)
         "EXPORT_ON_CHANGE": _env("POSTERN_EXPORT_ON_CHANGE", "true") == "true",

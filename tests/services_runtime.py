@@ -230,15 +230,18 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
 
 
 class SmtpSink:
-    """What an aiosmtpd peer received; `refuse` makes it answer 550 to those recipients."""
+    """What an aiosmtpd peer received; `refuse` makes it answer 550 to those recipients, `full` 452."""
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.refuse: set[str] = set()
+        self.full: set[str] = set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 no such mailbox"
+        if address in self.full:
+            return "452 4.2.2 mailbox full"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -260,3 +263,39 @@ def smtp_server() -> Iterator[tuple[SmtpSink, int]]:
         yield sink, port
     finally:
         controller.stop()
+
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+@contextmanager
+def clamd() -> Iterator[str]:
+    """A private clamd on a free loopback port, its only signature the EICAR test string (no download)."""
+    binary = shutil.which("clamd") or ("/usr/sbin/clamd" if os.path.exists("/usr/sbin/clamd") else None)
+    if binary is None:
+        missing("clamd is not installed (apt-get install clamav-daemon)")
+    workdir = tempfile.mkdtemp(prefix="clamd-")
+    os.chmod(workdir, 0o755)
+    os.makedirs(os.path.join(workdir, "db"))
+    with open(os.path.join(workdir, "db", "test.ndb"), "w") as fh:
+        fh.write(f"Eicar-Test-Signature:0:*:{EICAR.hex()}\n")
+    port = free_port()
+    conf = os.path.join(workdir, "clamd.conf")
+    with open(conf, "w") as fh:
+        fh.write(f"DatabaseDirectory {workdir}/db\nTCPSocket {port}\nTCPAddr 127.0.0.1\nForeground yes\n"
+                 f"LogFile {workdir}/clamd.log\nPidFile {workdir}/clamd.pid\nUser {os.getenv('USER') or 'root'}\n")
+    proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait = threading.Event()
+    for _ in range(500):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None:
+            raise RuntimeError(f"clamd exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        wait.wait(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)

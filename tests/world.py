@@ -28,6 +28,7 @@ from portal.models import (
     Platform,
     Policy,
     SenderRule,
+    Upload,
     UriRule,
 )
 from portal.permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, Permission
@@ -66,6 +67,9 @@ def _admin(login: str, *, sys_admin: bool = False, enabled: bool = True,
     db.session.add(admin)
     db.session.flush()
     return admin
+
+
+UPLOAD_UID = "0123456789abcdef0123456789abcdef"  # a file user@a.example uploaded
 
 
 def build_world() -> World:
@@ -134,6 +138,8 @@ def build_world() -> World:
     w.pk.update(ruleA=rule_a.id, ruleUserA=rule_user.id, attachmentA=attachment.id, uriA=uri.id, groupA=group.id,
                 recipientA=group.recipients[0].id)
     _, w.token["enduser"] = tokens.issue(user, "end user token")
+    db.session.add(Upload(uid=UPLOAD_UID, user_id=user.id, name="note.txt", content_type="text/plain", size=5,
+                          data=b"hello"))
     token, _ = tokens.issue(db.session.get(Admin, w.pk["readerA"]), "reader token")
     w.pk["readerA_token"] = token.id
     db.session.flush()
@@ -151,12 +157,13 @@ def _maildir(email: str, quarantined: int) -> None:
 
     from portal.integrations.mailstore import maildir_root
 
+    import shutil
+
     root = maildir_root(Path(current_app.config["MAIL_ROOT"]), email)
+    shutil.rmtree(root, ignore_errors=True)  # what an earlier test filed (Sent, Drafts) does not leak
     root.parent.mkdir(parents=True, exist_ok=True)
     box = mailbox.Maildir(str(root), create=True)
-    folder = box.get_folder("Quarantine") if "Quarantine" in box.list_folders() else box.add_folder("Quarantine")
-    for key in list(folder.iterkeys()):
-        folder.remove(key)
+    folder = box.add_folder("Quarantine")
     for n in range(quarantined):
         if n == 1:  # this one carries an attachment
             text = ("From: spam1@bad.example\nSubject: offer 1\nMessage-ID: <quarantined-1@bad.example>\n"

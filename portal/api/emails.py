@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from .. import ids
 from ..clock import to_ms
 from ..errors import FieldError, Invalid
 from ..integrations.mailstore import Folder, Summary
-from ..models import MailUser
+from ..models import MailUser, Upload
 from ..schemas.emails import (
+    AttachmentFileOut,
     AttachmentOut,
     ImapFolderOut,
     ImapMessageAttachmentList,
     ImapMessageContentOut,
     ImapMessageOut,
+    SentOut,
+    SmtpMessageIn,
 )
-from ..services import mailboxes, messages, release
+from ..services import mailboxes, messages, release, sending, uploads
 from .framework import Access, QueryParam, endpoint, json_response, no_content, principal
 from .problems import from_service_error
 
@@ -168,3 +171,45 @@ def release_email(userIdOrEmail: str, folderPath: str, fugluId: str) -> Response
         return from_service_error(Invalid(f"The relay refused the message, it stays in quarantine: {detail}",
                                           [FieldError(r, why) for r, why in outcome.refused.items()]))
     return no_content()
+
+
+def _file_out(upload: Upload) -> AttachmentFileOut:
+    uri = f"{current_app.config['BASE_URL']}/api/emails/attachments/{upload.uid}/{quote(upload.name, safe='')}"
+    return AttachmentFileOut(uid=upload.uid, name=upload.name, uri=uri, type=upload.content_type, size=upload.size)
+
+
+@endpoint("/emails/attachments", "POST", access=Access.AUTHENTICATED, tag="Emails", summary="Upload attachment",
+          response=AttachmentFileOut, upload="file",
+          errors={400: "No file, or too many files waiting", 413: "Larger than the policy's mailSizeLimit"})
+def upload_attachment() -> Response:
+    # The file may be as large as the uploader's policy allows, not only the API's default body size.
+    request.max_content_length = uploads.size_limit(principal()) + 64 * 1024
+    file = request.files.get("file")
+    if file is None:
+        raise Invalid.on("file", "Send the file as multipart/form-data in a field named 'file'.")
+    return json_response(_file_out(uploads.store(principal(), file.stream, file.filename, file.mimetype)))
+
+
+@endpoint("/emails/attachments/<uid>/<filename>", "GET", access=Access.AUTHENTICATED, tag="Emails",
+          summary="Download attachment", errors={404: "No such file of yours"})
+def download_upload(uid: str, filename: str) -> Response:
+    upload = uploads.get(principal(), uid, filename)
+    return download(upload.data, upload.name)
+
+
+@endpoint("/emails/attachments/<uid>/<filename>", "DELETE", access=Access.AUTHENTICATED, tag="Emails",
+          summary="Delete attachment", status=204, errors={404: "No such file of yours"})
+def delete_upload(uid: str, filename: str) -> Response:
+    uploads.remove(principal(), uid, filename)
+    return no_content()
+
+
+@endpoint("/users/<userIdOrEmail>/emails/send", "POST", access=Access.AUTHENTICATED, tag="Emails",
+          summary="Send email", body=SmtpMessageIn, response=SentOut,
+          errors={400: "Error in given parameters, or a recipient the relay refused",
+                  403: "SEND_MAIL not granted (mailbox users) or no IMPERSONATE (administrators)",
+                  404: "The user does not exist.", 413: "Larger than the policy's mailSizeLimit",
+                  503: "No relay could be reached"})
+def send_email(userIdOrEmail: str, body: SmtpMessageIn) -> Response:
+    sent = sending.send(principal(), userIdOrEmail, body)
+    return json_response(SentOut(message_id=sent.message_id.strip("<>"), recipients=len(sent.recipients)))

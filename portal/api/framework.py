@@ -75,6 +75,7 @@ class Endpoint:
     query: tuple[QueryParam, ...]
     errors: dict[int, str]
     extension: bool
+    upload: str | None = None  # a multipart/form-data body with this file field
 
     @property
     def openapi_path(self) -> str:
@@ -139,11 +140,12 @@ def endpoint(
     query: Sequence[QueryParam] = (),
     errors: dict[int, str] | None = None,
     extension: bool = False,
+    upload: str | None = None,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     def decorate(fn: Callable[..., Response]) -> Callable[..., Response]:
         REGISTRY.append(Endpoint(
             rule, method, fn.__name__, access, summary, tag, body, response, status, listing_,
-            tuple(query), errors or {}, extension,
+            tuple(query), errors or {}, extension, upload,
         ))
 
         @wraps(fn)

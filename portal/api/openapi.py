@@ -85,6 +85,10 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     if ep.body is not None:
         op["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": {"$ref": REF.format(model=ep.body.__name__)}}}}
+    if ep.upload is not None:
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": [ep.upload],
+            "properties": {ep.upload: {"type": "string", "format": "binary"}}}}}}
     ok: dict[str, Any] = {"description": "OK" if ep.status != 201 else "Created"}
     model, is_list = _model_of(ep.response)
     if model is not None and ep.status != 204:

@@ -46,7 +46,16 @@ class MailStore(Protocol):
 
     def is_folder(self, path: str) -> bool: ...
 
+    def add_flag(self, folder: str, message_id: str, flag: str) -> None: ...
+
+    def delete(self, folder: str, message_ids: list[str]) -> int: ...
+
+    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> None: ...
+
     def close(self) -> None: ...
+
+
+RELEASED = "$Released"  # the keyword a released quarantine copy carries (Maildir: the P, "passed", flag)
 
 
 class ImapStore:
@@ -127,12 +136,7 @@ class ImapStore:
             if not imap.folder_exists(folder):
                 raise NotFound("No such folder.")
             imap.select_folder(folder, readonly=True)
-            uids = imap.search(["OR", ["HEADER", "X-Fuglu-Id", message_id], ["HEADER", "Message-ID", message_id]])
-            if not uids and message_id.isdigit():  # the UID is the id of a message with neither header
-                uids = imap.search(["UID", message_id])
-            if not uids:
-                raise NotFound("No such message.")
-            uid = sorted(uids)[0]
+            uid = self._find(imap, message_id)[0]
             data = imap.fetch([uid], ["FLAGS", "RFC822.SIZE", "BODY.PEEK[]"]).get(uid)
         except (OSError, IMAPClientError) as exc:
             raise Unavailable(f"The mail server failed: {exc}") from exc
@@ -143,9 +147,60 @@ class ImapStore:
         head = raw.split(b"\r\n\r\n", 1)[0]
         return summarize(str(uid), head, flags, data.get(b"RFC822.SIZE", len(raw)), "\\Recent" in flags), raw
 
+    @staticmethod
+    def _find(imap: IMAPClient, message_id: str) -> list[int]:
+        """UIDs in the selected folder of a quarantine id (X-Fuglu-Id), a Message-ID or a UID."""
+        uids = imap.search(["OR", ["HEADER", "X-Fuglu-Id", message_id], ["HEADER", "Message-ID", message_id]])
+        if not uids and message_id.isdigit():  # the UID is the id of a message with neither header
+            uids = imap.search(["UID", message_id])
+        if not uids:
+            raise NotFound("No such message.")
+        return sorted(uids)
+
+    def _writable(self, folder: str) -> IMAPClient:
+        imap = self._imap()
+        if not imap.folder_exists(folder):
+            raise NotFound("No such folder.")
+        imap.select_folder(folder)
+        return imap
+
     def is_folder(self, path: str) -> bool:
         try:
             return bool(self._imap().folder_exists(path))
+        except (OSError, IMAPClientError) as exc:
+            raise Unavailable(f"The mail server failed: {exc}") from exc
+
+    def add_flag(self, folder: str, message_id: str, flag: str) -> None:
+        try:
+            imap = self._writable(folder)
+            imap.add_flags(self._find(imap, message_id), [flag])
+        except (OSError, IMAPClientError) as exc:
+            raise Unavailable(f"The mail server failed: {exc}") from exc
+
+    def delete(self, folder: str, message_ids: list[str]) -> int:
+        """Remove messages for good (\\Deleted, then UID EXPUNGE of those only); returns how many."""
+        try:
+            imap = self._writable(folder)
+            uids: set[int] = set()
+            for message_id in message_ids:
+                uids.update(self._find(imap, message_id))
+            if uids:
+                imap.add_flags(sorted(uids), [b"\\Deleted"])
+                if imap.has_capability("UIDPLUS"):
+                    imap.uid_expunge(sorted(uids))
+                else:
+                    imap.expunge()
+        except (OSError, IMAPClientError) as exc:
+            raise Unavailable(f"The mail server failed: {exc}") from exc
+        return len(uids)
+
+    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> None:
+        """Store a message (a sent copy); the folder is created when missing."""
+        try:
+            imap = self._imap()
+            if not imap.folder_exists(folder):
+                imap.create_folder(folder)
+            imap.append(folder, raw, flags=flags)
         except (OSError, IMAPClientError) as exc:
             raise Unavailable(f"The mail server failed: {exc}") from exc
 
@@ -216,19 +271,54 @@ class MaildirStore:
         entries.sort(key=order, reverse=sort.startswith("-"))
         return [summary for summary, _ in entries[offset:offset + limit]], len(entries)
 
-    def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]:
-        box = self._box(folder)
+    @staticmethod
+    def _find(box: mailbox.Maildir, message_id: str) -> list[tuple[str, mailbox.MaildirMessage]]:
         wanted = message_id.strip("<>").lower()
+        found = []
         for key in box.iterkeys():
             message = box.get_message(key)
             ids = ((message.get("X-Fuglu-Id") or "").strip().lower(),
                    (message.get("Message-ID") or "").strip().strip("<>").lower())
             if wanted in ids or message_id == key:  # the key is the id of a message with neither header
-                raw = message.as_bytes()
-                flags = {_MAILDIR_FLAGS[f] for f in message.get_flags() if f in _MAILDIR_FLAGS}
-                head = raw.split(b"\n\n", 1)[0]
-                return summarize(key, head, flags, len(raw), recent=message.get_subdir() == "new"), raw
-        raise NotFound("No such message.")
+                found.append((key, message))
+        if not found:
+            raise NotFound("No such message.")
+        return found
+
+    def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]:
+        key, message = self._find(self._box(folder), message_id)[0]
+        raw = message.as_bytes()
+        flags = {_MAILDIR_FLAGS[f] for f in message.get_flags() if f in _MAILDIR_FLAGS}
+        head = raw.split(b"\n\n", 1)[0]
+        return summarize(key, head, flags, len(raw), recent=message.get_subdir() == "new"), raw
+
+    def add_flag(self, folder: str, message_id: str, flag: str) -> None:
+        letter = next((k for k, v in _MAILDIR_FLAGS.items() if v == flag), None)
+        if letter is None:
+            raise ValueError(f"The Maildir store has no flag for {flag}.")
+        box = self._box(folder)
+        for key, message in self._find(box, message_id):
+            message.add_flag(letter)
+            message.set_subdir("cur")
+            box[key] = message
+
+    def delete(self, folder: str, message_ids: list[str]) -> int:
+        box = self._box(folder)
+        keys = {key for message_id in message_ids for key, _ in self._find(box, message_id)}
+        for key in keys:
+            box.discard(key)
+        return len(keys)
+
+    def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> None:
+        if not self.root.is_dir():
+            mailbox.Maildir(str(self.root), create=True)
+        box = mailbox.Maildir(str(self.root), create=False)
+        for part in ([] if folder in ("", "INBOX") else folder.split(SEPARATOR)):
+            box = box.get_folder(part) if part in box.list_folders() else box.add_folder(part)
+        message = mailbox.MaildirMessage(raw)
+        message.set_subdir("cur")
+        message.set_flags("".join(k for k, v in _MAILDIR_FLAGS.items() if v in flags))
+        box.add(message)
 
     def is_folder(self, path: str) -> bool:
         try:
@@ -290,6 +380,7 @@ class Summary:
     to: list[str]
     cc: list[str]
     size: int
+    released: bool = False
 
 
 SUMMARY_HEADERS = ("X-Fuglu-Id", "X-Spam-Score", "X-Quarantine-Reason", "X-Virus-Name", "Message-ID",
@@ -327,7 +418,7 @@ def summarize(key: str, raw_headers: bytes, flags: set[str], size: int, recent: 
         deleted="\\Deleted" in flags, has_attachments=content_type in ("multipart/mixed", "multipart/report"),
         important=importance == "high" or priority in ("1", "2"), sent_date=sent,
         subject=headers.get("Subject", ""), sender=", ".join(_addresses(message.get("From"))),
-        to=_addresses(message.get("To")), cc=_addresses(message.get("Cc")), size=size,
+        to=_addresses(message.get("To")), cc=_addresses(message.get("Cc")), size=size, released=RELEASED in flags,
     )
 
 
@@ -339,7 +430,7 @@ def base_subject(subject: str) -> str:
     return _REPLY_PREFIX.sub("", subject).strip().lower()
 
 
-_MAILDIR_FLAGS = {"S": "\\Seen", "R": "\\Answered", "T": "\\Deleted", "F": "\\Flagged"}
+_MAILDIR_FLAGS = {"S": "\\Seen", "R": "\\Answered", "T": "\\Deleted", "F": "\\Flagged", "P": RELEASED}
 
 
 def _imap_criteria(search: Search) -> list[object]:

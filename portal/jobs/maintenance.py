@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from ..extensions import db
-from ..services import domains, tokens, wblist
+from ..services import domains, tokens, uploads, wblist
 from ..services.changes import rules_changed
 from . import dispatch
 
@@ -34,6 +34,7 @@ def schedule(scheduler: CronScheduler, queue_name: str) -> None:
     scheduler.register(purge_due_domains, queue_name, cron="17 * * * *", name="purge-domains")
     scheduler.register(purge_expired_tokens, queue_name, cron="43 3 * * *", name="purge-tokens")
     scheduler.register(purge_expired_rules, queue_name, cron="*/5 * * * *", name="purge-rules")
+    scheduler.register(purge_expired_uploads, queue_name, cron="29 * * * *", name="purge-uploads")
 
 
 def purge_expired_rules() -> int:
@@ -44,3 +45,8 @@ def purge_expired_rules() -> int:
     db.session.commit()
     dispatch()
     return removed
+
+
+def purge_expired_uploads() -> int:
+    """Delete the uploaded files nobody sent within POSTERN_UPLOAD_TTL_HOURS."""
+    return uploads.purge_expired()

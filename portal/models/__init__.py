@@ -1,6 +1,7 @@
 """SQLAlchemy models: data and invariants, no I/O."""
 
 from .accounts import Admin, ApiToken, Authority
+from .mail import AuditEvent, Upload
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
 from .tenancy import (
     Broker,
@@ -18,6 +19,7 @@ __all__ = [
     "Admin",
     "ApiToken",
     "AttachmentRule",
+    "AuditEvent",
     "Authority",
     "Broker",
     "Customer",
@@ -32,5 +34,6 @@ __all__ = [
     "Policy",
     "Release",
     "SenderRule",
+    "Upload",
     "UriRule",
 ]

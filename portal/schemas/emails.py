@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .common import ApiModel, OutModel
+from .common import ApiModel, Email, Name, OutModel, SafeStr
 
 
 class ImapFolderOut(OutModel):
@@ -63,3 +63,40 @@ class Sign(OutModel):
 
 class SignIn(ApiModel):
     sign: str = Field(max_length=40000, description="HTML in base64")
+
+
+class SmtpMessageAttachmentIn(ApiModel):
+    """Seed 6.59: a file sent first with POST /emails/attachments."""
+
+    name: Name
+    uid: str = Field(min_length=1, max_length=64)
+
+
+class SmtpMessageIn(ApiModel):
+    """Seed 6.58: a mail sent by the user."""
+
+    to: list[Email] = Field(default_factory=list, max_length=100)
+    cc: list[Email] = Field(default_factory=list, max_length=100)
+    bcc: list[Email] = Field(default_factory=list, max_length=100)
+    body: str | None = Field(default=None, max_length=900_000, description="HTML content")
+    subject: SafeStr | None = Field(default=None, max_length=998)
+    attachments: list[SmtpMessageAttachmentIn] = Field(default_factory=list, max_length=50)
+    draft_id: SafeStr | None = Field(default=None, max_length=320)
+    origin_id: SafeStr | None = Field(default=None, max_length=320)
+    ack: bool = False
+    important: bool = False
+
+
+class SentOut(OutModel):
+    message_id: str
+    recipients: int
+
+
+class AttachmentFileOut(OutModel):
+    """Seed 6.8."""
+
+    uid: str
+    name: str
+    uri: str
+    type: str
+    size: int

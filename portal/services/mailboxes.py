@@ -21,12 +21,18 @@ from . import listing, platforms
 from .principal import Principal
 
 
-def user_by_id_or_email(principal: Principal, value: str, *, release: bool = False) -> MailUser:
-    """The user named by a public id or an address, if the principal may read their mail."""
+def find_user(value: str) -> MailUser:
+    """The user named by a public id or an address, whoever asks (callers check access)."""
     user = (db.session.scalar(select(MailUser).where(MailUser.email == value.lower())) if "@" in value
             else db.session.get(MailUser, ids.in_body(value)))
     if user is None:
         raise NotFound("The user does not exist.")
+    return user
+
+
+def user_by_id_or_email(principal: Principal, value: str, *, release: bool = False) -> MailUser:
+    """The user named by a public id or an address, if the principal may read their mail."""
+    user = find_user(value)
     if principal.user is not None:
         granted = set(user.domain.end_user_permissions.split())
         if principal.user.id != user.id:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -19,13 +20,15 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..clock import utcnow
-from ..errors import Forbidden, PreconditionFailed, Unavailable
+from ..errors import Forbidden, NotFound, PreconditionFailed, Unavailable
 from ..extensions import db
-from ..integrations import smtp
+from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
 from ..permissions import EndUserPermission
-from . import mailboxes
+from . import delivery, mailboxes, scanner
 from .principal import Principal
+
+log = logging.getLogger(__name__)
 
 VERDICT_HEADERS = ("X-Spam-Score", "X-Spam-Status", "X-Spam-Flag", "X-Spam-Level", "X-Quarantine-Reason",
                    "X-Virus-Name", "X-Virus-Status")
@@ -68,44 +71,46 @@ def release(principal: Principal, user_ref: str, folder: str, message_id: str, *
         raise Forbidden("Your domain does not let you release messages.")
     with mailboxes.store_for(user) as store:
         summary, raw = store.message(folder, message_id)
-    infected = bool(summary.headers.get("X-Virus-Name")) or summary.headers.get("X-Quarantine-Reason") == "VIRUS"
-    if infected and not virus_lover:
-        raise PreconditionFailed("The message is infected: send X-Virus-Lover to release it anyway.")
-    if virus_lover and not infected:
-        raise PreconditionFailed("X-Virus-Lover was sent but the message is not infected.")
-    key = summary.headers.get("X-Fuglu-Id") or summary.headers.get("Message-ID", "").strip("<>") or summary.key
-    recipients = [summary.headers.get("X-Original-To") or user.email]
-    done = set(db.session.scalars(select(Release.recipient).where(
-        Release.user_id == user.id, Release.message_key == key, Release.recipient.in_(recipients))))
-    todo = recipients if force else [r for r in recipients if r not in done]
-    if not todo:
-        return Outcome([], sorted(done))
-    platform = user.platform or user.domain.default_platform
-    if platform is None:
-        raise Unavailable("The user's domain has no relay to deliver to.")
-    data = _prepare(raw, user)
-    sender = current_app.config.get("MAIL_FROM", "postern@localhost")
-    relays = [(platform.transport_dest, platform.transport_port, platform.transport_type)]
-    if platform.fallback_transport_dest:
-        relays.append((platform.fallback_transport_dest, platform.fallback_transport_port or 25,
-                       platform.fallback_transport_type or platform.transport_type))
-    timeout = float(current_app.config.get("SMTP_TIMEOUT", 20))
-    last_error: Unavailable | None = None
-    for host, port, transport in relays:
-        try:
-            refused = smtp.deliver(host, port, transport, sender, todo, data, timeout=timeout)
-        except Unavailable as error:
-            last_error = error
-            continue
-        delivered = [r for r in todo if r not in refused]
-        for recipient in delivered:
-            if recipient not in done:
-                db.session.add(Release(user_id=user.id, message_key=key, recipient=recipient,
-                                       relay=f"{host}:{port}", released_by=_who(principal)))
-        db.session.flush()  # the deliveries that happened are kept even when others were refused
-        return Outcome(delivered, sorted(done), {
-            r: f"{code} {msg.decode(errors='replace')}" for r, (code, msg) in refused.items()})
-    raise last_error or Unavailable("No relay took the message.")
+        infected = (bool(summary.headers.get("X-Virus-Name")) or summary.headers.get("X-Quarantine-Reason") == "VIRUS"
+                    or scanner.infected(raw) is not None)
+        if infected and not virus_lover:
+            raise PreconditionFailed("The message is infected: send X-Virus-Lover to release it anyway.")
+        if virus_lover and not infected:
+            raise PreconditionFailed("X-Virus-Lover was sent but the message is not infected.")
+        key = message_key(summary)
+        recipients = [summary.headers.get("X-Original-To") or user.email]
+        done = set(db.session.scalars(select(Release.recipient).where(
+            Release.user_id == user.id, Release.message_key == key, Release.recipient.in_(recipients))))
+        todo = recipients if force else [r for r in recipients if r not in done]
+        if todo:
+            handed = delivery.deliver(user, current_app.config.get("MAIL_FROM", "postern@localhost"), todo,
+                                      _prepare(raw, user))
+            delivered = [r for r in todo if r not in handed.refused]
+            for recipient in delivered:
+                if recipient not in done:
+                    db.session.add(Release(user_id=user.id, message_key=key, recipient=recipient,
+                                           relay=handed.relay, released_by=_who(principal)))
+            # Durable before anything else can fail: a retry after a crash finds it and sends nothing.
+            db.session.commit()
+            outcome = Outcome(delivered, sorted(done), handed.refused)
+        else:
+            outcome = Outcome([], sorted(done))
+        if not outcome.refused and not summary.released:
+            _flag(store, folder, message_id)
+    return outcome
+
+
+def _flag(store: MailStore, folder: str, message_id: str) -> None:
+    """Mark the quarantine copy released; the releases table stays the record when the store fails."""
+    try:
+        store.add_flag(folder, message_id, RELEASED)
+    except (Unavailable, NotFound) as error:
+        log.warning("released %s but could not flag it in %s: %s", message_id, folder, error)
+
+
+def message_key(summary: Summary) -> str:
+    """What a release is recorded under: the quarantine id, else the Message-ID, else the store's key."""
+    return summary.headers.get("X-Fuglu-Id") or summary.headers.get("Message-ID", "").strip("<>") or summary.key
 
 
 def released_keys(user: MailUser) -> set[str]:

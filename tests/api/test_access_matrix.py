@@ -15,9 +15,10 @@ from flask.testing import FlaskClient
 
 from portal.api import REGISTRY
 from tests.snapshot import snapshot
-from tests.world import ROLES, World
+from tests.world import ROLES, UPLOAD_UID, World
 
 UNAUTHENTICATED = {"disabled": 401, "expired": 401, "none": 401}
+AUTHENTICATED = ("sysadmin", "broker", "customer", "domainA", "domainB", "enduser")
 
 
 def expect(**statuses: int) -> dict[str, int]:
@@ -184,6 +185,17 @@ MATRIX = [
          expect(sysadmin=503, broker=503, customer=503, domainA=503, domainB=404, enduser=503),
          {"userIdOrEmail": "userA", "folderPath": "=Quarantine", "fugluId": "=quarantined-0@bad.example"},
          label="(the test relay is down: 503 means allowed)"),
+    Case("POST", "/users/<userIdOrEmail>/emails/send",
+         expect(sysadmin=503, broker=503, customer=503, domainA=503, domainB=404, enduser=503),
+         {"userIdOrEmail": "userA"}, body={"to": ["someone@b.example"], "subject": "Hi", "body": "<p>Hi</p>"},
+         label="(the test relay is down: 503 means allowed)"),
+    Case("POST", "/emails/attachments", expect(**dict.fromkeys(AUTHENTICATED, 400)),
+         label="(no file: 400 means allowed)"),
+    Case("GET", "/emails/attachments/<uid>/<filename>", expect(**{**dict.fromkeys(AUTHENTICATED, 404), "enduser": 200}),
+         {"uid": "=" + UPLOAD_UID, "filename": "=note.txt"}, label="(only the uploader)"),
+    Case("DELETE", "/emails/attachments/<uid>/<filename>",
+         expect(**{**dict.fromkeys(AUTHENTICATED, 404), "enduser": 204}),
+         {"uid": "=" + UPLOAD_UID, "filename": "=note.txt"}, label="(only the uploader)"),
     # 5.16 UsersSigns
     Case("GET", "/users/<userId>/sign", expect(**{**TENANT_OK, "enduser": 200}), {"userId": "userA"}),
     Case("PUT", "/users/<userId>/sign", expect(**{**TENANT_OK, "enduser": 200}), {"userId": "userA"},

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from portal.extensions import db
 from portal.integrations.mailstore import maildir_root
 from portal.models import Domain, Platform, Policy, Release
-from tests.services_runtime import SmtpSink, free_port, smtp_server
+from tests.services_runtime import EICAR, SmtpSink, clamd, free_port, smtp_server
 from tests.world import World
 
 SPAM = ("From: winner@lottery.example\nTo: user@a.example\nSubject: [SPAM] You won\nX-Fuglu-Id: rel1\n"
@@ -71,14 +71,27 @@ def test_virus_lover(client: FlaskClient, world: World, relay: SmtpSink) -> None
     assert len(relay.messages) == 1
 
 
+def _copy(app: Flask, fuglu_id: str) -> mailbox.MaildirMessage:
+    root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+    return next(m for m in mailbox.Maildir(str(root)).get_folder("Quarantine") if m["X-Fuglu-Id"] == fuglu_id)
+
+
+def test_released_copy_is_flagged(app: Flask, client: FlaskClient, world: World, relay: SmtpSink) -> None:
+    assert "P" not in _copy(app, "rel1").get_flags()
+    assert _release(client, world, "rel1").status_code == 204
+    assert "P" in _copy(app, "rel1").get_flags()  # Maildir's "passed" flag: $Released over IMAP
+
+
+@pytest.mark.parametrize("refusal", ["refuse", "full"])
 def test_refused_recipient_keeps_the_message(app: Flask, client: FlaskClient, world: World,
-                                             relay: SmtpSink) -> None:
-    relay.refuse.add("user@a.example")
+                                             relay: SmtpSink, refusal: str) -> None:
+    getattr(relay, refusal).add("user@a.example")
     response = _release(client, world, "rel1")
-    assert response.status_code == 400 and "550" in response.json["detail"]
+    assert response.status_code == 400 and ("550" if refusal == "refuse" else "452") in response.json["detail"]
     with app.app_context():
         assert db.session.query(Release).count() == 0
-    relay.refuse.clear()
+    assert "P" not in _copy(app, "rel1").get_flags()
+    getattr(relay, refusal).clear()
     assert _release(client, world, "rel1").status_code == 204 and len(relay.messages) == 1
 
 
@@ -106,3 +119,45 @@ def test_end_user_needs_the_release_permission(app: Flask, client: FlaskClient, 
         db.session.commit()
     assert _release(client, world, "rel1").status_code == 403
     assert _release(client, world, "nope", role="domainA").status_code == 404
+
+
+def test_crash_between_delivery_and_flag_sends_nothing_twice(app: Flask, client: FlaskClient, world: World,
+                                                             relay: SmtpSink, monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """The process dies after the relay's 250, before the store is flagged: the retry delivers nothing."""
+    from portal.integrations.mailstore import MaildirStore
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise SystemExit("worker killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MaildirStore, "add_flag", killed)
+        with pytest.raises(SystemExit):
+            _release(client, world, "rel1")
+    assert len(relay.messages) == 1 and "P" not in _copy(app, "rel1").get_flags()
+    assert _release(client, world, "rel1").status_code == 204
+    assert len(relay.messages) == 1  # recorded before the crash: nothing sent again
+    assert "P" in _copy(app, "rel1").get_flags()  # and the retry finished the job
+
+
+def test_live_virus_scan(app: Flask, client: FlaskClient, world: World, relay: SmtpSink) -> None:
+    """With POSTERN_CLAMD set, a message the filter did not mark is scanned before it leaves."""
+    with clamd() as address, app.app_context():
+        root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+        mailbox.Maildir(str(root)).get_folder("Quarantine").add(mailbox.MaildirMessage(
+            b"From: a@b.example\nSubject: harmless?\nX-Fuglu-Id: sneaky\nX-Quarantine-Reason: SPAM\n\n"
+            + EICAR + b"\n"))
+        app.config["CLAMD"] = address
+        try:
+            refused = _release(client, world, "sneaky")
+            assert refused.status_code == 412 and "infected" in refused.json["detail"]
+            assert _release(client, world, "rel1").status_code == 204  # clean: released
+            assert _release(client, world, "sneaky", **{"X-Virus-Lover": "yes"}).status_code == 204
+            assert len(relay.messages) == 2
+            app.config["CLAMD"] = f"127.0.0.1:{free_port()}"  # configured but down: nothing leaves unscanned
+            down = client.post(f"/api/users/{world.id('userA')}/emails/Quarantine/rel1/release?force=true",
+                               headers=world.headers("enduser"))
+            assert down.status_code == 503 and "virus scanner" in down.json["detail"]
+            assert len(relay.messages) == 2
+        finally:
+            app.config["CLAMD"] = None

@@ -14,7 +14,7 @@ from imapclient import IMAPClient
 
 from portal.errors import NotFound, Unavailable
 from portal.extensions import db
-from portal.integrations.mailstore import ImapStore, MaildirStore, MailStore, Search
+from portal.integrations.mailstore import RELEASED, ImapStore, MaildirStore, MailStore, Search
 from portal.models import Domain
 from tests.services_runtime import dovecot, free_port
 from tests.world import World
@@ -255,3 +255,23 @@ def test_attachments_api(client: FlaskClient, world: World) -> None:
     archive = client.get(listed.json["uri"], headers=world.headers("enduser"))
     assert zipfile.ZipFile(io.BytesIO(archive.data)).namelist() == ["price list.html"]
     assert client.get(f"{base}/99", headers=world.headers("enduser")).status_code == 404
+
+
+def test_append_flag_and_delete(store: MailStore) -> None:
+    """What a release and a send write: a sent copy, the released keyword, a removal of those only."""
+    folder = "Work"
+    store.append(folder, _raw("From: a@bad.example\r\nSubject: kept\r\nX-Fuglu-Id: w1\r\n", "one"), ("\\Seen",))
+    store.append(folder, _raw("From: b@bad.example\r\nSubject: gone\r\nX-Fuglu-Id: w2\r\n", "two"))
+    found, total = store.messages(folder, Search(), "subject", 0, 10)
+    assert total == 2 and [(s.subject, s.seen, s.released) for s in found] == [("gone", False, False),
+                                                                               ("kept", True, False)]
+    store.add_flag(folder, "w1", RELEASED)
+    assert store.message(folder, "w1")[0].released
+    assert store.delete(folder, ["w2"]) == 1
+    found, total = store.messages(folder, Search(), "subject", 0, 10)
+    assert total == 1 and found[0].released and found[0].seen
+    with pytest.raises(NotFound):
+        store.delete(folder, ["w2"])
+    with pytest.raises(NotFound):
+        store.add_flag("Nowhere", "w1", RELEASED)
+    store.delete(folder, ["w1"])
