@@ -151,13 +151,12 @@ def build_world() -> World:
 def _maildir(email: str, quarantined: int) -> None:
     """A Maildir for a mailbox under MAIL_ROOT, with a Quarantine folder (the embedded store)."""
     import mailbox
+    import shutil
     from pathlib import Path
 
     from flask import current_app
 
     from portal.integrations.mailstore import maildir_root
-
-    import shutil
 
     root = maildir_root(Path(current_app.config["MAIL_ROOT"]), email)
     shutil.rmtree(root, ignore_errors=True)  # what an earlier test filed (Sent, Drafts) does not leak

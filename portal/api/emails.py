@@ -73,6 +73,7 @@ def message_id(summary: Summary) -> str:
                  QueryParam("receivedBefore", "Epoch milliseconds", schema={"type": "integer"}),
                  QueryParam("from"), QueryParam("to"), QueryParam("cc"), QueryParam("subject"), QueryParam("body"),
                  QueryParam("id", "X-Fuglu-Id or Message-ID"),
+                 QueryParam("reason", "X-Quarantine-Reason, ANDed with the rest (Postern extension)"),
                  QueryParam("operator", "How the criteria combine", schema={"type": "string",
                                                                              "enum": ["AND", "OR", "NOT"]})),
           errors={404: "The user or the folder does not exist.", 503: "Unable to connect to the mail server"})
@@ -99,7 +100,7 @@ def _summary_out(user: MailUser, folder: str, s: Summary, model: type[ImapMessag
           errors={404: "The user or the mail does not exist.", 503: "Unable to connect to the mail server"})
 def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
     folder = folderPath.strip("/")
-    user = mailboxes.user_by_id_or_email(principal(), userIdOrEmail)
+    user = mailboxes.user_by_id_or_email(principal(), userIdOrEmail, folder=folder)
     with mailboxes.store_for(user) as store:
         nested = store.is_folder(f"{folder}/{messageId}")
     if nested:  # /emails/A/B names the folder A/B, not message B of A

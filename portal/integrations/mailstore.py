@@ -211,6 +211,26 @@ class ImapStore:
             self._client = None
 
 
+def check_login(host: str, port: int, login: str, password: str, *, use_ssl: bool, timeout: float,
+                cadata: str | None = None) -> bool:
+    """Whether the IMAP server accepts this login (the portal's sign-in for platforms with authType imap)."""
+    context = ssl_module.create_default_context(cadata=cadata or None) if use_ssl else None
+    try:
+        client = IMAPClient(host, port=port, ssl=use_ssl, timeout=timeout, ssl_context=context)
+    except (TimeoutError, OSError, IMAPClientError) as exc:
+        raise Unavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
+    try:
+        client.login(login, password)
+    except LoginError:
+        return False
+    except (TimeoutError, OSError, IMAPClientError) as exc:
+        raise Unavailable(f"The mail server at {host}:{port} failed ({exc}).") from exc
+    finally:
+        with contextlib.suppress(OSError, IMAPClientError):
+            client.logout()
+    return True
+
+
 class MaildirStore:
     """A Maildir++ tree on this host (the embedded default): INBOX is the root, folders are `.A.B`."""
 
@@ -353,6 +373,7 @@ class Search:
     body: str | None = None
     id: str | None = None
     operator: str = "AND"  # AND, OR, NOT (none of them)
+    reason: str | None = None  # X-Quarantine-Reason; a filter always ANDed with the rest
 
     def terms(self) -> list[tuple[str, object]]:
         pairs = [("SINCE", self.received_after), ("BEFORE", self.received_before), ("FROM", self.sender),
@@ -442,15 +463,16 @@ def _imap_criteria(search: Search) -> list[object]:
             terms.append([key, value.date()])  # type: ignore[union-attr]
         else:
             terms.append([key, value])
+    reason: list[object] = ["HEADER", "X-Quarantine-Reason", search.reason] if search.reason else []
     if not terms:
-        return ["ALL"]
+        return reason or ["ALL"]
     if search.operator == "OR" and len(terms) > 1:
         combined: list[object] = terms[-1]
         for term in reversed(terms[:-1]):
             combined = ["OR", term, combined]
-        return combined
+        return [*reason, *combined] if reason else combined
     flat = [part for term in terms for part in term]
-    return ["NOT", flat] if search.operator == "NOT" else flat
+    return [*reason, *(["NOT", flat] if search.operator == "NOT" else flat)]
 
 
 def _matches(search: Search, summary: Summary, message: mailbox.MaildirMessage, arrival: datetime) -> bool:
@@ -477,6 +499,8 @@ def _matches(search: Search, summary: Summary, message: mailbox.MaildirMessage, 
         elif key == "ID":  # a substring of the header, as IMAP's HEADER search does
             checks.append(needle in summary.headers.get("X-Fuglu-Id", "").lower()
                           or needle in summary.headers.get("Message-ID", "").lower())
+    if search.reason and summary.headers.get("X-Quarantine-Reason", "").upper() != search.reason.upper():
+        return False
     if not checks:
         return True
     if search.operator == "OR":

@@ -7,12 +7,14 @@ import time
 
 import pyotp
 import segno
+from flask import current_app
 from sqlalchemy import select
 
 from ..clock import utcnow
 from ..crypto import decrypt, encrypt
 from ..errors import Invalid
 from ..extensions import db
+from ..integrations.mailstore import check_login
 from ..models import Admin, MailUser
 from . import admins
 from .passwords import verify_password
@@ -30,9 +32,25 @@ def check_password(login: str, password: str) -> Admin:
 
 
 def check_user_password(email: str, password: str) -> MailUser:
-    """The enabled mailbox user with that address and portal password; one vague error otherwise."""
+    """The enabled mailbox user with that address and password; one vague error otherwise.
+
+    The password is the portal's own, or, when the user's platform says authType imap, the one
+    the platform's IMAP server accepts."""
     user = db.session.scalar(select(MailUser).where(MailUser.email == email.strip().lower())) if email else None
-    ok = verify_password(user.password_hash if user else None, password)
+    platform = (user.platform or user.domain.default_platform) if user else None
+    kind = platform.auth_type if platform is not None else "local"
+    if kind == "imap" and user is not None and platform is not None and password:
+        data = platform.auth_data or {}
+        use_ssl = bool(data.get("use_ssl"))
+        port = int(data.get("port") or (993 if use_ssl else 143))
+        ok = check_login(data.get("host") or platform.transport_dest, port, user.email, password,
+                         use_ssl=use_ssl, cadata=data.get("cert_pem"),
+                         timeout=float(current_app.config.get("IMAP_TIMEOUT", 10)))
+    elif kind not in ("local", "imap"):
+        raise Invalid.on("password", f"Accounts of this domain sign in with {kind}, which this portal does not offer "
+                                     "yet; ask your administrator.")
+    else:
+        ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.enabled:
         raise Invalid.on("password", "Wrong address or password, or the account is disabled.")
     return user

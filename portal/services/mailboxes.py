@@ -30,15 +30,27 @@ def find_user(value: str) -> MailUser:
     return user
 
 
-def user_by_id_or_email(principal: Principal, value: str, *, release: bool = False) -> MailUser:
-    """The user named by a public id or an address, if the principal may read their mail."""
+QUARANTINE = "Quarantine"
+
+
+def user_by_id_or_email(principal: Principal, value: str, *, release: bool = False,
+                        folder: str | None = None) -> MailUser:
+    """The user named by a public id or an address, if the principal may read their mail (in `folder`).
+
+    A mailbox user reads the quarantine with QUARANTINE_VIEW and the other folders with FOLDERS_VIEW."""
     user = find_user(value)
     if principal.user is not None:
         granted = set(user.domain.end_user_permissions.split())
         if principal.user.id != user.id:
             raise NotFound("The user does not exist.")
-        if not granted & {str(EndUserPermission.QUARANTINE_VIEW), str(EndUserPermission.FOLDERS_VIEW)}:
-            raise Forbidden("Your domain does not let you read your mail here.")
+        if folder is None:
+            needed = {str(EndUserPermission.QUARANTINE_VIEW), str(EndUserPermission.FOLDERS_VIEW)}
+        elif folder == QUARANTINE:
+            needed = {str(EndUserPermission.QUARANTINE_VIEW)}
+        else:
+            needed = {str(EndUserPermission.FOLDERS_VIEW)}
+        if not granted & needed:
+            raise Forbidden("Your domain does not let you read this mail here.")
         return user
     need = Permission.QUARANTINE_RELEASE if release else Permission.QUARANTINE_READ
     if principal.holds_on(need, ObjectType.DOMAIN, user.domain_id):
@@ -75,6 +87,8 @@ def folders(principal: Principal, user_ref: str, parent: str | None, *, stats: b
 
 MESSAGE_SORTS = ("sentDate", "receivedDate", "subject", "from", "size")
 OPERATORS = ("AND", "OR", "NOT")
+REASONS = ("SPAM", "VIRUS", "ADVERT", "BLACKLISTED", "SENDER_VERIFY", "BAD_HEADERS", "BAD_ENCODING",
+           "BAD_ATTACHMENTS")  # X-Quarantine-Reason values of the data-plane contract
 
 
 def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
@@ -106,9 +120,12 @@ def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
         if value is not None and (len(value) > 255 or any(ord(c) < 32 for c in value)):
             errors.append(FieldError(name, "At most 255 printable characters."))
         texts[name] = value
+    reason = (args.get("reason") or "").upper() or None
+    if reason is not None and reason not in REASONS:
+        errors.append(FieldError("reason", f"One of: {', '.join(REASONS)}."))
     if errors:
         raise Invalid("Invalid search.", errors)
-    search = Search(received_after=dates["receivedAfter"], received_before=dates["receivedBefore"],
+    search = Search(reason=reason, received_after=dates["receivedAfter"], received_before=dates["receivedBefore"],
                     sender=texts["from"], to=texts["to"], cc=texts["cc"], subject=texts["subject"],
                     body=texts["body"], id=texts["id"], operator=operator)
     return search, sort, offset, page_size
@@ -116,7 +133,7 @@ def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
 
 def messages(principal: Principal, user_ref: str, folder: str, args: Mapping[str, str]
              ) -> tuple[MailUser, list[Summary], int]:
-    user = user_by_id_or_email(principal, user_ref)
+    user = user_by_id_or_email(principal, user_ref, folder=folder)
     search, sort, offset, limit = search_from(args)
     with store_for(user) as store:
         found, total = store.messages(folder, search, sort, offset, limit)

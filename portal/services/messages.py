@@ -105,7 +105,7 @@ def _body(message: EmailMessage, kind: str) -> str | None:
 
 def content(principal: Principal, user_ref: str, folder: str, message_id: str, *,
             allow_remote_images: bool = False, with_source: bool = False) -> tuple[Any, Content]:
-    user = mailboxes.user_by_id_or_email(principal, user_ref)
+    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
     with mailboxes.store_for(user) as store:
         summary, raw = store.message(folder, message_id)
     message = parse(raw)
@@ -128,7 +128,7 @@ def frame_document(cleaned_html: str, *, allow_remote_images: bool) -> str:
 def attachment(principal: Principal, user_ref: str, folder: str, message_id: str, part: int
                ) -> tuple[Attachment, bytes]:
     """One attachment's bytes (the caller serves them as a download, never inline)."""
-    user = mailboxes.user_by_id_or_email(principal, user_ref)
+    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
     with mailboxes.store_for(user) as store:
         _summary, raw = store.message(folder, message_id)
     message = parse(raw)
@@ -141,7 +141,7 @@ def attachment(principal: Principal, user_ref: str, folder: str, message_id: str
 
 def attachments_zip(principal: Principal, user_ref: str, folder: str, message_id: str) -> bytes:
     """Every attachment of a message in one zip file (names made safe and unique)."""
-    user = mailboxes.user_by_id_or_email(principal, user_ref)
+    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
     with mailboxes.store_for(user) as store:
         _summary, raw = store.message(folder, message_id)
     message = parse(raw)

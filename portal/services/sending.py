@@ -46,7 +46,9 @@ class Sent:
 def sender_of(principal: Principal, user_ref: str) -> MailUser:
     """The mailbox a mail is sent from, if the principal may send as it."""
     if principal.user is not None:
-        user = mailboxes.user_by_id_or_email(principal, user_ref)
+        user = mailboxes.find_user(user_ref)
+        if user.id != principal.user.id:
+            raise NotFound("The user does not exist.")
         if str(EndUserPermission.SEND_MAIL) not in user.domain.end_user_permissions.split():
             raise Forbidden("Your domain does not let you send mail from the portal.")
         return user

@@ -216,6 +216,23 @@ def replace_one(owner: Owner, rule_pk: int, item: FilterSenderAdd) -> SenderRule
     return rule
 
 
+def put(owner: Owner, value: str, rule_type: SenderRuleType, description: str) -> SenderRule:
+    """One owner's rule for a sender, created or turned to `rule_type` (the quarantine's allow / block)."""
+    item = FilterSenderAdd(value=value, type=rule_type, description=description,
+                           spf_on=False if rule_type == SenderRuleType.ALLOW else None)
+    (fresh,) = _build([(owner, item)])
+    rule = db.session.scalar(select(SenderRule).where(SenderRule.owner_key == owner.key,
+                                                      SenderRule.value == fresh["value"]))
+    if rule is None:
+        rule = SenderRule(**fresh)
+        db.session.add(rule)
+    elif rule.type != fresh["type"]:
+        rule.type, rule.spf_on, rule.expire_at = fresh["type"], fresh["spf_on"], None
+    db.session.flush()
+    rules_changed()
+    return rule
+
+
 def delete(owner: Owner, rule_pk: int) -> None:
     db.session.delete(_rule_of(owner, rule_pk))
     db.session.flush()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, request, url_for
@@ -14,6 +15,23 @@ from ..services import listing
 from .render import render
 
 PAGE_SIZES = (20, 40, 100)
+
+
+@dataclass
+class MailPage:
+    """Where a page of a mail folder is (the store pages, not SQL): what the sort links and pager read."""
+
+    offset: int
+    page_size: int
+    sort: str
+
+    @classmethod
+    def of(cls, args: Mapping[str, str], default_size: int = 40) -> MailPage:
+        try:
+            return cls(max(int(args.get("offset") or 0), 0), int(args.get("pageSize") or default_size),
+                       args.get("sort") or "-sentDate")
+        except ValueError:
+            return cls(0, default_size, "-sentDate")
 
 
 def list_url(**changes: Any) -> str:

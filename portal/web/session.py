@@ -13,11 +13,13 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 
 from ..extensions import db, login_manager
 from ..models import Admin, MailUser
+from ..services import audit
 from ..services.principal import Principal, principal_for_admin, principal_for_user
 
 
 class AdminSession(UserMixin):
     kind = "admin"
+    impersonator = None
 
     def __init__(self, admin: Admin) -> None:
         self.admin = admin
@@ -32,16 +34,20 @@ class AdminSession(UserMixin):
 
 
 class UserSession(UserMixin):
-    """A mailbox user in their own portal."""
+    """A mailbox user in their own portal, or an administrator viewing it as them (`impersonator`)."""
 
     kind = "user"
     admin = None
 
-    def __init__(self, user: MailUser) -> None:
+    def __init__(self, user: MailUser, impersonator: Admin | None = None) -> None:
         self.user = user
+        self.impersonator = impersonator
         self.principal = principal_for_user(user)
 
     def get_id(self) -> str:
+        if self.impersonator is not None:
+            admin = self.impersonator
+            return f"i:{self.user.id}:{self.user.session_nonce}:{admin.id}:{admin.session_nonce}"
         return f"u:{self.user.id}:{self.user.session_nonce}"
 
     @property
@@ -50,6 +56,8 @@ class UserSession(UserMixin):
 
 
 def _load(session_id: str) -> AdminSession | UserSession | None:
+    if session_id.startswith("i:"):
+        return _load_impersonation(session_id)
     kind, _, rest = session_id.partition(":")
     pk, _, nonce = rest.partition(":")
     if not pk.isdigit():
@@ -67,6 +75,19 @@ def _load(session_id: str) -> AdminSession | UserSession | None:
     return None
 
 
+def _load_impersonation(session_id: str) -> UserSession | None:
+    """Valid while the user and the admin are enabled, neither nonce changed and IMPERSONATE still holds."""
+    parts = session_id.split(":")
+    if len(parts) != 5 or not parts[1].isdigit() or not parts[3].isdigit():
+        return None
+    user, admin = db.session.get(MailUser, int(parts[1])), db.session.get(Admin, int(parts[3]))
+    if user is None or admin is None or not user.enabled or not admin.enabled:
+        return None
+    if user.session_nonce != parts[2] or admin.session_nonce != parts[4] or not audit.may_impersonate(admin, user):
+        return None
+    return UserSession(user, impersonator=admin)
+
+
 def init_app(app: Flask) -> None:
     login_manager.user_loader(_load)
     login_manager.login_view = "auth.login"
@@ -82,6 +103,16 @@ def start(account: Admin | MailUser) -> None:
     if lang:
         session["lang"] = lang
     login_user(AdminSession(account) if isinstance(account, Admin) else UserSession(account))
+    session.permanent = True
+
+
+def impersonate(admin: Admin, user: MailUser) -> None:
+    """The admin's browser now shows the user's portal; `stop_impersonating` goes back."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(UserSession(user, impersonator=admin))
     session.permanent = True
 
 

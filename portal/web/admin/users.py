@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from ... import ids
@@ -16,8 +17,9 @@ from ...models import MailUser
 from ...options import OPTIONS
 from ...permissions import ObjectType, Permission
 from ...schemas.users import NewUser, UpdateUser, UserStatus
-from ...services import domains, options, users
+from ...services import audit, domains, options, users
 from .. import forms
+from .. import session as web_session
 from ..i18n import LANGUAGES
 from ..listing import list_page
 from ..render import render
@@ -70,6 +72,7 @@ def _user_page(user: MailUser, status: int = 200, **extra: Any) -> Response:
         option_rows=options.listing(options.user_chain(user)),
         can_edit=principal.holds_on(Permission.USER_EDIT, ObjectType.DOMAIN, user.domain_id),
         can_assign=principal.holds_on(Permission.POLICY_ASSIGN, ObjectType.DOMAIN, user.domain_id),
+        can_impersonate=user.enabled and principal.holds_on(Permission.IMPERSONATE, ObjectType.DOMAIN, user.domain_id),
         **{"form": {}, "errors": {}, **extra},
     )
 
@@ -137,3 +140,20 @@ def user_option_delete(user_id: str, name: str) -> Response:
         options.delete_value(principal, options.user_chain(user), name)
         db.session.commit()
     return redirect(url_for("admin.user_edit", user_id=user_id))
+
+
+@bp.post("/admin/users/<user_id>/impersonate")
+def user_impersonate(user_id: str) -> Response:
+    """Open the user's portal as the user (IMPERSONATE); the start, every change and the end are audited."""
+    admin = current_user.admin
+    user = audit.start(current_principal(), ids.decode(user_id))
+    db.session.commit()
+    web_session.impersonate(admin, user)
+    return redirect(url_for("user.home"))
+
+
+@bp.get("/admin/audit")
+def audit_list() -> Response:
+    """What administrators did in users' portals (the events about users one may see)."""
+    return list_page(audit.list_query(current_principal()), audit.LIST_SPEC, "admin/audit.html",
+                     "admin/_audit_table.html", search=request.args.get("target", ""))

@@ -93,7 +93,7 @@ def language() -> Response:
     code = request.form.get("lang", "").upper()
     if code in LANGUAGES:
         session["lang"] = code
-        if current_user.is_authenticated:
+        if current_user.is_authenticated and getattr(current_user, "impersonator", None) is None:
             (current_user.admin or current_user.user).language = code
             db.session.commit()
     return redirect(web_session.safe_next(request.form.get("next"), url_for("admin.dashboard")))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Response, current_app, flash, redirect, request, url_for
@@ -12,14 +11,15 @@ from flask_login import current_user, login_required
 
 from ... import ids
 from ...api.emails import download
-from ...errors import Forbidden, Invalid, NotFound, ServiceError
+from ...errors import Forbidden, Invalid, NotFound, ServiceError, Unavailable
 from ...extensions import db, limiter
-from ...permissions import END_USER_PERMISSIONS
+from ...permissions import END_USER_PERMISSIONS, ObjectType, Permission
 from ...schemas.rules import FilterSenderAddList
 from ...services import auth, mailboxes, messages, release, signs, wblist
+from ...services.principal import principal_for_admin
 from .. import forms
 from .. import session as web_session
-from ..listing import list_page
+from ..listing import MailPage, list_page
 from ..render import render
 from ..security_headers import CSP
 from ..session import current_principal
@@ -48,6 +48,9 @@ def login() -> Response:
     nxt = web_session.safe_next(request.form.get("next"), url_for("user.home"))
     try:
         user = auth.check_user_password(form["email"], request.form.get("password", ""))
+    except Unavailable as error:
+        return render("user/login.html", status=503, form=form, next=nxt,
+                      errors={"_form": _("Your password cannot be checked now: %(why)s", why=error.detail)})
     except Invalid as error:
         return render("user/login.html", status=400, form=form, errors=error.field_messages(), next=nxt)
     auth.record_login(user)
@@ -115,49 +118,55 @@ def senders_delete(rule_id: str) -> Response:
     return redirect(url_for("user.senders"))
 
 
-@dataclass
-class _Page:
-    offset: int
-    page_size: int
-    sort: str
-
-
 @bp.get("/quarantine")
 @login_required
 def quarantine() -> Response:
-    """The user's quarantined mail: server-side search (sender or subject), sort and paging."""
+    """The user's quarantined mail: server-side search (sender or subject), reason filter, sort, paging."""
     user = current_user.user
     query = request.args.get("q", "").strip()
-    args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort")}
+    args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort", "reason")}
     args.setdefault("pageSize", "20")
     if query:
         args.update({"from": query, "subject": query, "operator": "OR"})
     errors: dict[str, str] = {}
     try:
-        _user, rows, total = mailboxes.messages(current_principal(), user.email, "Quarantine", args)
+        _user, rows, total = mailboxes.messages(current_principal(), user.email, mailboxes.QUARANTINE, args)
     except Invalid as error:
         rows, total, errors = [], 0, error.field_messages()
     except NotFound:
         rows, total = [], 0
-    offset = int(args.get("offset") or 0) if not errors else 0
-    page = _Page(offset=offset, page_size=int(args["pageSize"]) if not errors else 20,
-                 sort=args.get("sort", "-sentDate"))
-    return render("user/quarantine.html", "user/_quarantine_table.html", rows=rows, total=total, params=page,
-                  q=query, errors=errors, page_sizes=(20, 40, 100), released=release.released_keys(user))
+    granted = set(user.domain.end_user_permissions.split())
+    impersonator = getattr(current_user, "impersonator", None)
+    return render("user/quarantine.html", "user/_quarantine_table.html", rows=rows, total=total,
+                  params=MailPage.of(args if not errors else {}, 20), q=query, reason=args.get("reason", ""),
+                  reasons=mailboxes.REASONS, errors=errors, page_sizes=(20, 40, 100),
+                  released=release.released_keys(user), can_release="QUARANTINE_RELEASE" in granted,
+                  can_rules="WBLIST_EDIT" in granted,
+                  can_domain_rules=impersonator is not None and principal_for_admin(impersonator).holds_on(
+                      Permission.FILTER_EDIT, ObjectType.DOMAIN, user.domain_id))
+
+
+def _folder() -> str:
+    return request.args.get("folder", mailboxes.QUARANTINE).strip("/") or mailboxes.QUARANTINE
 
 
 @bp.get("/quarantine/message")
 @login_required
 def quarantine_message() -> Response:
-    """One held message: escaped headers, the HTML in a sandboxed iframe (images only on request)."""
+    """One message (held, or of a folder): escaped headers, the HTML in a sandboxed iframe (images on request)."""
     images = request.args.get("images") == "1"
-    _user, found = messages.content(current_principal(), current_user.user.email, "Quarantine",
+    folder = _folder()
+    _user, found = messages.content(current_principal(), current_user.user.email, folder,
                                     request.args.get("id", ""), allow_remote_images=images)
     frame = messages.frame_document(found.html, allow_remote_images=images) if found.html else ""
     granted = set(current_user.user.domain.end_user_permissions.split())
+    held = folder == mailboxes.QUARANTINE
     response = render("user/message.html", message=found, message_id=request.args.get("id", ""), images=images,
-                      view=request.args.get("view", "html" if found.html else "text"), frame=frame,
-                      can_release="QUARANTINE_RELEASE" in granted,
+                      view=request.args.get("view", "html" if found.html else "text"), frame=frame, folder=folder,
+                      held=held, can_release=held and "QUARANTINE_RELEASE" in granted,
+                      can_reply=not held and "SEND_MAIL" in granted,
+                      released=found.summary.released or release.message_key(found.summary)
+                      in release.released_keys(current_user.user),
                       infected=bool(found.summary.headers.get("X-Virus-Name"))
                       or found.summary.headers.get("X-Quarantine-Reason") == "VIRUS")
     if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else
@@ -168,11 +177,11 @@ def quarantine_message() -> Response:
 @bp.get("/quarantine/attachment")
 @login_required
 def quarantine_attachment() -> Response:
-    """Download one attachment of a held message (always a download, never displayed)."""
+    """Download one attachment of a message (always a download, never displayed)."""
     part = request.args.get("part", "")
     if not part.isdigit():
         raise NotFound("No such attachment.")
-    found, data = messages.attachment(current_principal(), current_user.user.email, "Quarantine",
+    found, data = messages.attachment(current_principal(), current_user.user.email, _folder(),
                                       request.args.get("id", ""), int(part))
     return download(data, found.filename)
 

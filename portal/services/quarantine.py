@@ -1,0 +1,117 @@
+"""Actions on several quarantined messages at once (the quarantine page's selection).
+
+- release: each message as a single release would (infected ones are left for a one-by-one
+  decision, refused ones stay with the reason);
+- release and allow: the same, then an ALLOW rule for each released message's sender;
+- block: a BLOCK rule for each sender (the user's list, or the domain's when the acting admin may
+  edit its rules); the messages stay where they are;
+- delete: the messages are removed from the quarantine for good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import ValidationError
+
+from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
+from ..extensions import db
+from ..models import MailUser
+from ..permissions import ObjectType, Permission
+from ..schemas.rules import SenderRuleType
+from . import mailboxes, names, release, wblist
+from .principal import Principal
+
+FOLDER = mailboxes.QUARANTINE
+MAX_SELECTED = 100
+
+
+class Action(StrEnum):
+    RELEASE = "release"
+    RELEASE_ALLOW = "release_allow"
+    BLOCK = "block"
+    DELETE = "delete"
+
+
+@dataclass
+class Outcome:
+    released: list[str] = field(default_factory=list)
+    infected: list[str] = field(default_factory=list)  # left: they need an explicit choice each
+    failed: dict[str, str] = field(default_factory=dict)  # message id -> why
+    deleted: int = 0
+    rules: list[str] = field(default_factory=list)  # senders allowed or blocked
+
+
+def _may_delete(principal: Principal, user: MailUser) -> None:
+    if principal.user is None and not principal.holds_on(Permission.QUARANTINE_RELEASE, ObjectType.DOMAIN,
+                                                         user.domain_id):
+        raise Forbidden(f"You need {Permission.QUARANTINE_RELEASE} on this domain to delete messages.")
+
+
+def _owner(principal: Principal, user: MailUser) -> wblist.Owner:
+    try:
+        return wblist.user_owner(principal, user.id, write=True)
+    except Forbidden as error:
+        raise Forbidden("Your domain does not let you edit your senders.") from error
+
+
+def _rule(owner: wblist.Owner, sender: str, kind: SenderRuleType, outcome: Outcome) -> None:
+    try:
+        value = names.address(sender, "value")
+        wblist.put(owner, value, kind, "From the quarantine")
+    except (Invalid, ValidationError):
+        outcome.failed[sender] = "not an address a rule can name"
+        return
+    if value not in outcome.rules:
+        outcome.rules.append(value)
+
+
+def apply(principal: Principal, user_ref: str, action: Action, message_ids: list[str], *,
+          rules_owner: wblist.Owner | None = None) -> Outcome:
+    """`rules_owner`: whose list the allow / block rules go to (default: the user's own)."""
+    if not message_ids:
+        raise Invalid.on("ids", "Select at least one message.")
+    if len(message_ids) > MAX_SELECTED:
+        raise Invalid.on("ids", f"Select at most {MAX_SELECTED} messages.")
+    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=FOLDER)
+    outcome = Outcome()
+    if action == Action.DELETE:
+        _may_delete(principal, user)
+        with mailboxes.store_for(user) as store:
+            outcome.deleted = store.delete(FOLDER, message_ids)
+        return outcome
+    owner = None
+    if action in (Action.RELEASE_ALLOW, Action.BLOCK):
+        owner = rules_owner or _owner(principal, user)
+    senders: dict[str, str] = {}
+    if action == Action.BLOCK:
+        with mailboxes.store_for(user) as store:
+            for message_id in message_ids:
+                senders[message_id] = store.message(FOLDER, message_id)[0].sender
+        for sender in dict.fromkeys(senders.values()):
+            assert owner is not None
+            _rule(owner, sender, SenderRuleType.BLOCK, outcome)
+        db.session.commit()
+        return outcome
+    for message_id in message_ids:
+        try:
+            done = release.release(principal, user_ref, FOLDER, message_id, virus_lover=False)
+        except PreconditionFailed:
+            outcome.infected.append(message_id)
+            continue
+        except ServiceError as error:
+            db.session.rollback()
+            outcome.failed[message_id] = error.detail
+            continue
+        if done.refused:
+            outcome.failed[message_id] = "; ".join(done.refused.values())
+            continue
+        outcome.released.append(message_id)
+    if action == Action.RELEASE_ALLOW and outcome.released:
+        assert owner is not None
+        with mailboxes.store_for(user) as store:
+            for message_id in outcome.released:
+                _rule(owner, store.message(FOLDER, message_id)[0].sender, SenderRuleType.ALLOW, outcome)
+        db.session.commit()
+    return outcome

@@ -1,0 +1,288 @@
+"""The mailbox user's mail pages: quarantine actions, folders, raw source, compose with uploads,
+and the way back for an administrator viewing the portal as the user (audited)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from typing import Any
+
+from flask import Response, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError, validate_csrf
+from markupsafe import escape
+from pydantic import ValidationError
+from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import ValidationError as CsrfInvalid
+
+from ... import ids
+from ...api.emails import download
+from ...errors import Forbidden, Invalid, NotFound, PayloadTooLarge, ServiceError
+from ...extensions import csrf, db
+from ...models import Upload
+from ...schemas.emails import SmtpMessageIn
+from ...services import audit, mailboxes, messages, quarantine, sending, signs, uploads, wblist
+from ...services.principal import principal_for_admin
+from .. import session as web_session
+from ..listing import MailPage
+from ..render import render
+from ..session import current_principal
+from . import bp
+
+AUDITED_FIELDS = ("id", "ids", "action", "scope", "value", "type", "to", "cc", "bcc", "subject", "uid")
+
+
+@bp.after_request
+def _audit_impersonated_changes(response: Response) -> Response:
+    """Every change an administrator makes in a user's portal is in the audit trail."""
+    impersonator = getattr(current_user, "impersonator", None)
+    if impersonator is not None and request.method == "POST" and response.status_code < 400 \
+            and request.endpoint != "user.stop_impersonating":
+        detail = ", ".join(f"{k}={','.join(request.form.getlist(k))[:200]}" for k in AUDITED_FIELDS
+                           if request.form.get(k))
+        audit.record(impersonator, (request.endpoint or "?").removeprefix("user."), current_user.user,
+                     current_user.user.email, detail)
+        db.session.commit()
+    return response
+
+
+@bp.post("/impersonation/stop")
+@login_required
+def stop_impersonating() -> Response:
+    impersonator = getattr(current_user, "impersonator", None)
+    if impersonator is None:
+        return redirect(url_for("user.home"))
+    user = current_user.user
+    audit.end(impersonator, user)
+    db.session.commit()
+    web_session.start(impersonator)
+    return redirect(url_for("admin.user_edit", user_id=ids.encode(user.id)))
+
+
+# --- quarantine actions ----------------------------------------------------------------------------
+
+def _rules_owner(scope: str) -> wblist.Owner | None:
+    """Domain-wide rules: only for an administrator (viewing as the user) who may edit the domain's."""
+    if scope != "domain":
+        return None
+    impersonator = getattr(current_user, "impersonator", None)
+    if impersonator is None:
+        raise Forbidden(_("Only your own list can be changed here."))
+    return wblist.domain_owner(principal_for_admin(impersonator), current_user.user.domain_id, write=True)
+
+
+@bp.post("/quarantine/bulk")
+@login_required
+def quarantine_bulk() -> Response:
+    """Release, release and allow, block the senders of, or delete the selected messages."""
+    back = request.form.get("back") or url_for("user.quarantine")
+    back = web_session.safe_next(back, url_for("user.quarantine"))
+    try:
+        action = quarantine.Action(request.form.get("action", ""))
+    except ValueError:
+        flash(_("Choose an action."), "error")
+        return redirect(back)
+    try:
+        outcome = quarantine.apply(current_principal(), current_user.user.email, action,
+                                   request.form.getlist("ids"),
+                                   rules_owner=_rules_owner(request.form.get("scope", "user")))
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.detail if not error.errors else error.errors[0].message, "error")
+        return redirect(back)
+    for text, category in _summary(outcome):
+        flash(text, category)
+    return redirect(back)
+
+
+def _summary(outcome: quarantine.Outcome) -> list[tuple[str, str]]:
+    lines = []
+    if outcome.released:
+        lines.append((ngettext("%(num)d message released.", "%(num)d messages released.",
+                               len(outcome.released)), "success"))
+    if outcome.deleted:
+        lines.append((ngettext("%(num)d message deleted.", "%(num)d messages deleted.", outcome.deleted),
+                      "success"))
+    if outcome.rules:
+        lines.append((_("Rules saved for: %(senders)s", senders=", ".join(outcome.rules)), "success"))
+    if outcome.infected:
+        lines.append((ngettext("%(num)d infected message was left: open it to release it.",
+                               "%(num)d infected messages were left: open each to release it.",
+                               len(outcome.infected)), "error"))
+    for what, why in outcome.failed.items():
+        lines.append((_("%(what)s: %(why)s", what=what, why=why), "error"))
+    return lines
+
+
+@bp.get("/quarantine/source")
+@login_required
+def quarantine_source() -> Response:
+    """The raw message, as a download (never displayed)."""
+    folder = request.args.get("folder", mailboxes.QUARANTINE)
+    message_id = request.args.get("id", "")
+    _user, found = messages.content(current_principal(), current_user.user.email, folder, message_id,
+                                    with_source=True)
+    if found.source is None:
+        raise NotFound("No such message.")
+    return download(found.source, messages.safe_filename(message_id, 0) + ".eml")
+
+
+# --- folders ---------------------------------------------------------------------------------------
+
+@bp.get("/folders")
+@login_required
+def folders() -> Response:
+    """Retention and archive folders: the tree on the left, a folder's messages on the right."""
+    user = current_user.user
+    path = request.args.get("path", "").strip("/")
+    args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort")}
+    args.setdefault("pageSize", "40")
+    query = request.args.get("q", "").strip()
+    if query:
+        args.update({"from": query, "subject": query, "operator": "OR"})
+    error = None
+    tree: list[Any] = []
+    rows: list[Any] = []
+    total = 0
+    try:
+        _user, tree = mailboxes.folders(current_principal(), user.email, None, stats=True)
+        tree = [f for f in tree if f.path != mailboxes.QUARANTINE]
+        if path:
+            if path == mailboxes.QUARANTINE:
+                return redirect(url_for("user.quarantine"))
+            _user, children = mailboxes.folders(current_principal(), user.email, path, stats=True)
+            tree = children or tree
+            _user, rows, total = mailboxes.messages(current_principal(), user.email, path, args)
+    except Invalid as exc:
+        error = "; ".join(e.message for e in exc.errors) or exc.detail
+    except Forbidden:
+        raise
+    except ServiceError as exc:
+        error = exc.detail
+    parent = path.rsplit("/", 1)[0] if "/" in path else ""
+    return render("user/folders.html", "user/_folder_table.html", tree=tree, path=path, parent=parent, rows=rows,
+                  total=total, error=error, q=query, params=MailPage.of(args))
+
+
+# --- compose ---------------------------------------------------------------------------------------
+
+def _pending() -> list[Upload]:
+    return list(db.session.scalars(select(Upload).where(Upload.user_id == current_user.user.id)
+                                   .order_by(Upload.created_at)))
+
+
+def _compose_page(status: int = 200, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None
+                  ) -> Response:
+    user = current_user.user
+    try:
+        signature = base64.b64decode(signs.get(current_principal(), user.id)).decode()
+    except ServiceError:
+        signature = ""
+    return render("user/compose.html", status=status, form=form or {}, errors=errors or {}, files=_pending(),
+                  limit_mb=uploads.user_size_limit(user) // (1024 * 1024), signature=signature)
+
+
+def _may_send() -> None:
+    if "SEND_MAIL" not in current_user.user.domain.end_user_permissions.split():
+        raise Forbidden(_("Your domain does not let you send mail from the portal."))
+
+
+@bp.get("/compose")
+@login_required
+def compose() -> Response:
+    _may_send()
+    form: dict[str, Any] = {}
+    if request.args.get("reply"):
+        form = _reply_form(request.args.get("folder", "INBOX"), request.args["reply"])
+    return _compose_page(form=form)
+
+
+def _reply_form(folder: str, message_id: str) -> dict[str, Any]:
+    _user, found = messages.content(current_principal(), current_user.user.email, folder, message_id)
+    subject = found.summary.subject
+    return {"to": found.summary.sender, "subject": subject if subject.lower().startswith("re:") else f"Re: {subject}",
+            "origin_id": found.summary.headers.get("Message-ID", "").strip("<>")}
+
+
+def _html_body(text: str, with_signature: bool) -> str:
+    """The page's plain text as HTML (escaped, line breaks kept), then the saved signature if asked."""
+    body = "<p>" + str(escape(text)).replace("\r\n", "\n").replace("\n", "<br>") + "</p>"
+    if with_signature:
+        with contextlib.suppress(ServiceError):  # no service with a signature: none added
+            body += "<p>-- </p>" + base64.b64decode(signs.get(current_principal(), current_user.user.id)).decode()
+    return body
+
+
+def _addresses(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+@bp.post("/compose")
+@login_required
+def compose_send() -> Response:
+    _may_send()
+    form = request.form
+    chosen = [u for u in _pending() if u.uid in form.getlist("attach")]
+    raw = {"to": _addresses(form.get("to", "")), "cc": _addresses(form.get("cc", "")),
+           "bcc": _addresses(form.get("bcc", "")), "subject": form.get("subject", ""),
+           "body": _html_body(form.get("body", ""), form.get("add_signature") == "on"),
+           "important": form.get("important") == "on", "ack": form.get("ack") == "on",
+           "originId": form.get("origin_id") or None,
+           "attachments": [{"name": u.name, "uid": u.uid} for u in chosen]}
+    try:
+        data = SmtpMessageIn.model_validate(raw)
+        sent = sending.send(current_principal(), current_user.user.email, data)
+        db.session.commit()
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]) if e["loc"] else "_form": e["msg"] for e in exc.errors()}
+        return _compose_page(400, form, errors)
+    except ServiceError as error:
+        db.session.rollback()
+        errors = {e.field.split("[")[0]: e.message for e in error.errors} or {"_form": error.detail}
+        return _compose_page(error.status, form, errors)
+    flash(ngettext("Your message was sent to %(num)d recipient.", "Your message was sent to %(num)d recipients.",
+                   len(sent.recipients)), "success")
+    return redirect(url_for("user.compose"))
+
+
+@bp.post("/compose/attachments")
+@csrf.exempt  # checked below, once the body may be as large as the user's limit
+@login_required
+def compose_upload() -> Response:
+    """HTMX: upload one file (the page shows a progress bar) and answer the list of pending files."""
+    _may_send()
+    request.max_content_length = uploads.user_size_limit(current_user.user) + 64 * 1024
+    error, status = None, 200
+    try:
+        try:
+            try:
+                validate_csrf(request.headers.get("X-CSRFToken") or request.form.get("csrf_token"))
+            except CsrfInvalid as exc:
+                raise CSRFError(str(exc)) from exc
+            file = request.files.get("file")
+        except RequestEntityTooLarge as exc:
+            raise PayloadTooLarge(_("The file is larger than your limit of %(mb)d MB.",
+                                    mb=uploads.user_size_limit(current_user.user) // (1024 * 1024))) from exc
+        if file is None:
+            raise Invalid.on("file", _("Choose a file."))
+        uploads.store(current_principal(), file.stream, file.filename, file.mimetype)
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        error, status = (exc.errors[0].message if exc.errors else exc.detail), exc.status
+    return render("user/_attachments.html", status=status, files=_pending(), upload_error=error,
+                  checked={u.uid for u in _pending()})
+
+
+@bp.post("/compose/attachments/<uid>/delete")
+@login_required
+def compose_upload_delete(uid: str) -> Response:
+    upload = uploads.get(current_principal(), uid)
+    db.session.delete(upload)
+    db.session.commit()
+    return render("user/_attachments.html", files=_pending(), upload_error=None,
+                  checked=set(request.form.getlist("attach")) - {uid})
