@@ -97,6 +97,8 @@ def chromium_path() -> str | None:
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    # sandboxed frames in the page's process, so that Playwright sees the requests they make
+    "--disable-features=IsolateSandboxedIframes",
 ]
 
 

@@ -275,3 +275,18 @@ def test_append_flag_and_delete(store: MailStore) -> None:
     with pytest.raises(NotFound):
         store.add_flag("Nowhere", "w1", RELEASED)
     store.delete(folder, ["w1"])
+
+
+def test_end_user_folder_grants(app: Flask, client: FlaskClient, world: World) -> None:
+    """QUARANTINE_VIEW opens the quarantine only; FOLDERS_VIEW the other folders only."""
+    base = f"/api/users/{world.id('userA')}/emails"
+    for granted, quarantine, inbox in (("QUARANTINE_VIEW", 200, 403), ("FOLDERS_VIEW", 403, 200)):
+        with app.app_context():
+            db.session.get(Domain, world.pk["A"]).end_user_permissions = granted
+            db.session.commit()
+        assert client.get(f"{base}/Quarantine", headers=world.headers("enduser")).status_code == quarantine
+        assert client.get(f"{base}/INBOX", headers=world.headers("enduser")).status_code == inbox
+        assert client.get(f"{base}/Quarantine/quarantined-0@bad.example",
+                          headers=world.headers("enduser")).status_code == quarantine
+    assert client.get(f"{base}/Quarantine?reason=SPAM", headers=world.headers("domainA")).json == []
+    assert client.get(f"{base}/Quarantine?reason=nonsense", headers=world.headers("domainA")).status_code == 400

