@@ -148,6 +148,7 @@ first_valid_uid = 1
 listen = 127.0.0.1
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 auth_master_user_separator = *
 passdb {{
   driver = passwd-file
@@ -185,17 +186,46 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
-ssl = no
+ssl = yes
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
 """
+
+
+def self_signed(host: str = "127.0.0.1") -> tuple[str, str]:
+    """A certificate for `host` (an IP address SAN) and its key, both PEM."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
 @contextmanager
 def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master secret"),
             ) -> Iterator[dict[str, object]]:
-    """A private Dovecot IMAP server on a free loopback port, Maildir under a temp dir."""
+    """A private Dovecot IMAP server on free loopback ports (plain and implicit TLS with a self-signed
+    certificate, given as `cert_pem`), Maildir under a temp dir."""
     binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
     if binary is None:
         missing("Dovecot is not installed (apt-get install dovecot-imapd)")
@@ -204,7 +234,11 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
     for sub in ("run", "state", "mail"):
         os.makedirs(os.path.join(workdir, sub))
     os.chmod(os.path.join(workdir, "mail"), 0o777)
-    port = free_port()
+    port, tls_port = free_port(), free_port()
+    cert_pem, key_pem = self_signed()
+    for name, text in (("cert.pem", cert_pem), ("key.pem", key_pem)):
+        with open(os.path.join(workdir, name), "w") as fh:
+            fh.write(text)
     with open(os.path.join(workdir, "users"), "w") as fh:
         fh.writelines(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in users.items())
     with open(os.path.join(workdir, "masters"), "w") as fh:
@@ -213,7 +247,7 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
         os.chmod(os.path.join(workdir, name), 0o644)
     conf = os.path.join(workdir, "dovecot.conf")
     with open(conf, "w") as fh:
-        fh.write(DOVECOT_CONF.format(d=workdir, port=port))
+        fh.write(DOVECOT_CONF.format(d=workdir, port=port, tls_port=tls_port))
     proc = subprocess.Popen([binary, "-F", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = threading.Event()
     for _ in range(200):
@@ -224,7 +258,8 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
             raise RuntimeError(f"dovecot exited: {proc.stderr.read().decode() if proc.stderr else ''}")
         deadline.wait(0.02)
     try:
-        yield {"host": "127.0.0.1", "port": port, "master": master, "dir": workdir}
+        yield {"host": "127.0.0.1", "port": port, "tls_port": tls_port, "cert_pem": cert_pem, "master": master,
+               "dir": workdir}
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -62,8 +62,10 @@ class ImapStore:
     """A mailbox on an IMAP server, opened with `login` (e.g. `user@domain*master`) and a password."""
 
     def __init__(self, host: str, port: int, login: str, password: str, *, use_ssl: bool = False,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, cadata: str | None = None) -> None:
+        """`cadata`: PEM certificates to trust besides the system's (a private CA or a self-signed server)."""
         self._args = (host, port, login, password, use_ssl, timeout)
+        self._cadata = cadata
         self._client: IMAPClient | None = None
 
     def _imap(self) -> IMAPClient:
@@ -71,7 +73,7 @@ class ImapStore:
             host, port, login, password, use_ssl, timeout = self._args
             try:
                 client = IMAPClient(host, port=port, ssl=use_ssl, timeout=timeout,
-                                    ssl_context=ssl_module.create_default_context() if use_ssl else None)
+                                    ssl_context=_tls(self._cadata) if use_ssl else None)
                 client.login(login, password)
             except LoginError as exc:
                 raise Unavailable("The mail server refused the portal's login.") from exc
@@ -211,10 +213,18 @@ class ImapStore:
             self._client = None
 
 
+def _tls(cadata: str | None) -> ssl_module.SSLContext:
+    """Certificates verified, names checked; a PEM bundle added to the system's trust when given."""
+    context = ssl_module.create_default_context()
+    if cadata:
+        context.load_verify_locations(cadata=cadata)
+    return context
+
+
 def check_login(host: str, port: int, login: str, password: str, *, use_ssl: bool, timeout: float,
                 cadata: str | None = None) -> bool:
     """Whether the IMAP server accepts this login (the portal's sign-in for platforms with authType imap)."""
-    context = ssl_module.create_default_context(cadata=cadata or None) if use_ssl else None
+    context = _tls(cadata) if use_ssl else None
     try:
         client = IMAPClient(host, port=port, ssl=use_ssl, timeout=timeout, ssl_context=context)
     except (TimeoutError, OSError, IMAPClientError) as exc:

@@ -70,7 +70,8 @@ def store_for(user: MailUser) -> Iterator[MailStore]:
         store: MailStore = ImapStore(
             data["host"], int(data.get("port") or (993 if data.get("useSsl") else 143)),
             f"{user.email}*{login}" if login else user.email, platforms.secret(data, "password") or "",
-            use_ssl=bool(data.get("useSsl")), timeout=float(current_app.config.get("IMAP_TIMEOUT", 10)))
+            use_ssl=bool(data.get("useSsl")), timeout=float(current_app.config.get("IMAP_TIMEOUT", 10)),
+            cadata=data.get("certPem"))
     else:
         store = MaildirStore(maildir_root(Path(current_app.config["MAIL_ROOT"]), user.email))
     try:

@@ -19,7 +19,8 @@ SECRET_KEYS = frozenset({"password", "bind_password", "clientSecret"})
 _ENC = "enc:"
 
 API_FIELDS: dict[str, dict[str, str]] = {
-    "IMAP": {"host": "host", "port": "port", "login": "str", "password": "str", "useSsl": "bool"},
+    "IMAP": {"host": "host", "port": "port", "login": "str", "password": "str", "useSsl": "bool",
+             "certPem": "text"},  # certPem: a CA to trust for this server (Postern extension)
     "EXCHANGE": {"host": "host", "login": "str", "password": "str", "testAccount": "str"},
     "O365": {"clientId": "str", "tenantId": "str", "clientSecret": "str"},
 }

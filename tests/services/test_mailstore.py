@@ -66,14 +66,16 @@ def _maildir(root: Path) -> MaildirStore:
     return MaildirStore(root)
 
 
-@pytest.fixture(params=["maildir", "imap"])
+@pytest.fixture(params=["maildir", "imap", "imaps"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailStore]:
     if request.param == "maildir":
         yield _maildir(tmp_path / "Maildir")
         return
     server = request.getfixturevalue("imap_server")
     master, secret = server["master"]
-    opened = ImapStore(server["host"], server["port"], f"user@a.example*{master}", secret, timeout=5)
+    tls = request.param == "imaps"
+    opened = ImapStore(server["host"], server["tls_port" if tls else "port"], f"user@a.example*{master}", secret,
+                       timeout=5, use_ssl=tls, cadata=server["cert_pem"] if tls else None)
     yield opened
     opened.close()
 
@@ -143,6 +145,18 @@ def test_unknown_folder(store: MailStore) -> None:
 def test_unreachable_imap_is_a_clear_error() -> None:
     with pytest.raises(Unavailable):
         ImapStore("127.0.0.1", free_port(), "x", "y", timeout=1).folders()
+
+
+def test_untrusted_certificate_is_refused(imap_server: dict[str, object]) -> None:
+    master, secret = imap_server["master"]
+    store = ImapStore(imap_server["host"], imap_server["tls_port"], f"user@a.example*{master}", secret,
+                      use_ssl=True, timeout=5)
+    with pytest.raises(Unavailable, match="cannot be reached"):
+        store.folders()
+    garbage = ImapStore(imap_server["host"], imap_server["tls_port"], f"user@a.example*{master}", secret,
+                        use_ssl=True, timeout=5, cadata="not a certificate")
+    with pytest.raises(Unavailable):
+        garbage.folders()
 
 
 def test_wrong_master_password(imap_server: dict[str, object]) -> None:

@@ -256,6 +256,13 @@ def test_imap_sign_in(app: Flask, client: FlaskClient, world: World) -> None:
                                                "password": "imap secret 1"})
         assert right.status_code == 302 and client.get("/me/").status_code == 200
         client.post("/logout", data={"csrf_token": csrf_token(client.get("/me/").text)})
+        _platform(app, world, "imap", {"host": server["host"], "port": server["tls_port"], "use_ssl": True,
+                                       "cert_pem": server["cert_pem"]})
+        token = csrf_token(client.get("/me/login").text)
+        over_tls = client.post("/me/login", data={"csrf_token": token, "email": "user@a.example",
+                                                  "password": "imap secret 1"})
+        assert over_tls.status_code == 302
+        client.post("/logout", data={"csrf_token": csrf_token(client.get("/me/").text)})
         _platform(app, world, "imap", {"host": "127.0.0.1", "port": free_port()})
         token = csrf_token(client.get("/me/login").text)
         down = client.post("/me/login", data={"csrf_token": token, "email": "user@a.example",
