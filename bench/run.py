@@ -5,6 +5,8 @@ admins-list: GET /api/security/admins?search=*x*&sort=-login&pageSize=40 over 10
 served by gunicorn, against a bare Flask route returning the same bytes from the same gunicorn
 setup, both loaded by wrk. Run on SQLite and, when reachable, PostgreSQL.
 
+quarantine: see bench/quarantine.py (BENCH_MESSAGES 10000, BENCH_RELEASES 200).
+
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -148,9 +150,9 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import rules, users_page
+    from bench import quarantine, rules, users_page
 
-    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules"}
+    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -179,6 +181,12 @@ def main() -> None:
             return result
 
         results += on_databases("rules", rules_one)
+    if "quarantine" in wanted:
+        result = quarantine.run("dovecot", messages=int(os.environ.get("BENCH_MESSAGES", "10000")),
+                                runs=int(os.environ.get("BENCH_RUNS", "30")),
+                                releases=int(os.environ.get("BENCH_RELEASES", "200")))
+        print(json.dumps(result))
+        results.append(result)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

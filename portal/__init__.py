@@ -52,6 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(user_bp)
 
     from . import cli, error_pages, jobs, schema_check
+    from .integrations import mailstore
+
+    mailstore.POOL.size = max(int(app.config["IMAP_POOL_SIZE"]), 0)
 
     error_pages.init_app(app)
     schema_check.init_app(app)

@@ -73,6 +73,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "UPLOAD_TTL_HOURS": int(_env("POSTERN_UPLOAD_TTL_HOURS", "24")),  # type: ignore[arg-type]
         "CLAMD": _env("POSTERN_CLAMD"),  # unix:/run/clamav/clamd.ctl or host:port; unset: no live scan
         "CLAMD_TIMEOUT": float(_env("POSTERN_CLAMD_TIMEOUT", "30")),  # type: ignore[arg-type]
+        "IMAP_POOL_SIZE": int(_env("POSTERN_IMAP_POOL_SIZE", "4")),  # type: ignore[arg-type]  (0: no pool)
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)
         "EXPORT_ON_CHANGE": _env("POSTERN_EXPORT_ON_CHANGE", "true") == "true",

@@ -71,7 +71,7 @@ def store_for(user: MailUser) -> Iterator[MailStore]:
             data["host"], int(data.get("port") or (993 if data.get("useSsl") else 143)),
             f"{user.email}*{login}" if login else user.email, platforms.secret(data, "password") or "",
             use_ssl=bool(data.get("useSsl")), timeout=float(current_app.config.get("IMAP_TIMEOUT", 10)),
-            cadata=data.get("certPem"))
+            cadata=data.get("certPem"), pooled=int(current_app.config["IMAP_POOL_SIZE"]) > 0)
     else:
         store = MaildirStore(maildir_root(Path(current_app.config["MAIL_ROOT"]), user.email))
     try:

@@ -96,16 +96,16 @@ def release(principal: Principal, user_ref: str, folder: str, message_id: str, *
         else:
             outcome = Outcome([], sorted(done))
         if not outcome.refused and not summary.released:
-            _flag(store, folder, message_id)
+            _flag(store, folder, summary)
     return outcome
 
 
-def _flag(store: MailStore, folder: str, message_id: str) -> None:
+def _flag(store: MailStore, folder: str, summary: Summary) -> None:
     """Mark the quarantine copy released; the releases table stays the record when the store fails."""
     try:
-        store.add_flag(folder, message_id, RELEASED)
+        store.add_flag(folder, summary.key, RELEASED, by_key=True)
     except (Unavailable, NotFound) as error:
-        log.warning("released %s but could not flag it in %s: %s", message_id, folder, error)
+        log.warning("released %s but could not flag it in %s: %s", summary.key, folder, error)
 
 
 def message_key(summary: Summary) -> str:

@@ -304,3 +304,65 @@ def test_end_user_folder_grants(app: Flask, client: FlaskClient, world: World) -
                           headers=world.headers("enduser")).status_code == quarantine
     assert client.get(f"{base}/Quarantine?reason=SPAM", headers=world.headers("domainA")).json == []
     assert client.get(f"{base}/Quarantine?reason=nonsense", headers=world.headers("domainA")).status_code == 400
+
+
+def test_connections_are_pooled_checked_and_dropped_after_errors(imap_server: dict[str, object]) -> None:
+    from imapclient.exceptions import IMAPClientError
+
+    from portal.integrations.mailstore import POOL
+
+    master, secret = imap_server["master"]
+
+    def opened() -> ImapStore:
+        return ImapStore(imap_server["host"], imap_server["port"], f"user@a.example*{master}", secret, timeout=5)
+
+    POOL.forget()
+    first = opened()
+    first.folders()
+    connection = first._client
+    first.close()
+    second = opened()
+    second.folders()
+    assert second._client is connection  # reused, no new login
+    second.close()
+    connection.shutdown()  # the server side went away while it was idle
+    third = opened()
+    assert [f.path for f in third.folders()][0] == "INBOX"  # NOOP failed: a fresh connection
+    failed = third._client
+    assert failed is not connection
+    with pytest.raises(Unavailable), third._command():
+        raise IMAPClientError("the server said BAD")
+    third.close()  # a connection that failed is not lent again
+    fourth = opened()
+    fourth.folders()
+    assert fourth._client is not failed and fourth._client is not None
+    fourth.close()
+    POOL.forget()
+
+
+def test_summaries_of_awkward_headers() -> None:
+    from portal.integrations.mailstore import summarize
+
+    raw = (b"Subject: =?utf-8?q?Caf=C3=A9_=0D=0ABcc=3A_x?=\r\n\tcontinued\r\nFrom: \"Ren\xc3\xa9\" <rene@a.example>\r\n"
+           b"From: second@a.example\r\nTo: a@b.example,\r\n c@d.example\r\nDate: not a date\r\n"
+           b"Content-Type: Multipart/Mixed; boundary=x\r\nX-Priority: 2 (High)\r\n\r\nbody: not a header\r\n")
+    summary = summarize("7", raw, {"\\Seen", RELEASED}, 42)
+    assert summary.subject == "Café   Bcc: x continued"  # decoded, CR/LF made spaces, folding undone
+    assert summary.sender == "rene@a.example" and summary.headers["From"] == '"René" <rene@a.example>'
+    assert summary.to == ["a@b.example", "c@d.example"] and summary.sent_date is None
+    assert summary.has_attachments and summary.important and summary.seen and summary.released
+    assert "body" not in summary.headers
+
+
+@pytest.mark.parametrize("value", [
+    "a@b.example", "A <a@b.example>, c@d.example", '"Doe, John" <j@d.example>, x@y.example',
+    "(comment) a@b.example", "=?utf-8?q?R=C3=A9?= <r@e.example>", "undisclosed-recipients:;", "",
+    "bad address, <ok@x.example>", "a@b.example (Alice), B <b@c.example>",
+])
+def test_address_lists_read_like_the_stdlib(value: str) -> None:
+    from email.utils import getaddresses
+
+    from portal.integrations.mailstore import _addresses
+
+    expected = [addr for _name, addr in getaddresses([value]) if "@" in addr]
+    assert _addresses(value) == expected
