@@ -1,4 +1,5 @@
-"""Sample quarantined mail for the demo mailboxes (Maildir under POSTERN_MAIL_ROOT), once."""
+"""Sample mail for the demo mailboxes (Maildir under POSTERN_MAIL_ROOT), once: held messages of every
+reason, an inbox, and an archive with a sub-folder for the folders browser."""
 
 from __future__ import annotations
 
@@ -66,6 +67,32 @@ def samples(recipient: str) -> list[EmailMessage]:
     ]
 
 
+def _kept(n: int, recipient: str, sender: str, subject: str, text: str) -> mailbox.MaildirMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, recipient, subject
+    message["Date"] = format_datetime(_when(n))
+    message["Message-ID"] = f"<kept-{n}-{recipient}>"
+    message.set_content(text)
+    kept = mailbox.MaildirMessage(message.as_bytes())
+    kept.set_subdir("cur")
+    kept.set_flags("S" if n % 3 else "")
+    return kept
+
+
+def _folders(box: mailbox.Maildir, recipient: str) -> None:
+    """An inbox and a retention archive (with a sub-folder), so that *Folders* and *Reply* have mail."""
+    domain = recipient.split("@")[1]
+    for n, (who, subject) in enumerate((("Bob", "Team lunch on Friday"), ("Carol", "Q3 figures"),
+                                        ("Dave", "Re: the new gateway"))):
+        box.add(_kept(n, recipient, f"{who} <{who.lower()}@{domain}>", subject, f"Hello,\n\n{subject}.\n"))
+    archive = box.get_folder("Archive")
+    for n in range(3, 9):
+        archive.add(_kept(n * 40, recipient, f"Archive <records@{domain}>", f"Monthly report {n}",
+                          f"Report number {n}.\n"))
+    older = archive.add_folder("2025") if "2025" not in archive.list_folders() else archive.get_folder("2025")
+    older.add(_kept(900, recipient, f"Legal <legal@{domain}>", "Contract renewal 2025", "Signed copy.\n"))
+
+
 def seed(recipients: list[str]) -> int:
     """Fill the Quarantine folder of each recipient's Maildir if it is empty; returns messages written."""
     base = Path(current_app.config["MAIL_ROOT"])
@@ -83,4 +110,5 @@ def seed(recipients: list[str]) -> int:
         for message in samples(recipient):
             quarantine.add(mailbox.MaildirMessage(message.as_bytes()))
             written += 1
+        _folders(box, recipient)
     return written

@@ -65,3 +65,9 @@ class Unprocessable(ServiceError):
 
 class Unavailable(ServiceError):
     status, title = 503, "Service Unavailable"
+
+
+class StoreUnavailable(Unavailable):
+    """The mail store (IMAP) failed: the seed answers 500 "Possibly unable to connect to Imap" there."""
+
+    status, title = 500, "Mail Server Unavailable"

@@ -27,7 +27,8 @@ from .problems import from_service_error
 
 FIELDS = QueryParam("fields", "STATS adds messageCount and unreadMessageCount",
                     schema={"type": "string", "enum": ["STATS"]})
-ERRORS = {404: "The user does not exist.", 503: "Unable to connect to the mail server"}
+IMAP_DOWN = "Something went wrong. Possibly unable to connect to Imap."
+ERRORS = {404: "The user does not exist.", 500: IMAP_DOWN}
 
 
 def _folder(user: MailUser, folder: Folder) -> ImapFolderOut:
@@ -76,7 +77,7 @@ def message_id(summary: Summary) -> str:
                  QueryParam("reason", "X-Quarantine-Reason, ANDed with the rest (Postern extension)"),
                  QueryParam("operator", "How the criteria combine", schema={"type": "string",
                                                                              "enum": ["AND", "OR", "NOT"]})),
-          errors={404: "The user or the folder does not exist.", 503: "Unable to connect to the mail server"})
+          errors={404: "The user or the folder does not exist.", 500: IMAP_DOWN})
 def get_folder_content(userIdOrEmail: str, folderPath: str) -> Response:
     folder = folderPath.strip("/")
     user, found, total = mailboxes.messages(principal(), userIdOrEmail, folder, request.args)
@@ -97,7 +98,7 @@ def _summary_out(user: MailUser, folder: str, s: Summary, model: type[ImapMessag
 @endpoint("/users/<userIdOrEmail>/emails/<path:folderPath>/<messageId>", "GET", access=Access.AUTHENTICATED,
           tag="Emails", summary="Get email", response=ImapMessageContentOut,
           query=(QueryParam("fields", "HEADERS, BODY, ATTACHMENTS, SOURCE (comma-separated; SOURCE for the owner)"),),
-          errors={404: "The user or the mail does not exist.", 503: "Unable to connect to the mail server"})
+          errors={404: "The user or the mail does not exist.", 500: IMAP_DOWN})
 def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
     folder = folderPath.strip("/")
     user = mailboxes.user_by_id_or_email(principal(), userIdOrEmail, folder=folder)
@@ -162,7 +163,7 @@ def get_attachment_part(userId: str, folderPath: str, emailId: str, partId: int)
           errors={400: "The relay refused the message; it stays in quarantine",
                   404: "The user or the couple folder/fugluId may not exist",
                   412: "Infected without X-Virus-Lover, or X-Virus-Lover on a clean message",
-                  503: "No relay could be reached"})
+                  500: IMAP_DOWN, 503: "No relay could be reached"})
 def release_email(userIdOrEmail: str, folderPath: str, fugluId: str) -> Response:
     outcome = release.release(principal(), userIdOrEmail, folderPath.strip("/"), fugluId,
                               virus_lover=request.headers.get("X-Virus-Lover") is not None,
@@ -210,7 +211,7 @@ def delete_upload(uid: str, filename: str) -> Response:
           errors={400: "Error in given parameters, or a recipient the relay refused",
                   403: "SEND_MAIL not granted (mailbox users) or no IMPERSONATE (administrators)",
                   404: "The user does not exist.", 413: "Larger than the policy's mailSizeLimit",
-                  503: "No relay could be reached"})
+                  500: IMAP_DOWN, 503: "No relay could be reached"})
 def send_email(userIdOrEmail: str, body: SmtpMessageIn) -> Response:
     sent = sending.send(principal(), userIdOrEmail, body)
     return json_response(SentOut(message_id=sent.message_id.strip("<>"), recipients=len(sent.recipients)))

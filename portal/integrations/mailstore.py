@@ -23,7 +23,7 @@ from typing import Protocol
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from ..errors import NotFound, Unavailable
+from ..errors import NotFound, StoreUnavailable
 
 SEPARATOR = "/"
 
@@ -136,9 +136,9 @@ class ImapStore:
                                 ssl_context=_tls(self._cadata) if use_ssl else None)
             client.login(login, password)
         except LoginError as exc:
-            raise Unavailable("The mail server refused the portal's login.") from exc
+            raise StoreUnavailable("The mail server refused the portal's login.") from exc
         except (TimeoutError, OSError, IMAPClientError) as exc:
-            raise Unavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
+            raise StoreUnavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
         return client
 
     @contextlib.contextmanager
@@ -149,7 +149,7 @@ class ImapStore:
             yield imap
         except (OSError, IMAPClientError) as exc:
             self._broken = True
-            raise Unavailable(f"The mail server failed: {exc}") from exc
+            raise StoreUnavailable(f"The mail server failed: {exc}") from exc
 
     @staticmethod
     def _select(imap: IMAPClient, folder: str) -> None:
@@ -293,13 +293,13 @@ def check_login(host: str, port: int, login: str, password: str, *, use_ssl: boo
     try:
         client = IMAPClient(host, port=port, ssl=use_ssl, timeout=timeout, ssl_context=context)
     except (TimeoutError, OSError, IMAPClientError) as exc:
-        raise Unavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
+        raise StoreUnavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
     try:
         client.login(login, password)
     except LoginError:
         return False
     except (TimeoutError, OSError, IMAPClientError) as exc:
-        raise Unavailable(f"The mail server at {host}:{port} failed ({exc}).") from exc
+        raise StoreUnavailable(f"The mail server at {host}:{port} failed ({exc}).") from exc
     finally:
         with contextlib.suppress(OSError, IMAPClientError):
             client.logout()

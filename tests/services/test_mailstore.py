@@ -16,8 +16,9 @@ from portal.errors import NotFound, Unavailable
 from portal.extensions import db
 from portal.integrations.mailstore import RELEASED, ImapStore, MaildirStore, MailStore, Search
 from portal.models import Domain
+from tests.conftest import csrf_token
 from tests.services_runtime import dovecot, free_port
-from tests.world import World
+from tests.world import PASSWORD, World
 
 MESSAGE = b"From: sender@bad.example\r\nTo: user@a.example\r\nSubject: %d\r\n\r\nbody\r\n"
 QUARANTINE = [  # (headers, body, seen)
@@ -205,9 +206,17 @@ def test_folders_api_on_maildir_and_outage(app: Flask, client: FlaskClient, worl
     client.patch(f"/api/domains/{world.id('A')}", json={"platforms": [platform]}, headers=world.headers("sysadmin"))
     try:
         down = client.get(f"/api/users/{world.id('userA')}/emails/folders", headers=world.headers("domainA"))
+        listing = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine", headers=world.headers("enduser"))
+        page_client = app.test_client()
+        token = csrf_token(page_client.get("/me/login").text)
+        page_client.post("/me/login", data={"csrf_token": token, "email": "user@a.example", "password": PASSWORD})
+        page = page_client.get("/me/quarantine")
     finally:
         app.config["IMAP_TIMEOUT"] = 10.0
-    assert down.status_code == 503 and "cannot be reached" in down.json["detail"]
+    # the seed's 500 ("Possibly unable to connect to Imap") with a problem body that says what failed
+    assert down.status_code == 500 and "cannot be reached" in down.json["detail"]
+    assert down.mimetype == "application/problem+json" and listing.status_code == 500
+    assert page.status_code == 500 and "Your messages cannot be read now" in page.text and "<nav" in page.text
 
 
 def test_folder_content_api(client: FlaskClient, world: World) -> None:
@@ -327,7 +336,7 @@ def test_connections_are_pooled_checked_and_dropped_after_errors(imap_server: di
     second.close()
     connection.shutdown()  # the server side went away while it was idle
     third = opened()
-    assert [f.path for f in third.folders()][0] == "INBOX"  # NOOP failed: a fresh connection
+    assert next(f.path for f in third.folders()) == "INBOX"  # NOOP failed: a fresh connection
     failed = third._client
     assert failed is not connection
     with pytest.raises(Unavailable), third._command():

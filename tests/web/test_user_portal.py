@@ -119,6 +119,9 @@ def test_demo_quarantine(app: Flask) -> None:
         assert demo_mail.seed(["demo@a.example"]) == 0  # once
         store = MaildirStore(maildir_root(Path(app.config["MAIL_ROOT"]), "demo@a.example"))
         found, total = store.messages("Quarantine", Search(), "-sentDate", 0, 10)
+        assert store.messages("INBOX", Search(), "-sentDate", 0, 10)[1] == 3
+        assert store.messages("Archive", Search(), "-sentDate", 0, 10)[1] == 6
+        assert [f.path for f in store.folders("Archive")] == ["Archive/2025"]
     reasons = {m.headers["X-Quarantine-Reason"] for m in found}
     assert total == 5 and reasons == {"SPAM", "VIRUS", "ADVERT", "BAD_ATTACHMENTS"}
     assert any(m.headers.get("X-Virus-Name") == "Eicar-Test-Signature" and m.has_attachments for m in found)

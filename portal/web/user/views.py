@@ -129,15 +129,19 @@ def quarantine() -> Response:
     if query:
         args.update({"from": query, "subject": query, "operator": "OR"})
     errors: dict[str, str] = {}
+    status = 200
     try:
         _user, rows, total = mailboxes.messages(current_principal(), user.email, mailboxes.QUARANTINE, args)
     except Invalid as error:
         rows, total, errors = [], 0, error.field_messages()
     except NotFound:
         rows, total = [], 0
+    except Unavailable as error:  # the store is down: the page says so instead of failing
+        rows, total, status = [], 0, error.status
+        errors = {_("Mail server"): _("Your messages cannot be read now: %(why)s", why=error.detail)}
     granted = set(user.domain.end_user_permissions.split())
     impersonator = getattr(current_user, "impersonator", None)
-    return render("user/quarantine.html", "user/_quarantine_table.html", rows=rows, total=total,
+    return render("user/quarantine.html", "user/_quarantine_table.html", status=status, rows=rows, total=total,
                   params=MailPage.of(args if not errors else {}, 20), q=query, reason=args.get("reason", ""),
                   reasons=mailboxes.REASONS, errors=errors, page_sizes=(20, 40, 100),
                   released=release.released_keys(user), can_release="QUARANTINE_RELEASE" in granted,
