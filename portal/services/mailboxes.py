@@ -33,12 +33,22 @@ def find_user(value: str) -> MailUser:
 QUARANTINE = "Quarantine"
 
 
+def check_folder(path: str, field: str = "folderPath") -> str:
+    """A folder path as the stores take it: no control characters, no empty, `.` or `..` segment."""
+    if not path or len(path) > 500 or any(ord(c) < 32 or ord(c) == 127 for c in path) or any(
+            part in ("", ".", "..") for part in path.split("/")):
+        raise Invalid.on(field, "Not a folder name.")
+    return path
+
+
 def user_by_id_or_email(principal: Principal, value: str, *, release: bool = False,
                         folder: str | None = None) -> MailUser:
     """The user named by a public id or an address, if the principal may read their mail (in `folder`).
 
     A mailbox user reads the quarantine with QUARANTINE_VIEW and the other folders with FOLDERS_VIEW."""
     user = find_user(value)
+    if folder is not None:
+        check_folder(folder)
     if principal.user is not None:
         granted = set(user.domain.end_user_permissions.split())
         if principal.user.id != user.id:
@@ -82,6 +92,8 @@ def store_for(user: MailUser) -> Iterator[MailStore]:
 
 def folders(principal: Principal, user_ref: str, parent: str | None, *, stats: bool) -> tuple[MailUser, list[Folder]]:
     user = user_by_id_or_email(principal, user_ref)
+    if parent:
+        check_folder(parent, "path")
     with store_for(user) as store:
         return user, store.folders(parent, stats=stats)
 

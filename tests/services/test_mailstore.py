@@ -375,3 +375,13 @@ def test_address_lists_read_like_the_stdlib(value: str) -> None:
 
     expected = [addr for _name, addr in getaddresses([value]) if "@" in addr]
     assert _addresses(value) == expected
+
+
+@pytest.mark.parametrize("path", ["../../etc", "Quarantine/..", "Quarantine%00", "Quarantine%0D%0AA1 LOGOUT",
+                                  "%2E%2E", "Quarantine//x"])
+def test_folder_path_tricks(client: FlaskClient, world: World, path: str) -> None:
+    base = f"/api/users/{world.id('userA')}/emails"
+    for url in (f"{base}/{path}", f"{base}/folders/{path}", f"{base}/{path}/quarantined-0@bad.example"):
+        response = client.get(url, headers=world.headers("enduser"))
+        assert response.status_code in (400, 404), (url, response.status_code)
+        assert response.mimetype == "application/problem+json"
