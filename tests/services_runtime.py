@@ -221,6 +221,21 @@ def self_signed(host: str = "127.0.0.1") -> tuple[str, str]:
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
+def _listening(command: list[str], port: int, seconds: float = 10.0) -> subprocess.Popen[bytes]:
+    """Start a server and wait until it accepts connections on `port` (its stderr if it dies first)."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    pause = threading.Event()
+    for _ in range(int(seconds / 0.02)):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"{command[0]} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+        pause.wait(0.02)
+    proc.terminate()
+    raise RuntimeError(f"{command[0]} did not listen on {port} within {seconds} s")
+
+
 @contextmanager
 def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master secret"),
             ) -> Iterator[dict[str, object]]:
@@ -248,15 +263,7 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
     conf = os.path.join(workdir, "dovecot.conf")
     with open(conf, "w") as fh:
         fh.write(DOVECOT_CONF.format(d=workdir, port=port, tls_port=tls_port))
-    proc = subprocess.Popen([binary, "-F", "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = threading.Event()
-    for _ in range(200):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            raise RuntimeError(f"dovecot exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        deadline.wait(0.02)
+    proc = _listening([binary, "-F", "-c", conf], port)
     try:
         yield {"host": "127.0.0.1", "port": port, "tls_port": tls_port, "cert_pem": cert_pem, "master": master,
                "dir": workdir}
@@ -321,15 +328,7 @@ def clamd() -> Iterator[str]:
     with open(conf, "w") as fh:
         fh.write(f"DatabaseDirectory {workdir}/db\nTCPSocket {port}\nTCPAddr 127.0.0.1\nForeground yes\n"
                  f"LogFile {workdir}/clamd.log\nPidFile {workdir}/clamd.pid\nUser {os.getenv('USER') or 'root'}\n")
-    proc = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait = threading.Event()
-    for _ in range(500):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if proc.poll() is not None:
-            raise RuntimeError(f"clamd exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-        wait.wait(0.02)
+    proc = _listening([binary, "-c", conf], port)
     try:
         yield f"127.0.0.1:{port}"
     finally:

@@ -11,6 +11,7 @@ from ..clock import to_ms
 from ..errors import FieldError, Invalid
 from ..integrations.mailstore import Folder, Summary
 from ..models import MailUser, Upload
+from ..responses import download
 from ..schemas.emails import (
     AttachmentFileOut,
     AttachmentOut,
@@ -118,17 +119,6 @@ def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
     if "HEADERS" not in fields:
         out.headers = {}
     return json_response(out)
-
-
-def download(data: bytes, filename: str) -> Response:
-    """A file to save, never to display: octet-stream, nosniff, RFC 6266 name (ASCII fallback + UTF-8)."""
-    response = Response(data, mimetype="application/octet-stream")
-    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_") or "attachment"
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 @endpoint("/users/<userId>/emails/<path:folderPath>/<messageId>/attachments", "GET", access=Access.AUTHENTICATED,

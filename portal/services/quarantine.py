@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
 from ..extensions import db
 from ..models import MailUser
-from ..permissions import ObjectType, Permission
+from ..permissions import EndUserPermission, ObjectType, Permission
 from ..schemas.rules import SenderRuleType
 from . import mailboxes, names, release, wblist
 from .principal import Principal
@@ -81,19 +81,18 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
         with mailboxes.store_for(user) as store:
             outcome.deleted = store.delete(FOLDER, message_ids)
         return outcome
-    owner = None
-    if action in (Action.RELEASE_ALLOW, Action.BLOCK):
-        owner = rules_owner or _owner(principal, user)
-    senders: dict[str, str] = {}
     if action == Action.BLOCK:
+        owner = rules_owner or _owner(principal, user)
         with mailboxes.store_for(user) as store:
-            for message_id in message_ids:
-                senders[message_id] = store.message(FOLDER, message_id)[0].sender
-        for sender in dict.fromkeys(senders.values()):
-            assert owner is not None
+            senders = [store.message(FOLDER, message_id)[0].sender for message_id in message_ids]
+        for sender in dict.fromkeys(senders):
             _rule(owner, sender, SenderRuleType.BLOCK, outcome)
         db.session.commit()
         return outcome
+    if principal.user is not None and str(EndUserPermission.QUARANTINE_RELEASE) not in \
+            user.domain.end_user_permissions.split():
+        raise Forbidden("Your domain does not let you release messages.")
+    owner = (rules_owner or _owner(principal, user)) if action == Action.RELEASE_ALLOW else None
     for message_id in message_ids:
         try:
             done = release.release(principal, user_ref, FOLDER, message_id, virus_lover=False)
@@ -108,8 +107,7 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
             outcome.failed[message_id] = "; ".join(done.refused.values())
             continue
         outcome.released.append(message_id)
-    if action == Action.RELEASE_ALLOW and outcome.released:
-        assert owner is not None
+    if owner is not None and outcome.released:
         with mailboxes.store_for(user) as store:
             for message_id in outcome.released:
                 _rule(owner, store.message(FOLDER, message_id)[0].sender, SenderRuleType.ALLOW, outcome)

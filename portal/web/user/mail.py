@@ -19,10 +19,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import ValidationError as CsrfInvalid
 
 from ... import ids
-from ...api.emails import download
 from ...errors import Forbidden, Invalid, NotFound, PayloadTooLarge, ServiceError
 from ...extensions import csrf, db
 from ...models import Upload
+from ...responses import download
 from ...schemas.emails import SmtpMessageIn
 from ...services import audit, mailboxes, messages, quarantine, sending, signs, uploads, wblist
 from ...services.principal import principal_for_admin

@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ... import ids
-from ...api.emails import download
 from ...errors import Forbidden, Invalid, NotFound, ServiceError, Unavailable
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS, ObjectType, Permission
+from ...responses import download
 from ...schemas.rules import FilterSenderAddList
 from ...services import auth, mailboxes, messages, release, signs, wblist
 from ...services.principal import principal_for_admin
