@@ -94,6 +94,7 @@ def seed() -> list[tuple[str, str]]:
             if n < 2 and domain is main and user.password_hash is None:
                 hashed = hashed or hash_password(PASSWORD)
                 user.password_hash = hashed  # alice and bob can log in to their own portal
+                user.sign = user.sign or f"<p><b>{first} {last}</b><br>{domain.customer.name}</p>"
             if user.firstname is None:
                 user.firstname, user.lastname = first, last
                 user.platform = domain.default_platform
