@@ -82,18 +82,20 @@ def message_id(summary: Summary) -> str:
 def get_folder_content(userIdOrEmail: str, folderPath: str) -> Response:
     folder = folderPath.strip("/")
     user, found, total = mailboxes.messages(principal(), userIdOrEmail, folder, request.args)
-    out = [_summary_out(user, folder, s) for s in found]
+    done = release.released_keys(user) if folder == mailboxes.QUARANTINE else set()
+    out = [_summary_out(user, folder, s, released=s.released or message_id(s) in done) for s in found]
     return json_response(out, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
 
 
 def _summary_out(user: MailUser, folder: str, s: Summary, model: type[ImapMessageOut] = ImapMessageOut,
-                 **extra: object) -> ImapMessageOut:
+                 released: bool | None = None, **extra: object) -> ImapMessageOut:
     base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}"
     return model(
         headers=s.headers, attachments=extra.pop("attachments", []), id=message_id(s),
         uri=f"{base}/{quote(message_id(s), safe='')}", seen=s.seen, answered=s.answered, recent=s.recent,
         deleted=s.deleted, has_attachments=s.has_attachments, important=s.important, sent_date=to_ms(s.sent_date),
-        subject=s.subject, from_=s.sender, to=s.to, cc=s.cc, bcc=[], size=s.size, **extra)
+        subject=s.subject, from_=s.sender, to=s.to, cc=s.cc, bcc=[], size=s.size,
+        released=s.released if released is None else released, **extra)
 
 
 @endpoint("/users/<userIdOrEmail>/emails/<path:folderPath>/<messageId>", "GET", access=Access.AUTHENTICATED,
@@ -114,7 +116,9 @@ def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
                                  uri=f"{base}/attachments/{a.part}").wire()
                    for a in found.attachments] if "ATTACHMENTS" in fields else []
     body = (found.html or found.text) if "BODY" in fields else None
-    out = _summary_out(user, folder, found.summary, ImapMessageContentOut, attachments=attachments, content=body,
+    done = folder == mailboxes.QUARANTINE and message_id(found.summary) in release.released_keys(user)
+    out = _summary_out(user, folder, found.summary, ImapMessageContentOut, released=found.summary.released or done,
+                       attachments=attachments, content=body,
                        source=found.source.decode("utf-8", errors="replace") if found.source else None)
     if "HEADERS" not in fields:
         out.headers = {}

@@ -34,6 +34,7 @@ class ImapMessageOut(OutModel):
     cc: list[str]
     bcc: list[str]
     size: int
+    released: bool = Field(description="Delivered by a release (Postern extension)")
 
 
 class AttachmentOut(OutModel):

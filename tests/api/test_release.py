@@ -80,6 +80,10 @@ def test_released_copy_is_flagged(app: Flask, client: FlaskClient, world: World,
     assert "P" not in _copy(app, "rel1").get_flags()
     assert _release(client, world, "rel1").status_code == 204
     assert "P" in _copy(app, "rel1").get_flags()  # Maildir's "passed" flag: $Released over IMAP
+    listed = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine", headers=world.headers("enduser")).json
+    assert {m["id"]: m["released"] for m in listed if m["id"] in ("rel1", "vir1")} == {"rel1": True, "vir1": False}
+    one = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine/rel1", headers=world.headers("enduser"))
+    assert one.json["released"] is True
 
 
 @pytest.mark.parametrize("refusal", ["refuse", "full"])

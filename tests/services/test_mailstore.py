@@ -225,7 +225,8 @@ def test_folder_content_api(client: FlaskClient, world: World) -> None:
     assert response.status_code == 200 and response.headers["X-Total-Count"] == "2"
     (message,) = response.json
     assert list(message) == ["headers", "attachments", "id", "uri", "seen", "answered", "recent", "deleted",
-                             "hasAttachments", "important", "sentDate", "subject", "from", "to", "cc", "bcc", "size"]
+                             "hasAttachments", "important", "sentDate", "subject", "from", "to", "cc", "bcc", "size",
+                             "released"]
     assert message["subject"] == "offer 0" and message["from"] == "spam0@bad.example"
     assert message["uri"].startswith(f"/api/users/{world.id('userA')}/emails/Quarantine/")
     for query, field in (("sort=color", "sort"), ("operator=XOR", "operator"), ("receivedAfter=soon", "receivedAfter"),
