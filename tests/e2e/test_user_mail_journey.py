@@ -142,3 +142,27 @@ def test_compose_with_an_upload(app: Flask, page: Page, live_url: str, world: Wo
 def _leaves(url: str) -> bool:
     """A request for another host (cid: and data: ones stay in the page and fail there)."""
     return url.startswith(("http:", "https:", "//")) and not url.startswith("http://127.0.0.1:")
+
+
+def test_view_as_journey(app: Flask, page: Page, live_url: str, world: World) -> None:
+    """A domain admin opens a user's portal, blocks a sender there, comes back and reads the trail."""
+    _store(app, {"form": CORPUS["form"]})
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{live_url}/login")
+    page.fill("#f-login", "admin-a")
+    page.fill("#f-password", PASSWORD)
+    page.click("button[type=submit]:has-text('Log in')")
+    page.goto(f"{live_url}/admin/users/{world.id('userA')}")
+    page.click("#view-as")
+    expect(page.locator("#impersonation")).to_contain_text("user@a.example")
+    page.click("nav >> text=My quarantine")
+    page.locator("#quarantine tr", has_text="form").locator("input[name=ids]").check()
+    page.click("#bulk-actions button[value=block]")
+    expect(page.locator(".flash-success")).to_contain_text("attacker@bad.example")
+    page.click("#impersonation button")
+    expect(page.locator("h1")).to_contain_text("user@a.example")
+    page.click("nav >> text=Audit")
+    rows = page.locator("#audit tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator("#audit")).to_contain_text("IMPERSONATE_START")
+    expect(page.locator("#audit")).to_contain_text("quarantine_bulk")
