@@ -28,7 +28,7 @@ from ...services import audit, mailboxes, messages, quarantine, sending, signs, 
 from ...services.principal import principal_for_admin
 from .. import session as web_session
 from ..listing import MailPage
-from ..render import render
+from ..render import render, wants_fragment
 from ..session import current_principal
 from . import bp
 
@@ -148,19 +148,20 @@ def folders() -> Response:
     tree: list[Any] = []
     rows: list[Any] = []
     total = 0
+    if path == mailboxes.QUARANTINE:
+        return redirect(url_for("user.quarantine"))
     try:
-        _user, tree = mailboxes.folders(current_principal(), user.email, None, stats=True)
-        tree = [f for f in tree if f.path != mailboxes.QUARANTINE]
+        if not wants_fragment():  # a search or a page of the table does not redraw the tree
+            _user, tree = mailboxes.folders(current_principal(), user.email, path or None, stats=True)
+            if not tree and path:  # a folder without sub-folders: show the top-level ones
+                _user, tree = mailboxes.folders(current_principal(), user.email, None, stats=True)
+            tree = [f for f in tree if f.path != mailboxes.QUARANTINE]
         if path:
-            if path == mailboxes.QUARANTINE:
-                return redirect(url_for("user.quarantine"))
-            _user, children = mailboxes.folders(current_principal(), user.email, path, stats=True)
-            tree = children or tree
             _user, rows, total = mailboxes.messages(current_principal(), user.email, path, args)
-    except Invalid as exc:
-        error = "; ".join(e.message for e in exc.errors) or exc.detail
     except Forbidden:
         raise
+    except Invalid as exc:
+        error = "; ".join(e.message for e in exc.errors) or exc.detail
     except ServiceError as exc:
         error = exc.detail
     parent = path.rsplit("/", 1)[0] if "/" in path else ""
