@@ -6,9 +6,10 @@ Every IMAP call has a timeout; a store is opened per request and closed after it
 from __future__ import annotations
 
 import contextlib
-import mailbox
 import os
 import re
+import secrets
+import socket
 import ssl as ssl_module
 import threading
 import time
@@ -306,55 +307,101 @@ def check_login(host: str, port: int, login: str, password: str, *, use_ssl: boo
     return True
 
 
+@dataclass(frozen=True)
+class _File:
+    """One message file of a Maildir folder: its key, where it is, its flags (Maildir letters)."""
+
+    key: str
+    path: Path
+    new: bool
+    flags: str
+
+    def read_head(self) -> bytes:
+        """The header block only (a quarantine list never needs the bodies)."""
+        with open(self.path, "rb") as fh:
+            head = b""
+            while len(head) < HEAD_LIMIT:
+                chunk = fh.read(8192)
+                if not chunk:
+                    break
+                head += chunk
+                if b"\n\n" in head or b"\r\n\r\n" in head:
+                    break
+        return head
+
+
+HEAD_LIMIT = 256 * 1024
+
+
 class MaildirStore:
-    """A Maildir++ tree on this host (the embedded default): INBOX is the root, folders are `.A.B`."""
+    """A Maildir tree on this host (the embedded default): INBOX is the root, folder `A/B` is `.A/.B`
+    (the layout of Python's `mailbox`). Message files are read as bytes and only their headers are
+    parsed, so a hostile MIME structure costs nothing here."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def _box(self, path: str) -> mailbox.Maildir:
+    def _dir(self, path: str) -> Path:
         if not self.root.is_dir():
             raise NotFound("This mailbox has no mail store yet.")
-        box = mailbox.Maildir(str(self.root), create=False)
-        if path in ("", "INBOX"):
-            return box
-        for part in path.split(SEPARATOR):
-            if part not in box.list_folders():
+        directory = self.root
+        for part in ([] if path in ("", "INBOX") else path.split(SEPARATOR)):
+            directory = directory / f".{part}"
+            if not (directory / "cur").is_dir():
                 raise NotFound("No such folder.")
-            box = box.get_folder(part)
-        return box
+        return directory
+
+    @staticmethod
+    def _children(directory: Path) -> list[str]:
+        return sorted(entry.name[1:] for entry in os.scandir(directory)
+                      if entry.name.startswith(".") and entry.name not in (".", "..") and entry.is_dir()
+                      and os.path.isdir(os.path.join(entry.path, "cur")))
+
+    @staticmethod
+    def _files(directory: Path) -> list[_File]:
+        found = []
+        for sub in ("new", "cur"):
+            with os.scandir(directory / sub) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") or not entry.is_file():
+                        continue
+                    key, _, info = entry.name.partition(":")
+                    found.append(_File(key, Path(entry.path), sub == "new", info[2:] if info.startswith("2,") else ""))
+        return found
+
+    @staticmethod
+    def _flags(file: _File) -> set[str]:
+        return {_MAILDIR_FLAGS[f] for f in file.flags if f in _MAILDIR_FLAGS}
 
     def folders(self, parent: str | None = None, *, stats: bool = False) -> list[Folder]:
         if parent in (None, ""):
-            names = ["INBOX", *self._box("").list_folders()]
+            names = ["INBOX", *self._children(self._dir(""))]
         else:
-            names = [f"{parent}{SEPARATOR}{n}" for n in self._box(parent).list_folders()]
+            names = [f"{parent}{SEPARATOR}{n}" for n in self._children(self._dir(parent))]
         result = []
         for path in names:
-            box = self._box(path)
-            children = bool(box.list_folders()) if path != "INBOX" else False
+            directory = self._dir(path)
+            children = bool(self._children(directory)) if path != "INBOX" else False
             messages = unseen = None
             if stats:
-                keys = list(box.iterkeys())
-                messages = len(keys)
-                unseen = sum(1 for key in keys if "S" not in box.get_message(key).get_flags())
+                files = self._files(directory)
+                messages, unseen = len(files), sum(1 for f in files if "S" not in f.flags)
             result.append(Folder(path=path, name=path.rsplit(SEPARATOR, 1)[-1], has_children=children,
                                  messages=messages, unseen=unseen))
         return sorted(result, key=lambda f: (f.path != "INBOX", f.path.lower()))
 
+    def _summary(self, file: _File) -> Summary:
+        return summarize(file.key, file.read_head(), self._flags(file), file.path.stat().st_size, recent=file.new)
+
     def messages(self, folder: str, search: Search, sort: str, offset: int, limit: int
                  ) -> tuple[list[Summary], int]:
-        """Filter and sort in Python (the embedded store holds small mailboxes)."""
-        box = self._box(folder)
+        """Filter and sort in Python over the headers (the embedded store holds small mailboxes)."""
         entries = []
-        for key in box.iterkeys():
-            message = box.get_message(key)
-            raw = message.as_bytes()
-            head = raw.split(b"\n\n", 1)[0]
-            summary = summarize(key, head, {_MAILDIR_FLAGS[f] for f in message.get_flags() if f in _MAILDIR_FLAGS},
-                                len(raw), recent=message.get_subdir() == "new")
-            if _matches(search, summary, message, datetime.fromtimestamp(message.get_date(), UTC).replace(tzinfo=None)):
-                entries.append((summary, message.get_date()))
+        for file in self._files(self._dir(folder)):
+            summary = self._summary(file)
+            arrival = file.path.stat().st_mtime
+            if _matches(search, summary, file.path, datetime.fromtimestamp(arrival, UTC).replace(tzinfo=None)):
+                entries.append((summary, arrival))
         field = sort.lstrip("-")
 
         def order(entry: tuple[Summary, float]) -> object:
@@ -366,64 +413,59 @@ class MaildirStore:
         entries.sort(key=order, reverse=sort.startswith("-"))
         return [summary for summary, _ in entries[offset:offset + limit]], len(entries)
 
-    @staticmethod
-    def _find(box: mailbox.Maildir, message_id: str, *, by_key: bool = False
-              ) -> list[tuple[str, mailbox.MaildirMessage]]:
+    def _find(self, folder: str, message_id: str, *, by_key: bool = False) -> list[_File]:
+        """A quarantine id (X-Fuglu-Id), a Message-ID or the file's key; `by_key`: the key only."""
+        files = self._files(self._dir(folder))
         if by_key:
-            try:
-                return [(message_id, box.get_message(message_id))]
-            except KeyError:
-                raise NotFound("No such message.") from None
-        wanted = message_id.strip("<>").lower()
-        found = []
-        for key in box.iterkeys():
-            message = box.get_message(key)
-            ids = ((message.get("X-Fuglu-Id") or "").strip().lower(),
-                   (message.get("Message-ID") or "").strip().strip("<>").lower())
-            if wanted in ids or message_id == key:  # the key is the id of a message with neither header
-                found.append((key, message))
+            found = [f for f in files if f.key == message_id]
+        else:
+            wanted = message_id.strip().strip("<>").lower()
+            found = []
+            for file in files:
+                fields = _header_fields(file.read_head())
+                ids = (fields.get("X-Fuglu-Id", "").strip().lower(),
+                       fields.get("Message-ID", "").strip().strip("<>").lower())
+                if wanted in ids or message_id == file.key:
+                    found.append(file)
         if not found:
             raise NotFound("No such message.")
         return found
 
     def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]:
-        key, message = self._find(self._box(folder), message_id)[0]
-        raw = message.as_bytes()
-        flags = {_MAILDIR_FLAGS[f] for f in message.get_flags() if f in _MAILDIR_FLAGS}
-        head = raw.split(b"\n\n", 1)[0]
-        return summarize(key, head, flags, len(raw), recent=message.get_subdir() == "new"), raw
+        file = self._find(folder, message_id)[0]
+        raw = file.path.read_bytes()
+        return summarize(file.key, raw.split(b"\n\n", 1)[0], self._flags(file), len(raw), recent=file.new), raw
 
     def add_flag(self, folder: str, message_id: str, flag: str, *, by_key: bool = False) -> None:
         letter = next((k for k, v in _MAILDIR_FLAGS.items() if v == flag), None)
         if letter is None:
             raise ValueError(f"The Maildir store has no flag for {flag}.")
-        box = self._box(folder)
-        for key, message in self._find(box, message_id, by_key=by_key):
-            message.add_flag(letter)
-            message.set_subdir("cur")
-            box[key] = message
+        for file in self._find(folder, message_id, by_key=by_key):
+            flags = "".join(sorted(set(file.flags + letter)))
+            os.replace(file.path, file.path.parent.parent / "cur" / f"{file.key}:2,{flags}")
 
     def delete(self, folder: str, message_ids: list[str]) -> int:
-        box = self._box(folder)
-        keys = {key for message_id in message_ids for key, _ in self._find(box, message_id)}
-        for key in keys:
-            box.discard(key)
-        return len(keys)
+        files = {file.path: file for message_id in message_ids for file in self._find(folder, message_id)}
+        for path in files:
+            path.unlink(missing_ok=True)
+        return len(files)
 
     def append(self, folder: str, raw: bytes, flags: tuple[str, ...] = ()) -> None:
-        if not self.root.is_dir():
-            mailbox.Maildir(str(self.root), create=True)
-        box = mailbox.Maildir(str(self.root), create=False)
+        """Write the file in tmp/, then move it into cur/ (Maildir's delivery, never a half-written message)."""
+        directory = self.root
         for part in ([] if folder in ("", "INBOX") else folder.split(SEPARATOR)):
-            box = box.get_folder(part) if part in box.list_folders() else box.add_folder(part)
-        message = mailbox.MaildirMessage(raw)
-        message.set_subdir("cur")
-        message.set_flags("".join(k for k, v in _MAILDIR_FLAGS.items() if v in flags))
-        box.add(message)
+            directory = directory / f".{part}"
+        for sub in ("tmp", "new", "cur"):
+            (directory / sub).mkdir(parents=True, exist_ok=True)
+        key = f"{time.time_ns()}.P{os.getpid()}R{secrets.token_hex(6)}.{socket.gethostname().replace('/', '_')}"
+        letters = "".join(sorted(k for k, v in _MAILDIR_FLAGS.items() if v in flags))
+        tmp = directory / "tmp" / key
+        tmp.write_bytes(raw)
+        os.replace(tmp, directory / "cur" / f"{key}:2,{letters}")
 
     def is_folder(self, path: str) -> bool:
         try:
-            self._box(path)
+            self._dir(path)
         except NotFound:
             return False
         return True
@@ -588,9 +630,9 @@ def _imap_criteria(search: Search) -> list[object]:
     return [*reason, *(["NOT", flat] if search.operator == "NOT" else flat)]
 
 
-def _matches(search: Search, summary: Summary, message: mailbox.MaildirMessage, arrival: datetime) -> bool:
+def _matches(search: Search, summary: Summary, path: Path, arrival: datetime) -> bool:
     def body_text() -> str:
-        return message.as_bytes().decode("utf-8", errors="replace").lower()
+        return path.read_bytes().decode("utf-8", errors="replace").lower()
 
     checks = []
     for key, value in search.terms():
@@ -608,7 +650,7 @@ def _matches(search: Search, summary: Summary, message: mailbox.MaildirMessage, 
         elif key == "SUBJECT":
             checks.append(needle in summary.subject.lower())
         elif key == "BODY":
-            checks.append(needle in body_text().split("\n\n", 1)[-1])
+            checks.append(needle in re.split(r"\r?\n\r?\n", body_text(), maxsplit=1)[-1])
         elif key == "ID":  # a substring of the header, as IMAP's HEADER search does
             checks.append(needle in summary.headers.get("X-Fuglu-Id", "").lower()
                           or needle in summary.headers.get("Message-ID", "").lower())

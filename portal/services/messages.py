@@ -72,8 +72,32 @@ def clean_html(html: str, *, allow_remote_images: bool) -> tuple[str, int]:
     return cleaned, held
 
 
+MAX_MULTIPARTS = 100  # more multipart sections than any real mail: read as text, never recursed into
+_MULTIPART = re.compile(rb"(?im)^content-type:[ \t]*multipart/")
+FLAT_TEXT_LIMIT = 1_000_000
+
+
 def parse(raw: bytes) -> EmailMessage:
-    return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
+    """The message as a tree of parts; hostile nesting (which would exhaust the parser's recursion)
+    gives a flat text message instead, in bounded time."""
+    if len(_MULTIPART.findall(raw, 0, 10_000_000)) > MAX_MULTIPARTS:
+        return _flattened(raw)
+    try:
+        message: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+        for _part in message.walk():  # walking recurses too
+            pass
+        return message
+    except RecursionError:
+        return _flattened(raw)
+
+
+def _flattened(raw: bytes) -> EmailMessage:
+    """A message whose structure is not worth parsing: its raw body as plain text (no parts, no HTML)."""
+    body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[-1][:FLAT_TEXT_LIMIT]
+    message = EmailMessage(policy=policy.default)
+    message.set_content("[This message is too deeply nested to be shown as its author laid it out; "
+                        "here is its raw text.]\n\n" + body.decode("utf-8", errors="replace"))
+    return message
 
 
 def _attachments(message: EmailMessage) -> list[Attachment]:

@@ -386,3 +386,18 @@ def test_folder_path_tricks(client: FlaskClient, world: World, path: str) -> Non
         response = client.get(url, headers=world.headers("enduser"))
         assert response.status_code in (400, 404), (url, response.status_code)
         assert response.mimetype == "application/problem+json"
+
+
+def test_hostile_structure_is_only_bytes_to_the_store(store: MailStore) -> None:
+    """3,000 nested multiparts: listed, found by id and read back whole, without parsing the structure."""
+    body = b"x"
+    for level in range(3000):
+        body = (f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n".encode() + body
+                + f"\r\n--b{level}--\r\n".encode())
+    raw = b"From: a@bad.example\r\nSubject: abyss\r\nX-Fuglu-Id: abyss\r\nMIME-Version: 1.0\r\n" + body
+    store.append("Deep", raw)
+    found, total = store.messages("Deep", Search(subject="abyss"), "-sentDate", 0, 10)
+    assert total == 1 and found[0].subject == "abyss"
+    summary, read = store.message("Deep", "abyss")
+    assert summary.sender == "a@bad.example" and read.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
+    store.delete("Deep", ["abyss"])

@@ -64,3 +64,22 @@ def test_frame_document_has_its_own_policy() -> None:
 ])
 def test_attachment_names(name: str | None, expected: str) -> None:
     assert safe_filename(name, 3) == expected
+
+
+@pytest.mark.parametrize("depth", [20, 3000])
+def test_nesting_never_exhausts_the_parser(depth: int) -> None:
+    """Deep multipart nesting (which would blow the stdlib parser's recursion) reads as flat text."""
+    from portal.services.messages import _attachments, _body, parse
+
+    raw = b"Subject: nested\r\nMIME-Version: 1.0\r\n"
+    body = b"<p>deep</p>"
+    for level in range(depth):
+        body = (f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n".encode() + body
+                + f"\r\n--b{level}--\r\n".encode())
+    message = parse(raw + body)
+    _attachments(message)
+    text = _body(message, "plain")
+    if depth > 100:
+        assert text is not None and "too deeply nested" in text and _body(message, "html") is None
+    else:
+        assert message.is_multipart() and "too deeply nested" not in (text or "")
