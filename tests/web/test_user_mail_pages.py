@@ -220,6 +220,12 @@ def test_view_as_user_is_audited(app: Flask, client: FlaskClient, world: World, 
                           ("admin-a", "IMPERSONATE_END", "user@a.example")]
         assert "ids=q-spam" in db.session.query(AuditEvent).filter_by(action="quarantine_bulk").first().detail
     assert "IMPERSONATE_START" in trail.text and "q-spam" in trail.text
+    token = csrf_token(client.post(f"/admin/users/{user_id}/impersonate",
+                                   data={"csrf_token": csrf_token(trail.text)}, follow_redirects=True).text)
+    client.post("/logout", data={"csrf_token": token})  # leaving by logging out closes the trail too
+    with app.app_context():
+        last = db.session.query(AuditEvent).order_by(AuditEvent.id.desc()).first()
+        assert (last.actor, last.action) == ("admin-a", "IMPERSONATE_END")
 
 
 def test_view_as_needs_impersonate_and_ends_when_revoked(app: Flask, client: FlaskClient, world: World) -> None:

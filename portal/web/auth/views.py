@@ -8,7 +8,7 @@ from flask_login import current_user
 from ...errors import Invalid
 from ...extensions import db, limiter
 from ...models import Admin
-from ...services import auth
+from ...services import audit, auth
 from .. import session as web_session
 from ..i18n import LANGUAGES
 from ..render import render
@@ -84,6 +84,10 @@ def totp_post() -> Response:
 @bp.post("/logout")
 def logout() -> Response:
     was_user = current_user.is_authenticated and current_user.kind == "user"
+    impersonator = getattr(current_user, "impersonator", None) if current_user.is_authenticated else None
+    if impersonator is not None:  # leaving a user's portal by logging out still closes the trail
+        audit.end(impersonator, current_user.user)
+        db.session.commit()
     web_session.end()
     return redirect(url_for("user.login" if was_user else "auth.login"))
 
