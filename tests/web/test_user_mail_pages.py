@@ -285,3 +285,45 @@ def _platform(app: Flask, world: World, auth_type: str, auth_data: dict[str, obj
         platform = db.session.get(Platform, db.session.get(Domain, world.pk["A"]).platforms[0].id)
         platform.auth_type, platform.auth_data = auth_type, auth_data
         db.session.commit()
+
+
+def test_admins_view_of_a_users_quarantine(app: Flask, client: FlaskClient, world: World, mail: SmtpSink) -> None:
+    """QUARANTINE_READ shows the user's held mail under /admin; releasing and deleting need QUARANTINE_RELEASE."""
+    login(client, "admin-a", PASSWORD)
+    user_id = world.id("userA")
+    page = client.get(f"/admin/users/{user_id}")
+    assert 'id="user-quarantine"' in page.text
+    listed = client.get(f"/admin/users/{user_id}/quarantine")
+    assert listed.status_code == 200 and "Quarantine of user@a.example" in listed.text and "You won" in listed.text
+    assert f"/admin/users/{user_id}/quarantine/bulk" in listed.text and 'value="domain"' in listed.text
+    message = client.get(f"/admin/users/{user_id}/quarantine/message?id=q-spam")
+    assert message.status_code == 200 and 'id="release-form"' in message.text and 'id="source-link"' not in message.text
+    token = csrf_token(message.text)
+    released = client.post(f"/admin/users/{user_id}/quarantine/release", data={"csrf_token": token, "id": "q-spam"})
+    assert released.headers["Location"].startswith(f"/admin/users/{user_id}/quarantine/message")
+    assert "delivered to the mailbox" in client.get(released.headers["Location"]).text and len(mail.messages) == 1
+    blocked = client.post(f"/admin/users/{user_id}/quarantine/bulk",
+                          data={"csrf_token": token, "action": "block", "ids": ["q-advert"], "scope": "domain"})
+    assert blocked.status_code == 302
+    client.post(f"/admin/users/{user_id}/quarantine/bulk",
+                data={"csrf_token": token, "action": "delete", "ids": ["q-advert"]})
+    assert "q-advert" not in _held(app)
+    with app.app_context():
+        rule = db.session.query(SenderRule).filter_by(value="shop@ads.example").one()
+        assert rule.user_id is None and rule.domain_id == world.pk["A"]
+    assert client.get(f"/admin/users/{user_id}/quarantine/source?id=q-spam").status_code == 404  # the owner's only
+    assert client.get("/admin/users/nonsense/quarantine").status_code == 404
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "admin-b", PASSWORD)
+    assert client.get(f"/admin/users/{user_id}/quarantine").status_code == 404
+    with app.app_context():  # a reader: sees the mail, has no buttons, cannot delete
+        authority = db.session.query(Authority).filter_by(admin_id=world.pk["domainA"]).one()
+        authority.permissions = ["USER_READ", "QUARANTINE_READ"]
+        db.session.commit()
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/admin/").text)})
+    login(client, "admin-a", PASSWORD)
+    reader = client.get(f"/admin/users/{user_id}/quarantine")
+    assert reader.status_code == 200 and 'value="delete"' not in reader.text and 'value="release"' not in reader.text
+    refused = client.post(f"/admin/users/{user_id}/quarantine/bulk",
+                          data={"csrf_token": csrf_token(reader.text), "action": "delete", "ids": ["q-virus"]})
+    assert "QUARANTINE_RELEASE" in client.get(refused.headers["Location"]).text and "q-virus" in _held(app)

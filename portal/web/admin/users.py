@@ -72,6 +72,7 @@ def _user_page(user: MailUser, status: int = 200, **extra: Any) -> Response:
         option_rows=options.listing(options.user_chain(user)),
         can_edit=principal.holds_on(Permission.USER_EDIT, ObjectType.DOMAIN, user.domain_id),
         can_assign=principal.holds_on(Permission.POLICY_ASSIGN, ObjectType.DOMAIN, user.domain_id),
+        can_read_quarantine=principal.holds_on(Permission.QUARANTINE_READ, ObjectType.DOMAIN, user.domain_id),
         can_impersonate=user.enabled and principal.holds_on(Permission.IMPERSONATE, ObjectType.DOMAIN, user.domain_id),
         **{"form": {}, "errors": {}, **extra},
     )

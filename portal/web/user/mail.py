@@ -19,13 +19,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import ValidationError as CsrfInvalid
 
 from ... import ids
-from ...errors import Forbidden, Invalid, NotFound, PayloadTooLarge, ServiceError
+from ...errors import Forbidden, Invalid, PayloadTooLarge, ServiceError
 from ...extensions import csrf, db
 from ...models import Upload
-from ...responses import download
+from ...permissions import ObjectType, Permission
 from ...schemas.emails import SmtpMessageIn
-from ...services import audit, mailboxes, messages, quarantine, sending, signs, uploads, wblist
+from ...services import audit, mailboxes, messages, sending, signs, uploads, wblist
 from ...services.principal import principal_for_admin
+from .. import quarantine_pages as pages
 from .. import session as web_session
 from ..listing import MailPage
 from ..render import render, wants_fragment
@@ -62,7 +63,51 @@ def stop_impersonating() -> Response:
     return redirect(url_for("admin.user_edit", user_id=ids.encode(user.id)))
 
 
-# --- quarantine actions ----------------------------------------------------------------------------
+# --- quarantine ------------------------------------------------------------------------------------
+
+def _where() -> pages.Where:
+    """What this user (or the administrator viewing the portal as them) may do on the quarantine pages."""
+    user = current_user.user
+    granted = set(user.domain.end_user_permissions.split())
+    impersonator = getattr(current_user, "impersonator", None)
+    return pages.Where(
+        "user.quarantine", can_release="QUARANTINE_RELEASE" in granted, can_rules="WBLIST_EDIT" in granted,
+        can_reply="SEND_MAIL" in granted,
+        can_domain_rules=impersonator is not None and principal_for_admin(impersonator).holds_on(
+            Permission.FILTER_EDIT, ObjectType.DOMAIN, user.domain_id))
+
+
+@bp.get("/quarantine")
+@login_required
+def quarantine() -> Response:
+    return pages.list_page(current_principal(), current_user.user, _where())
+
+
+@bp.get("/quarantine/message")
+@login_required
+def quarantine_message() -> Response:
+    """One message, held or of a folder (`folder`)."""
+    return pages.message_page(current_principal(), current_user.user, _where())
+
+
+@bp.get("/quarantine/attachment")
+@login_required
+def quarantine_attachment() -> Response:
+    return pages.attachment_download(current_principal(), current_user.user)
+
+
+@bp.get("/quarantine/source")
+@login_required
+def quarantine_source() -> Response:
+    return pages.source_download(current_principal(), current_user.user)
+
+
+@bp.post("/quarantine/release")
+@login_required
+def quarantine_release() -> Response:
+    return pages.release_action(current_principal(), current_user.user, _where())
+
+
 
 def _rules_owner(scope: str) -> wblist.Owner | None:
     """Domain-wide rules: only for an administrator (viewing as the user) who may edit the domain's."""
@@ -78,57 +123,8 @@ def _rules_owner(scope: str) -> wblist.Owner | None:
 @login_required
 def quarantine_bulk() -> Response:
     """Release, release and allow, block the senders of, or delete the selected messages."""
-    back = request.form.get("back") or url_for("user.quarantine")
-    back = web_session.safe_next(back, url_for("user.quarantine"))
-    try:
-        action = quarantine.Action(request.form.get("action", ""))
-    except ValueError:
-        flash(_("Choose an action."), "error")
-        return redirect(back)
-    try:
-        outcome = quarantine.apply(current_principal(), current_user.user.email, action,
-                                   request.form.getlist("ids"),
-                                   rules_owner=_rules_owner(request.form.get("scope", "user")))
-        db.session.commit()
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.detail if not error.errors else error.errors[0].message, "error")
-        return redirect(back)
-    for text, category in _summary(outcome):
-        flash(text, category)
-    return redirect(back)
-
-
-def _summary(outcome: quarantine.Outcome) -> list[tuple[str, str]]:
-    lines = []
-    if outcome.released:
-        lines.append((ngettext("%(num)d message released.", "%(num)d messages released.",
-                               len(outcome.released)), "success"))
-    if outcome.deleted:
-        lines.append((ngettext("%(num)d message deleted.", "%(num)d messages deleted.", outcome.deleted),
-                      "success"))
-    if outcome.rules:
-        lines.append((_("Rules saved for: %(senders)s", senders=", ".join(outcome.rules)), "success"))
-    if outcome.infected:
-        lines.append((ngettext("%(num)d infected message was left: open it to release it.",
-                               "%(num)d infected messages were left: open each to release it.",
-                               len(outcome.infected)), "error"))
-    for what, why in outcome.failed.items():
-        lines.append((_("%(what)s: %(why)s", what=what, why=why), "error"))
-    return lines
-
-
-@bp.get("/quarantine/source")
-@login_required
-def quarantine_source() -> Response:
-    """The raw message, as a download (never displayed)."""
-    folder = request.args.get("folder", mailboxes.QUARANTINE)
-    message_id = request.args.get("id", "")
-    _user, found = messages.content(current_principal(), current_user.user.email, folder, message_id,
-                                    with_source=True)
-    if found.source is None:
-        raise NotFound("No such message.")
-    return download(found.source, messages.safe_filename(message_id, 0) + ".eml")
+    return pages.bulk_action(current_principal(), current_user.user, _where(),
+                             _rules_owner(request.form.get("scope", "user")))
 
 
 # --- folders ---------------------------------------------------------------------------------------

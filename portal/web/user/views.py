@@ -10,18 +10,15 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from ... import ids
-from ...errors import Forbidden, Invalid, NotFound, ServiceError, Unavailable
+from ...errors import Forbidden, Invalid, ServiceError, Unavailable
 from ...extensions import db, limiter
-from ...permissions import END_USER_PERMISSIONS, ObjectType, Permission
-from ...responses import download
+from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
-from ...services import auth, mailboxes, messages, release, signs, wblist
-from ...services.principal import principal_for_admin
+from ...services import auth, messages, signs, wblist
 from .. import forms
 from .. import session as web_session
-from ..listing import MailPage, list_page
+from ..listing import list_page
 from ..render import render
-from ..security_headers import CSP
 from ..session import current_principal
 from . import bp
 
@@ -116,100 +113,6 @@ def senders_delete(rule_id: str) -> Response:
     db.session.commit()
     flash(_("Removed."), "success")
     return redirect(url_for("user.senders"))
-
-
-@bp.get("/quarantine")
-@login_required
-def quarantine() -> Response:
-    """The user's quarantined mail: server-side search (sender or subject), reason filter, sort, paging."""
-    user = current_user.user
-    query = request.args.get("q", "").strip()
-    args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort", "reason")}
-    args.setdefault("pageSize", "20")
-    if query:
-        args.update({"from": query, "subject": query, "operator": "OR"})
-    errors: dict[str, str] = {}
-    status = 200
-    try:
-        _user, rows, total = mailboxes.messages(current_principal(), user.email, mailboxes.QUARANTINE, args)
-    except Invalid as error:
-        rows, total, errors = [], 0, error.field_messages()
-    except NotFound:
-        rows, total = [], 0
-    except Unavailable as error:  # the store is down: the page says so instead of failing
-        rows, total, status = [], 0, error.status
-        errors = {_("Mail server"): _("Your messages cannot be read now: %(why)s", why=error.detail)}
-    granted = set(user.domain.end_user_permissions.split())
-    impersonator = getattr(current_user, "impersonator", None)
-    return render("user/quarantine.html", "user/_quarantine_table.html", status=status, rows=rows, total=total,
-                  params=MailPage.of(args if not errors else {}, 20), q=query, reason=args.get("reason", ""),
-                  reasons=mailboxes.REASONS, errors=errors, page_sizes=(20, 40, 100),
-                  released=release.released_keys(user), can_release="QUARANTINE_RELEASE" in granted,
-                  can_rules="WBLIST_EDIT" in granted,
-                  can_domain_rules=impersonator is not None and principal_for_admin(impersonator).holds_on(
-                      Permission.FILTER_EDIT, ObjectType.DOMAIN, user.domain_id))
-
-
-def _folder() -> str:
-    return request.args.get("folder", mailboxes.QUARANTINE).strip("/") or mailboxes.QUARANTINE
-
-
-@bp.get("/quarantine/message")
-@login_required
-def quarantine_message() -> Response:
-    """One message (held, or of a folder): escaped headers, the HTML in a sandboxed iframe (images on request)."""
-    images = request.args.get("images") == "1"
-    folder = _folder()
-    _user, found = messages.content(current_principal(), current_user.user.email, folder,
-                                    request.args.get("id", ""), allow_remote_images=images)
-    frame = messages.frame_document(found.html, allow_remote_images=images) if found.html else ""
-    granted = set(current_user.user.domain.end_user_permissions.split())
-    held = folder == mailboxes.QUARANTINE
-    response = render("user/message.html", message=found, message_id=request.args.get("id", ""), images=images,
-                      view=request.args.get("view", "html" if found.html else "text"), frame=frame, folder=folder,
-                      held=held, can_release=held and "QUARANTINE_RELEASE" in granted,
-                      can_reply=not held and "SEND_MAIL" in granted,
-                      released=found.summary.released or release.message_key(found.summary)
-                      in release.released_keys(current_user.user),
-                      infected=bool(found.summary.headers.get("X-Virus-Name"))
-                      or found.summary.headers.get("X-Quarantine-Reason") == "VIRUS")
-    if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else
-        response.headers["Content-Security-Policy"] = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
-    return response
-
-
-@bp.get("/quarantine/attachment")
-@login_required
-def quarantine_attachment() -> Response:
-    """Download one attachment of a message (always a download, never displayed)."""
-    part = request.args.get("part", "")
-    if not part.isdigit():
-        raise NotFound("No such attachment.")
-    found, data = messages.attachment(current_principal(), current_user.user.email, _folder(),
-                                      request.args.get("id", ""), int(part))
-    return download(data, found.filename)
-
-
-@bp.post("/quarantine/release")
-@login_required
-def quarantine_release() -> Response:
-    """Release a held message to the user's mailbox (once; infected mail needs an explicit choice)."""
-    message_id = request.form.get("id", "")
-    try:
-        outcome = release.release(current_principal(), current_user.user.email, "Quarantine", message_id,
-                                  virus_lover=request.form.get("virus_lover") == "on")
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.detail, "error")
-        return redirect(url_for("user.quarantine_message", id=message_id))
-    db.session.commit()
-    if outcome.refused:
-        flash(_("The relay refused the message; it stays in quarantine."), "error")
-    elif outcome.delivered:
-        flash(_("The message was delivered to your mailbox."), "success")
-    else:
-        flash(_("This message was already released."), "success")
-    return redirect(url_for("user.quarantine_message", id=message_id))
 
 
 @bp.route("/signature", methods=["GET", "POST"])

@@ -1,0 +1,171 @@
+"""The quarantine pages, shared by the mailbox user's portal (/me) and the administrators' view of a
+user's quarantine (/admin/users/<id>/quarantine). `Where` says which routes the templates link to
+and what the viewer may do; the services check every permission again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from ..errors import Invalid, NotFound, ServiceError, Unavailable
+from ..extensions import db
+from ..models import MailUser
+from ..responses import download
+from ..services import mailboxes, messages, quarantine, release, wblist
+from ..services.principal import Principal
+from . import session as web_session
+from .listing import MailPage
+from .render import render
+from .security_headers import CSP
+
+
+@dataclass
+class Where:
+    prefix: str  # endpoint of the list; "<prefix>_message", "_attachment", "_source", "_release", "_bulk"
+    args: dict[str, Any] = field(default_factory=dict)  # path arguments of those endpoints
+    can_release: bool = False
+    can_delete: bool = True
+    can_rules: bool = False
+    can_domain_rules: bool = False
+    can_reply: bool = False
+    can_source: bool = True
+    admin_view: str | None = None  # the user's address when an administrator is looking
+
+    def url(self, suffix: str = "", **args: Any) -> str:
+        return url_for(self.prefix + suffix, **args, **self.args)
+
+    def context(self) -> dict[str, Any]:
+        return {"qp": self.prefix, "qargs": self.args, "admin_view": self.admin_view}
+
+
+def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
+    """Held mail: server-side search (sender or subject), reason filter, sort, paging; a store outage is a panel."""
+    query = request.args.get("q", "").strip()
+    args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort", "reason")}
+    args.setdefault("pageSize", "20")
+    if query:
+        args.update({"from": query, "subject": query, "operator": "OR"})
+    errors: dict[str, str] = {}
+    status = 200
+    try:
+        _user, rows, total = mailboxes.messages(principal, user.email, mailboxes.QUARANTINE, args)
+    except Invalid as error:
+        rows, total, errors = [], 0, error.field_messages()
+    except NotFound:
+        rows, total = [], 0
+    except Unavailable as error:
+        rows, total, status = [], 0, error.status
+        errors = {_("Mail server"): _("Your messages cannot be read now: %(why)s", why=error.detail)}
+    return render("user/quarantine.html", "user/_quarantine_table.html", status=status, rows=rows, total=total,
+                  params=MailPage.of(args if not errors else {}, 20), q=query, reason=args.get("reason", ""),
+                  reasons=mailboxes.REASONS, errors=errors, page_sizes=(20, 40, 100),
+                  released=release.released_keys(user), can_release=where.can_release, can_rules=where.can_rules,
+                  can_domain_rules=where.can_domain_rules, can_delete=where.can_delete, **where.context())
+
+
+def folder_arg() -> str:
+    return request.args.get("folder", mailboxes.QUARANTINE).strip("/") or mailboxes.QUARANTINE
+
+
+def message_page(principal: Principal, user: MailUser, where: Where) -> Response:
+    """One message: escaped headers, the HTML in a sandboxed iframe (remote images on request only)."""
+    images = request.args.get("images") == "1"
+    folder = folder_arg()
+    message_id = request.args.get("id", "")
+    _user, found = messages.content(principal, user.email, folder, message_id, allow_remote_images=images)
+    frame = messages.frame_document(found.html, allow_remote_images=images) if found.html else ""
+    held = folder == mailboxes.QUARANTINE
+    response = render("user/message.html", message=found, message_id=message_id, images=images, frame=frame,
+                      view=request.args.get("view", "html" if found.html else "text"), folder=folder, held=held,
+                      can_release=held and where.can_release, can_reply=not held and where.can_reply,
+                      can_source=where.can_source,
+                      released=found.summary.released or release.message_key(found.summary)
+                      in release.released_keys(user),
+                      infected=bool(found.summary.headers.get("X-Virus-Name"))
+                      or found.summary.headers.get("X-Quarantine-Reason") == "VIRUS", **where.context())
+    if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else
+        response.headers["Content-Security-Policy"] = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
+    return response
+
+
+def attachment_download(principal: Principal, user: MailUser) -> Response:
+    """One attachment, always a download, never displayed."""
+    part = request.args.get("part", "")
+    if not part.isdigit():
+        raise NotFound("No such attachment.")
+    found, data = messages.attachment(principal, user.email, folder_arg(), request.args.get("id", ""), int(part))
+    return download(data, found.filename)
+
+
+def source_download(principal: Principal, user: MailUser) -> Response:
+    """The raw message, as a download (the mailbox's owner only, as in the API)."""
+    message_id = request.args.get("id", "")
+    _user, found = messages.content(principal, user.email, folder_arg(), message_id, with_source=True)
+    if found.source is None:
+        raise NotFound("No such message.")
+    return download(found.source, messages.safe_filename(message_id, 0) + ".eml")
+
+
+def release_action(principal: Principal, user: MailUser, where: Where) -> Response:
+    """Release one held message (once; infected mail needs an explicit choice)."""
+    message_id = request.form.get("id", "")
+    try:
+        outcome = release.release(principal, user.email, mailboxes.QUARANTINE, message_id,
+                                  virus_lover=request.form.get("virus_lover") == "on")
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(where.url("_message", id=message_id))
+    db.session.commit()
+    if outcome.refused:
+        flash(_("The relay refused the message; it stays in quarantine."), "error")
+    elif outcome.delivered:
+        flash(_("The message was delivered to the mailbox.") if where.admin_view
+              else _("The message was delivered to your mailbox."), "success")
+    else:
+        flash(_("This message was already released."), "success")
+    return redirect(where.url("_message", id=message_id))
+
+
+def bulk_action(principal: Principal, user: MailUser, where: Where, rules_owner: wblist.Owner | None) -> Response:
+    """Release, release and allow, block the senders of, or delete the selected messages."""
+    back = web_session.safe_next(request.form.get("back"), where.url())
+    try:
+        action = quarantine.Action(request.form.get("action", ""))
+    except ValueError:
+        flash(_("Choose an action."), "error")
+        return redirect(back)
+    try:
+        outcome = quarantine.apply(principal, user.email, action, request.form.getlist("ids"),
+                                   rules_owner=rules_owner)
+        db.session.commit()
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.detail if not error.errors else error.errors[0].message, "error")
+        return redirect(back)
+    for text, category in summary(outcome):
+        flash(text, category)
+    return redirect(back)
+
+
+def summary(outcome: quarantine.Outcome) -> list[tuple[str, str]]:
+    lines = []
+    if outcome.released:
+        lines.append((ngettext("%(num)d message released.", "%(num)d messages released.",
+                               len(outcome.released)), "success"))
+    if outcome.deleted:
+        lines.append((ngettext("%(num)d message deleted.", "%(num)d messages deleted.", outcome.deleted),
+                      "success"))
+    if outcome.rules:
+        lines.append((_("Rules saved for: %(senders)s", senders=", ".join(outcome.rules)), "success"))
+    if outcome.infected:
+        lines.append((ngettext("%(num)d infected message was left: open it to release it.",
+                               "%(num)d infected messages were left: open each to release it.",
+                               len(outcome.infected)), "error"))
+    for what, why in outcome.failed.items():
+        lines.append((_("%(what)s: %(why)s", what=what, why=why), "error"))
+    return lines
