@@ -32,7 +32,7 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) portal seed-demo
 	@echo "Postern on http://$(HOST):$(PORT)/"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} $(FLASK) run --host $(HOST) --port $(PORT)
 
 # System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd); installed
 # when missing and running as root.

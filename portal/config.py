@@ -68,6 +68,7 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "DOMAIN_PURGE_DAYS": int(_env("POSTERN_DOMAIN_PURGE_DAYS", "30")),  # type: ignore[arg-type]
         "MAIL_FROM": _env("POSTERN_MAIL_FROM", "postern@localhost"),
         "MAIL_ROOT": _env("POSTERN_MAIL_ROOT"),  # default: INSTANCE_DIR/mail (below)
+        "DELIVERY": _env("POSTERN_DELIVERY", "smtp"),  # smtp: platform relays; local: INBOXes here + outbox
         "SMTP_TIMEOUT": float(_env("POSTERN_SMTP_TIMEOUT", "20")),  # type: ignore[arg-type]
         "UPLOAD_MAX_BYTES": int(_env("POSTERN_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))),  # type: ignore[arg-type]
         "UPLOAD_TTL_HOURS": int(_env("POSTERN_UPLOAD_TTL_HOURS", "24")),  # type: ignore[arg-type]

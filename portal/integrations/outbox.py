@@ -33,3 +33,16 @@ def write(*, to: str, subject: str, body: str, idempotency_key: str) -> str:
         fh.write(message.as_bytes())
     os.replace(tmp, target)
     return name
+
+
+def write_raw(raw: bytes, *, sender: str, recipients: list[str]) -> str:
+    """Keep a ready mail for recipients outside this host (the embedded default's delivery); returns the file."""
+    directory = Path(current_app.config["INSTANCE_DIR"]) / "outbox"
+    directory.mkdir(parents=True, exist_ok=True)
+    envelope = f"X-Postern-Envelope: from={sender} to={','.join(recipients)}\r\n".encode()
+    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(envelope + raw)
+    name = Path(tmp).with_suffix(".eml").name
+    os.replace(tmp, directory / name)
+    return name

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..errors import Unavailable
-from ..integrations import smtp
+from ..extensions import db
+from ..integrations import outbox, smtp
+from ..integrations.mailstore import MaildirStore, maildir_root
 from ..models import MailUser
 
 
@@ -30,7 +34,12 @@ def relays_of(user: MailUser) -> list[tuple[str, int, str]]:
 
 def deliver(user: MailUser, sender: str, recipients: list[str], data: bytes) -> Handed:
     """Send through the first relay that takes the connection; a relay that refuses recipients
-    answered, so the fallback is not tried for them (it would refuse them too, or deliver twice)."""
+    answered, so the fallback is not tried for them (it would refuse them too, or deliver twice).
+
+    With POSTERN_DELIVERY=local (the embedded default of `make run`), nothing leaves the host: mail for
+    a mailbox of this portal lands in its local INBOX, the rest in instance/outbox/."""
+    if current_app.config.get("DELIVERY") == "local":
+        return _deliver_locally(sender, recipients, data)
     timeout = float(current_app.config.get("SMTP_TIMEOUT", 20))
     last_error: Unavailable | None = None
     for host, port, transport in relays_of(user):
@@ -42,3 +51,15 @@ def deliver(user: MailUser, sender: str, recipients: list[str], data: bytes) -> 
         return Handed(f"{host}:{port}", {r: f"{code} {msg.decode(errors='replace')}"
                                          for r, (code, msg) in refused.items()})
     raise last_error or Unavailable("No relay took the message.")
+
+
+def _deliver_locally(sender: str, recipients: list[str], data: bytes) -> Handed:
+    base = Path(current_app.config["MAIL_ROOT"])
+    known = set(db.session.scalars(select(MailUser.email).where(MailUser.email.in_(recipients))))
+    for recipient in recipients:
+        if recipient in known:
+            MaildirStore(maildir_root(base, recipient)).append("INBOX", data)
+    others = [r for r in recipients if r not in known]
+    if others:
+        outbox.write_raw(data, sender=sender, recipients=others)
+    return Handed("local", {})

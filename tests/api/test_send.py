@@ -197,3 +197,22 @@ def test_expired_uploads_are_purged(app: Flask, world: World) -> None:
         db.session.commit()
         assert purge_expired_uploads() == 1
         assert {u.uid for u in db.session.query(Upload)} == {UPLOAD_UID}
+
+
+def test_local_delivery_of_the_embedded_default(app: Flask, client: FlaskClient, world: World) -> None:
+    """POSTERN_DELIVERY=local (make run): mailboxes of this portal get the mail in their INBOX, others the outbox."""
+    app.config["DELIVERY"] = "local"
+    try:
+        sent = _send(client, world, {"to": ["other@a.example", "bob@b.example"], "subject": "Lunch",
+                                     "body": "<p>at noon</p>"})
+        released = client.post(f"/api/users/{world.id('userA')}/emails/Quarantine/quarantined-0@bad.example/release",
+                               headers=world.headers("enduser"))
+    finally:
+        app.config["DELIVERY"] = "smtp"
+    assert sent.status_code == 200 and released.status_code == 204
+    root = Path(app.config["MAIL_ROOT"]) / "a.example"
+    assert any(m["Subject"] == "Lunch" for m in mailbox.Maildir(str(root / "other" / "Maildir")))
+    assert any(m["Subject"] == "offer 0" and m["X-Postern-Released"]
+               for m in mailbox.Maildir(str(root / "user" / "Maildir")))
+    outbox = list((Path(app.config["INSTANCE_DIR"]) / "outbox").glob("*.eml"))
+    assert any(b"to=bob@b.example" in f.read_bytes() and b"Subject: Lunch" in f.read_bytes() for f in outbox)
