@@ -376,6 +376,8 @@ class MaildirStore:
     def folders(self, parent: str | None = None, *, stats: bool = False) -> list[Folder]:
         if parent in (None, ""):
             names = ["INBOX", *self._children(self._dir(""))]
+        elif parent == "INBOX":  # the root holds the other folders, which are not INBOX's children
+            return []
         else:
             names = [f"{parent}{SEPARATOR}{n}" for n in self._children(self._dir(parent))]
         result = []

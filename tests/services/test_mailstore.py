@@ -90,6 +90,11 @@ def test_root_folders_with_stats(store: MailStore) -> None:
     assert folders["INBOX"].messages == 0
 
 
+def test_inbox_has_no_sub_folders(store: MailStore) -> None:
+    assert store.folders("INBOX") == []
+    assert store.messages("INBOX", Search(), "-sentDate", 0, 10)[1] >= 0
+
+
 def test_sub_folders(store: MailStore) -> None:
     (year,) = store.folders("Archive", stats=True)
     assert (year.path, year.name, year.messages, year.unseen) == ("Archive/2025", "2025", 1, 0)

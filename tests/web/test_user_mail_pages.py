@@ -119,6 +119,8 @@ def test_folders_and_source(app: Flask, client: FlaskClient, world: World, mail:
     assert page.status_code == 200 and "Archive" in page.text and "path=Quarantine" not in page.text
     archive = client.get("/me/folders?path=Archive")
     assert "Minutes" in archive.text and "2025" in archive.text
+    inbox = client.get("/me/folders?path=INBOX")
+    assert inbox.status_code == 200 and 'id="folder-error"' not in inbox.text and "Archive" in inbox.text
     sub = client.get("/me/folders?path=Archive/2025")
     assert "Old" in sub.text and "Minutes" not in sub.text
     for trick in ("../../other", "Archive/../../x", "Nope"):
