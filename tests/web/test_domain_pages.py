@@ -140,3 +140,26 @@ def test_users_pages(app: Flask, client: FlaskClient, world: World) -> None:
     assert option.status_code == 400 and "Not a known time zone" in option.text
     assert client.post(f"{user_url}/delete", data={"csrf_token": token}).status_code == 302
     assert client.get(f"/admin/domains/{world.id('B')}/users").status_code == 404
+
+
+def test_installation_options_page(app: Flask, client: FlaskClient, world: World) -> None:
+    """System administrators set installation-wide values; domains inherit them."""
+    login(client, "root", PASSWORD)
+    page = client.get("/admin/options")
+    assert page.status_code == 200 and 'id="installation-options"' in page.text and "SUPPORT_EMAIL" in page.text
+    token = csrf_token(page.text)
+    bad = client.post("/admin/options", data={"csrf_token": token, "name": "SUPPORT_EMAIL", "value": "not mail"})
+    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.text and 'value="not mail"' in bad.text
+    saved = client.post("/admin/options", data={"csrf_token": token, "name": "SUPPORT_EMAIL",
+                                                "value": "help@gateway.example"})
+    assert saved.status_code == 302
+    tab = client.get(f"/admin/domains/{world.id('A')}/tab/options")
+    assert "help@gateway.example" in tab.text  # inherited by the domain
+    client.post("/admin/options/SUPPORT_EMAIL/delete", data={"csrf_token": token})
+    assert "help@gateway.example" not in client.get("/admin/options").text
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "admin-a", PASSWORD)
+    assert client.get("/admin/options").status_code == 403
+    token = csrf_token(client.get("/admin/").text)
+    assert client.post("/admin/options", data={"csrf_token": token, "name": "TIMEZONE",
+                                               "value": "Europe/Paris"}).status_code == 403
