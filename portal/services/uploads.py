@@ -18,13 +18,15 @@ from flask import current_app
 from sqlalchemy import ColumnElement, delete, func, select
 
 from ..clock import utcnow
-from ..errors import Invalid, NotFound, PayloadTooLarge
+from ..errors import Forbidden, Invalid, NotFound, PayloadTooLarge
 from ..extensions import db
 from ..models import MailUser, Upload
+from ..permissions import EndUserPermission
 from .messages import safe_filename
 from .principal import Principal
 
 MAX_PENDING = 50  # files waiting per owner
+PENDING_FACTOR = 2  # bytes waiting per owner: at most twice the largest mail they may send
 _CONTENT_TYPE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789!#$&^_.+-/")
 
 
@@ -60,13 +62,20 @@ def store(principal: Principal, stream: IO[bytes], filename: str | None, content
     name = safe_filename(filename, 1)
     if not filename or not filename.strip():
         raise Invalid.on("file", "Send the file as multipart/form-data in a field named 'file'.")
+    if principal.user is not None and str(EndUserPermission.SEND_MAIL) not in \
+            principal.user.domain.end_user_permissions.split():
+        raise Forbidden("Your domain does not let you send mail from the portal, so there is nothing to attach to.")
     limit = size_limit(principal)
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"The file is larger than your limit of {limit // (1024 * 1024)} MB.")
-    pending = db.session.scalar(select(func.count()).select_from(Upload).where(_owned(principal))) or 0
-    if pending >= MAX_PENDING:
+    count, held = db.session.execute(select(func.count(), func.coalesce(func.sum(Upload.size), 0))
+                                      .where(_owned(principal))).one()
+    if count >= MAX_PENDING:
         raise Invalid.on("file", f"You already have {MAX_PENDING} files waiting; send or delete some first.")
+    if held + len(data) > PENDING_FACTOR * limit:  # what waits is bounded too, not only each file
+        raise PayloadTooLarge(f"Your waiting files would exceed {PENDING_FACTOR * limit // (1024 * 1024)} MB; "
+                              "send or delete some first.")
     upload = Upload(uid=secrets.token_hex(16), name=name, content_type=_content_type(content_type, name),
                     size=len(data), data=data,
                     user_id=principal.user.id if principal.user else None,

@@ -216,3 +216,17 @@ def test_local_delivery_of_the_embedded_default(app: Flask, client: FlaskClient,
                for m in mailbox.Maildir(str(root / "user" / "Maildir")))
     outbox = list((Path(app.config["INSTANCE_DIR"]) / "outbox").glob("*.eml"))
     assert any(b"to=bob@b.example" in f.read_bytes() and b"Subject: Lunch" in f.read_bytes() for f in outbox)
+
+
+def test_what_waits_is_bounded(app: Flask, client: FlaskClient, world: World) -> None:
+    with app.app_context():
+        db.session.get(Policy, world.pk["policyA"]).mail_size_limit = 1
+        db.session.commit()
+    for n in range(2):
+        assert _upload(client, world, bytes(900 * 1024), name=f"{n}.bin").status_code == 200
+    third = _upload(client, world, bytes(300 * 1024), name="2.bin")
+    assert third.status_code == 413 and "waiting files" in third.json["detail"]
+    with app.app_context():
+        db.session.get(Domain, world.pk["A"]).end_user_permissions = "QUARANTINE_VIEW"
+        db.session.commit()
+    assert _upload(client, world, b"x", name="small.txt").status_code == 403  # nothing to attach to
