@@ -115,13 +115,18 @@ def _subnets(values: list[str], field: str) -> list[str]:
     return [names.cidr(v, f"{field}[{i}]") for i, v in enumerate(values)]
 
 
-def _providers(values: list[str], field: str) -> list[OutgoingProvider]:
+def _providers(values: list[str], field: str, current: list[OutgoingProvider] | None = None
+               ) -> list[OutgoingProvider]:
+    """The providers named; an inactive one only if the domain had it already."""
     found = []
     for i, value in enumerate(values):
         provider = db.session.get(OutgoingProvider, ids.in_body(value))
         if provider is None:
             raise Invalid.on(f"{field}[{i}]", "No outgoing provider has this id.")
-        found.append(provider)
+        if not provider.active and provider not in (current or []):
+            raise Invalid.on(f"{field}[{i}]", f"The provider {provider.name} is not offered any more.")
+        if provider not in found:
+            found.append(provider)
     return found
 
 
@@ -180,7 +185,8 @@ def update(principal: Principal, domain_pk: int, data: DomainUpdate, *, ignore_m
     if "outgoing_subnets" in given:
         domain.outgoing_subnets = _subnets(data.outgoing_subnets or [], "outgoingSubnets")
     if "outgoing_providers_ids" in given:
-        domain.outgoing_providers = _providers(data.outgoing_providers_ids or [], "outgoingProvidersIds")
+        domain.outgoing_providers = _providers(data.outgoing_providers_ids or [], "outgoingProvidersIds",
+                                               list(domain.outgoing_providers))
     if "policy_id" in given:
         if not principal.holds_on(Permission.POLICY_ASSIGN, ObjectType.DOMAIN, domain.id):
             raise Forbidden.on("policyId", "Assigning policies needs POLICY_ASSIGN.")

@@ -163,3 +163,40 @@ def test_installation_options_page(app: Flask, client: FlaskClient, world: World
     token = csrf_token(client.get("/admin/").text)
     assert client.post("/admin/options", data={"csrf_token": token, "name": "TIMEZONE",
                                                "value": "Europe/Paris"}).status_code == 403
+
+
+def test_outgoing_providers(app: Flask, client: FlaskClient, world: World) -> None:
+    """System administrators keep the catalog; a domain picks active providers in its settings."""
+    login(client, "root", PASSWORD)
+    page = client.get("/admin/providers")
+    token = csrf_token(page.text)
+    bad = client.post("/admin/providers", data={"csrf_token": token, "name": "M365", "spf_provider": "not a host!"})
+    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.text
+    assert client.post("/admin/providers", data={"csrf_token": token, "name": "M365",
+                                                 "spf_provider": "spf.protection.outlook.com"}).status_code == 302
+    dup = client.post("/admin/providers", data={"csrf_token": token, "name": "m365", "spf_provider": "x.example"})
+    assert dup.status_code == 409
+    from portal import ids
+    from portal.models import OutgoingProvider
+
+    with app.app_context():
+        provider = db.session.query(OutgoingProvider).filter_by(name="M365").one()
+        public = ids.encode(provider.id)
+    settings = client.get(f"/admin/domains/{world.id('A')}/tab/settings")
+    assert 'id="domain-providers"' in settings.text and "spf.protection.outlook.com" in settings.text
+    form = {"csrf_token": token, "status": "ENABLED", "default_language": "EN", "wblist_priority": "USER",
+            "provider_ids": public, "ignore_mx": "on"}
+    assert client.post(f"/admin/domains/{world.id('A')}/settings", data=form).status_code == 302
+    with app.app_context():
+        assert [p.name for p in db.session.get(Domain, world.pk["A"]).outgoing_providers] == ["M365"]
+    client.post(f"/admin/providers/{public}/active", data={"csrf_token": token})  # made inactive
+    kept = client.post(f"/admin/domains/{world.id('A')}/settings", data=form)
+    assert kept.status_code == 302  # a domain keeps an inactive provider it had
+    refused = client.post(f"/admin/domains/{world.id('B')}/settings", data=form)
+    assert refused.status_code == 400 and "not offered any more" in refused.text
+    client.post(f"/admin/providers/{public}/delete", data={"csrf_token": token})
+    with app.app_context():
+        assert db.session.get(Domain, world.pk["A"]).outgoing_providers == []
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "admin-a", PASSWORD)
+    assert client.get("/admin/providers").status_code == 403

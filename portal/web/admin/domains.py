@@ -18,7 +18,7 @@ from ...options import OPTIONS
 from ...permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, Permission
 from ...schemas.accounts import AdminAdd
 from ...schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PlatformIn
-from ...services import admins, domains, options
+from ...services import admins, domains, options, providers
 from .. import forms
 from ..i18n import LANGUAGES
 from ..listing import list_page
@@ -92,7 +92,9 @@ def _tab_context(domain: Domain, tab: str) -> dict[str, Any]:
         "is_sysadmin": principal.is_sysadmin, "languages": LANGUAGES,
         "statuses": [s.value for s in DomainStatus if s != DomainStatus.DELETED],
     }
-    if tab == "options":
+    if tab == "settings":
+        ctx["providers"] = providers.catalog()
+    elif tab == "options":
         ctx["option_rows"] = options.listing(options.domain_chain(domain))
     elif tab == "admins" and ctx["can_grant"]:
         stmt = admins.domain_admins_query(principal, domain).options(selectinload(Admin.authorities))
@@ -148,6 +150,7 @@ def domain_settings(domain_id: str) -> Response:
             "autoProvisioningOn": form.get("auto_provisioning_on") == "on",
             "senderVerifyOn": form.get("sender_verify_on") == "on",
             "externalId": forms.blank_to_none(form.get("external_id")), "outgoingSubnets": subnets,
+            "outgoingProvidersIds": form.getlist("provider_ids"),
             # an unchanged default policy is not sent: changing it alone needs POLICY_ASSIGN
             **({"policyId": chosen_policy} if chosen_policy and chosen_policy != current_policy else {}),
         })
