@@ -1,4 +1,5 @@
-"""Attachment rules (seed 5.8) and URI rules (seed 5.10) of a domain: DOMAIN_READ to read, FILTER_EDIT to write.
+"""Attachment rules (seed 5.8) and URI rules (seed 5.10) of a domain: DOMAIN_READ to read, FILTER_EDIT to write,
+and their CSV import (the export's columns; all or nothing; identical rules kept, not doubled).
 
 An attachment rule's filter is a Python regular expression (what Fuglu's attachment plugin reads). It
 must compile, stay under 256 characters and avoid the shapes that backtrack catastrophically
@@ -7,15 +8,18 @@ must compile, stay under 256 characters and avoid the shapes that backtrack cata
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Select, select
 
-from ..errors import Conflict, Invalid, NotFound
+from ..errors import Conflict, FieldError, Invalid, NotFound
 from ..extensions import db
 from ..models import AttachmentRule, Domain, UriRule
 from ..permissions import Permission
@@ -186,3 +190,92 @@ def edit_uri(principal: Principal, rule_pk: int, data: FilterUriBlAdd) -> UriRul
 
 def delete_uri(principal: Principal, rule_pk: int) -> None:
     _delete(URIS, principal, rule_pk)
+
+
+# --- CSV import -----------------------------------------------------------------------------------
+
+MAX_IMPORT = 20000
+KINDS = {"attachments": (ATTACHMENTS, FilterAttachmentAdd), "uris": (URIS, FilterUriBlAdd)}
+
+
+@dataclass
+class ImportPlan:
+    """What an import of attachment or URI rules would do; `rows` are validated, ready to write."""
+
+    rows: list[dict[str, Any]]
+    added: int = 0
+    kept: int = 0  # identical to a rule the domain has
+    removed: int = 0  # with replace: the domain's rules the CSV does not list
+
+
+def parse_csv(kind_name: str, text: str) -> list[Any]:
+    """The rules of a CSV (header line; the export's columns, `id` ignored); errors name the line."""
+    kind, schema = KINDS[kind_name]
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    needed = {wire_name(name) for name in kind.identity}
+    if not reader.fieldnames or not needed <= {f.strip() for f in reader.fieldnames}:
+        raise Invalid.on("csv", f"The first line must name the columns, with at least {', '.join(sorted(needed))}.")
+    items, errors = [], []
+    for n, row in enumerate(reader, start=2):
+        if n - 1 > MAX_IMPORT:
+            raise Invalid.on("csv", f"At most {MAX_IMPORT} rules at once.")
+        data = {k.strip(): v.strip() for k, v in row.items() if k and k.strip() != "id" and v and v.strip()}
+        try:
+            items.append(schema.model_validate(data))
+        except ValidationError as exc:
+            errors += [FieldError(f"line {n}.{e['loc'][0] if e['loc'] else 'csv'}", e["msg"])
+                       for e in exc.errors(include_url=False)]
+    if errors:
+        raise Invalid("The CSV has errors.", errors)
+    return items
+
+
+def plan_import(kind_name: str, principal: Principal, domain_pk: int, items: list[Any], *,
+                replace: bool) -> ImportPlan:
+    """Validate every row as the import will (all or nothing); identical rules are kept, not doubled."""
+    kind, _schema = KINDS[kind_name]
+    domain = _domain(principal, domain_pk, write=True)
+    rows, errors, seen = [], [], set()
+    for n, item in enumerate(items, start=2):
+        try:
+            values = _values(kind, item, None)
+        except Invalid as error:
+            errors += [FieldError(f"line {n}.{e.field}", e.message) for e in error.errors]
+            continue
+        identity = tuple(values[name] for name in kind.identity)
+        if identity in seen:
+            errors.append(FieldError(f"line {n}.filter", "The same rule is given twice."))
+            continue
+        seen.add(identity)
+        rows.append(values)
+    if errors:
+        raise Invalid("The CSV has errors.", errors)
+    current = {tuple(getattr(r, name) for name in kind.identity): r
+               for r in db.session.scalars(select(kind.model).where(kind.model.domain_id == domain.id))}
+    result = ImportPlan([])
+    for values in rows:
+        if tuple(values[name] for name in kind.identity) in current:
+            result.kept += 1
+        else:
+            result.rows.append(values)
+            result.added += 1
+    if replace:
+        result.removed = len(set(current) - seen)
+    return result
+
+
+def apply_import(kind_name: str, principal: Principal, domain_pk: int, items: list[Any], *,
+                 replace: bool) -> ImportPlan:
+    kind, _schema = KINDS[kind_name]
+    result = plan_import(kind_name, principal, domain_pk, items, replace=replace)
+    domain = _domain(principal, domain_pk, write=True)
+    if replace:
+        wanted = {tuple(_values(kind, item, None)[name] for name in kind.identity) for item in items}
+        for rule in db.session.scalars(select(kind.model).where(kind.model.domain_id == domain.id)):
+            if tuple(getattr(rule, name) for name in kind.identity) not in wanted:
+                db.session.delete(rule)
+    for values in result.rows:
+        db.session.add(kind.model(domain_id=domain.id, **values))
+    db.session.flush()
+    rules_changed()
+    return result

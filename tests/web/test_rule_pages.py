@@ -139,3 +139,49 @@ def test_inline_edit(app: Flask, client: FlaskClient, world: World) -> None:
         assert (rule.filter, rule.priority, rule.description) == ("\\.pif$", 3, "old DOS")
         assert db.session.get(SenderRule, world.pk["ruleA"]).value == "spammer2@bad.example"
     assert 'class="inline-edit"' in client.get(f"{base}/uris").text
+
+
+def test_csv_import_of_attachment_and_uri_rules(app: Flask, client: FlaskClient, world: World) -> None:
+    """Preview, all-or-nothing, identical rules kept; the export imports back without a change."""
+    from portal.models import UriRule
+
+    login(client, "admin-a", PASSWORD)
+    base = f"/admin/domains/{world.id('A')}/rules"
+    page = client.get(f"{base}/attachments/import")
+    assert page.status_code == 200 and "checkType" in page.text
+    token = csrf_token(page.text)
+    text = ("action,checkType,filter,priority,description\n"
+            "DENY,FILENAME,\\.exe$,5,executables\nALLOW,CONTENTTYPE,application/pdf,1,\n")
+    preview = client.post(f"{base}/attachments/import", data={"csrf_token": token, "csv": text, "mode": "add"})
+    assert preview.status_code == 200 and "2 new rules" in preview.text
+    with app.app_context():
+        assert db.session.query(AttachmentRule).count() == 1  # a preview writes nothing
+    bad = text + "DENY,FILENAME,(a+)+$,1,\nDROP,FILENAME,x,1,\n"
+    refused = client.post(f"{base}/attachments/import", data={"csrf_token": token, "csv": bad, "mode": "add",
+                                                              "confirm": "yes"})
+    assert refused.status_code == 400 and "line 5.action" in refused.text
+    catastrophic = client.post(f"{base}/attachments/import", data={
+        "csrf_token": token, "csv": text + "DENY,FILENAME,(a+)+$,1,\n", "mode": "add", "confirm": "yes"})
+    assert catastrophic.status_code == 400 and "line 4.filter" in catastrophic.text
+    with app.app_context():
+        assert db.session.query(AttachmentRule).count() == 1  # all or nothing
+    done = client.post(f"{base}/attachments/import", data={"csrf_token": token, "csv": text, "mode": "add",
+                                                           "confirm": "yes"})
+    assert done.status_code == 302
+    exported = client.get(f"{base}/attachments?export=csv").get_data(as_text=True)
+    again = client.post(f"{base}/attachments/import", data={"csrf_token": token, "csv": exported, "mode": "replace"})
+    assert "0 new rules" in again.text and "3 rules unchanged" in again.text and "0 rules removed" in again.text
+    replaced = client.post(f"{base}/attachments/import", data={
+        "csrf_token": token, "csv": "action,checkType,filter\nDENY,FILENAME,\\.scr$\n", "mode": "replace",
+        "confirm": "yes"})
+    assert replaced.status_code == 302
+    with app.app_context():
+        assert [r.filter for r in db.session.query(AttachmentRule)] == ["\\.scr$"]
+    uris = client.post(f"{base}/uris/import", data={"csrf_token": token, "mode": "add", "confirm": "yes",
+                                                    "csv": "action,filter\nBLACKLIST_URI_HOST,Evil.Example\n"})
+    assert uris.status_code == 302
+    with app.app_context():
+        assert {r.filter for r in db.session.query(UriRule)} == {"phish.example", "evil.example"}
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "reader-a", PASSWORD)
+    assert client.get(f"{base}/uris/import").status_code in (403, 404)

@@ -204,6 +204,39 @@ def senders_import(domain_id: str) -> Response:
     return render("admin/rules/import.html", **context)
 
 
+@bp.route("/admin/domains/<domain_id>/rules/<kind>/import", methods=["GET", "POST"])
+def content_import(domain_id: str, kind: str) -> Response:
+    """CSV import of attachment or URI rules: a preview, then a confirmation (all or nothing)."""
+    if kind not in content_rules.KINDS:
+        abort(404)
+    principal = current_principal()
+    domain = domains.get(principal, ids.decode(domain_id), Permission.FILTER_EDIT)
+    context: dict[str, Any] = {"domain": domain, "domain_id": domain_id, "kind": kind, "title": KINDS[kind].title,
+                               "columns": [c for c, _ in (serializers.ATTACHMENT_COLUMNS if kind == "attachments"
+                                                          else serializers.URI_COLUMNS) if c != "id"],
+                               "plan": None, "errors": {}, "text": "", "mode": request.form.get("mode", "add")}
+    if request.method == "GET":
+        return render("admin/rules/import_content.html", **context)
+    upload = request.files.get("file")
+    text = upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get(
+        "csv", "")
+    context["text"] = text
+    replace = context["mode"] == "replace"
+    try:
+        items = content_rules.parse_csv(kind, text)
+        if request.form.get("confirm") == "yes":
+            done = content_rules.apply_import(kind, principal, domain.id, items, replace=replace)
+            db.session.commit()
+            flash(_("%(count)d rules added, %(removed)d removed.", count=done.added, removed=done.removed), "success")
+            return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
+        context["plan"] = content_rules.plan_import(kind, principal, domain.id, items, replace=replace)
+    except ServiceError as error:
+        db.session.rollback()
+        context["errors"] = error.field_messages() or {"csv": error.detail}
+        return render("admin/rules/import_content.html", status=error.status, **context)
+    return render("admin/rules/import_content.html", **context)
+
+
 @bp.post("/admin/domains/<domain_id>/rules/<kind>/<item_id>")
 def rules_update(domain_id: str, kind: str, item_id: str) -> Response:
     """Inline edit of one rule (the row's form)."""
