@@ -103,10 +103,24 @@ def dispatch() -> int:
     for fn, args, kwargs in ready:
         try:
             fn(*args, **kwargs)
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
             log.exception("in-process job %s failed", getattr(fn, "__name__", fn))
+            _record_failure(fn, args, kwargs, exc)
     return len(ready)
+
+
+def _record_failure(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> None:
+    """Keep what failed for the jobs page (with RQ, its failed-job registry does this)."""
+    from ..models import JobFailure
+
+    try:
+        db.session.add(JobFailure(function=_name(fn), arguments=repr((args, kwargs))[:2000],
+                                  error=f"{type(exc).__name__}: {exc}"[:4000]))
+        db.session.commit()
+    except Exception:  # the database itself may be what failed
+        db.session.rollback()
+        log.exception("could not record the failure of %s", _name(fn))
 
 
 def init_app(app: Flask) -> None:

@@ -1,7 +1,7 @@
 """SQLAlchemy models: data and invariants, no I/O."""
 
 from .accounts import Admin, ApiToken, Authority
-from .mail import AuditEvent, Upload
+from .mail import AuditEvent, JobFailure, Upload
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
 from .tenancy import (
     Broker,
@@ -27,6 +27,7 @@ __all__ = [
     "DomainAlias",
     "EmailAlias",
     "EmailAliasRecipient",
+    "JobFailure",
     "MailUser",
     "OptionValue",
     "OutgoingProvider",

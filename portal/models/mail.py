@@ -1,4 +1,4 @@
-"""Files uploaded to be attached to a mail, and the audit trail of acting as someone else."""
+"""Files uploaded to be attached to a mail, the audit trail of acting as someone else, failed jobs."""
 
 from __future__ import annotations
 
@@ -42,3 +42,16 @@ class AuditEvent(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     target: Mapped[str] = mapped_column(String(320))  # the user's address (kept when the user is gone)
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class JobFailure(db.Model):
+    """A job run in-process (no Redis) that raised: shown to system administrators until dismissed.
+    (With RQ, failed jobs are in RQ's own failed-job registry.)"""
+
+    __tablename__ = "job_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    function: Mapped[str] = mapped_column(String(255))
+    arguments: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")

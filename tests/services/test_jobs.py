@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from redis import Redis
 from rq import Queue, SimpleWorker
 
@@ -135,3 +136,50 @@ def test_export_job_is_debounced_on_rq(redis_app: Flask, world: World) -> None:
         db.session.commit()
         jobs.dispatch()
         assert ScheduledJobRegistry(queue=queue).count == 1
+
+
+def exploding_job(n: int) -> None:
+    raise RuntimeError(f"boom {n}")
+
+
+def test_failed_in_process_jobs_are_shown_and_dismissed(app: Flask, client: FlaskClient, world: World) -> None:
+    from portal.models import JobFailure
+    from tests.conftest import csrf_token, login
+    from tests.world import PASSWORD
+
+    with app.app_context():
+        jobs.enqueue(exploding_job, 7)
+        db.session.commit()
+        assert jobs.dispatch() == 1
+        (failure,) = db.session.query(JobFailure).all()
+        assert failure.function.endswith("exploding_job") and "boom 7" in failure.error
+    login(client, "root", PASSWORD)
+    page = client.get("/admin/jobs")
+    assert page.status_code == 200 and "boom 7" in page.text and "Retry" not in page.text
+    client.post(f"/admin/jobs/db-{failure.id}/dismiss", data={"csrf_token": csrf_token(page.text)})
+    assert "No job has failed" in client.get("/admin/jobs").text
+    client.post("/logout", data={"csrf_token": csrf_token(page.text)})
+    login(client, "admin-a", PASSWORD)
+    assert client.get("/admin/jobs").status_code == 403
+
+
+def test_failed_rq_jobs_are_shown_retried_and_dismissed(redis_app: Flask, world: World) -> None:
+    from tests.conftest import csrf_token, login
+    from tests.world import PASSWORD
+
+    client = redis_app.test_client()
+    with redis_app.app_context():
+        queue = jobs.queue()
+        job = queue.enqueue(exploding_job, 3)
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    login(client, "root", PASSWORD)
+    page = client.get("/admin/jobs")
+    assert 'id="queue-counts"' in page.text and "boom 3" in page.text and "Retry" in page.text
+    token = csrf_token(page.text)
+    client.post(f"/admin/jobs/{job.id}/retry", data={"csrf_token": token})
+    with redis_app.app_context():
+        assert jobs.queue().count == 1  # back on the queue
+        SimpleWorker([jobs.queue()], connection=jobs.queue().connection).work(burst=True)  # fails again
+    client.post(f"/admin/jobs/{job.id}/dismiss", data={"csrf_token": token})
+    assert "boom 3" not in client.get("/admin/jobs").text
+    assert client.post("/admin/jobs/nope/retry", data={"csrf_token": token}).status_code == 404
