@@ -154,6 +154,7 @@ def test_failed_in_process_jobs_are_shown_and_dismissed(app: Flask, client: Flas
         (failure,) = db.session.query(JobFailure).all()
         assert failure.function.endswith("exploding_job") and "boom 7" in failure.error
     login(client, "root", PASSWORD)
+    assert 'id="failed-jobs-count"' in client.get("/").text  # the dashboard says so
     page = client.get("/admin/jobs")
     assert page.status_code == 200 and "boom 7" in page.text and "Retry" not in page.text
     client.post(f"/admin/jobs/db-{failure.id}/dismiss", data={"csrf_token": csrf_token(page.text)})
