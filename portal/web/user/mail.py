@@ -108,7 +108,6 @@ def quarantine_release() -> Response:
     return pages.release_action(current_principal(), current_user.user, _where())
 
 
-
 def _rules_owner(scope: str) -> wblist.Owner | None:
     """Domain-wide rules: only for an administrator (viewing as the user) who may edit the domain's."""
     if scope != "domain":
