@@ -10,15 +10,22 @@ from flask.cli import AppGroup
 from rq import SimpleWorker
 from rq.cron import CronScheduler
 
-from . import demo
+from . import demo, ids
 from .errors import ServiceError
 from .extensions import db
 from .jobs import redis_connection
 from .jobs.export import export_rules
 from .jobs.maintenance import purge_due_domains, purge_expired_tokens, schedule
+from .models import Admin
 from .services import admins, tokens
+from .services.principal import Principal, principal_for_admin
 
 portal = AppGroup("portal", help="Postern administration commands.")
+
+
+def _system_principal() -> Principal:
+    """Who the command line acts as: the machine's operator, with every permission (never stored)."""
+    return principal_for_admin(Admin(login="command line", sys_admin=True, enabled=True))
 
 
 def _fail(error: ServiceError) -> None:
@@ -69,6 +76,28 @@ def create_token(login: str, name: str, days: int | None) -> None:
     except ServiceError as error:
         _fail(error)
     click.echo(value)
+
+
+@portal.command("create-customer")
+@click.argument("name")
+@click.option("--broker", "broker_name", default=None, help="The broker (created when missing); default: NAME")
+def create_customer(name: str, broker_name: str | None) -> None:
+    """Create a customer (and its broker) so that domains can be created for it."""
+    from sqlalchemy import func, select
+
+    from .models import Broker
+    from .services import customers
+
+    sysadmin = _system_principal()
+    broker_name = broker_name or name
+    try:
+        broker = db.session.scalar(select(Broker).where(func.lower(Broker.name) == broker_name.strip().lower())) \
+            or customers.create_broker(sysadmin, broker_name)
+        customer = customers.create_customer(sysadmin, broker.id, name)
+        db.session.commit()
+    except ServiceError as error:
+        _fail(error)
+    click.echo(f"customer {customer.name!r} of broker {broker.name!r}: id {ids.encode(customer.id)}")
 
 
 @portal.command("seed-demo")

@@ -200,3 +200,56 @@ def test_outgoing_providers(app: Flask, client: FlaskClient, world: World) -> No
     client.post("/logout", data={"csrf_token": token})
     login(client, "admin-a", PASSWORD)
     assert client.get("/admin/providers").status_code == 403
+
+
+def test_brokers_and_customers(app: Flask, client: FlaskClient, world: World) -> None:
+    """A fresh installation can get its first customer (then domains) from the pages or the command line."""
+    from portal import ids
+    from portal.models import Broker, Customer
+
+    login(client, "root", PASSWORD)
+    page = client.get("/admin/customers")
+    assert page.status_code == 200 and "Customer One" in page.text and 'id="new-broker"' in page.text
+    token = csrf_token(page.text)
+    assert client.post("/admin/brokers", data={"csrf_token": token, "broker_name": "Reseller"}).status_code == 302
+    dup = client.post("/admin/brokers", data={"csrf_token": token, "broker_name": "reseller"})
+    assert dup.status_code == 409
+    with app.app_context():
+        broker = ids.encode(db.session.query(Broker).filter_by(name="Reseller").one().id)
+    made = client.post("/admin/customers", data={"csrf_token": token, "broker_id": broker, "name": "Acme Ltd"})
+    assert made.status_code == 302
+    customer_page = client.get(made.headers["Location"])
+    assert "Acme Ltd" in customer_page.text and 'id="customer-options"' in customer_page.text
+    blank = client.post("/admin/customers", data={"csrf_token": token, "broker_id": broker, "name": " "})
+    assert blank.status_code == 400 and 'aria-invalid="true"' in blank.text
+    with app.app_context():
+        customer_id = ids.encode(db.session.query(Customer).filter_by(name="Acme Ltd").one().id)
+    client.post(f"/admin/customers/{customer_id}/options", data={"csrf_token": token, "name": "TIMEZONE",
+                                                                 "value": "Europe/Paris"})
+    assert "Europe/Paris" in client.get(f"/admin/customers/{customer_id}").text
+    client.post("/logout", data={"csrf_token": token})
+    # a broker admin creates customers under their broker only; a domain admin sees no customer
+    login(client, "broker1", PASSWORD)
+    token = csrf_token(client.get("/admin/customers").text)
+    refused = client.post("/admin/customers", data={"csrf_token": token, "broker_id": broker, "name": "X"})
+    assert refused.status_code == 403
+    assert client.get(f"/admin/customers/{customer_id}").status_code == 404
+    with app.app_context():
+        own = ids.encode(world.pk["B1"])
+    assert client.post("/admin/customers", data={"csrf_token": token, "broker_id": own,
+                                                 "name": "New Client"}).status_code == 302
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "admin-a", PASSWORD)
+    assert "Customer One" not in client.get("/admin/customers").text
+
+
+def test_create_customer_command(app: Flask) -> None:
+    from portal.models import Customer
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["portal", "create-customer", "Initech", "--broker", "Direct"])
+    assert result.exit_code == 0 and "Initech" in result.output
+    again = runner.invoke(args=["portal", "create-customer", "Initech", "--broker", "Direct"])
+    assert again.exit_code == 1 and "already" in again.output
+    with app.app_context():
+        assert db.session.query(Customer).filter_by(name="Initech").one().broker.name == "Direct"

@@ -15,4 +15,17 @@ def _require_login() -> Response | None:
     return None
 
 
-from . import account, admins, dashboard, domains, installation, jobs, policies, providers, quarantine, rules, users  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    account,
+    admins,
+    customers,
+    dashboard,
+    domains,
+    installation,
+    jobs,
+    policies,
+    providers,
+    quarantine,
+    rules,
+    users,
+)
