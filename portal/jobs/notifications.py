@@ -1,21 +1,38 @@
-"""Mails to users. The notifications issue adds SMTP delivery; until then they go to the outbox."""
+"""Mails to users, sent by jobs (RQ workers, or in-process without Redis).
+
+They go where the portal's other mail goes (`services.delivery`): through the user's platform relay,
+or — with POSTERN_DELIVERY=local, the embedded default of `make run` — into the user's local INBOX.
+A relay that cannot be reached fails the job, which RQ retries and the *Jobs* page then shows."""
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid
+
+from flask import current_app
+
 from ..extensions import db
-from ..integrations import outbox
 from ..models import MailUser
+from ..services import delivery
 
 
 def send_welcome(user_id: int) -> str | None:
-    """Tell a new user that their account exists; returns the outbox file name (None: user gone)."""
+    """Tell a new user that their account exists; returns the Message-ID (None: the user is gone)."""
     user = db.session.get(MailUser, user_id)
     if user is None:
         return None
-    body = (
+    base = current_app.config["BASE_URL"]
+    sender = current_app.config.get("MAIL_FROM", "postern@localhost")
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = user.email
+    message["Subject"] = "Your Postern account"
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    message.set_content(
         f"Hello {user.firstname or user.email},\n\n"
-        f"Your account {user.email} on the Postern mail-security portal is ready.\n"
-        "There you can see the messages held for you, release them and choose your senders.\n"
-    )
-    return outbox.write(to=user.email, subject="Your Postern account", body=body,
-                        idempotency_key=f"welcome-{user.id}")
+        f"Your account {user.email} on the Postern mail-security portal is ready: {base}/me/login\n"
+        "There you can see the messages held for you, release them and choose your senders.\n")
+    delivery.deliver(user, sender, [user.email], message.as_bytes())
+    return str(message["Message-ID"])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.extensions import db
 from portal.models import MailUser
+from tests.services_runtime import smtp_server
 from tests.snapshot import snapshot
 from tests.world import World
 
@@ -28,7 +27,11 @@ def test_create_user_as_the_seed_shows(app: Flask, client: FlaskClient, world: W
         from portal.models import Domain
 
         body["platformId"] = ids.encode(db.session.get(Domain, world.pk["A"]).platforms[0].id)
-    response = client.post("/api/users", json=body, headers=world.headers("domainA"))
+    with smtp_server() as (sink, port):
+        with app.app_context():
+            db.session.get(Domain, world.pk["A"]).platforms[0].transport_port = port
+            db.session.commit()
+        response = client.post("/api/users", json=body, headers=world.headers("domainA"))
     assert response.status_code == 201, response.json
     user = response.json
     assert list(user) == USER_FIELDS
@@ -37,10 +40,9 @@ def test_create_user_as_the_seed_shows(app: Flask, client: FlaskClient, world: W
     assert user["platform"]["id"] == user["domainPlatformId"] and user["domainStatus"] == "ENABLED"
     assert user["mfaType"] is None and "password" not in user
     assert response.headers["Location"].endswith(f"/api/users/{user['id']}")
-    # the welcome mail job ran after the commit (in-process runner): the outbox holds it
-    outbox = Path(app.config["INSTANCE_DIR"]) / "outbox"
-    mails = [p.read_text() for p in outbox.glob("welcome-*.eml")]
-    assert any("To: tywin@a.example" in m for m in mails)
+    # the welcome mail job ran after the commit (in-process runner) and went through the user's relay
+    (welcome,) = [m for m in sink.messages if m[1] == ["tywin@a.example"]]
+    assert b"Subject: Your Postern account" in welcome[2] and b"/me/login" in welcome[2]
     single = client.get(f"/api/users/{user['id']}", headers=world.headers("customer"))
     assert single.json == user
 
