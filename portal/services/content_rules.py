@@ -8,15 +8,12 @@ must compile, stay under 256 characters and avoid the shapes that backtrack cata
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Select, select
 
 from ..errors import Conflict, FieldError, Invalid, NotFound
@@ -194,7 +191,6 @@ def delete_uri(principal: Principal, rule_pk: int) -> None:
 
 # --- CSV import -----------------------------------------------------------------------------------
 
-MAX_IMPORT = 20000
 KINDS = {"attachments": (ATTACHMENTS, FilterAttachmentAdd), "uris": (URIS, FilterUriBlAdd)}
 
 
@@ -206,28 +202,6 @@ class ImportPlan:
     added: int = 0
     kept: int = 0  # identical to a rule the domain has
     removed: int = 0  # with replace: the domain's rules the CSV does not list
-
-
-def parse_csv(kind_name: str, text: str) -> list[Any]:
-    """The rules of a CSV (header line; the export's columns, `id` ignored); errors name the line."""
-    kind, schema = KINDS[kind_name]
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    needed = {wire_name(name) for name in kind.identity}
-    if not reader.fieldnames or not needed <= {f.strip() for f in reader.fieldnames}:
-        raise Invalid.on("csv", f"The first line must name the columns, with at least {', '.join(sorted(needed))}.")
-    items, errors = [], []
-    for n, row in enumerate(reader, start=2):
-        if n - 1 > MAX_IMPORT:
-            raise Invalid.on("csv", f"At most {MAX_IMPORT} rules at once.")
-        data = {k.strip(): v.strip() for k, v in row.items() if k and k.strip() != "id" and v and v.strip()}
-        try:
-            items.append(schema.model_validate(data))
-        except ValidationError as exc:
-            errors += [FieldError(f"line {n}.{e['loc'][0] if e['loc'] else 'csv'}", e["msg"])
-                       for e in exc.errors(include_url=False)]
-    if errors:
-        raise Invalid("The CSV has errors.", errors)
-    return items
 
 
 def plan_import(kind_name: str, principal: Principal, domain_pk: int, items: list[Any], *,

@@ -1,4 +1,4 @@
-"""CSV import of sender rules: parse, then show what would change before anything is written.
+"""CSV import of rules: parse, then show what would change before anything is written.
 
 The CSV has a header row; columns `value` and `type` are required, `expireAt` (ISO date-time or
 epoch milliseconds), `description` and `spfOn` (true/false) are optional, others (`id`) are
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +20,7 @@ from ..errors import FieldError, Invalid
 from ..extensions import db
 from ..schemas.common import wire_name
 from ..schemas.rules import FilterSenderAdd
-from . import names, wblist
+from . import content_rules, names, wblist
 
 MAX_ROWS = 20000
 
@@ -46,16 +47,21 @@ def _ms(text: str) -> int | None:
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
 
 
-def parse(text: str) -> list[FilterSenderAdd]:
-    """The rules of a CSV text; errors name the line (`line 3.value`)."""
+def rows(text: str, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, stripped cells) of a CSV with a header line naming at least `required`."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if not reader.fieldnames or not {"value", "type"} <= {f.strip() for f in reader.fieldnames}:
-        raise Invalid.on("csv", "The first line must name the columns, with at least value and type.")
-    items, errors = [], []
+    if not reader.fieldnames or not required <= {f.strip() for f in reader.fieldnames}:
+        raise Invalid.on("csv", f"The first line must name the columns, with at least {', '.join(sorted(required))}.")
     for n, row in enumerate(reader, start=2):
         if n - 1 > MAX_ROWS:
             raise Invalid.on("csv", f"At most {MAX_ROWS} rules at once.")
-        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        yield n, {k.strip(): (v or "").strip() for k, v in row.items() if k}
+
+
+def parse(text: str) -> list[FilterSenderAdd]:
+    """The rules of a CSV text; errors name the line (`line 3.value`)."""
+    items, errors = [], []
+    for n, row in rows(text, {"value", "type"}):
         data: dict[str, Any] = {"value": row.get("value", ""), "type": row.get("type", "")}
         if row.get("expireAt"):
             try:
@@ -77,6 +83,21 @@ def parse(text: str) -> list[FilterSenderAdd]:
             items.append(FilterSenderAdd.model_validate(data))
         except ValidationError as exc:
             errors += [FieldError(f"line {n}.{wire_name(str(e['loc'][0]))}", e["msg"])
+                       for e in exc.errors(include_url=False)]
+    if errors:
+        raise Invalid("The CSV has errors.", errors)
+    return items
+
+
+def parse_content(kind_name: str, text: str) -> list[Any]:
+    """Attachment or URI rules of a CSV (the export's columns, `id` ignored); errors name the line."""
+    kind, schema = content_rules.KINDS[kind_name]
+    items, errors = [], []
+    for n, row in rows(text, {wire_name(name) for name in kind.identity}):
+        try:
+            items.append(schema.model_validate({k: v for k, v in row.items() if k != "id" and v}))
+        except ValidationError as exc:
+            errors += [FieldError(f"line {n}.{e['loc'][0] if e['loc'] else 'csv'}", e["msg"])
                        for e in exc.errors(include_url=False)]
     if errors:
         raise Invalid("The CSV has errors.", errors)

@@ -154,6 +154,7 @@ def test_csv_import_of_attachment_and_uri_rules(app: Flask, client: FlaskClient,
             "DENY,FILENAME,\\.exe$,5,executables\nALLOW,CONTENTTYPE,application/pdf,1,\n")
     preview = client.post(f"{base}/attachments/import", data={"csrf_token": token, "csv": text, "mode": "add"})
     assert preview.status_code == 200 and "2 new rules" in preview.text
+    assert "executables" in preview.text and "checkType" in preview.text  # the rows to be added, shown
     with app.app_context():
         assert db.session.query(AttachmentRule).count() == 1  # a preview writes nothing
     bad = text + "DENY,FILENAME,(a+)+$,1,\nDROP,FILENAME,x,1,\n"

@@ -19,6 +19,7 @@ from ...errors import ServiceError
 from ...extensions import db
 from ...models import EmailAlias
 from ...permissions import ObjectType, Permission
+from ...schemas.common import wire_name
 from ...schemas.rules import FilterAttachmentAdd, FilterSenderAdd, FilterSenderAddList, FilterUriBlAdd
 from ...services import content_rules, decisions, domains, rule_import, wblist
 from ...services import email_aliases as groups
@@ -174,6 +175,13 @@ def explain() -> Response:
                   form=args, errors=errors, result=result)
 
 
+def _csv_text() -> str:
+    """The CSV of an import form: the uploaded file, else the pasted text."""
+    upload = request.files.get("file")
+    return upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get(
+        "csv", "")
+
+
 @bp.route("/admin/domains/<domain_id>/rules/senders/import", methods=["GET", "POST"])
 def senders_import(domain_id: str) -> Response:
     """CSV import of the domain's sender rules: a preview of what changes, then a confirmation."""
@@ -183,10 +191,7 @@ def senders_import(domain_id: str) -> Response:
                                "text": "", "mode": request.form.get("mode", "add")}
     if request.method == "GET":
         return render("admin/rules/import.html", **context)
-    upload = request.files.get("file")
-    text = upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get(
-        "csv", "")
-    context["text"] = text
+    context["text"] = text = _csv_text()
     replace = context["mode"] == "replace"
     try:
         items = rule_import.parse(text)
@@ -212,18 +217,14 @@ def content_import(domain_id: str, kind: str) -> Response:
     principal = current_principal()
     domain = domains.get(principal, ids.decode(domain_id), Permission.FILTER_EDIT)
     context: dict[str, Any] = {"domain": domain, "domain_id": domain_id, "kind": kind, "title": KINDS[kind].title,
-                               "columns": [c for c, _ in (serializers.ATTACHMENT_COLUMNS if kind == "attachments"
-                                                          else serializers.URI_COLUMNS) if c != "id"],
+                               "columns": [(wire_name(f), f) for f in content_rules.KINDS[kind][0].fields],
                                "plan": None, "errors": {}, "text": "", "mode": request.form.get("mode", "add")}
     if request.method == "GET":
         return render("admin/rules/import_content.html", **context)
-    upload = request.files.get("file")
-    text = upload.read().decode("utf-8", errors="replace") if upload and upload.filename else request.form.get(
-        "csv", "")
-    context["text"] = text
+    context["text"] = text = _csv_text()
     replace = context["mode"] == "replace"
     try:
-        items = content_rules.parse_csv(kind, text)
+        items = rule_import.parse_content(kind, text)
         if request.form.get("confirm") == "yes":
             done = content_rules.apply_import(kind, principal, domain.id, items, replace=replace)
             db.session.commit()
