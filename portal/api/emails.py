@@ -116,8 +116,8 @@ def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
                                  uri=f"{base}/attachments/{a.part}").wire()
                    for a in found.attachments] if "ATTACHMENTS" in fields else []
     body = (found.html or found.text) if "BODY" in fields else None
-    done = folder == mailboxes.QUARANTINE and message_id(found.summary) in release.released_keys(user)
-    out = _summary_out(user, folder, found.summary, ImapMessageContentOut, released=found.summary.released or done,
+    released = found.summary.released or (folder == mailboxes.QUARANTINE and release.was_released(user, found.summary))
+    out = _summary_out(user, folder, found.summary, ImapMessageContentOut, released=released,
                        attachments=attachments, content=body,
                        source=found.source.decode("utf-8", errors="replace") if found.source else None)
     if "HEADERS" not in fields:

@@ -93,6 +93,7 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
             user.domain.end_user_permissions.split():
         raise Forbidden("Your domain does not let you release messages.")
     owner = (rules_owner or _owner(principal, user)) if action == Action.RELEASE_ALLOW else None
+    senders: list[str] = []
     for message_id in message_ids:
         try:
             done = release.release(principal, user_ref, FOLDER, message_id, virus_lover=False)
@@ -107,9 +108,9 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
             outcome.failed[message_id] = "; ".join(done.refused.values())
             continue
         outcome.released.append(message_id)
-    if owner is not None and outcome.released:
-        with mailboxes.store_for(user) as store:
-            for message_id in outcome.released:
-                _rule(owner, store.message(FOLDER, message_id)[0].sender, SenderRuleType.ALLOW, outcome)
+        senders.append(done.sender)
+    if owner is not None and senders:
+        for sender in dict.fromkeys(senders):
+            _rule(owner, sender, SenderRuleType.ALLOW, outcome)
         db.session.commit()
     return outcome

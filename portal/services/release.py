@@ -39,6 +39,7 @@ class Outcome:
     delivered: list[str]
     already: list[str]
     refused: dict[str, str] = field(default_factory=dict)  # recipient -> the relay's answer
+    sender: str = ""  # who sent the released message (for an allow rule that follows)
 
 
 def _who(principal: Principal) -> str:
@@ -92,9 +93,9 @@ def release(principal: Principal, user_ref: str, folder: str, message_id: str, *
                                            relay=handed.relay, released_by=_who(principal)))
             # Durable before anything else can fail: a retry after a crash finds it and sends nothing.
             db.session.commit()
-            outcome = Outcome(delivered, sorted(done), handed.refused)
+            outcome = Outcome(delivered, sorted(done), handed.refused, summary.sender)
         else:
-            outcome = Outcome([], sorted(done))
+            outcome = Outcome([], sorted(done), sender=summary.sender)
         if not outcome.refused and not summary.released:
             _flag(store, folder, summary)
     return outcome
@@ -111,6 +112,12 @@ def _flag(store: MailStore, folder: str, summary: Summary) -> None:
 def message_key(summary: Summary) -> str:
     """What a release is recorded under: the quarantine id, else the Message-ID, else the store's key."""
     return summary.headers.get("X-Fuglu-Id") or summary.headers.get("Message-ID", "").strip("<>") or summary.key
+
+
+def was_released(user: MailUser, summary: Summary) -> bool:
+    """Whether a held message was delivered by a release: its flag, else the record."""
+    return summary.released or db.session.scalar(select(Release.id).where(
+        Release.user_id == user.id, Release.message_key == message_key(summary)).limit(1)) is not None
 
 
 def released_keys(user: MailUser) -> set[str]:

@@ -60,9 +60,13 @@ def sender_of(principal: Principal, user_ref: str) -> MailUser:
     raise NotFound("The user does not exist.")
 
 
-def _recipients(data: SmtpMessageIn) -> list[str]:
-    errors, seen, result = [], set(), []
+def _recipients(data: SmtpMessageIn) -> dict[str, list[str]]:
+    """To, Cc and Bcc as stored addresses (each address once, in its first field); every bad one named."""
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    result: dict[str, list[str]] = {}
     for field in ("to", "cc", "bcc"):
+        result[field] = []
         for i, value in enumerate(getattr(data, field)):
             try:
                 address = names.address(str(value), f"{field}[{i}]")
@@ -71,8 +75,8 @@ def _recipients(data: SmtpMessageIn) -> list[str]:
                 continue
             if address not in seen:
                 seen.add(address)
-                result.append(address)
-    if not result and not errors:
+                result[field].append(address)
+    if not seen and not errors:
         errors.append(FieldError("to", "Give at least one recipient."))
     if errors:
         raise Invalid("Invalid recipients.", errors)
@@ -100,15 +104,14 @@ def _references(store: MailStore, origin: str) -> tuple[str, str]:
     return message_id, f"{chain} {message_id}".strip()
 
 
-def build(user: MailUser, data: SmtpMessageIn, files: list[tuple[str, str, bytes]],
-          threading: tuple[str, str] | None) -> EmailMessage:
+def build(user: MailUser, data: SmtpMessageIn, addresses: dict[str, list[str]],
+          files: list[tuple[str, str, bytes]], threading: tuple[str, str] | None) -> EmailMessage:
     message = EmailMessage(policy=policy.SMTP)
     display = " ".join(p for p in (user.firstname, user.lastname) if p)
     message["From"] = formataddr((display, user.email)) if display else user.email
     for field in ("to", "cc"):
-        values = [names.address(str(v), field) for v in getattr(data, field)]
-        if values:
-            message[field.capitalize()] = ", ".join(values)
+        if addresses[field]:
+            message[field.capitalize()] = ", ".join(addresses[field])
     message["Subject"] = data.subject or ""
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=user.email.rpartition("@")[2])
@@ -131,13 +134,14 @@ def build(user: MailUser, data: SmtpMessageIn, files: list[tuple[str, str, bytes
 
 def send(principal: Principal, user_ref: str, data: SmtpMessageIn) -> Sent:
     user = sender_of(principal, user_ref)
-    recipients = _recipients(data)
+    addresses = _recipients(data)
+    recipients = [a for field in ("to", "cc", "bcc") for a in addresses[field]]
     files = uploads.take(principal, [a.uid for a in data.attachments], "attachments")
     named = [(safe_filename(a.name, i + 1), f.content_type, f.data)
              for i, (a, f) in enumerate(zip(data.attachments, files, strict=True))]
     with mailboxes.store_for(user) as store:
         threading = _references(store, data.origin_id.strip().strip("<>")) if data.origin_id else None
-        message = build(user, data, named, threading)
+        message = build(user, data, addresses, named, threading)
         raw = message.as_bytes()
         limit = uploads.user_size_limit(user)
         if len(raw) > limit:
@@ -148,8 +152,8 @@ def send(principal: Principal, user_ref: str, data: SmtpMessageIn) -> Sent:
                 FieldError("to", f"{r}: {answer}") for r, answer in handed.refused.items()])
         for upload in files:
             db.session.delete(upload)
-        if data.bcc:
-            message["Bcc"] = ", ".join(names.address(str(v), "bcc") for v in data.bcc)
+        if addresses["bcc"]:
+            message["Bcc"] = ", ".join(addresses["bcc"])
         _keep(store, message.as_bytes(), data.draft_id)
     return Sent(str(message["Message-ID"]), recipients)
 

@@ -83,8 +83,7 @@ def message_page(principal: Principal, user: MailUser, where: Where) -> Response
                       view=request.args.get("view", "html" if found.html else "text"), folder=folder, held=held,
                       can_release=held and where.can_release, can_reply=not held and where.can_reply,
                       can_source=where.can_source,
-                      released=found.summary.released or release.message_key(found.summary)
-                      in release.released_keys(user),
+                      released=release.was_released(user, found.summary),
                       infected=bool(found.summary.headers.get("X-Virus-Name"))
                       or found.summary.headers.get("X-Quarantine-Reason") == "VIRUS", **where.context())
     if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from portal.extensions import db
 from portal.integrations.mailstore import MaildirStore, maildir_root
 from portal.models import Domain
+from tests.mime import nested
 from tests.services_runtime import smtp_server
 from tests.world import PASSWORD, World
 
@@ -25,12 +26,8 @@ def _html(fuglu_id: str, html: str, content_type: str = "text/html") -> bytes:
 
 
 def _nested(depth: int) -> bytes:
-    head = b"From: a@bad.example\r\nSubject: nested\r\nX-Fuglu-Id: nested\r\nMIME-Version: 1.0\r\n"
-    body = b"<p>deep</p><img src=https://evil.example/deep.png>"
-    for level in range(depth):
-        body = (f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n".encode() + body
-                + f"\r\n--b{level}--\r\n".encode())
-    return head + body
+    return nested(b"From: a@bad.example\r\nSubject: nested\r\nX-Fuglu-Id: nested\r\nMIME-Version: 1.0\r\n",
+                  b"<p>deep</p><img src=https://evil.example/deep.png>", depth)
 
 
 CORPUS = {

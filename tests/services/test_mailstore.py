@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.integrations.mailstore import RELEASED, ImapStore, MaildirStore, MailStore, Search
 from portal.models import Domain
 from tests.conftest import csrf_token
+from tests.mime import nested
 from tests.services_runtime import dovecot, free_port
 from tests.world import PASSWORD, World
 
@@ -395,11 +396,7 @@ def test_folder_path_tricks(client: FlaskClient, world: World, path: str) -> Non
 
 def test_hostile_structure_is_only_bytes_to_the_store(store: MailStore) -> None:
     """3,000 nested multiparts: listed, found by id and read back whole, without parsing the structure."""
-    body = b"x"
-    for level in range(3000):
-        body = (f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n".encode() + body
-                + f"\r\n--b{level}--\r\n".encode())
-    raw = b"From: a@bad.example\r\nSubject: abyss\r\nX-Fuglu-Id: abyss\r\nMIME-Version: 1.0\r\n" + body
+    raw = nested(b"From: a@bad.example\r\nSubject: abyss\r\nX-Fuglu-Id: abyss\r\nMIME-Version: 1.0\r\n", b"x", 3000)
     store.append("Deep", raw)
     found, total = store.messages("Deep", Search(subject="abyss"), "-sentDate", 0, 10)
     assert total == 1 and found[0].subject == "abyss"

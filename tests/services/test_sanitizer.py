@@ -70,13 +70,9 @@ def test_attachment_names(name: str | None, expected: str) -> None:
 def test_nesting_never_exhausts_the_parser(depth: int) -> None:
     """Deep multipart nesting (which would blow the stdlib parser's recursion) reads as flat text."""
     from portal.services.messages import _attachments, _body, parse
+    from tests.mime import nested
 
-    raw = b"Subject: nested\r\nMIME-Version: 1.0\r\n"
-    body = b"<p>deep</p>"
-    for level in range(depth):
-        body = (f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n".encode() + body
-                + f"\r\n--b{level}--\r\n".encode())
-    message = parse(raw + body)
+    message = parse(nested(b"Subject: nested\r\nMIME-Version: 1.0\r\n", b"<p>deep</p>", depth))
     _attachments(message)
     text = _body(message, "plain")
     if depth > 100:
