@@ -96,6 +96,10 @@ class Domain(db.Model):
     def default_platform(self) -> Platform | None:
         return next((p for p in self.platforms if p.is_default), self.platforms[0] if self.platforms else None)
 
+    def grants(self, permission: str) -> bool:
+        """Whether the domain lets its mailbox users do this (an end-user permission)."""
+        return str(permission) in self.end_user_permissions.split()
+
 
 class DomainAlias(db.Model):
     """Another name of a domain; a name is unique across domains and aliases (checked in services)."""

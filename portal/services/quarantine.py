@@ -89,8 +89,7 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
             _rule(owner, sender, SenderRuleType.BLOCK, outcome)
         db.session.commit()
         return outcome
-    if principal.user is not None and str(EndUserPermission.QUARANTINE_RELEASE) not in \
-            user.domain.end_user_permissions.split():
+    if principal.user is not None and not user.domain.grants(EndUserPermission.QUARANTINE_RELEASE):
         raise Forbidden("Your domain does not let you release messages.")
     owner = (rules_owner or _owner(principal, user)) if action == Action.RELEASE_ALLOW else None
     senders: list[str] = []

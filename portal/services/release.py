@@ -67,8 +67,7 @@ def _prepare(raw: bytes, user: MailUser) -> bytes:
 def release(principal: Principal, user_ref: str, folder: str, message_id: str, *, virus_lover: bool,
             force: bool = False) -> Outcome:
     user = mailboxes.user_by_id_or_email(principal, user_ref, release=True, folder=folder)
-    if principal.user is not None and str(EndUserPermission.QUARANTINE_RELEASE) not in \
-            user.domain.end_user_permissions.split():
+    if principal.user is not None and not user.domain.grants(EndUserPermission.QUARANTINE_RELEASE):
         raise Forbidden("Your domain does not let you release messages.")
     with mailboxes.store_for(user) as store:
         summary, raw = store.message(folder, message_id)

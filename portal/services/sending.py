@@ -43,14 +43,19 @@ class Sent:
     recipients: list[str]
 
 
+def require_send_mail(user: MailUser) -> None:
+    """A mailbox user sends from the portal only when the domain grants SEND_MAIL."""
+    if not user.domain.grants(EndUserPermission.SEND_MAIL):
+        raise Forbidden("Your domain does not let you send mail from the portal.")
+
+
 def sender_of(principal: Principal, user_ref: str) -> MailUser:
     """The mailbox a mail is sent from, if the principal may send as it."""
     if principal.user is not None:
         user = mailboxes.find_user(user_ref)
         if user.id != principal.user.id:
             raise NotFound("The user does not exist.")
-        if str(EndUserPermission.SEND_MAIL) not in user.domain.end_user_permissions.split():
-            raise Forbidden("Your domain does not let you send mail from the portal.")
+        require_send_mail(user)
         return user
     user = mailboxes.find_user(user_ref)
     if principal.holds_on(Permission.IMPERSONATE, ObjectType.DOMAIN, user.domain_id):

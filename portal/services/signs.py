@@ -25,7 +25,7 @@ def _user(principal: Principal, user_pk: int, *, write: bool) -> MailUser:
         user = db.session.get(MailUser, user_pk)
         if user is None or user.id != principal.user.id:
             raise NotFound("Unknown user.")
-        if str(EndUserPermission.SIGN_EDIT) not in user.domain.end_user_permissions.split():
+        if not user.domain.grants(EndUserPermission.SIGN_EDIT):
             raise Forbidden("Your domain does not let you edit your signature.")
     else:
         user = users.get(principal, user_pk, Permission.USER_EDIT if write else Permission.USER_READ)

@@ -62,8 +62,7 @@ def store(principal: Principal, stream: IO[bytes], filename: str | None, content
     name = safe_filename(filename, 1)
     if not filename or not filename.strip():
         raise Invalid.on("file", "Send the file as multipart/form-data in a field named 'file'.")
-    if principal.user is not None and str(EndUserPermission.SEND_MAIL) not in \
-            principal.user.domain.end_user_permissions.split():
+    if principal.user is not None and not principal.user.domain.grants(EndUserPermission.SEND_MAIL):
         raise Forbidden("Your domain does not let you send mail from the portal, so there is nothing to attach to.")
     limit = size_limit(principal)
     data = stream.read(limit + 1)

@@ -50,7 +50,7 @@ class Owner:
 
 def _end_user_may_edit(principal: Principal, user: MailUser) -> bool:
     return (principal.user is not None and principal.user.id == user.id
-            and str(EndUserPermission.WBLIST_EDIT) in user.domain.end_user_permissions.split())
+            and user.domain.grants(EndUserPermission.WBLIST_EDIT))
 
 
 def domain_owner(principal: Principal, domain_pk: int, *, write: bool) -> Owner:

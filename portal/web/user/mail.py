@@ -183,8 +183,10 @@ def _compose_page(status: int = 200, form: dict[str, Any] | None = None, errors:
 
 
 def _may_send() -> None:
-    if "SEND_MAIL" not in current_user.user.domain.end_user_permissions.split():
-        raise Forbidden(_("Your domain does not let you send mail from the portal."))
+    try:
+        sending.require_send_mail(current_user.user)
+    except Forbidden as error:
+        raise Forbidden(_("Your domain does not let you send mail from the portal.")) from error
 
 
 @bp.get("/compose")
