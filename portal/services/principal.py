@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, false, or_, select, true
 
-from ..errors import Forbidden
+from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..models import Admin, Authority, Customer, Domain, MailUser
 from ..permissions import ObjectType, Permission
@@ -116,6 +116,18 @@ class Principal:
 
     def holds_on(self, permission: Permission | str, object_type: str, object_id: int) -> bool:
         return self.scope(permission).covers(object_type, object_id)
+
+    def reach(self, domain_id: int, need: Permission | str, *, seen_with: Permission | str = Permission.DOMAIN_READ,
+              missing: str = "Not found.", refused: str | None = None) -> None:
+        """The one access rule for an object of a domain: 404 unless it is visible, 403 unless allowed.
+
+        An administrator holding `need` on the domain passes; one who only sees the domain (`seen_with`)
+        gets 403 (`refused`); anyone else gets 404 (`missing`), so foreign objects do not reveal themselves."""
+        if self.admin is not None and self.holds_on(need, ObjectType.DOMAIN, domain_id):
+            return
+        if self.admin is not None and self.holds_on(seen_with, ObjectType.DOMAIN, domain_id):
+            raise Forbidden(refused or f"You need {need} on this domain.")
+        raise NotFound(missing)
 
     def require_admin(self) -> Admin:
         if self.admin is None:
