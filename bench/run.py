@@ -7,6 +7,8 @@ setup, both loaded by wrk. Run on SQLite and, when reachable, PostgreSQL.
 
 quarantine: see bench/quarantine.py (BENCH_MESSAGES 10000, BENCH_RELEASES 200).
 
+outbox: see bench/outbox.py (BENCH_WRITES 300, BENCH_REDIS_URL redis://127.0.0.1:6379/0).
+
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -150,9 +152,9 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import quarantine, rules, users_page
+    from bench import outbox, quarantine, rules, users_page
 
-    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine"}
+    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine", "outbox"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -187,6 +189,16 @@ def main() -> None:
                                 releases=int(os.environ.get("BENCH_RELEASES", "200")))
         print(json.dumps(result))
         results.append(result)
+    if "outbox" in wanted:
+        writes = int(os.environ.get("BENCH_WRITES", "300"))
+        redis = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+        def outbox_one(label: str, url: str) -> dict[str, object]:
+            result = outbox.run(url, label, writes=writes, redis_url=redis)
+            print(json.dumps(result))
+            return result
+
+        results += on_databases("outbox", outbox_one)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

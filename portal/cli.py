@@ -8,14 +8,11 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 from rq import SimpleWorker
-from rq.cron import CronScheduler
 
 from . import demo, ids
 from .errors import ServiceError
 from .extensions import db
-from .jobs import redis_connection
-from .jobs.export import export_rules
-from .jobs.maintenance import purge_due_domains, purge_expired_tokens, schedule
+from .jobs import redis_connection, run_now, scheduler_loop
 from .models import Admin
 from .services import admins, tokens
 from .services.principal import Principal, principal_for_admin
@@ -114,21 +111,21 @@ def seed_demo() -> None:
 @click.option("--days", type=click.IntRange(0, 3650), default=30)
 def purge_tokens(days: int) -> None:
     """Delete API tokens expired for more than DAYS days."""
-    click.echo(f"removed {purge_expired_tokens(days)} expired token(s)")
+    click.echo(f"removed {run_now('purge_expired_tokens', days)} expired token(s)")
 
 
 @portal.command("export-rules")
 @click.argument("directory", required=False)
 def export_rules_command(directory: str | None) -> None:
     """Write the effective rules for the filtering engine into DIRECTORY (default POSTERN_EXPORT_DIR)."""
-    changed = export_rules(directory)
+    changed = run_now("export_rules", directory)
     click.echo(f"{len(changed)} file(s) changed" + (": " + ", ".join(changed) if changed else ""))
 
 
 @portal.command("purge-domains")
 def purge_domains() -> None:
     """Remove for good the deleted domains whose purge date has passed (also an RQ job)."""
-    removed = purge_due_domains()
+    removed = run_now("purge_due_domains")
     click.echo(f"purged {len(removed)} domain(s)" + (": " + ", ".join(removed) if removed else ""))
 
 
@@ -144,19 +141,21 @@ def worker(burst: bool) -> None:
     """Run an RQ worker with the application context (needs REDIS_URL).
 
     A SimpleWorker runs jobs in this process, so they share its app context and database pool
-    (a forking worker would hand pooled connections to its children); run several for parallelism."""
+    (a forking worker would hand pooled connections to its children); run several for parallelism.
+    It starts no child process: delayed and periodic jobs are the scheduler's (`portal scheduler`)."""
     _need_redis("a worker")
     SimpleWorker([current_app.config["RQ_QUEUE"]], connection=redis_connection()).work(
-        burst=burst, with_scheduler=True)
+        burst=burst, with_scheduler=False)
 
 
 @portal.command("scheduler")
-def scheduler() -> None:
-    """Enqueue the periodic housekeeping jobs (purge domains hourly, expired tokens daily)."""
+@click.option("--interval", type=click.FloatRange(0.2, 60), default=1.0, show_default=True,
+              help="Seconds between two rounds.")
+def scheduler(interval: float) -> None:
+    """Hand waiting outbox jobs to RQ, move delayed jobs to the queue when due, enqueue the periodic
+    housekeeping. One process, no children; several may run (they share RQ's locks)."""
     _need_redis("the scheduler")
-    cron = CronScheduler(connection=redis_connection(), name="postern")
-    schedule(cron, current_app.config["RQ_QUEUE"])
-    cron.start()
+    scheduler_loop(interval)
 
 
 def init_app(app: Flask) -> None:

@@ -91,6 +91,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "portal" / "translations"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Rate limits live in Redis when it is configured; while it is down or silent they are counted in
+        # memory (per process) instead of failing the login.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
     }
     if overrides:
         cfg.update(overrides)

@@ -9,11 +9,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -85,6 +87,99 @@ def redis_url() -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class RedisProcess:
+    """A private redis-server on a fixed free port that a test can stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = tempfile.mkdtemp()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisProcess:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            missing("redis-server is not installed")
+        self.proc = _listening([binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", self.workdir], self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+@contextmanager
+def gunicorn_server(env: dict[str, str], workers: int = 1) -> Iterator[str]:
+    """The portal served by a real gunicorn (`workers` processes) with `env` added; yields its base URL."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    port = free_port()
+    full_env = {**os.environ, "POSTERN_SECRET_KEY": "test-secret-key-not-for-production", **env}
+    with tempfile.TemporaryFile() as log:
+        yield from _serve(full_env, root, port, workers, log)
+
+
+def _serve(full_env: dict[str, str], root: str, port: int, workers: int, log: Any) -> Iterator[str]:
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                             "--timeout", "120", "--graceful-timeout", "5", "app:app"],
+                            cwd=root, env=full_env, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        pause = threading.Event()
+        for _ in range(1500):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"gunicorn exited: {log.read().decode(errors='replace')[-4000:]}")
+            pause.wait(0.02)
+        else:
+            raise RuntimeError("gunicorn did not listen within 30 s")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never answers (a frozen peer)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        listener.close()
 
 
 def chromium_path() -> str | None:

@@ -1,130 +1,328 @@
-"""Background jobs: enqueued during a unit of work, dispatched only once it has committed.
+"""Background jobs: named functions, asked for through the outbox, run as one unit of work each.
 
-`enqueue()` records a job on the database session; a commit makes it ready, a rollback forgets
-it; `dispatch()` (called after every request, and by the CLI) sends the ready jobs. With
-REDIS_URL set they go to RQ (`flask --app app portal worker` runs them); without it they run
-in-process right away (the embedded default of `make run`). Job functions take ids and plain
-values, are idempotent and commit their own work.
+- `@job("name")` registers a job function. Services never import them: they write an outbox row with
+  `portal.outbox.enqueue("name", *ids)` in their own transaction.
+- `dispatch()` runs after every request (and after every job): the rows its unit of work committed are
+  handed to RQ (REDIS_URL set) or run here (the embedded default). A row is claimed with a short lease
+  before its hand-over and deleted once RQ holds the job, whose id is the row's idempotency key, so a
+  row is handed over once even when a crash or two dispatchers race. While Redis cannot take jobs the
+  rows wait; the next dispatch of this process after a pause, and the scheduler every few seconds, hand
+  them over (`hand_over_waiting`). The request that asked for them has succeeded all the same.
+- `perform(name, args, kwargs)` is what RQ runs: the job's unit of work, committed once when the function
+  returns and rolled back when it raises (RQ then retries it). In-process, the outbox row is deleted in
+  the job's own transaction, so a job whose work committed is never run again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, current_app
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from rq.job import Job
+from sqlalchemy import delete, or_, select, update
 
+from .. import outbox
+from ..clock import utcnow
 from ..extensions import db
+from ..models import JobFailure, OutboxJob
 
 log = logging.getLogger(__name__)
-_PENDING = "postern_pending_jobs"
-_READY = "postern_ready_jobs"
 RETRY = Retry(max=3, interval=[10, 60, 300])
+LEASE = timedelta(seconds=60)  # a claimed row no dispatcher finished with is claimed again after this
+REDIS_PAUSE = 10.0  # seconds this process leaves Redis alone after a failed hand-over
+SWEEP_EVERY = 30.0  # seconds between this process's looks for rows left waiting
+RESULT_TTL = 24 * 3600  # finished jobs are kept this long: a retaken lease finds its job and does not resend
 
 
-def enqueue(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Run `fn(*args, **kwargs)` as a job once the current transaction has committed."""
-    session = db.session()
-    if not session.in_transaction():
-        session.begin()  # so that a rollback, even of no SQL at all, forgets the job
-    pending = db.session.info.setdefault(_PENDING, [])
-    if (fn, args, kwargs) not in pending:  # the same job twice in one unit of work runs once
-        pending.append((fn, args, kwargs))
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    fn: Callable[..., Any]
+    debounce: int | None  # with RQ: at most one pending run, this many seconds after the first ask
 
 
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if pending:
-        session.info.setdefault(_READY, []).extend(pending)
+REGISTRY: dict[str, JobSpec] = {}
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _rolled_back(session: Session, previous: SessionTransaction) -> None:
-    if previous.parent is None:
-        session.info.pop(_PENDING, None)
-
-
-# Jobs that coalesce: at most one pending run, started this many seconds after the first request.
-DEBOUNCED: dict[str, int] = {}
-
-
-def debounced(seconds: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a job function as debounced (with RQ: one pending run at a time, `seconds` after the first ask)."""
-    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        DEBOUNCED[_name(fn)] = seconds
+def job(name: str, *, debounce: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a job function under `name` (what `outbox.enqueue` and the Jobs page use)."""
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        REGISTRY[name] = JobSpec(name, fn, debounce)
         return fn
-    return mark
+    return register
 
 
-def _name(fn: Callable[..., Any]) -> str:
-    return f"{fn.__module__}.{fn.__qualname__}"
+def debounce_key(name: str) -> str:
+    return f"postern:debounce:{current_app.config['RQ_QUEUE']}:{name}"
 
 
-def debounce_key(fn: Callable[..., Any]) -> str:
-    return f"postern:debounce:{current_app.config['RQ_QUEUE']}:{_name(fn)}"
-
-
-def release_debounce(fn: Callable[..., Any]) -> None:
+def release_debounce(name: str) -> None:
     """Called by a debounced job when it starts: changes from now on ask for a new run."""
     if current_app.config.get("REDIS_URL"):
-        redis_connection().delete(debounce_key(fn))
+        try:
+            redis_connection().delete(debounce_key(name))
+        except RedisError as exc:  # the key expires by itself; the run goes on
+            log.warning("could not release the debounce of %s: %s", name, exc)
 
 
-def redis_connection() -> Redis:
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=5, socket_connect_timeout=5)
+def redis_connection(timeout: float = 2.0) -> Redis:
+    """A connection with short deadlines: a Redis that is down or silent costs seconds, not a hang."""
+    return Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
-def queue() -> Queue:
-    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection(),
+def queue(connection: Redis | None = None) -> Queue:
+    return Queue(current_app.config["RQ_QUEUE"], connection=connection or redis_connection(),
                  default_timeout=current_app.config["JOB_TIMEOUT"])
 
 
-def dispatch() -> int:
-    """Send the committed jobs to RQ, or run them here; returns how many."""
-    ready = db.session.info.pop(_READY, [])
-    if not ready:
-        return 0
-    if current_app.config.get("REDIS_URL"):
-        q = queue()
-        for fn, args, kwargs in ready:
-            delay = DEBOUNCED.get(_name(fn))
-            if delay is None:
-                q.enqueue(fn, *args, **kwargs, retry=RETRY)
-            elif q.connection.set(debounce_key(fn), "1", nx=True, ex=max(600, delay * 10)):
-                q.enqueue_in(timedelta(seconds=delay), fn, *args, **kwargs, retry=RETRY)
-        return len(ready)
-    for fn, args, kwargs in ready:
-        try:
-            fn(*args, **kwargs)
-        except Exception as exc:
-            db.session.rollback()
-            log.exception("in-process job %s failed", getattr(fn, "__name__", fn))
-            _record_failure(fn, args, kwargs, exc)
-    return len(ready)
+# --- running a job: one unit of work ------------------------------------------------------------------
 
+def perform(name: str, args: list[Any] | tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
+            outbox_id: int | None = None) -> Any:
+    """Run job `name` as one unit of work: commit when it returns, roll back when it raises.
 
-def _record_failure(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], exc: Exception) -> None:
-    """Keep what failed for the jobs page (with RQ, its failed-job registry does this)."""
-    from ..models import JobFailure
-
+    `outbox_id` (in-process runs) deletes the job's outbox row in the same transaction as its work."""
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise LookupError(f"no job named {name!r}")
     try:
-        db.session.add(JobFailure(function=_name(fn), arguments=repr((args, kwargs))[:2000],
-                                  error=f"{type(exc).__name__}: {exc}"[:4000]))
+        result = spec.fn(*args, **(kwargs or {}))
+        if outbox_id is not None:
+            db.session.execute(delete(OutboxJob).where(OutboxJob.id == outbox_id))
         db.session.commit()
-    except Exception:  # the database itself may be what failed
+    except BaseException:
         db.session.rollback()
-        log.exception("could not record the failure of %s", _name(fn))
+        raise
+    dispatch()  # the jobs this one asked for
+    return result
+
+
+def run_now(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Run a job here and now (the command line's housekeeping commands)."""
+    return perform(name, list(args), kwargs)
+
+
+# --- handing jobs over ---------------------------------------------------------------------------------
+
+_state = {"redis_paused_until": 0.0, "next_sweep": 0.0}
+
+
+def dispatch() -> int:
+    """Hand over (or run) the jobs the last commit wrote; returns how many were taken care of."""
+    ready = outbox.take_ready()
+    done = _hand_over(ready) if ready else 0
+    if time.monotonic() >= _state["next_sweep"] and (ready or _state["redis_paused_until"]):
+        done += hand_over_waiting(respect_pause=True)
+    return done
+
+
+def hand_over_waiting(limit: int = 100, *, respect_pause: bool = False) -> int:
+    """Hand over the rows left waiting (Redis was down, a process died between commit and dispatch).
+
+    The scheduler calls it every round; requests call it now and then, and not while Redis is paused."""
+    _state["next_sweep"] = time.monotonic() + SWEEP_EVERY
+    now = utcnow()
+    try:
+        ids = list(db.session.scalars(select(OutboxJob.id).where(
+            or_(OutboxJob.claimed_until.is_(None), OutboxJob.claimed_until < now)).order_by(OutboxJob.id).limit(limit)))
+        db.session.rollback()  # end the read transaction
+    except Exception:
+        db.session.rollback()
+        log.exception("could not read the job outbox")
+        return 0
+    return _hand_over(ids, respect_pause) if ids else 0
+
+
+def _claim(row_id: int) -> OutboxJob | None:
+    """Take the row's lease in a short transaction of its own; None when another dispatcher holds it."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboxJob).where(OutboxJob.id == row_id,
+                                or_(OutboxJob.claimed_until.is_(None), OutboxJob.claimed_until < now))
+        .values(claimed_until=now + LEASE, attempts=OutboxJob.attempts + 1)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        return None
+    row = db.session.get(OutboxJob, row_id, populate_existing=True)
+    db.session.commit()
+    return row
+
+
+def _unclaim(row_id: int, error: str) -> None:
+    db.session.execute(update(OutboxJob).where(OutboxJob.id == row_id)
+                       .values(claimed_until=None, last_error=error[:2000])
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def _hand_over(ids: Iterable[int], respect_pause: bool = True) -> int:
+    if current_app.config.get("REDIS_URL"):
+        return _to_rq(ids, respect_pause)
+    return _in_process(ids)
+
+
+def _to_rq(ids: Iterable[int], respect_pause: bool) -> int:
+    if respect_pause and time.monotonic() < _state["redis_paused_until"]:
+        return 0  # Redis failed a moment ago: the rows wait for a later dispatch or the scheduler
+    handed = 0
+    connection: Redis | None = None
+    for row_id in ids:
+        try:
+            row = _claim(row_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("could not claim outbox row %s", row_id)
+            continue
+        if row is None:
+            continue
+        key, name, arguments = row.key, row.name, row.arguments
+        try:
+            connection = connection or redis_connection()
+            _enqueue(queue(connection), key, name, arguments)
+        except RedisError as exc:
+            _state["redis_paused_until"] = time.monotonic() + REDIS_PAUSE
+            _state["next_sweep"] = 0.0
+            log.warning("Redis cannot take job %s (%s); it waits in the outbox", name, exc)
+            _unclaim(row_id, f"Redis: {exc}")
+            break
+        db.session.execute(delete(OutboxJob).where(OutboxJob.id == row_id))
+        db.session.commit()
+        handed += 1
+    else:
+        _state["redis_paused_until"] = 0.0
+    return handed
+
+
+def _enqueue(q: Queue, key: str, name: str, arguments: dict[str, Any]) -> None:
+    """Put the job on RQ under its idempotency key, unless RQ already has it (a lease taken again)."""
+    job_id = f"postern-{key}"
+    if Job.exists(job_id, connection=q.connection):
+        return
+    args, kwargs = arguments.get("args", []), arguments.get("kwargs", {})
+    spec = REGISTRY.get(name)
+    delay = spec.debounce if spec is not None else None
+    if delay is None:
+        q.enqueue(perform, name, args, kwargs, job_id=job_id, retry=RETRY, result_ttl=RESULT_TTL,
+                  description=name)
+    elif q.connection.set(debounce_key(name), "1", nx=True, ex=max(600, delay * 10)):
+        q.enqueue_in(timedelta(seconds=delay), perform, name, args, kwargs, job_id=job_id, retry=RETRY,
+                     result_ttl=RESULT_TTL, description=name)
+    # else: a run of this debounced job is pending already and will see this change
+
+
+def _in_process(ids: Iterable[int]) -> int:
+    ran = 0
+    for row_id in ids:
+        try:
+            row = _claim(row_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("could not claim outbox row %s", row_id)
+            continue
+        if row is None:
+            continue
+        name, arguments = row.name, row.arguments
+        args, kwargs = arguments.get("args", []), arguments.get("kwargs", {})
+        try:
+            perform(name, args, kwargs, outbox_id=row_id)
+        except Exception as exc:
+            log.exception("in-process job %s failed", name)
+            _record_failure(row_id, name, args, kwargs, exc)
+        ran += 1
+    return ran
+
+
+def _record_failure(row_id: int, name: str, args: Any, kwargs: Any, exc: Exception) -> None:
+    """Keep what failed for the Jobs page (with RQ, its failed-job registry does this); the row goes."""
+    try:
+        db.session.add(JobFailure(function=name, arguments=repr((args, kwargs))[:2000],
+                                  error=f"{type(exc).__name__}: {exc}"[:4000]))
+        db.session.execute(delete(OutboxJob).where(OutboxJob.id == row_id))
+        db.session.commit()
+    except Exception:  # the database itself may be what failed: the lease runs out and the job runs again
+        db.session.rollback()
+        log.exception("could not record the failure of %s", name)
+
+
+def scheduler_loop(interval: float = 1.0, rounds: int | None = None) -> None:
+    """The scheduler process: hand waiting outbox rows to RQ, move delayed jobs (the debounced export) to
+    the queue when due, enqueue the periodic housekeeping. One process without children; SIGTERM stops
+    it after the round. A Redis outage is logged and waited out, never fatal."""
+    import signal
+
+    from rq.cron import CronScheduler
+    from rq.scheduler import RQScheduler
+
+    from .maintenance import schedule
+
+    stop = {"requested": False}
+
+    def request_stop(_signum: int, _frame: Any) -> None:
+        stop["requested"] = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    queue_name = current_app.config["RQ_QUEUE"]
+    connection = redis_connection(timeout=5)
+    delayed = RQScheduler([queue_name], connection=connection, interval=max(1, int(interval)))
+    cron = CronScheduler(connection=connection)
+    schedule(cron, queue_name)
+    born = False
+    done = 0
+    try:
+        while not stop["requested"] and (rounds is None or done < rounds):
+            done += 1
+            try:
+                hand_over_waiting()
+            except Exception:
+                db.session.rollback()
+                log.exception("handing over waiting jobs failed")
+            try:
+                if not born:
+                    delayed.register_birth()
+                    cron.register_birth()
+                    born = True
+                if delayed.should_reacquire_locks:
+                    delayed.acquire_locks()
+                delayed.heartbeat()
+                delayed.enqueue_scheduled_jobs()
+                if cron.enqueue_jobs():
+                    cron.save()
+                cron.heartbeat()
+            except RedisError as exc:
+                log.warning("Redis cannot be reached (%s); the scheduler tries again", exc)
+            if rounds is None or done < rounds:
+                time.sleep(interval)
+    finally:
+        try:
+            delayed.release_locks()
+            delayed.register_death()
+            cron.register_death()
+        except RedisError:
+            pass
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def init_app(app: Flask) -> None:
     @app.after_request
     def _dispatch(response: Response) -> Response:
-        dispatch()
+        try:
+            dispatch()
+        except Exception:  # the change is saved with its jobs; they wait in the outbox
+            db.session.rollback()
+            log.exception("dispatching jobs failed; they wait in the outbox")
         return response
+
+
+from . import export, maintenance, notifications  # noqa: E402  (register the jobs)
+
+__all__ = ["REGISTRY", "dispatch", "export", "job", "maintenance", "notifications", "perform", "run_now"]

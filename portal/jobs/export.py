@@ -8,12 +8,12 @@ from flask import current_app
 
 from ..integrations import files
 from ..services import dataplane
-from . import debounced, release_debounce
+from . import job, release_debounce
 
 
-@debounced(5)
+@job("export_rules", debounce=5)
 def export_rules(directory: str | None = None) -> list[str]:
     """Write the effective rules to `directory` (default POSTERN_EXPORT_DIR); returns the files changed."""
-    release_debounce(export_rules)
+    release_debounce("export_rules")
     root = Path(directory or current_app.config["EXPORT_DIR"])
     return files.write_tree(root, dataplane.render())

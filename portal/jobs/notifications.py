@@ -15,8 +15,10 @@ from flask import current_app
 from ..extensions import db
 from ..models import MailUser
 from ..services import delivery
+from . import job
 
 
+@job("send_welcome")
 def send_welcome(user_id: int) -> str | None:
     """Tell a new user that their account exists; returns the Message-ID (None: the user is gone)."""
     user = db.session.get(MailUser, user_id)

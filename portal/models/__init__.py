@@ -1,6 +1,7 @@
 """SQLAlchemy models: data and invariants, no I/O."""
 
 from .accounts import Admin, ApiToken, Authority
+from .jobs import OutboxJob
 from .mail import AuditEvent, JobFailure, Upload
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
 from .tenancy import (
@@ -30,6 +31,7 @@ __all__ = [
     "JobFailure",
     "MailUser",
     "OptionValue",
+    "OutboxJob",
     "OutgoingProvider",
     "Platform",
     "Policy",

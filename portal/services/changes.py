@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..jobs import enqueue
-from ..jobs.export import export_rules
+from .. import outbox
 
 
 def rules_changed() -> None:
     if current_app.config.get("EXPORT_ON_CHANGE", True):
-        enqueue(export_rules)
+        outbox.enqueue("export_rules")

@@ -7,11 +7,9 @@ import secrets
 import nh3
 from sqlalchemy import ColumnElement, Select, select
 
-from .. import ids
+from .. import ids, outbox
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
-from ..jobs import enqueue
-from ..jobs.notifications import send_welcome
 from ..models import Domain, MailUser, Platform, Policy
 from ..options import Scope
 from ..permissions import ObjectType, Permission
@@ -117,7 +115,7 @@ def create(principal: Principal, data: NewUser) -> MailUser:
     db.session.add(user)
     db.session.flush()
     if data.send_notification:
-        enqueue(send_welcome, user.id)
+        outbox.enqueue("send_welcome", user.id)
     return user
 
 

@@ -188,14 +188,14 @@ def test_size_limit_and_permission(app: Flask, client: FlaskClient, world: World
 def test_expired_uploads_are_purged(app: Flask, world: World) -> None:
     from datetime import timedelta
 
+    from portal import jobs
     from portal.clock import utcnow
-    from portal.jobs.maintenance import purge_expired_uploads
 
     with app.app_context():
         db.session.add(Upload(uid="e" * 32, user_id=world.pk["userA"], name="old.txt", content_type="text/plain",
                               size=1, data=b"x", created_at=utcnow() - timedelta(hours=25)))
         db.session.commit()
-        assert purge_expired_uploads() == 1
+        assert jobs.run_now("purge_expired_uploads") == 1
         assert {u.uid for u in db.session.query(Upload)} == {UPLOAD_UID}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, redirect, url_for
 
+from ...jobs import status
 from ...services import system
 from ..render import render
 from ..session import current_principal
@@ -13,7 +14,8 @@ from . import bp
 @bp.get("/")
 def dashboard() -> Response:
     principal = current_principal()
-    return render("admin/dashboard.html", overview=system.overview(principal))
+    jobs = status.health() if principal.is_sysadmin else None  # the moving parts: system administrators
+    return render("admin/dashboard.html", overview=system.overview(principal), jobs=jobs)
 
 
 @bp.get("/admin")
