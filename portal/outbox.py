@@ -11,17 +11,33 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
+from .clock import utcnow
 from .extensions import db
 from .models import OutboxJob
 
+LEASE = timedelta(seconds=60)  # a row nobody finished handing over is taken by the next dispatcher after this
+
+
+@dataclass(frozen=True)
+class Ready:
+    """An outbox row, as the dispatcher needs it."""
+
+    id: int
+    key: str
+    name: str
+    arguments: dict[str, Any]
+    fresh: bool = True  # claimed by the unit of work that wrote it: never handed over before
+
 _ASKED = "postern_outbox_asked"  # (name, args json) asked in the open transaction: the same job once
 _PENDING = "postern_outbox_pending"  # rows added in the open transaction, not flushed yet
-_FLUSHED = "postern_outbox_flushed"  # ids of rows flushed in the open transaction
+_FLUSHED = "postern_outbox_flushed"  # (row, Ready) flushed in the open transaction
 _READY = "postern_outbox_ready"  # ids of rows committed, for the dispatch after the commit
 
 
@@ -34,13 +50,15 @@ def enqueue(name: str, *args: Any, **kwargs: Any) -> None:
     if fingerprint in asked:
         return
     asked.add(fingerprint)
-    row = OutboxJob(key=uuid.uuid4().hex, name=name, arguments=arguments)
+    # The lease is the writer's: the dispatch right after the commit hands the row over without claiming
+    # it again; a sweeper takes it only if that dispatch never happened (the process died).
+    row = OutboxJob(key=uuid.uuid4().hex, name=name, arguments=arguments, claimed_until=utcnow() + LEASE)
     session.add(row)
     session.info.setdefault(_PENDING, []).append(row)
 
 
-def take_ready() -> list[int]:
-    """The ids of outbox rows committed since the last call (in this session)."""
+def take_ready() -> list[Ready]:
+    """The outbox rows committed since the last call (in this session)."""
     return db.session.info.pop(_READY, [])
 
 
@@ -48,7 +66,7 @@ def take_ready() -> list[int]:
 def _flushed(session: Session, _context: Any) -> None:
     pending = session.info.get(_PENDING)
     if pending:
-        flushed = [row.id for row in pending if row.id is not None]
+        flushed = [(row, Ready(row.id, row.key, row.name, row.arguments)) for row in pending if row.id is not None]
         session.info[_PENDING] = [row for row in pending if row.id is None]
         session.info.setdefault(_FLUSHED, []).extend(flushed)
 
@@ -58,8 +76,8 @@ def _committed(session: Session) -> None:
     session.info.pop(_ASKED, None)
     session.info.pop(_PENDING, None)
     flushed = session.info.pop(_FLUSHED, None)
-    if flushed:
-        session.info.setdefault(_READY, []).extend(flushed)
+    if flushed:  # a row a rolled-back savepoint took with it is no longer persistent: its job is not asked
+        session.info.setdefault(_READY, []).extend(ready for row, ready in flushed if inspect(row).persistent)
 
 
 @event.listens_for(Session, "after_soft_rollback")

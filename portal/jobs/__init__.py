@@ -36,7 +36,6 @@ from ..models import JobFailure, OutboxJob
 
 log = logging.getLogger(__name__)
 RETRY = Retry(max=3, interval=[10, 60, 300])
-LEASE = timedelta(seconds=60)  # a claimed row no dispatcher finished with is claimed again after this
 REDIS_PAUSE = 10.0  # seconds this process leaves Redis alone after a failed hand-over
 SWEEP_EVERY = 30.0  # seconds between this process's looks for rows left waiting
 RESULT_TTL = 24 * 3600  # finished jobs are kept this long: a retaken lease finds its job and does not resend
@@ -94,9 +93,12 @@ def perform(name: str, args: list[Any] | tuple[Any, ...] = (), kwargs: dict[str,
     if spec is None:
         raise LookupError(f"no job named {name!r}")
     try:
-        result = spec.fn(*args, **(kwargs or {}))
         if outbox_id is not None:
-            db.session.execute(delete(OutboxJob).where(OutboxJob.id == outbox_id))
+            gone = db.session.execute(delete(OutboxJob).where(OutboxJob.id == outbox_id))
+            if gone.rowcount != 1:  # type: ignore[attr-defined]  (run by another dispatcher already)
+                db.session.rollback()
+                return None
+        result = spec.fn(*args, **(kwargs or {}))
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -113,6 +115,7 @@ def run_now(name: str, *args: Any, **kwargs: Any) -> Any:
 # --- handing jobs over ---------------------------------------------------------------------------------
 
 _state = {"redis_paused_until": 0.0, "next_sweep": 0.0}
+_connections: dict[str, Redis] = {}
 
 
 def dispatch() -> int:
@@ -129,116 +132,117 @@ def hand_over_waiting(limit: int = 100, *, respect_pause: bool = False) -> int:
 
     The scheduler calls it every round; requests call it now and then, and not while Redis is paused."""
     _state["next_sweep"] = time.monotonic() + SWEEP_EVERY
+    if respect_pause and current_app.config.get("REDIS_URL") and time.monotonic() < _state["redis_paused_until"]:
+        return 0
     now = utcnow()
     try:
         ids = list(db.session.scalars(select(OutboxJob.id).where(
             or_(OutboxJob.claimed_until.is_(None), OutboxJob.claimed_until < now)).order_by(OutboxJob.id).limit(limit)))
         db.session.rollback()  # end the read transaction
+        claimed = [row for row in map(_claim, ids) if row is not None]
     except Exception:
         db.session.rollback()
         log.exception("could not read the job outbox")
         return 0
-    return _hand_over(ids, respect_pause) if ids else 0
+    return _hand_over(claimed, respect_pause) if claimed else 0
 
 
-def _claim(row_id: int) -> OutboxJob | None:
+def _claim(row_id: int) -> outbox.Ready | None:
     """Take the row's lease in a short transaction of its own; None when another dispatcher holds it."""
     now = utcnow()
     claimed = db.session.execute(
         update(OutboxJob).where(OutboxJob.id == row_id,
                                 or_(OutboxJob.claimed_until.is_(None), OutboxJob.claimed_until < now))
-        .values(claimed_until=now + LEASE, attempts=OutboxJob.attempts + 1)
-        .execution_options(synchronize_session=False))
+        .values(claimed_until=now + outbox.LEASE).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         db.session.rollback()
         return None
     row = db.session.get(OutboxJob, row_id, populate_existing=True)
+    ready = outbox.Ready(row.id, row.key, row.name, row.arguments, fresh=False) if row is not None else None
     db.session.commit()
-    return row
+    return ready
 
 
-def _unclaim(row_id: int, error: str) -> None:
-    db.session.execute(update(OutboxJob).where(OutboxJob.id == row_id)
-                       .values(claimed_until=None, last_error=error[:2000])
+def _unclaim(rows: Iterable[outbox.Ready], error: str) -> None:
+    db.session.execute(update(OutboxJob).where(OutboxJob.id.in_([r.id for r in rows]))
+                       .values(claimed_until=None, attempts=OutboxJob.attempts + 1, last_error=error[:2000])
                        .execution_options(synchronize_session=False))
     db.session.commit()
 
 
-def _hand_over(ids: Iterable[int], respect_pause: bool = True) -> int:
+def _hand_over(rows: list[outbox.Ready], respect_pause: bool = True) -> int:
     if current_app.config.get("REDIS_URL"):
-        return _to_rq(ids, respect_pause)
-    return _in_process(ids)
+        return _to_rq(rows, respect_pause)
+    return _in_process(rows)
 
 
-def _to_rq(ids: Iterable[int], respect_pause: bool) -> int:
+def _redis_for_dispatch() -> Redis:
+    """One client (one connection pool) per Redis URL and process: a hand-over costs no TCP handshake."""
+    url = current_app.config["REDIS_URL"]
+    if url not in _connections:
+        _connections[url] = redis_connection()
+    return _connections[url]
+
+
+def _to_rq(rows: list[outbox.Ready], respect_pause: bool) -> int:
+    """Put the rows' jobs on RQ, then delete the rows (one statement); on a Redis error the rest wait."""
     if respect_pause and time.monotonic() < _state["redis_paused_until"]:
         return 0  # Redis failed a moment ago: the rows wait for a later dispatch or the scheduler
-    handed = 0
-    connection: Redis | None = None
-    for row_id in ids:
-        try:
-            row = _claim(row_id)
-        except Exception:
-            db.session.rollback()
-            log.exception("could not claim outbox row %s", row_id)
-            continue
-        if row is None:
-            continue
-        key, name, arguments = row.key, row.name, row.arguments
-        try:
-            connection = connection or redis_connection()
-            _enqueue(queue(connection), key, name, arguments)
-        except RedisError as exc:
-            _state["redis_paused_until"] = time.monotonic() + REDIS_PAUSE
-            _state["next_sweep"] = 0.0
-            log.warning("Redis cannot take job %s (%s); it waits in the outbox", name, exc)
-            _unclaim(row_id, f"Redis: {exc}")
-            break
-        db.session.execute(delete(OutboxJob).where(OutboxJob.id == row_id))
-        db.session.commit()
-        handed += 1
-    else:
-        _state["redis_paused_until"] = 0.0
-    return handed
+    handed: list[int] = []
+    try:
+        q = queue(_redis_for_dispatch())
+        for row in rows:
+            _enqueue(q, row)
+            handed.append(row.id)
+    except RedisError as exc:
+        _state["redis_paused_until"] = time.monotonic() + REDIS_PAUSE
+        _state["next_sweep"] = 0.0
+        log.warning("Redis cannot take jobs (%s); %d wait in the outbox", exc, len(rows) - len(handed))
+        _forget_done_and_release(handed, [r for r in rows if r.id not in handed], f"Redis: {exc}")
+        return len(handed)
+    _state["redis_paused_until"] = 0.0
+    _forget_done_and_release(handed, [], "")
+    return len(handed)
 
 
-def _enqueue(q: Queue, key: str, name: str, arguments: dict[str, Any]) -> None:
+def _forget_done_and_release(handed: list[int], waiting: list[outbox.Ready], error: str) -> None:
+    try:
+        if handed:
+            db.session.execute(delete(OutboxJob).where(OutboxJob.id.in_(handed)))
+            db.session.commit()
+        if waiting:
+            _unclaim(waiting, error)
+    except Exception:  # the leases run out and the sweep finds the rows; RQ knows the handed jobs by id
+        db.session.rollback()
+        log.exception("could not update the job outbox")
+
+
+def _enqueue(q: Queue, row: outbox.Ready) -> None:
     """Put the job on RQ under its idempotency key, unless RQ already has it (a lease taken again)."""
-    job_id = f"postern-{key}"
-    if Job.exists(job_id, connection=q.connection):
+    job_id = f"postern-{row.key}"
+    if not row.fresh and Job.exists(job_id, connection=q.connection):
         return
-    args, kwargs = arguments.get("args", []), arguments.get("kwargs", {})
-    spec = REGISTRY.get(name)
+    args, kwargs = row.arguments.get("args", []), row.arguments.get("kwargs", {})
+    spec = REGISTRY.get(row.name)
     delay = spec.debounce if spec is not None else None
     if delay is None:
-        q.enqueue(perform, name, args, kwargs, job_id=job_id, retry=RETRY, result_ttl=RESULT_TTL,
-                  description=name)
-    elif q.connection.set(debounce_key(name), "1", nx=True, ex=max(600, delay * 10)):
-        q.enqueue_in(timedelta(seconds=delay), perform, name, args, kwargs, job_id=job_id, retry=RETRY,
-                     result_ttl=RESULT_TTL, description=name)
+        q.enqueue(perform, row.name, args, kwargs, job_id=job_id, retry=RETRY, result_ttl=RESULT_TTL,
+                  description=row.name)
+    elif q.connection.set(debounce_key(row.name), "1", nx=True, ex=max(600, delay * 10)):
+        q.enqueue_in(timedelta(seconds=delay), perform, row.name, args, kwargs, job_id=job_id, retry=RETRY,
+                     result_ttl=RESULT_TTL, description=row.name)
     # else: a run of this debounced job is pending already and will see this change
 
 
-def _in_process(ids: Iterable[int]) -> int:
-    ran = 0
-    for row_id in ids:
+def _in_process(rows: list[outbox.Ready]) -> int:
+    for row in rows:
+        args, kwargs = row.arguments.get("args", []), row.arguments.get("kwargs", {})
         try:
-            row = _claim(row_id)
-        except Exception:
-            db.session.rollback()
-            log.exception("could not claim outbox row %s", row_id)
-            continue
-        if row is None:
-            continue
-        name, arguments = row.name, row.arguments
-        args, kwargs = arguments.get("args", []), arguments.get("kwargs", {})
-        try:
-            perform(name, args, kwargs, outbox_id=row_id)
+            perform(row.name, args, kwargs, outbox_id=row.id)
         except Exception as exc:
-            log.exception("in-process job %s failed", name)
-            _record_failure(row_id, name, args, kwargs, exc)
-        ran += 1
-    return ran
+            log.exception("in-process job %s failed", row.name)
+            _record_failure(row.id, row.name, args, kwargs, exc)
+    return len(rows)
 
 
 def _record_failure(row_id: int, name: str, args: Any, kwargs: Any, exc: Exception) -> None:

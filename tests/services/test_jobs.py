@@ -165,25 +165,44 @@ def test_a_retaken_lease_does_not_hand_the_job_over_twice(redis_app: Flask, worl
     with redis_app.app_context():
         outbox.enqueue("purge_expired_tokens", 30)
         db.session.commit()
-        outbox.take_ready()  # this dispatcher "dies" before handing over
-        (row,) = _waiting()
+        (ready,) = outbox.take_ready()  # this dispatcher hands the job to RQ and "dies" before deleting the row
         queue = jobs.queue()
-        jobs._enqueue(queue, row.key, row.name, row.arguments)  # RQ got it...
-        db.session.execute(update(OutboxJob).values(claimed_until=utcnow() - timedelta(seconds=1)))
-        db.session.commit()  # ...and the lease ran out
+        jobs._enqueue(queue, ready)
+        assert jobs.hand_over_waiting() == 0  # the writer's lease still holds
+        _expire_leases()
         assert jobs.hand_over_waiting() == 1
         assert queue.count == 1 and _waiting() == []
 
 
-def test_a_claimed_row_is_not_taken_by_a_second_dispatcher(redis_app: Flask, world: World) -> None:
+def _expire_leases() -> None:
+    db.session.execute(update(OutboxJob).values(claimed_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+def test_a_row_is_claimed_by_one_dispatcher_only(redis_app: Flask, world: World) -> None:
     with redis_app.app_context():
         outbox.enqueue("purge_expired_tokens", 30)
         db.session.commit()
-        outbox.take_ready()
-        (row,) = _waiting()
-        assert jobs._claim(row.id) is not None
-        assert jobs._claim(row.id) is None  # leased
+        (ready,) = outbox.take_ready()
+        assert jobs._claim(ready.id) is None  # its writer holds it
+        _expire_leases()
+        assert jobs._claim(ready.id) is not None
+        assert jobs._claim(ready.id) is None
         assert jobs.hand_over_waiting() == 0 and jobs.queue().count == 0
+
+
+def test_a_job_asked_in_a_rolled_back_savepoint_is_not_run(app: Flask, world: World) -> None:
+    with app.app_context():
+        _age_tokens(world)
+        db.session.commit()
+        outbox.enqueue("purge_expired_tokens", 30)
+        savepoint = db.session.begin_nested()
+        outbox.enqueue("purge_expired_tokens", 0)
+        db.session.flush()
+        savepoint.rollback()
+        db.session.commit()
+        assert [r.arguments["args"] for r in _waiting()] == [[30]]
+        assert jobs.dispatch() == 1 and _waiting() == []
 
 
 def test_a_request_succeeds_and_its_job_waits_while_redis_is_down(app: Flask, client: FlaskClient,
