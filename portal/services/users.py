@@ -55,11 +55,8 @@ def get(principal: Principal, user_pk: int, need: Permission = Permission.USER_R
     user = db.session.get(MailUser, user_pk)
     if user is None:
         raise NotFound("User not found with given id.")
-    if principal.holds_on(need, ObjectType.DOMAIN, user.domain_id):
-        return user
-    if principal.holds_on(Permission.USER_READ, ObjectType.DOMAIN, user.domain_id):
-        raise Forbidden(f"You need {need} on this domain.")
-    raise NotFound("User not found with given id.")
+    principal.reach(user.domain_id, need, seen_with=Permission.USER_READ, missing="User not found with given id.")
+    return user
 
 
 def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domain:
@@ -71,10 +68,10 @@ def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domai
             raise Invalid.on("domainId", "The domain does not match the domain of the email address.")
     if domain is None:
         raise Invalid.on("email", f"No domain {domain_name} is managed here.")
-    if not principal.holds_on(Permission.USER_EDIT, ObjectType.DOMAIN, domain.id):
-        if principal.holds_on(Permission.DOMAIN_READ, ObjectType.DOMAIN, domain.id):
-            raise Forbidden("Creating users needs USER_EDIT on the domain.")
-        raise Invalid.on("email", f"No domain {domain_name} is managed here.")
+    try:
+        principal.reach(domain.id, Permission.USER_EDIT, refused="Creating users needs USER_EDIT on the domain.")
+    except NotFound:  # a domain out of sight is, for a new address, one that is not managed here
+        raise Invalid.on("email", f"No domain {domain_name} is managed here.") from None
     return domain
 
 
