@@ -8,14 +8,13 @@ from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from ... import ids
-from ...api import export
-from ...api.serializers import ADMIN_COLUMNS
+from ... import exports, ids
 from ...errors import Forbidden, Invalid, ServiceError
 from ...extensions import db
 from ...models import Admin
 from ...permissions import ADMIN_PERMISSIONS, ObjectType, Permission
 from ...schemas.accounts import AdminCreate, AdminUpdate, AuthorityIn
+from ...serializers import ADMIN_COLUMNS
 from ...services import admins, listing, objects
 from .. import forms
 from ..i18n import LANGUAGES
@@ -38,10 +37,10 @@ def admins_list() -> Response:
     principal = current_principal()
     params, errors = _list_params()
     stmt = admins.list_query(principal).options(selectinload(Admin.authorities))
-    fmt = {"csv": export.CSV, "xlsx": export.XLSX}.get(request.args.get("export", ""))
+    fmt = {"csv": exports.CSV, "xlsx": exports.XLSX}.get(request.args.get("export", ""))
     if fmt:
         rows = listing.everything(stmt, admins.LIST_SPEC, params)
-        return export.export(rows, ADMIN_COLUMNS, fmt, "admins")
+        return exports.export(rows, ADMIN_COLUMNS, fmt, "admins")
     rows, total = listing.page(stmt, admins.LIST_SPEC, params)
     return render(
         "admin/admins/list.html", "admin/admins/_table.html",

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ... import ids
-from ...api import serializers
+from ... import ids, serializers
 from ...errors import Invalid, ServiceError
 from ...extensions import db
 from ...models import Admin, Customer, Domain

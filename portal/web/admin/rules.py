@@ -13,8 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from ... import ids
-from ...api import serializers
+from ... import ids, serializers
 from ...errors import ServiceError
 from ...extensions import db
 from ...models import EmailAlias
