@@ -20,7 +20,7 @@ from .. import forms
 from ..i18n import LANGUAGES
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 PAGE_SIZES = (20, 40, 100)
 

@@ -7,7 +7,7 @@ from flask import Response, redirect, url_for
 from ...services import system
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 @bp.get("/")

@@ -26,7 +26,7 @@ from .. import forms
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ..i18n import LANGUAGES
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 @bp.get("/admin/domains/<domain_id>/users")

@@ -20,7 +20,7 @@ from .. import session as web_session
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 def _login_limit() -> str:
