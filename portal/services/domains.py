@@ -326,8 +326,7 @@ def alias_query(domain: Domain) -> Select[tuple[DomainAlias]]:
 # --- end-user access ----------------------------------------------------------------------------
 
 def end_user_access(domain: Domain) -> list[tuple[str, bool]]:
-    granted = set(domain.end_user_permissions.split())
-    return [(str(p), str(p) in granted) for p in EndUserPermission]
+    return [(str(p), domain.grants(p)) for p in EndUserPermission]
 
 
 def set_end_user_access(principal: Principal, domain_pk: int, values: list[str]) -> Domain:

@@ -60,8 +60,7 @@ def login() -> Response:
 @login_required
 def home() -> Response:
     user = current_user.user
-    granted = set(user.domain.end_user_permissions.split())
-    return render("user/home.html", user=user, granted=granted, descriptions=END_USER_PERMISSIONS)
+    return render("user/home.html", user=user, descriptions=END_USER_PERMISSIONS)
 
 
 def _owner() -> wblist.Owner:
