@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-import nh3
 from sqlalchemy import ColumnElement, Select, select
 
 from .. import ids
@@ -15,6 +14,7 @@ from ..jobs.notifications import send_welcome
 from ..models import Domain, MailUser, Platform, Policy
 from ..options import Scope
 from ..permissions import ObjectType, Permission
+from ..safe_html import clean_signature
 from ..schemas.common import wire_name
 from ..schemas.users import NewUser, UpdateUser
 from . import domains, options, platforms, policies
@@ -75,10 +75,6 @@ def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domai
     return domain
 
 
-def clean_sign(html: str | None) -> str | None:
-    return nh3.clean(html) if html else None
-
-
 def _email_free(email: str, exclude: int | None = None) -> None:
     taken = db.session.scalar(select(MailUser.id).where(MailUser.email == email, MailUser.id != (exclude or -1)))
     if taken is not None:
@@ -109,7 +105,7 @@ def create(principal: Principal, data: NewUser) -> MailUser:
         status=data.status.value, language=(data.language.value if data.language else domain.default_language),
         password_hash=hash_password(data.password) if data.password else None,
         policy=_policy(principal, domain, data.policy_id), platform=platform,
-        sender_verify_on=data.sender_verify_on, sign=clean_sign(data.sign), session_nonce=secrets.token_hex(8),
+        sender_verify_on=data.sender_verify_on, sign=clean_signature(data.sign), session_nonce=secrets.token_hex(8),
     )
     db.session.add(user)
     db.session.flush()
@@ -149,7 +145,7 @@ def update(principal: Principal, user_pk: int, data: UpdateUser) -> MailUser:
     if data.platform_id is not None:
         user.platform = platforms.of_domain(user.domain, data.platform_id, "platformId")
     if "sign" in given:
-        user.sign = clean_sign(data.sign)
+        user.sign = clean_signature(data.sign)
     if data.mfa_type == "NONE":
         user.mfa_type = None
         user.totp_secret = None

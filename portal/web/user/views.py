@@ -9,12 +9,12 @@ from flask import Response, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ... import ids
+from ... import ids, safe_html
 from ...errors import Forbidden, Invalid, ServiceError, Unavailable
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
-from ...services import auth, messages, signs, wblist
+from ...services import auth, signs, wblist
 from .. import forms
 from .. import session as web_session
 from ..listing import list_page
@@ -132,6 +132,6 @@ def signature() -> Response:
             db.session.rollback()
             errors, status = error.field_messages() or {"_form": error.detail}, error.status
     current = base64.b64decode(signs.get(current_principal(), user.id)).decode()
-    frame = messages.frame_document(current, allow_remote_images=False) if current else ""
+    frame = safe_html.frame_document(current, allow_remote_images=False) if current else ""
     return render("user/signature.html", status=status, current=request.form.get("sign", current),
                   frame=frame, errors=errors)
