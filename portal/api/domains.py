@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response
 from sqlalchemy.orm import selectinload
 
-from .. import ids
+from .. import ids, serializers
 from ..models import Admin, Domain
 from ..permissions import Permission
 from ..schemas.accounts import AdminAdd, AdminOut
@@ -23,7 +23,6 @@ from ..schemas.domains import (
     StringList,
 )
 from ..services import admins, domains, options, policies
-from . import serializers
 from .framework import (
     IGNORE_MX,
     Access,

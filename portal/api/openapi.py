@@ -10,7 +10,7 @@ from flask import Response, current_app, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from . import export
+from .. import exports
 from .framework import REGISTRY, Access, Endpoint, endpoint, json_response
 
 REF = "#/components/schemas/{model}"
@@ -94,8 +94,8 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     if model is not None and ep.status != 204:
         content = {"application/json": {"schema": _schema_ref(model, is_list)}}
         if ep.listing and ep.listing.export_name:
-            content[export.CSV] = {"schema": {"type": "string"}}
-            content[export.EXCEL] = {"schema": {"type": "string", "format": "binary"}}
+            content[exports.CSV] = {"schema": {"type": "string"}}
+            content[exports.EXCEL] = {"schema": {"type": "string", "format": "binary"}}
         ok["content"] = content
     if ep.listing:
         ok["headers"] = {"X-Total-Count": {"description": "Size of the filtered list", "schema": {"type": "integer"}}}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json
-from pydantic import ValidationError
 
-from ..errors import FieldError, Invalid, ServiceError
+from ..errors import FieldError, ServiceError
+from ..schemas.validation import invalid_from_pydantic
 
 PROBLEM_TYPE = "application/problem+json"
+
+__all__ = ["PROBLEM_TYPE", "from_service_error", "invalid_from_pydantic", "problem"]  # the last for framework.py
 
 
 def problem(status: int, title: str, detail: str = "", errors: list[FieldError] | None = None,
@@ -27,26 +29,3 @@ def problem(status: int, title: str, detail: str = "", errors: list[FieldError] 
 def from_service_error(error: ServiceError) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="postern"'} if error.status == 401 else None
     return problem(error.status, error.title, error.detail, error.errors, headers)
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else str(part)
-    return path or "body"
-
-
-def invalid_from_pydantic(error: ValidationError) -> Invalid:
-    errors = []
-    for item in error.errors(include_url=False):
-        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "Unknown field."
-        elif item["type"] == "enum" and "expected" in item.get("ctx", {}):
-            message = f"Must be one of {item['ctx']['expected']}."
-        errors.append(FieldError(field_path(loc), message))
-    return Invalid("The request is not valid: " + "; ".join(f"{e.field}: {e.message}" for e in errors), errors)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from flask import Response, request
 from sqlalchemy.orm import selectinload
 
-from .. import ids
+from .. import ids, serializers
 from ..extensions import db
 from ..models import Domain, EmailAlias, SenderRule
 from ..schemas.rules import (
@@ -28,7 +28,6 @@ from ..schemas.rules import (
 from ..services import content_rules, decisions, wblist
 from ..services import email_aliases as groups
 from ..services.wblist import Owner
-from . import serializers
 from .framework import (
     Access,
     Listing,

@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import Response, request
 from sqlalchemy.orm import selectinload
 
-from .. import ids
+from .. import ids, serializers
 from ..errors import Invalid
 from ..models import Admin
 from ..permissions import ObjectType, Permission
 from ..schemas.accounts import AdminOut, AdminUpdate, PermissionOut
 from ..services import admins
-from . import serializers
 from .framework import Access, Listing, QueryParam, endpoint, json_response, list_response, no_content, principal
 
 ADMIN_LIST = Listing(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Response
 
-from .. import ids
+from .. import ids, serializers
 from ..schemas.accounts import TokenAdd, TokenOut
 from ..services import tokens
-from . import serializers
 from .framework import Access, created, endpoint, json_response, no_content, principal
 
 ERRORS = {404: "Resource does not exist.", 403: "Only sysadmin or target user can call this endpoint."}

@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import Response
 from sqlalchemy.orm import selectinload
 
-from .. import ids
+from .. import ids, serializers
 from ..models import Domain, MailUser
 from ..permissions import Permission
 from ..schemas.domains import OptionAdd, OptionOut
 from ..schemas.users import NewUser, UpdateUser, UserOut
 from ..services import domains, options, users
-from . import serializers
 from .framework import Access, Listing, created, endpoint, json_response, list_response, no_content, principal
 
 USER_LIST = Listing(spec=users.LIST_SPEC, export_name="users", descriptions={

@@ -34,11 +34,11 @@ def may_impersonate(admin: Admin, user: MailUser) -> bool:
 def start(principal: Principal, user_pk: int) -> MailUser:
     """Open a user's portal as that user (IMPERSONATE on the user's domain); recorded."""
     user = db.session.get(MailUser, user_pk)
-    if principal.admin is None or user is None or not principal.holds_on(
-            Permission.USER_READ, ObjectType.DOMAIN, user.domain_id):
+    if user is None:
         raise NotFound("The user does not exist.")
-    if not principal.holds_on(Permission.IMPERSONATE, ObjectType.DOMAIN, user.domain_id):
-        raise Forbidden("Opening a user's portal needs IMPERSONATE on the user's domain.")
+    principal.reach(user.domain_id, Permission.IMPERSONATE, seen_with=Permission.USER_READ,
+                    missing="The user does not exist.",
+                    refused="Opening a user's portal needs IMPERSONATE on the user's domain.")
     if not user.enabled:
         raise Forbidden("This user is disabled.")
     record(principal.admin, START, user, user.email)

@@ -17,9 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from ..clock import utcnow
-from ..errors import Forbidden, Invalid, NotFound
+from ..errors import Forbidden, Invalid
 from ..extensions import db
-from ..permissions import ObjectType, Permission
+from ..permissions import Permission
 from . import domains, names
 from .principal import Principal
 
@@ -132,8 +132,7 @@ def _check_access(principal: Principal, domain_id: int, user_id: int | None) -> 
         if user_id is None or principal.user.id != user_id:
             raise Forbidden("End users can only explain the mail they receive.")
         return
-    if not principal.holds_on(Permission.DOMAIN_READ, ObjectType.DOMAIN, domain_id):
-        raise NotFound("The recipient's domain is not managed here.")
+    principal.reach(domain_id, Permission.DOMAIN_READ, missing="The recipient's domain is not managed here.")
 
 
 # --- the lookups: the hot path of a decision, on the session's own DB-API connection ------------------

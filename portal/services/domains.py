@@ -65,11 +65,8 @@ def get(principal: Principal, domain_pk: int, need: Permission | str = Permissio
     domain = db.session.get(Domain, domain_pk)
     if domain is None:
         raise NotFound("Domain not found with given id.")
-    if principal.holds_on(need, ObjectType.DOMAIN, domain.id):
-        return domain
-    if principal.holds_on(Permission.DOMAIN_READ, ObjectType.DOMAIN, domain.id):
-        raise Forbidden(f"You need {need} on this domain.")
-    raise NotFound("Domain not found with given id.")
+    principal.reach(domain.id, need, missing="Domain not found with given id.")
+    return domain
 
 
 def by_name(name: str) -> Domain | None:
@@ -329,8 +326,7 @@ def alias_query(domain: Domain) -> Select[tuple[DomainAlias]]:
 # --- end-user access ----------------------------------------------------------------------------
 
 def end_user_access(domain: Domain) -> list[tuple[str, bool]]:
-    granted = set(domain.end_user_permissions.split())
-    return [(str(p), str(p) in granted) for p in EndUserPermission]
+    return [(str(p), domain.grants(p)) for p in EndUserPermission]
 
 
 def set_end_user_access(principal: Principal, domain_pk: int, values: list[str]) -> Domain:

@@ -49,12 +49,11 @@ def list_query(domain: Domain) -> Select[tuple[Policy]]:
 
 
 def get(principal: Principal, policy_pk: int) -> Policy:
-    from . import domains
-
     policy = db.session.get(Policy, policy_pk)
     if policy is None:
         raise NotFound("Policy not found with given id.")
-    domains.get(principal, policy.domain_id, Permission.DOMAIN_READ)
+    principal.require_admin()
+    principal.reach(policy.domain_id, Permission.DOMAIN_READ, missing="Domain not found with given id.")
     return policy
 
 

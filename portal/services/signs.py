@@ -14,6 +14,7 @@ from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import MailUser
 from ..permissions import EndUserPermission, Permission
+from ..safe_html import clean_signature
 from . import users
 from .principal import Principal
 
@@ -48,7 +49,7 @@ def set_sign(principal: Principal, user_pk: int, encoded: str) -> str:
         raise Invalid.on("sign", "Must be UTF-8 HTML encoded in base64.") from exc
     if len(html.encode()) > MAX_BYTES:
         raise Invalid.on("sign", f"At most {MAX_BYTES} bytes.")
-    user.sign = users.clean_sign(html)
+    user.sign = clean_signature(html)
     db.session.flush()
     return base64.b64encode((user.sign or "").encode()).decode()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 
-import nh3
 from sqlalchemy import ColumnElement, Select, select
 
 from .. import ids, outbox
@@ -13,6 +12,7 @@ from ..extensions import db
 from ..models import Domain, MailUser, Platform, Policy
 from ..options import Scope
 from ..permissions import ObjectType, Permission
+from ..safe_html import clean_signature
 from ..schemas.common import wire_name
 from ..schemas.users import NewUser, UpdateUser
 from . import domains, options, platforms, policies
@@ -53,11 +53,8 @@ def get(principal: Principal, user_pk: int, need: Permission = Permission.USER_R
     user = db.session.get(MailUser, user_pk)
     if user is None:
         raise NotFound("User not found with given id.")
-    if principal.holds_on(need, ObjectType.DOMAIN, user.domain_id):
-        return user
-    if principal.holds_on(Permission.USER_READ, ObjectType.DOMAIN, user.domain_id):
-        raise Forbidden(f"You need {need} on this domain.")
-    raise NotFound("User not found with given id.")
+    principal.reach(user.domain_id, need, seen_with=Permission.USER_READ, missing="User not found with given id.")
+    return user
 
 
 def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domain:
@@ -69,15 +66,11 @@ def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domai
             raise Invalid.on("domainId", "The domain does not match the domain of the email address.")
     if domain is None:
         raise Invalid.on("email", f"No domain {domain_name} is managed here.")
-    if not principal.holds_on(Permission.USER_EDIT, ObjectType.DOMAIN, domain.id):
-        if principal.holds_on(Permission.DOMAIN_READ, ObjectType.DOMAIN, domain.id):
-            raise Forbidden("Creating users needs USER_EDIT on the domain.")
-        raise Invalid.on("email", f"No domain {domain_name} is managed here.")
+    try:
+        principal.reach(domain.id, Permission.USER_EDIT, refused="Creating users needs USER_EDIT on the domain.")
+    except NotFound:  # a domain out of sight is, for a new address, one that is not managed here
+        raise Invalid.on("email", f"No domain {domain_name} is managed here.") from None
     return domain
-
-
-def clean_sign(html: str | None) -> str | None:
-    return nh3.clean(html) if html else None
 
 
 def _email_free(email: str, exclude: int | None = None) -> None:
@@ -110,7 +103,7 @@ def create(principal: Principal, data: NewUser) -> MailUser:
         status=data.status.value, language=(data.language.value if data.language else domain.default_language),
         password_hash=hash_password(data.password) if data.password else None,
         policy=_policy(principal, domain, data.policy_id), platform=platform,
-        sender_verify_on=data.sender_verify_on, sign=clean_sign(data.sign), session_nonce=secrets.token_hex(8),
+        sender_verify_on=data.sender_verify_on, sign=clean_signature(data.sign), session_nonce=secrets.token_hex(8),
     )
     db.session.add(user)
     db.session.flush()
@@ -150,7 +143,7 @@ def update(principal: Principal, user_pk: int, data: UpdateUser) -> MailUser:
     if data.platform_id is not None:
         user.platform = platforms.of_domain(user.domain, data.platform_id, "platformId")
     if "sign" in given:
-        user.sign = clean_sign(data.sign)
+        user.sign = clean_signature(data.sign)
     if data.mfa_type == "NONE":
         user.mfa_type = None
         user.totp_secret = None

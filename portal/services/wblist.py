@@ -68,11 +68,8 @@ def user_owner(principal: Principal, user_pk: int, *, write: bool) -> Owner:
                 raise Forbidden("Your domain does not let you edit your senders.")
             raise NotFound("User may not exist.")
     else:
-        need = Permission.FILTER_EDIT if write else Permission.USER_READ
-        if not principal.holds_on(need, ObjectType.DOMAIN, user.domain_id):
-            if principal.holds_on(Permission.USER_READ, ObjectType.DOMAIN, user.domain_id):
-                raise Forbidden(f"You need {need} on this domain.")
-            raise NotFound("User may not exist.")
+        principal.reach(user.domain_id, Permission.FILTER_EDIT if write else Permission.USER_READ,
+                        seen_with=Permission.USER_READ, missing="User may not exist.")
     return Owner(f"u:{user.id}", user.domain, user)
 
 

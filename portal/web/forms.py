@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..api.problems import invalid_from_pydantic
+from ..schemas.validation import invalid_from_pydantic
 
 M = TypeVar("M", bound=BaseModel)
 

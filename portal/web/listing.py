@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, request, url_for
 from sqlalchemy import Select
 
-from ..api import export
+from .. import exports
 from ..errors import Invalid
 from ..services import listing
 from .render import render
@@ -42,16 +42,21 @@ def list_url(**changes: Any) -> str:
 
 
 def list_page(stmt: Select[Any], spec: listing.ListSpec, template: str, fragment: str, *,
-              columns: Sequence[export.Column] = (), export_name: str = "export", status: int = 200,
+              columns: Sequence[exports.Column] = (), export_name: str = "export", status: int = 200,
+              rows_context: Callable[[Sequence[Any]], Mapping[str, Any]] | None = None,
               **context: Any) -> Response:
-    """Render a page of `stmt` (bad parameters fall back to defaults, with a message), or export it."""
+    """Render a page of `stmt` (bad parameters fall back to defaults, with a message), or export it.
+
+    `rows_context` adds what the template needs about the rows of this page (looked up once per page)."""
     try:
         params, errors = listing.parse(request.args, spec, max(PAGE_SIZES)), {}
     except Invalid as error:
         params, errors = listing.ListParams(sort=spec.default_sort), error.field_messages()
-    fmt = {"csv": export.CSV, "xlsx": export.XLSX}.get(request.args.get("export", ""))
+    fmt = {"csv": exports.CSV, "xlsx": exports.XLSX}.get(request.args.get("export", ""))
     if fmt and columns:
-        return export.export(listing.everything(stmt, spec, params), columns, fmt, export_name)
+        return exports.export(listing.everything(stmt, spec, params), columns, fmt, export_name)
     rows, total = listing.page(stmt, spec, params)
+    if rows_context is not None:
+        context.update(rows_context(rows))
     return render(template, fragment, status=status, rows=rows, total=total, params=params, errors=errors,
                   page_sizes=PAGE_SIZES, **context)

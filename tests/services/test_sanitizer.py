@@ -1,10 +1,12 @@
-"""The hostile-mail corpus at the sanitizer level: nothing active survives, remote images wait."""
+"""The hostile-mail corpus at the sanitizer level (portal/safe_html.py, the one HTML policy for mail bodies and
+signatures): nothing active survives, remote images wait."""
 
 from __future__ import annotations
 
 import pytest
 
-from portal.services.messages import clean_html, frame_document, safe_filename
+from portal.safe_html import clean_mail, clean_signature, frame_document
+from portal.services.messages import safe_filename
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -32,22 +34,40 @@ FORBIDDEN = ("<script", "onerror", "onload", "<svg", "<math", "<style", "style="
 
 @pytest.mark.parametrize("html", HOSTILE)
 def test_nothing_active_survives(html: str) -> None:
-    cleaned, _ = clean_html(html, allow_remote_images=True)
+    cleaned, _ = clean_mail(html, allow_remote_images=True)
     lowered = cleaned.lower()
     assert not [word for word in FORBIDDEN if word in lowered], cleaned
 
 
 def test_remote_images_are_held_until_asked() -> None:
     html = '<p>Hi</p><img src="https://t.example/p.gif" width=1><img src="//t.example/q.gif"><img src="cid:logo">'
-    held, count = clean_html(html, allow_remote_images=False)
+    held, count = clean_mail(html, allow_remote_images=False)
     assert count == 2 and "t.example" not in held and 'src="cid:logo"' in held
-    shown, none = clean_html(html, allow_remote_images=True)
+    shown, none = clean_mail(html, allow_remote_images=True)
     assert none == 0 and 'src="https://t.example/p.gif"' in shown
 
 
 def test_links_do_not_leak_the_referrer() -> None:
-    cleaned, _ = clean_html('<a href="https://ok.example/">ok</a>', allow_remote_images=False)
+    cleaned, _ = clean_mail('<a href="https://ok.example/">ok</a>', allow_remote_images=False)
     assert 'rel="noopener noreferrer nofollow"' in cleaned
+
+
+@pytest.mark.parametrize("html", HOSTILE)
+def test_nothing_active_survives_in_a_signature(html: str) -> None:
+    lowered = (clean_signature("Robert" + html) or "").lower()
+    assert not [word for word in FORBIDDEN if word in lowered], lowered
+
+
+def test_a_signature_follows_the_mail_policy() -> None:
+    """Same allow-list as a mail body: a logo and phone links stay, links lose the referrer, empty is None."""
+    sign = ('<p>Robert <a href="tel:+4712345678">call</a> <a href="https://ok.example/">site</a>'
+            '<img src="https://ok.example/logo.png"><img src="cid:logo"><img src="data:image/png;base64,AAAA"></p>')
+    cleaned = clean_signature(sign) or ""
+    assert cleaned == clean_mail(sign, allow_remote_images=True)[0]
+    assert 'href="tel:+4712345678"' in cleaned and 'src="https://ok.example/logo.png"' in cleaned
+    assert 'src="cid:logo"' in cleaned and "data:" not in cleaned
+    assert cleaned.count('rel="noopener noreferrer nofollow"') == 2
+    assert clean_signature("") is None and clean_signature(None) is None
 
 
 def test_frame_document_has_its_own_policy() -> None:

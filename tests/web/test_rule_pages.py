@@ -141,6 +141,22 @@ def test_inline_edit(app: Flask, client: FlaskClient, world: World) -> None:
     assert 'class="inline-edit"' in client.get(f"{base}/uris").text
 
 
+def test_add_and_edit_read_the_form_the_same_way(app: Flask, client: FlaskClient, world: World) -> None:
+    """One form -> schema mapping per kind: the expiry and SPF box mean the same on the add form and a row."""
+    token = _as(client, "admin-a")
+    base = f"/admin/domains/{world.id('A')}/rules"
+    undated = client.post(f"{base}/senders", data={"csrf_token": token, "value": "x.example", "type": "BLOCK",
+                                                   "expire_at": "next tuesday"})
+    assert undated.status_code == 400 and 'id="e-expire_at"' in undated.text  # the message beside the field
+    edited = client.post(f"{base}/senders/{world.id('ruleA')}",
+                         data={"csrf_token": token, "value": "friend2.example", "type": "ALLOW", "spf_on": "on",
+                               "expire_at": "2099-06-01T12:00"})
+    assert edited.status_code == 302
+    with app.app_context():
+        rule = db.session.get(SenderRule, world.pk["ruleA"])
+        assert (rule.value, rule.type, rule.spf_on, rule.expire_at.year) == ("friend2.example", "ALLOW", True, 2099)
+
+
 def test_csv_import_of_attachment_and_uri_rules(app: Flask, client: FlaskClient, world: World) -> None:
     """Preview, all-or-nothing, identical rules kept; the export imports back without a change."""
     from portal.models import UriRule

@@ -71,6 +71,22 @@ def test_senders_need_the_domain_permission(app: Flask, client: FlaskClient, wor
     assert "My allowed and blocked senders" not in client.get("/me/").text
 
 
+def test_menu_and_home_follow_the_domain_grants(app: Flask, client: FlaskClient, world: World) -> None:
+    """The menu (base.html) and the home page ask Domain.grants, as the services do: granted pages only."""
+    with app.app_context():
+        db.session.get(Domain, world.pk["A"]).end_user_permissions = "SEND_MAIL QUARANTINE_VIEW"
+        db.session.commit()
+    _login(client)
+    home = client.get("/me/").text
+    menu = home.split("</nav>", 1)[0]
+    for shown in ('href="/me/quarantine"', 'href="/me/compose"'):
+        assert shown in menu
+    for hidden in ('href="/me/folders"', 'href="/me/senders"'):
+        assert hidden not in menu and hidden not in home
+    assert "Send mail from the portal" in home and "See one&#39;s quarantined messages" in home
+    assert "Edit one&#39;s signature" not in home and "My signature" not in home
+
+
 def test_admin_is_sent_to_admin_pages(client: FlaskClient, world: World) -> None:
     from tests.conftest import login
 

@@ -1,9 +1,9 @@
 """Admin pages: dashboard, administrator accounts, one's own account and API tokens."""
 
-from flask import Blueprint, Response, redirect, url_for
+from flask import Response, redirect, url_for
 from flask_login import current_user, login_required
 
-bp = Blueprint("admin", __name__)
+from .blueprint import bp
 
 
 @bp.before_request

@@ -18,7 +18,7 @@ from .. import session as web_session
 from ..i18n import LANGUAGES
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 @bp.route("/account", methods=["GET", "POST"])

@@ -9,45 +9,27 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
 from ... import ids
-from ...api import export
-from ...api.serializers import ADMIN_COLUMNS
 from ...errors import Forbidden, Invalid, ServiceError
 from ...extensions import db
 from ...models import Admin
 from ...permissions import ADMIN_PERMISSIONS, ObjectType, Permission
 from ...schemas.accounts import AdminCreate, AdminUpdate, AuthorityIn
-from ...services import admins, listing, objects
+from ...serializers import ADMIN_COLUMNS
+from ...services import admins, objects
 from .. import forms
 from ..i18n import LANGUAGES
+from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
-
-PAGE_SIZES = (20, 40, 100)
-
-
-def _list_params() -> tuple[listing.ListParams, dict[str, str]]:
-    try:
-        return listing.parse(request.args, admins.LIST_SPEC, max(PAGE_SIZES)), {}
-    except Invalid as error:
-        return listing.ListParams(sort=admins.LIST_SPEC.default_sort), error.field_messages()
+from .blueprint import bp
 
 
 @bp.get("/admin/admins")
 def admins_list() -> Response:
-    principal = current_principal()
-    params, errors = _list_params()
-    stmt = admins.list_query(principal).options(selectinload(Admin.authorities))
-    fmt = {"csv": export.CSV, "xlsx": export.XLSX}.get(request.args.get("export", ""))
-    if fmt:
-        rows = listing.everything(stmt, admins.LIST_SPEC, params)
-        return export.export(rows, ADMIN_COLUMNS, fmt, "admins")
-    rows, total = listing.page(stmt, admins.LIST_SPEC, params)
-    return render(
-        "admin/admins/list.html", "admin/admins/_table.html",
-        rows=rows, total=total, params=params, errors=errors, names=admins.authority_names(rows),
-        search=request.args.get("search", ""), page_sizes=PAGE_SIZES,
-    )
+    stmt = admins.list_query(current_principal()).options(selectinload(Admin.authorities))
+    return list_page(stmt, admins.LIST_SPEC, "admin/admins/list.html", "admin/admins/_table.html",
+                     columns=ADMIN_COLUMNS, export_name="admins", search=request.args.get("search", ""),
+                     rows_context=lambda rows: {"names": admins.authority_names(rows)})
 
 
 def _authority_from_form(prefix: str, field: str) -> AuthorityIn | None:

@@ -18,7 +18,7 @@ from ...services import customers, options
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 def _list(status: int = 200, **extra: Any) -> Response:

@@ -8,7 +8,7 @@ from ...jobs import status
 from ...services import system
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 @bp.get("/")

@@ -9,8 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ... import ids
-from ...api import serializers
+from ... import ids, serializers
 from ...errors import Invalid, ServiceError
 from ...extensions import db
 from ...models import Admin, Customer, Domain
@@ -24,7 +23,7 @@ from ..i18n import LANGUAGES
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 TABS = ("settings", "aliases", "platforms", "policies", "options", "admins", "access")
 

@@ -12,7 +12,7 @@ from ...options import OPTIONS, Scope
 from ...services import options
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 CHAIN = [(Scope.PLATFORM, 0)]
 

@@ -9,7 +9,7 @@ from ...extensions import db
 from ...jobs import status
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 @bp.get("/admin/jobs")

@@ -17,7 +17,7 @@ from ...services import domains, policies
 from .. import forms, policy_form
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 def _values(policy: Policy | None) -> dict[str, Any]:

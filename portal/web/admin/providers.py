@@ -11,7 +11,7 @@ from ...extensions import db
 from ...services import providers
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 def _page(status: int = 200, errors: dict[str, str] | None = None, form: object = None) -> Response:

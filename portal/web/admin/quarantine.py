@@ -11,7 +11,7 @@ from ...permissions import ObjectType, Permission
 from ...services import mailboxes, wblist
 from .. import quarantine_pages as pages
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 def _user(user_id: str) -> MailUser:

@@ -3,7 +3,7 @@ and the "Why was this mail blocked / allowed?" page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,21 +13,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
-from ... import ids
-from ...api import serializers
+from ... import ids, serializers
 from ...errors import ServiceError
 from ...extensions import db
 from ...models import EmailAlias
 from ...permissions import ObjectType, Permission
 from ...schemas.common import wire_name
-from ...schemas.rules import FilterAttachmentAdd, FilterSenderAdd, FilterSenderAddList, FilterUriBlAdd
+from ...schemas.rules import FilterAttachmentAdd, FilterSenderAdd, FilterUriBlAdd
 from ...services import content_rules, decisions, domains, rule_import, wblist
 from ...services import email_aliases as groups
 from .. import forms
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,34 @@ KINDS: dict[str, Kind] = {
         (_l("Address"), lambda a: a.email), (_l("Recipients"), lambda a: ", ".join(r.email for r in a.recipients))],
         serializers.ALIAS_COLUMNS, "email", _l("address; * as wildcard"), Permission.ALIAS_EDIT),
 }
+
+
+# --- one form -> schema mapping per rule kind (the add form and the row's inline edit share it) ----------
+
+def _sender_rule(form: Mapping[str, str]) -> FilterSenderAdd:
+    data: dict[str, Any] = {"value": form.get("value", ""), "type": form.get("type", ""),
+                            "description": forms.blank_to_none(form.get("description"))}
+    expire = forms.blank_to_none(form.get("expire_at"))
+    if expire:
+        try:
+            data["expireAt"] = int(datetime.fromisoformat(expire).replace(tzinfo=UTC).timestamp() * 1000)
+        except ValueError:
+            data["expireAt"] = "not a date"
+    if data["type"] == "ALLOW":
+        data["spfOn"] = form.get("spf_on") == "on"
+    return forms.parse(FilterSenderAdd, data)
+
+
+def _attachment_rule(form: Mapping[str, str]) -> FilterAttachmentAdd:
+    return forms.parse(FilterAttachmentAdd, {
+        "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
+        "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))})
+
+
+def _uri_rule(form: Mapping[str, str]) -> FilterUriBlAdd:
+    return forms.parse(FilterUriBlAdd, {
+        "action": form.get("action"), "filter": form.get("filter", ""),
+        "description": forms.blank_to_none(form.get("description"))})
 
 
 def _query(kind: str, domain_pk: int) -> Any:
@@ -103,26 +130,11 @@ def rules_add(domain_id: str, kind: str) -> Response:
     form = request.form
     try:
         if kind == "senders":
-            expire = forms.blank_to_none(form.get("expire_at"))
-            item = {"value": form.get("value", ""), "type": form.get("type", ""),
-                    "description": forms.blank_to_none(form.get("description"))}
-            if expire:
-                try:
-                    item["expireAt"] = int(datetime.fromisoformat(expire).replace(tzinfo=UTC).timestamp() * 1000)
-                except ValueError:
-                    item["expireAt"] = "not a date"
-            if form.get("type") == "ALLOW":
-                item["spfOn"] = form.get("spf_on") == "on"
-            body = forms.parse(FilterSenderAddList, [item])
-            wblist.add(wblist.domain_owner(principal, pk, write=True), body.root)
+            wblist.add(wblist.domain_owner(principal, pk, write=True), [_sender_rule(form)])
         elif kind == "attachments":
-            content_rules.add_attachment(principal, pk, forms.parse(FilterAttachmentAdd, {
-                "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
-                "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
+            content_rules.add_attachment(principal, pk, _attachment_rule(form))
         elif kind == "uris":
-            content_rules.add_uri(principal, pk, forms.parse(FilterUriBlAdd, {
-                "action": form.get("action"), "filter": form.get("filter", ""),
-                "description": forms.blank_to_none(form.get("description"))}))
+            content_rules.add_uri(principal, pk, _uri_rule(form))
         elif kind == "groups":
             recipients = [r.strip() for r in form.get("recipients", "").replace(",", "\n").splitlines() if r.strip()]
             groups.create(principal, pk, form.get("email", ""), recipients)
@@ -246,20 +258,11 @@ def rules_update(domain_id: str, kind: str, item_id: str) -> Response:
     form = request.form
     try:
         if kind == "senders":
-            data: dict[str, Any] = {"value": form.get("value", ""), "type": form.get("type", ""),
-                                    "description": forms.blank_to_none(form.get("description"))}
-            if data["type"] == "ALLOW":
-                data["spfOn"] = form.get("spf_on") == "on"
-            wblist.replace_one(wblist.domain_owner(principal, pk, write=True), item,
-                               forms.parse(FilterSenderAdd, data))
+            wblist.replace_one(wblist.domain_owner(principal, pk, write=True), item, _sender_rule(form))
         elif kind == "attachments":
-            content_rules.edit_attachment(principal, item, forms.parse(FilterAttachmentAdd, {
-                "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
-                "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
+            content_rules.edit_attachment(principal, item, _attachment_rule(form))
         elif kind == "uris":
-            content_rules.edit_uri(principal, item, forms.parse(FilterUriBlAdd, {
-                "action": form.get("action"), "filter": form.get("filter", ""),
-                "description": forms.blank_to_none(form.get("description"))}))
+            content_rules.edit_uri(principal, item, _uri_rule(form))
         else:
             abort(404)
         db.session.commit()

@@ -1,7 +1,6 @@
 """Login, second factor, logout and the language switch."""
 
-from flask import Blueprint
+from . import views  # noqa: F401 (registers the routes)
+from .blueprint import bp
 
-bp = Blueprint("auth", __name__)
-
-from . import views  # noqa: E402, F401
+__all__ = ["bp"]

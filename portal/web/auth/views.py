@@ -12,7 +12,7 @@ from ...services import audit, auth
 from .. import session as web_session
 from ..i18n import LANGUAGES
 from ..render import render
-from . import bp
+from .blueprint import bp
 
 
 def _login_limit() -> str:

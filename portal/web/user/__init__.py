@@ -1,7 +1,6 @@
 """The mailbox user's own portal (/me): login, home, quarantine, folders, compose, senders, signature."""
 
-from flask import Blueprint
+from . import mail, views  # noqa: F401 (registers the routes)
+from .blueprint import bp
 
-bp = Blueprint("user", __name__, url_prefix="/me")
-
-from . import mail, views  # noqa: E402, F401
+__all__ = ["bp"]

@@ -31,7 +31,7 @@ from .. import session as web_session
 from ..listing import MailPage
 from ..render import render, wants_fragment
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 AUDITED_FIELDS = ("id", "ids", "action", "scope", "value", "type", "to", "cc", "bcc", "subject", "uid")
 

@@ -9,18 +9,18 @@ from flask import Response, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ... import ids
+from ... import ids, safe_html
 from ...errors import Forbidden, Invalid, ServiceError, Unavailable
 from ...extensions import db, limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
-from ...services import auth, messages, signs, wblist
+from ...services import auth, signs, wblist
 from .. import forms
 from .. import session as web_session
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
-from . import bp
+from .blueprint import bp
 
 
 def _login_limit() -> str:
@@ -60,8 +60,7 @@ def login() -> Response:
 @login_required
 def home() -> Response:
     user = current_user.user
-    granted = set(user.domain.end_user_permissions.split())
-    return render("user/home.html", user=user, granted=granted, descriptions=END_USER_PERMISSIONS)
+    return render("user/home.html", user=user, descriptions=END_USER_PERMISSIONS)
 
 
 def _owner() -> wblist.Owner:
@@ -133,6 +132,6 @@ def signature() -> Response:
             db.session.rollback()
             errors, status = error.field_messages() or {"_form": error.detail}, error.status
     current = base64.b64decode(signs.get(current_principal(), user.id)).decode()
-    frame = messages.frame_document(current, allow_remote_images=False) if current else ""
+    frame = safe_html.frame_document(current, allow_remote_images=False) if current else ""
     return render("user/signature.html", status=status, current=request.form.get("sign", current),
                   frame=frame, errors=errors)

@@ -1,12 +1,12 @@
-"""Model -> wire representations, shared by the API routes."""
+"""Model -> wire representations and export columns, shared by the API routes and the pages."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import ids
-from ..clock import to_ms
-from ..models import (
+from . import ids
+from .clock import to_ms
+from .models import (
     Admin,
     ApiToken,
     AttachmentRule,
@@ -20,9 +20,9 @@ from ..models import (
     SenderRule,
     UriRule,
 )
-from ..options import Scope
-from ..schemas.accounts import AdminOut, AuthorityOut, TokenOut
-from ..schemas.domains import (
+from .options import Scope
+from .schemas.accounts import AdminOut, AuthorityOut, TokenOut
+from .schemas.domains import (
     AliasOut,
     CustomerOut,
     DomainOut,
@@ -32,7 +32,7 @@ from ..schemas.domains import (
     PlatformOut,
     PolicyOut,
 )
-from ..schemas.rules import (
+from .schemas.rules import (
     ConsideredRule,
     DecisionOut,
     EmailAliasOut,
@@ -41,10 +41,10 @@ from ..schemas.rules import (
     FilterSenderOut,
     FilterUriBlOut,
 )
-from ..schemas.users import UserOut
-from ..services import admins, domains, options, platforms, wblist
-from ..services import email_aliases as email_alias_service
-from ..services.decisions import Considered, Decision
+from .schemas.users import UserOut
+from .services import admins, domains, options, platforms, wblist
+from .services import email_aliases as email_alias_service
+from .services.decisions import Considered, Decision
 
 ADMIN_COLUMNS = [
     ("id", lambda a: ids.encode(a.id)), ("login", lambda a: a.login), ("displayName", lambda a: a.display_name),

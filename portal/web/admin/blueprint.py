@@ -1,0 +1,6 @@
+"""The admin blueprint on its own, so the package can import its views and the views the blueprint
+without an import cycle."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", "portal.web.admin")
