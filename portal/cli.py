@@ -41,7 +41,7 @@ def create_admin(login: str, email: str, password: str, sysadmin: bool) -> None:
     """Create an administrator account."""
     from pydantic import ValidationError
 
-    from .api.problems import invalid_from_pydantic
+    from .schemas.validation import invalid_from_pydantic
 
     try:
         admin = admins.create_initial(login, email, password, sys_admin=sysadmin)

@@ -122,7 +122,6 @@ def test_the_ground_floor_imports_nothing_above_it(lower: str, upper: str) -> No
     assert _crossings(lower, upper) == []
 
 
-@pytest.mark.xfail(strict=True, reason="services → jobs: fixed by the outbox work")
 def test_services_do_not_import_the_jobs() -> None:
     assert _crossings("portal.services", "portal.jobs") == []
 

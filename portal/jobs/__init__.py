@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -33,48 +32,13 @@ from .. import outbox
 from ..clock import utcnow
 from ..extensions import db
 from ..models import JobFailure, OutboxJob
+from .registry import REGISTRY, debounce_key, job, redis_connection, release_debounce
 
 log = logging.getLogger(__name__)
 RETRY = Retry(max=3, interval=[10, 60, 300])
 REDIS_PAUSE = 10.0  # seconds this process leaves Redis alone after a failed hand-over
 SWEEP_EVERY = 30.0  # seconds between this process's looks for rows left waiting
 RESULT_TTL = 24 * 3600  # finished jobs are kept this long: a retaken lease finds its job and does not resend
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    name: str
-    fn: Callable[..., Any]
-    debounce: int | None  # with RQ: at most one pending run, this many seconds after the first ask
-
-
-REGISTRY: dict[str, JobSpec] = {}
-
-
-def job(name: str, *, debounce: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a job function under `name` (what `outbox.enqueue` and the Jobs page use)."""
-    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY[name] = JobSpec(name, fn, debounce)
-        return fn
-    return register
-
-
-def debounce_key(name: str) -> str:
-    return f"postern:debounce:{current_app.config['RQ_QUEUE']}:{name}"
-
-
-def release_debounce(name: str) -> None:
-    """Called by a debounced job when it starts: changes from now on ask for a new run."""
-    if current_app.config.get("REDIS_URL"):
-        try:
-            redis_connection().delete(debounce_key(name))
-        except RedisError as exc:  # the key expires by itself; the run goes on
-            log.warning("could not release the debounce of %s: %s", name, exc)
-
-
-def redis_connection(timeout: float = 2.0) -> Redis:
-    """A connection with short deadlines: a Redis that is down or silent costs seconds, not a hang."""
-    return Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 def queue(connection: Redis | None = None) -> Queue:
@@ -266,8 +230,6 @@ def scheduler_loop(interval: float = 1.0, rounds: int | None = None) -> None:
     from rq.cron import CronScheduler
     from rq.scheduler import RQScheduler
 
-    from .maintenance import schedule
-
     stop = {"requested": False}
 
     def request_stop(_signum: int, _frame: Any) -> None:
@@ -316,6 +278,20 @@ def scheduler_loop(interval: float = 1.0, rounds: int | None = None) -> None:
             signal.signal(sig, handler)
 
 
+CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of `portal scheduler`
+    ("purge_due_domains", "17 * * * *", "purge-domains"),
+    ("purge_expired_tokens", "43 3 * * *", "purge-tokens"),
+    ("purge_expired_rules", "*/5 * * * *", "purge-rules"),
+    ("purge_expired_uploads", "29 * * * *", "purge-uploads"),
+)
+
+
+def schedule(scheduler: Any, queue_name: str) -> None:
+    """Register the periodic housekeeping on an RQ CronScheduler."""
+    for name, cron, label in CRON:
+        scheduler.register(perform, queue_name, args=(name,), cron=cron, name=label)
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def _dispatch(response: Response) -> Response:
@@ -329,4 +305,5 @@ def init_app(app: Flask) -> None:
 
 from . import export, maintenance, notifications  # noqa: E402  (register the jobs)
 
-__all__ = ["REGISTRY", "dispatch", "export", "job", "maintenance", "notifications", "perform", "run_now"]
+__all__ = ["REGISTRY", "debounce_key", "dispatch", "export", "job", "maintenance", "notifications", "perform",
+           "redis_connection", "release_debounce", "run_now", "schedule"]

@@ -8,7 +8,7 @@ from flask import current_app
 
 from ..integrations import files
 from ..services import dataplane
-from . import job, release_debounce
+from .registry import job, release_debounce
 
 
 @job("export_rules", debounce=5)

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from ..services import domains, tokens, uploads, wblist
 from ..services.changes import rules_changed
-from . import job, perform
-
-if TYPE_CHECKING:
-    from rq.cron import CronScheduler
+from .registry import job
 
 
 @job("purge_expired_tokens")
@@ -38,17 +34,3 @@ def purge_expired_rules() -> int:
 def purge_expired_uploads() -> int:
     """Delete the uploaded files nobody sent within POSTERN_UPLOAD_TTL_HOURS."""
     return uploads.purge_expired()
-
-
-CRON = (  # (job, cron expression, schedule name)
-    ("purge_due_domains", "17 * * * *", "purge-domains"),
-    ("purge_expired_tokens", "43 3 * * *", "purge-tokens"),
-    ("purge_expired_rules", "*/5 * * * *", "purge-rules"),
-    ("purge_expired_uploads", "29 * * * *", "purge-uploads"),
-)
-
-
-def schedule(scheduler: CronScheduler, queue_name: str) -> None:
-    """The periodic housekeeping, for `flask --app app portal scheduler`."""
-    for name, cron, label in CRON:
-        scheduler.register(perform, queue_name, args=(name,), cron=cron, name=label)

@@ -15,7 +15,7 @@ from flask import current_app
 from ..extensions import db
 from ..models import MailUser
 from ..services import delivery
-from . import job
+from .registry import job
 
 
 @job("send_welcome")

@@ -282,7 +282,7 @@ def test_scheduled_purge_runs_on_rq(redis_app: Flask, world: World) -> None:
     """The scheduler's cron jobs are real RQ jobs that a worker runs against the database."""
     from rq.cron import CronScheduler
 
-    from portal.jobs.maintenance import schedule
+    from portal.jobs import schedule
     from portal.models import Domain
 
     with redis_app.app_context():
