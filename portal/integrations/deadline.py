@@ -43,14 +43,21 @@ class Deadline:
 
         The watchdog keeps its own descriptor of the socket (a dup): a shutdown acts on the connection,
         so the cut still reaches it after a library wrapped the socket in TLS (STARTTLS) or replaced it."""
-        if sock.fileno() < 0:
-            return sock
-        handle = socket.socket(fileno=os.dup(sock.fileno()))
+        if sock.fileno() >= 0:
+            self._hold(socket.socket(fileno=os.dup(sock.fileno())))
+        return sock
+
+    def _hold(self, handle: socket.socket) -> None:
+        """Keep the watchdog's own descriptor of a connection until the block ends (or the cut)."""
         with _WATCHDOG.lock:
             self._sockets.append(handle)
             if self.expired or time.monotonic() >= self.at:
                 self._cut()
-        return sock
+
+    def watch_fd(self, fd: int) -> None:
+        """Cut the connection behind a descriptor a library owns (a psycopg connection's socket)."""
+        if fd >= 0:
+            self._hold(socket.socket(fileno=os.dup(fd)))
 
     def connect(self, address: tuple[str, int], timeout: float | None = None) -> socket.socket:
         """A TCP connection whose connect is bounded by the time left, then watched."""
