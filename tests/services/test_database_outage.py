@@ -185,3 +185,56 @@ def test_sqlite_locked_beyond_its_busy_timeout_is_a_503(tmp_path: Path) -> None:
         finally:
             holder.rollback()
             holder.close()
+
+
+@contextmanager
+def private_database(tmp_path: Path) -> Iterator[str]:
+    """A database of its own (the suite's is shared): a fresh PostgreSQL one under POSTERN_TEST_DATABASE_URL,
+    else a SQLite file."""
+    admin_url = os.environ.get("POSTERN_TEST_DATABASE_URL")
+    if admin_url:
+        with postgres_database(admin_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'schema.db'}"
+
+
+def test_a_schema_changed_under_a_running_process_is_noticed(tmp_path: Path) -> None:
+    """Downgraded by another process: the running app answers 503 at its next re-check (a new pooled
+    connection, or the period), and serves again once upgraded."""
+    with private_database(tmp_path) as url:
+        app = _app(url, tmp_path / "a", SCHEMA_RECHECK_SECONDS=3600)
+        other = _app(url, tmp_path / "b")  # the operator's `flask db downgrade`, elsewhere
+        with other.app_context():
+            flask_migrate.upgrade()
+        client = app.test_client()
+        try:
+            assert client.get("/login").status_code == 200
+            with other.app_context():
+                flask_migrate.downgrade(revision="-1")
+            assert client.get("/login").status_code == 200  # checked a moment ago, same connections
+            with app.app_context():
+                db.engine.dispose()  # the pool's next connection is new: it re-checks
+            api = client.get("/api/security/admins", headers={"Authorization": "Bearer " + "0" * 32})
+            assert api.status_code == 503 and api.headers["Content-Type"].startswith("application/problem+json")
+            assert "flask --app app db upgrade" in api.json["detail"]  # the request that opened it
+            response = client.get("/login")  # and every one after it
+            assert response.status_code == 503 and "flask --app app db upgrade" in response.text
+            with other.app_context():
+                flask_migrate.upgrade()
+            assert client.get("/login").status_code == 200
+
+            timed = _app(url, tmp_path / "c", SCHEMA_RECHECK_SECONDS=0.5)
+            timed_client = timed.test_client()
+            assert timed_client.get("/login").status_code == 200
+            with other.app_context():
+                flask_migrate.downgrade(revision="-1")
+            time.sleep(1.0)  # past the period; no new connection
+            assert timed_client.get("/login").status_code == 503
+            with other.app_context():
+                flask_migrate.upgrade()
+            assert timed_client.get("/login").status_code == 200
+        finally:
+            for each in (app, other, *([timed] if "timed" in locals() else [])):
+                with each.app_context():
+                    db.engine.dispose()
