@@ -7,6 +7,8 @@ setup, both loaded by wrk. Run on SQLite and, when reachable, PostgreSQL.
 
 quarantine: see bench/quarantine.py (BENCH_MESSAGES 10000, BENCH_RELEASES 200).
 
+db-outage: see bench/db_outage.py (BENCH_OUTAGE_TRIES 5): the time to the 503 with PostgreSQL frozen or stopped.
+
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -150,9 +152,9 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import quarantine, rules, users_page
+    from bench import db_outage, quarantine, rules, users_page
 
-    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine"}
+    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine", "db-outage"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -185,6 +187,11 @@ def main() -> None:
         result = quarantine.run("dovecot", messages=int(os.environ.get("BENCH_MESSAGES", "10000")),
                                 runs=int(os.environ.get("BENCH_RUNS", "30")),
                                 releases=int(os.environ.get("BENCH_RELEASES", "200")))
+        print(json.dumps(result))
+        results.append(result)
+    if "db-outage" in wanted:
+        result = db_outage.run(os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+                               tries=int(os.environ.get("BENCH_OUTAGE_TRIES", "5")))
         print(json.dumps(result))
         results.append(result)
     out = ROOT / "bench" / "results"

@@ -120,11 +120,21 @@ def _smtp_line(conn: socket.socket) -> None:
     conn.recv(1024)  # the client's EHLO
 
 
+def _smtp_starttls(conn: socket.socket) -> None:
+    """Offer STARTTLS and accept it; the TLS handshake that follows gets the trickle."""
+    conn.recv(1024)
+    conn.sendall(b"250-relay\r\n250 STARTTLS\r\n")
+    conn.recv(1024)
+    conn.sendall(b"220 go ahead\r\n")
+
+
 @pytest.mark.parametrize(("transport", "handler"), [
     ("SMTP", trickle(drip=b"220")),  # the greeting never ends
     ("SMTP", trickle(b"220 relay ready\r\n", b"250-", after=_smtp_line)),  # EHLO's answer never ends
-    ("SMTPS_ENCRYPT", trickle(drip=b"\x16\x03\x03\x3f\xff")),  # the TLS handshake never ends
-], ids=["greeting", "ehlo", "tls-handshake"])
+    ("SMTPS_ENCRYPT", trickle(drip=b"\x16\x03\x03\x3f\xff")),  # the TLS handshake never ends (inside the deadline)
+    # STARTTLS wraps the watched socket in a new object: the cut still reaches the connection
+    ("SMTPS_MAY", trickle(b"220 relay ready\r\n", b"\x16\x03\x03\x3f\xff", after=_smtp_starttls)),
+], ids=["greeting", "ehlo", "tls-handshake", "starttls-handshake"])
 def test_smtp_to_a_trickling_relay_ends_at_the_deadline(transport: str, handler: Handler) -> None:
     with tcp_peer(handler) as port, bounded(), pytest.raises(Unavailable) as error:
         smtp.deliver("127.0.0.1", port, transport, "a@example.org", ["b@example.org"], b"Subject: x\r\n\r\nhi\r\n",
