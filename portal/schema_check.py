@@ -17,13 +17,17 @@ from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app, has_request_context, request
 from sqlalchemy import event
 
-from .errors import Unavailable
 from .extensions import db
 
 MESSAGE = (
     "The database schema is not up to date (at {current}, code expects {head}). "
     "Run `flask --app app db upgrade` (make run does it), then reload."
 )
+
+
+class SchemaMismatch(Exception):
+    """Raised when a request opens a new connection to a database at another revision; answered by the 503
+    below (no template: a page's layout would read the account through yet another connection)."""
 
 
 @cache
@@ -73,15 +77,15 @@ def init_app(app: Flask) -> None:
 
     def _on_new_connection(dbapi_connection: Any, _record: object) -> None:
         """Each new pooled connection is checked while a request opens it; a wrong schema fails that request
-        with the 503 (Unavailable) and the next ones in before_request. CLI commands (`db upgrade`) and jobs
-        open connections outside requests: not checked here."""
+        with the 503 and the next ones in before_request. CLI commands (`db upgrade`) and jobs open
+        connections outside requests: not checked here."""
         if not has_request_context():
             return
         head, found = _head(directory), _revisions(dbapi_connection)
         if found == {head}:
             state["checked"] = time.monotonic()
             return
-        raise Unavailable(_refuse(", ".join(sorted(found)) or None, head))
+        raise SchemaMismatch(_refuse(", ".join(sorted(found)) or None, head))
 
     with app.app_context():
         event.listen(db.engine, "connect", _on_new_connection)
@@ -98,9 +102,18 @@ def init_app(app: Flask) -> None:
         if current == head:
             state["checked"] = started
             return None
-        message = _refuse(current, head)
-        if request.path == "/api" or request.path.startswith("/api/"):
-            from .api.problems import problem
+        return _refusal(_refuse(current, head))
 
-            return problem(503, "Service Unavailable", message)
-        return Response(message, status=503, mimetype="text/plain")
+    @app.errorhandler(SchemaMismatch)
+    def _mismatch(error: SchemaMismatch) -> Response:
+        db.session.rollback()
+        return _refusal(str(error))
+
+
+def _refusal(message: str) -> Response:
+    """The 503: problem+json under /api, the plain message elsewhere (it is for the operator)."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        from .api.problems import problem
+
+        return problem(503, "Service Unavailable", message)
+    return Response(message, status=503, mimetype="text/plain")

@@ -209,17 +209,21 @@ def test_a_schema_changed_under_a_running_process_is_noticed(tmp_path: Path) -> 
             flask_migrate.upgrade()
         client = app.test_client()
         try:
-            assert client.get("/login").status_code == 200
+            login_page = client.get("/login")
+            assert login_page.status_code == 200
+            token = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text)
+            assert token
             with other.app_context():
                 flask_migrate.downgrade(revision="-1")
             assert client.get("/login").status_code == 200  # checked a moment ago, same connections
             with app.app_context():
                 db.engine.dispose()  # the pool's next connection is new: it re-checks
+            response = client.post("/login", data={"csrf_token": token.group(1), "login": "ops", "password": "x"})
+            assert response.status_code == 503  # the request that opened it (its page reads no account)
+            assert "flask --app app db upgrade" in response.text
             api = client.get("/api/security/admins", headers={"Authorization": "Bearer " + "0" * 32})
             assert api.status_code == 503 and api.headers["Content-Type"].startswith("application/problem+json")
-            assert "flask --app app db upgrade" in api.json["detail"]  # the request that opened it
-            response = client.get("/login")  # and every one after it
-            assert response.status_code == 503 and "flask --app app db upgrade" in response.text
+            assert "flask --app app db upgrade" in api.json["detail"]  # and every one after it
             with other.app_context():
                 flask_migrate.upgrade()
             assert client.get("/login").status_code == 200
