@@ -21,18 +21,20 @@ class GuardedConnection(psycopg.Connection[Any]):
     """psycopg's connection whose every network wait (`wait()` is psycopg's one way to the socket once
     connected; connecting has libpq's connect_timeout) ends by `postern_deadline` seconds."""
 
-    postern_deadline: float = 15.0 + CUT_MARGIN
+    postern_deadline: float | None = 15.0 + CUT_MARGIN  # None: no cut (POSTERN_DB_STATEMENT_TIMEOUT=0)
 
     def wait(self, *args: Any, **kwargs: Any) -> Any:
+        if self.postern_deadline is None:
+            return super().wait(*args, **kwargs)
         with Deadline(self.postern_deadline) as deadline:
             deadline.watch_fd(self.pgconn.socket)
             return super().wait(*args, **kwargs)
 
 
 def connect(statement_timeout: float, *args: Any, **kwargs: Any) -> GuardedConnection:
-    """A psycopg connection (SQLAlchemy's `do_connect`) whose waits are bounded."""
+    """A psycopg connection (SQLAlchemy's `do_connect`) whose waits are bounded (0: not bounded)."""
     conn = GuardedConnection.connect(*args, **kwargs)
-    conn.postern_deadline = statement_timeout + CUT_MARGIN
+    conn.postern_deadline = statement_timeout + CUT_MARGIN if statement_timeout > 0 else None
     return conn
 
 
@@ -50,15 +52,16 @@ def ping(dbapi_connection: Any, seconds: float) -> bool:
 
 
 def libpq_options(connect_timeout: float, statement_timeout: float) -> dict[str, Any]:
-    """connect_args for psycopg: connect deadline, statement_timeout, TCP keepalives and a TCP user timeout
-    (a server or path that stops acknowledging is noticed on a blocked write, and on an idle pooled
+    """connect_args for psycopg: connect deadline, statement_timeout (0: none), TCP keepalives and a TCP user
+    timeout (a server or path that stops acknowledging is noticed on a blocked write, and on an idle pooled
     connection by the keepalives)."""
+    unacknowledged = statement_timeout + CUT_MARGIN if statement_timeout > 0 else 30.0
     return {
         "connect_timeout": max(round(connect_timeout), 1),  # libpq: whole seconds, at least 1 (0: none)
-        "options": f"-c statement_timeout={int(statement_timeout * 1000)}",
+        "options": f"-c statement_timeout={max(int(statement_timeout * 1000), 0)}",
         "keepalives": 1,
         "keepalives_idle": 10,
         "keepalives_interval": 5,
         "keepalives_count": 3,
-        "tcp_user_timeout": int((statement_timeout + CUT_MARGIN) * 1000),
+        "tcp_user_timeout": int(unacknowledged * 1000),
     }

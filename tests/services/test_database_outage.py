@@ -161,6 +161,24 @@ def test_frozen_or_stopped_postgresql_answers_503_then_serves_again(pg_admin_url
                 db.engine.dispose()
 
 
+def test_postgresql_connections_carry_the_timeouts(pg_admin_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    app = _app(pg_admin_url, tmp_path, DB_STATEMENT_TIMEOUT=1.0)
+    with app.app_context():
+        try:
+            assert db.session.execute(text("SHOW statement_timeout")).scalar() == "1s"
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="statement timeout"):
+                db.session.execute(text("SELECT pg_sleep(5)"))
+            assert time.monotonic() - started < 5  # the server cancelled it at 1 s
+            db.session.rollback()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def test_sqlite_locked_beyond_its_busy_timeout_is_a_503(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     app = _app(f"sqlite:///{path}", tmp_path, DB_STATEMENT_TIMEOUT=1.0)
