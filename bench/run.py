@@ -8,6 +8,7 @@ setup, both loaded by wrk. Run on SQLite and, when reachable, PostgreSQL.
 quarantine: see bench/quarantine.py (BENCH_MESSAGES 10000, BENCH_RELEASES 200).
 
 outbox: see bench/outbox.py (BENCH_WRITES 300, BENCH_REDIS_URL redis://127.0.0.1:6379/0).
+db-outage: see bench/db_outage.py (BENCH_OUTAGE_TRIES 5): the time to the 503 with PostgreSQL frozen or stopped.
 
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
@@ -152,9 +153,9 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import outbox, quarantine, rules, users_page
+    from bench import db_outage, outbox, quarantine, rules, users_page
 
-    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine", "outbox"}
+    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine", "outbox", "db-outage"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -199,6 +200,11 @@ def main() -> None:
             return result
 
         results += on_databases("outbox", outbox_one)
+    if "db-outage" in wanted:
+        result = db_outage.run(os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+                               tries=int(os.environ.get("BENCH_OUTAGE_TRIES", "5")))
+        print(json.dumps(result))
+        results.append(result)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

@@ -79,6 +79,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)
         "EXPORT_ON_CHANGE": _env("POSTERN_EXPORT_ON_CHANGE", "true") == "true",
         "CHECK_MIGRATIONS": True,
+        "SCHEMA_RECHECK_SECONDS": float(_env("POSTERN_SCHEMA_RECHECK_SECONDS", "30")),  # type: ignore[arg-type]
+        "DB_CONNECT_TIMEOUT": float(_env("POSTERN_DB_CONNECT_TIMEOUT", "5")),  # type: ignore[arg-type]
+        # Per statement (not per job: a purge or an export is many statements); give a worker more in its own env.
+        "DB_STATEMENT_TIMEOUT": float(_env("POSTERN_DB_STATEMENT_TIMEOUT", "15")),  # type: ignore[arg-type]
         "MAX_CONTENT_LENGTH": int(_env("POSTERN_MAX_BODY_BYTES", str(1024 * 1024))),  # type: ignore[arg-type]
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -104,16 +108,19 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     if "SECRET_KEY" not in cfg:
         cfg["SECRET_KEY"] = _secret_key(Path(cfg["INSTANCE_DIR"]))
     uri = cfg["SQLALCHEMY_DATABASE_URI"]
-    if uri.startswith("postgresql://"):
-        # psycopg 3 is the driver we install; connections time out instead of hanging.
-        cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    if uri.startswith("postgresql://"):  # psycopg 3 is the driver we install
+        cfg["SQLALCHEMY_DATABASE_URI"] = uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    if uri.startswith("postgresql+psycopg://"):
+        # Connections time out, statements too, and a dead peer is noticed (see integrations/database.py).
+        from .integrations.database import libpq_options
+
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
-            "connect_args": {"connect_timeout": 5},
+            "connect_args": libpq_options(cfg["DB_CONNECT_TIMEOUT"], cfg["DB_STATEMENT_TIMEOUT"]),
         }
-    elif uri.startswith("sqlite"):
+    elif uri.startswith("sqlite"):  # the busy timeout: a write waits that long for a lock, then a 503
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **cfg["SQLALCHEMY_ENGINE_OPTIONS"],
-            "connect_args": {"timeout": 15},
+            "connect_args": {"timeout": cfg["DB_STATEMENT_TIMEOUT"]},
         }
     return cfg

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound here and initialised in create_app()."""
 
+from typing import Any
+
 from flask_babel import Babel
 from flask_htmx import HTMX
 from flask_limiter import Limiter
@@ -43,8 +45,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def setup_engine_events() -> None:
     """Install connection hooks once the engine exists (inside an app context)."""
+    from flask import current_app
     from sqlalchemy import event
 
     engine = db.engine
     if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
         event.listen(engine, "connect", _sqlite_pragmas)
+    if engine.dialect.driver == "psycopg" and not getattr(engine, "postern_guarded", False):
+        # Every wait on a PostgreSQL connection, and the pool's pre-ping, ends by a deadline (no hang on a
+        # frozen server); see integrations/database.py.
+        from .integrations import database
+
+        statement = float(current_app.config["DB_STATEMENT_TIMEOUT"])
+        ping = float(current_app.config["DB_CONNECT_TIMEOUT"])
+
+        def _connect(_dialect: object, _record: object, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+            return database.connect(statement, *cargs, **cparams)
+
+        event.listen(engine, "do_connect", _connect)
+        engine.dialect.do_ping = lambda dbapi_connection: database.ping(dbapi_connection, ping)  # type: ignore[method-assign]
+        engine.postern_guarded = True  # type: ignore[attr-defined]

@@ -1,4 +1,8 @@
-"""DNS lookups (dnspython) with explicit timeouts; outages become Unavailable."""
+"""DNS lookups (dnspython) with a whole-query deadline; outages become Unavailable.
+
+dnspython's `lifetime` bounds the whole resolution (every server and retry, and the TCP retry of a truncated
+answer, whose reads share one expiration), so POSTERN_DNS_TIMEOUT is the deadline as it stands; `timeout`
+(one server's attempt) is the same number, so one silent server does not leave the others no time."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Mail stores behind one interface: an IMAP server (imapclient, with a master login) or a Maildir tree.
 
-Every IMAP call has a timeout; a store is opened per request and closed after it.
+Every IMAP operation (getting a connection included) has a deadline on the whole exchange, not only on each
+read (see `deadline.py`); a store is opened per request and closed after it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from ..errors import NotFound, StoreUnavailable
+from .deadline import Deadline
 
 SEPARATOR = "/"
 
@@ -71,7 +73,8 @@ class _Pool:
         self._idle: dict[tuple[object, ...], list[tuple[float, IMAPClient]]] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: tuple[object, ...]) -> IMAPClient | None:
+    def take(self, key: tuple[object, ...], deadline: Deadline) -> IMAPClient | None:
+        """An idle connection that answers NOOP (within `deadline`, which watches it from then on)."""
         while True:
             with self._lock:
                 entries = self._idle.get(key) or []
@@ -80,6 +83,7 @@ class _Pool:
                 since, client = entries.pop()
             if time.monotonic() - since < self.max_idle:
                 try:
+                    deadline.watch(client.socket())
                     client.noop()
                     return client
                 except (OSError, IMAPClientError):
@@ -103,9 +107,61 @@ POOL = _Pool()
 os.register_at_fork(after_in_child=POOL.forget)
 
 
+LOGOUT_SECONDS = 2.0
+
+
 def _logout(client: IMAPClient) -> None:
-    with contextlib.suppress(OSError, IMAPClientError):
+    """LOGOUT, best effort: a server that does not answer quickly is simply dropped."""
+    with Deadline(LOGOUT_SECONDS) as deadline, contextlib.suppress(OSError, IMAPClientError):
+        deadline.watch(client.socket())
         client.logout()
+    with contextlib.suppress(OSError, IMAPClientError):
+        client.shutdown()
+
+
+class _Plain(imap4.IMAP4WithTimeout):
+    def __init__(self, deadline: Deadline, host: str, port: int, timeout: float | None) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return self._deadline.connect((self.host, self.port), timeout or self._timeout)
+
+
+class _TLS(tls.IMAP4_TLS):
+    def __init__(self, deadline: Deadline, host: str, port: int, context: ssl_module.SSLContext | None,
+                 timeout: float | None) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, context, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = self._deadline.connect((self.host, self.port), timeout or self._timeout)
+        return tls.wrap_socket(sock, self.ssl_context, self.host)
+
+
+class _Client(IMAPClient):
+    """IMAPClient whose socket is watched by `deadline` from its creation: the greeting, the TLS
+    handshake and the login are inside the deadline, not only the commands after them."""
+
+    def __init__(self, deadline: Deadline, host: str, **kwargs: object) -> None:
+        self._deadline = deadline
+        super().__init__(host, **kwargs)  # type: ignore[arg-type]
+
+    def _create_IMAP4(self) -> imap4.IMAP4WithTimeout | tls.IMAP4_TLS:
+        connect = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _TLS(self._deadline, self.host, self.port, self.ssl_context, connect)
+        return _Plain(self._deadline, self.host, self.port, connect)
+
+
+def _open(deadline: Deadline, host: str, port: int, use_ssl: bool, timeout: float,
+          cadata: str | None) -> IMAPClient:
+    return _Client(deadline, host, port=port, ssl=use_ssl, timeout=timeout,
+                   ssl_context=_tls(cadata) if use_ssl else None)
+
+
+def _late(host: str, port: int, deadline: Deadline) -> StoreUnavailable:
+    return StoreUnavailable(f"The mail server at {host}:{port} did not answer within {deadline.seconds:g} s.")
 
 
 class ImapStore:
@@ -123,34 +179,43 @@ class ImapStore:
         self._client: IMAPClient | None = None
         self._broken = False
 
-    def _imap(self) -> IMAPClient:
-        if self._client is None:
-            reused = POOL.take(self._key) if self._key is not None else None
-            self._client = reused or self._connect()
-            self._broken = False
+    def _imap(self, deadline: Deadline) -> IMAPClient:
+        """This store's connection, watched by `deadline`: its own, one from the pool, or a new one."""
+        if self._client is not None:
+            deadline.watch(self._client.socket())
+            return self._client
+        reused = POOL.take(self._key, deadline) if self._key is not None else None
+        self._client = reused or self._connect(deadline)
+        self._broken = False
         return self._client
 
-    def _connect(self) -> IMAPClient:
+    def _connect(self, deadline: Deadline) -> IMAPClient:
         host, port, login, password, use_ssl, timeout = self._args
         try:
-            client = IMAPClient(host, port=port, ssl=use_ssl, timeout=timeout,
-                                ssl_context=_tls(self._cadata) if use_ssl else None)
+            client = _open(deadline, host, port, use_ssl, timeout, self._cadata)
             client.login(login, password)
         except LoginError as exc:
             raise StoreUnavailable("The mail server refused the portal's login.") from exc
         except (TimeoutError, OSError, IMAPClientError) as exc:
+            if deadline.expired:
+                raise _late(host, port, deadline) from exc
             raise StoreUnavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
         return client
 
     @contextlib.contextmanager
     def _command(self) -> Iterator[IMAPClient]:
-        """The connection for some commands; a failure marks it unusable and is a 503."""
-        imap = self._imap()
-        try:
-            yield imap
-        except (OSError, IMAPClientError) as exc:
-            self._broken = True
-            raise StoreUnavailable(f"The mail server failed: {exc}") from exc
+        """The connection for one operation, which has POSTERN_IMAP_TIMEOUT in all (the connection's NOOP
+        or connect and login included); a failure marks the connection unusable and is a StoreUnavailable."""
+        host, port, *_rest, timeout = self._args
+        with Deadline(timeout) as deadline:
+            imap = self._imap(deadline)
+            try:
+                yield imap
+            except (OSError, IMAPClientError) as exc:
+                self._broken = True
+                if deadline.expired:
+                    raise _late(host, port, deadline) from exc
+                raise StoreUnavailable(f"The mail server failed: {exc}") from exc
 
     @staticmethod
     def _select(imap: IMAPClient, folder: str) -> None:
@@ -289,21 +354,26 @@ def _tls(cadata: str | None) -> ssl_module.SSLContext:
 
 def check_login(host: str, port: int, login: str, password: str, *, use_ssl: bool, timeout: float,
                 cadata: str | None = None) -> bool:
-    """Whether the IMAP server accepts this login (the portal's sign-in for platforms with authType imap)."""
-    context = _tls(cadata) if use_ssl else None
-    try:
-        client = IMAPClient(host, port=port, ssl=use_ssl, timeout=timeout, ssl_context=context)
-    except (TimeoutError, OSError, IMAPClientError) as exc:
-        raise StoreUnavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
-    try:
-        client.login(login, password)
-    except LoginError:
-        return False
-    except (TimeoutError, OSError, IMAPClientError) as exc:
-        raise StoreUnavailable(f"The mail server at {host}:{port} failed ({exc}).") from exc
-    finally:
-        with contextlib.suppress(OSError, IMAPClientError):
-            client.logout()
+    """Whether the IMAP server accepts this login (the portal's sign-in for platforms with authType imap);
+    `timeout` bounds connect and login together."""
+    with Deadline(timeout) as deadline:
+        try:
+            client = _open(deadline, host, port, use_ssl, timeout, cadata)
+        except (TimeoutError, OSError, IMAPClientError) as exc:
+            if deadline.expired:
+                raise _late(host, port, deadline) from exc
+            raise StoreUnavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
+        try:
+            client.login(login, password)
+        except LoginError:
+            return False
+        except (TimeoutError, OSError, IMAPClientError) as exc:
+            if deadline.expired:
+                raise _late(host, port, deadline) from exc
+            raise StoreUnavailable(f"The mail server at {host}:{port} failed ({exc}).") from exc
+        finally:
+            with contextlib.suppress(OSError, IMAPClientError):
+                client.logout()
     return True
 
 
