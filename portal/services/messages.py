@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
 
 import nh3
 
-from ..errors import NotFound
+from ..errors import NotFound, Unavailable
 from ..integrations.mailstore import Summary
-from . import mailboxes
+from ..models import MailUser
+from . import mailboxes, scanner
 from .principal import Principal
 
 
@@ -41,6 +41,8 @@ class Content:
     remote_images: int  # how many were held back
     attachments: list[Attachment] = field(default_factory=list)
     source: bytes | None = None
+    infected: bool = False  # scanner.is_infected: the headers, or a live scan when asked
+    scan_error: str | None = None  # the live scan was asked for but the scanner could not be reached
 
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\\\<>\"]")
@@ -127,17 +129,26 @@ def _body(message: EmailMessage, kind: str) -> str | None:
         return None
 
 
-def content(principal: Principal, user_ref: str, folder: str, message_id: str, *,
-            allow_remote_images: bool = False, with_source: bool = False) -> tuple[Any, Content]:
-    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
+def content(principal: Principal, user: MailUser, folder: str, message_id: str, *,
+            allow_remote_images: bool = False, with_source: bool = False, scan: bool = False) -> Content:
+    """`scan`: say whether the message is infected as a release would decide it (`scanner.is_infected`,
+    with a live scan when a clamd is configured; a scanner outage is `scan_error`, not a failure)."""
+    mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
         summary, raw = store.message(folder, message_id)
     message = parse(raw)
     html_source = _body(message, "html")
     html, held = clean_html(html_source, allow_remote_images=allow_remote_images) if html_source else (None, 0)
     owner = principal.user is not None and principal.user.id == user.id
-    return user, Content(summary=summary, text=_body(message, "plain"), html=html, remote_images=held,
-                         attachments=_attachments(message), source=raw if with_source and owner else None)
+    found = Content(summary=summary, text=_body(message, "plain"), html=html, remote_images=held,
+                    attachments=_attachments(message), source=raw if with_source and owner else None,
+                    infected=scanner.header_verdict(summary.headers))
+    if scan and not found.infected:
+        try:
+            found.infected = scanner.is_infected(summary, raw)
+        except Unavailable as error:
+            found.scan_error = error.detail
+    return found
 
 
 def frame_document(cleaned_html: str, *, allow_remote_images: bool) -> str:
@@ -149,10 +160,10 @@ def frame_document(cleaned_html: str, *, allow_remote_images: bool) -> str:
             '<base target="_blank">' + cleaned_html)
 
 
-def attachment(principal: Principal, user_ref: str, folder: str, message_id: str, part: int
+def attachment(principal: Principal, user: MailUser, folder: str, message_id: str, part: int
                ) -> tuple[Attachment, bytes]:
     """One attachment's bytes (the caller serves them as a download, never inline)."""
-    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
+    mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
         _summary, raw = store.message(folder, message_id)
     message = parse(raw)
@@ -163,9 +174,9 @@ def attachment(principal: Principal, user_ref: str, folder: str, message_id: str
     raise NotFound("No such attachment.")
 
 
-def attachments_zip(principal: Principal, user_ref: str, folder: str, message_id: str) -> bytes:
+def attachments_zip(principal: Principal, user: MailUser, folder: str, message_id: str) -> bytes:
     """Every attachment of a message in one zip file (names made safe and unique)."""
-    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
+    mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
         _summary, raw = store.message(folder, message_id)
     message = parse(raw)
