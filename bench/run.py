@@ -7,6 +7,8 @@ setup, both loaded by wrk. Run on SQLite and, when reachable, PostgreSQL.
 
 quarantine: see bench/quarantine.py (BENCH_MESSAGES 10000, BENCH_RELEASES 200).
 
+release-once: see bench/release_once.py (deliveries per 10 parallel releases of one message, gunicorn -w 4).
+
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -150,9 +152,9 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import quarantine, rules, users_page
+    from bench import quarantine, release_once, rules, users_page
 
-    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine"}
+    wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine", "release-once"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -187,6 +189,14 @@ def main() -> None:
                                 releases=int(os.environ.get("BENCH_RELEASES", "200")))
         print(json.dumps(result))
         results.append(result)
+    if "release-once" in wanted:
+        def release_one(label: str, url: str) -> dict[str, object]:
+            result = release_once.run(label, url, ROOT, rounds=int(os.environ.get("BENCH_RELEASE_ROUNDS", "5")),
+                                      parallel=int(os.environ.get("BENCH_PARALLEL", "10")))
+            print(json.dumps(result))
+            return result
+
+        results += on_databases("release", release_one)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

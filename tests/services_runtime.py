@@ -367,9 +367,11 @@ def slow_smtp_server(delay: float) -> Iterator[tuple[SlowSmtpSink, int]]:
 
 
 @contextmanager
-def gunicorn_app(env: dict[str, str], workers: int = 4, seconds: float = 60.0) -> Iterator[str]:
+def gunicorn_app(env: dict[str, str], workers: int = 4, seconds: float = 60.0, root: str | None = None
+                 ) -> Iterator[str]:
     """`app:app` under a real gunicorn (`workers` sync processes) on a free loopback port, configured by
-    POSTERN_* variables in `env` (REDIS_URL is removed unless given); yields its base URL once it answers."""
+    POSTERN_* variables in `env` (REDIS_URL is removed unless given); yields its base URL once it answers.
+    `root`: the source tree to serve (default: this one; a benchmark may serve an older checkout)."""
     import sys
     import time
     import urllib.error
@@ -379,7 +381,7 @@ def gunicorn_app(env: dict[str, str], workers: int = 4, seconds: float = 60.0) -
     binary = Path(sys.executable).parent / "gunicorn"
     if not binary.exists():
         missing("gunicorn is not installed in the virtualenv")
-    root = Path(__file__).resolve().parent.parent
+    root = root or str(Path(__file__).resolve().parent.parent)
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("POSTERN_")}
     environment.update(env)
