@@ -116,7 +116,7 @@ def require_read(principal: Principal, user: MailUser, folder: str | None = None
 
 
 def require_release(principal: Principal, user: MailUser, folder: str) -> None:
-    """A release (or a deletion): an administrator needs QUARANTINE_RELEASE (reading is implied); a mailbox
+    """A release: an administrator needs QUARANTINE_RELEASE (reading is implied); a mailbox
     user reads `folder` and has QUARANTINE_RELEASE granted."""
     check_folder(folder)
     caps = capabilities(principal, user)
