@@ -15,7 +15,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 
@@ -115,42 +114,6 @@ class RedisProcess:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-@contextmanager
-def gunicorn_server(env: dict[str, str], workers: int = 1) -> Iterator[str]:
-    """The portal served by a real gunicorn (`workers` processes) with `env` added; yields its base URL."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    port = free_port()
-    full_env = {**os.environ, "POSTERN_SECRET_KEY": "test-secret-key-not-for-production", **env}
-    with tempfile.TemporaryFile() as log:
-        yield from _serve(full_env, root, port, workers, log)
-
-
-def _serve(full_env: dict[str, str], root: str, port: int, workers: int, log: Any) -> Iterator[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                             "--timeout", "120", "--graceful-timeout", "5", "app:app"],
-                            cwd=root, env=full_env, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        pause = threading.Event()
-        for _ in range(1500):
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"gunicorn exited: {log.read().decode(errors='replace')[-4000:]}")
-            pause.wait(0.02)
-        else:
-            raise RuntimeError("gunicorn did not listen within 30 s")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @contextmanager
@@ -430,3 +393,83 @@ def clamd() -> Iterator[str]:
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class SlowSmtpSink(SmtpSink):
+    """An SMTP peer that takes `delay` seconds to accept each message (a relay busy for a moment)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@contextmanager
+def slow_smtp_server(delay: float) -> Iterator[tuple[SlowSmtpSink, int]]:
+    """An aiosmtpd SMTP server on a free loopback port that sleeps `delay` seconds in DATA."""
+    from aiosmtpd.controller import Controller
+
+    sink = SlowSmtpSink(delay)
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+@contextmanager
+def gunicorn_app(env: dict[str, str], workers: int = 4, seconds: float = 60.0, root: str | None = None
+                 ) -> Iterator[str]:
+    """`app:app` under a real gunicorn (`workers` sync processes) on a free loopback port, configured by
+    POSTERN_* variables in `env` (REDIS_URL is removed unless given); yields its base URL once it answers.
+    `root`: the source tree to serve (default: this one; a benchmark may serve an older checkout)."""
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    binary = Path(sys.executable).parent / "gunicorn"
+    if not binary.exists():
+        missing("gunicorn is not installed in the virtualenv")
+    root = root or str(Path(__file__).resolve().parent.parent)
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("POSTERN_")}
+    environment["POSTERN_SECRET_KEY"] = "test-secret-key-not-for-production"  # shared by the workers
+    environment.update(env)
+    with tempfile.TemporaryFile() as log:  # not a pipe: a chatty server must never block on it
+        proc = subprocess.Popen([str(binary), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                                 "--timeout", "60", "--chdir", str(root), "app:app"], env=environment,
+                                stdout=subprocess.DEVNULL, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+
+        def output() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-4000:]
+
+        deadline = time.monotonic() + seconds
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/api/openapi.json", timeout=5):
+                        break
+                except (urllib.error.URLError, OSError):
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"gunicorn exited: {output()}") from None
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"gunicorn did not answer within {seconds} s") from None
+                    time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

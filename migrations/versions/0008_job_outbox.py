@@ -1,14 +1,14 @@
 """job outbox: jobs written in the transaction that asks for them
 
 Revision ID: 0008_job_outbox
-Revises: 0006_job_failures
+Revises: 0007_release_claims
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0008_job_outbox'
-down_revision = '0006_job_failures'
+down_revision = '0007_release_claims'
 branch_labels = None
 depends_on = None
 

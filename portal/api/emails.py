@@ -8,7 +8,7 @@ from flask import Response, current_app, request
 
 from .. import ids
 from ..clock import to_ms
-from ..errors import FieldError, Invalid
+from ..errors import Conflict, FieldError, Invalid
 from ..integrations.mailstore import Folder, Summary
 from ..models import MailUser, Upload
 from ..responses import download
@@ -43,7 +43,8 @@ def _folder(user: MailUser, folder: Folder) -> ImapFolderOut:
 
 def _list(user_ref: str, parent: str | None) -> Response:
     stats = "STATS" in request.args.get("fields", "").upper().split(",")
-    user, found = mailboxes.folders(principal(), user_ref, parent, stats=stats)
+    user = mailboxes.find_user(user_ref)
+    found = mailboxes.folders(principal(), user, parent, stats=stats)
     return json_response([_folder(user, f) for f in found])
 
 
@@ -81,7 +82,8 @@ def message_id(summary: Summary) -> str:
           errors={404: "The user or the folder does not exist.", 500: IMAP_DOWN})
 def get_folder_content(userIdOrEmail: str, folderPath: str) -> Response:
     folder = folderPath.strip("/")
-    user, found, total = mailboxes.messages(principal(), userIdOrEmail, folder, request.args)
+    user = mailboxes.find_user(userIdOrEmail)
+    found, total = mailboxes.messages(principal(), user, folder, request.args)
     done = release.released_keys(user) if folder == mailboxes.QUARANTINE else set()
     out = [_summary_out(user, folder, s, released=s.released or message_id(s) in done) for s in found]
     return json_response(out, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
@@ -104,13 +106,14 @@ def _summary_out(user: MailUser, folder: str, s: Summary, model: type[ImapMessag
           errors={404: "The user or the mail does not exist.", 500: IMAP_DOWN})
 def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
     folder = folderPath.strip("/")
-    user = mailboxes.user_by_id_or_email(principal(), userIdOrEmail, folder=folder)
+    user = mailboxes.find_user(userIdOrEmail)
+    mailboxes.require_read(principal(), user, folder)
     with mailboxes.store_for(user) as store:
         nested = store.is_folder(f"{folder}/{messageId}")
     if nested:  # /emails/A/B names the folder A/B, not message B of A
         return get_folder_content(userIdOrEmail, f"{folder}/{messageId}")
     fields = {f.strip().upper() for f in request.args.get("fields", "HEADERS,BODY,ATTACHMENTS").split(",")}
-    _user, found = messages.content(principal(), userIdOrEmail, folder, messageId, with_source="SOURCE" in fields)
+    found = messages.content(principal(), user, folder, messageId, with_source="SOURCE" in fields)
     base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}/{quote(messageId, safe='')}"
     attachments = [AttachmentOut(id=str(a.part), filename=a.filename, content_type=a.content_type, size=a.size,
                                  uri=f"{base}/attachments/{a.part}").wire()
@@ -131,9 +134,10 @@ def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
           errors={404: "The user or the mail does not exist."})
 def get_attachments(userId: str, folderPath: str, messageId: str) -> Response:
     folder = folderPath.strip("/")
+    user = mailboxes.find_user(userId)
     if request.args.get("dl", "").lower() in ("1", "true", "yes"):
-        return download(messages.attachments_zip(principal(), userId, folder, messageId), f"{messageId}.zip")
-    user, found = messages.content(principal(), userId, folder, messageId)
+        return download(messages.attachments_zip(principal(), user, folder, messageId), f"{messageId}.zip")
+    found = messages.content(principal(), user, folder, messageId)
     base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}/{quote(messageId, safe='')}/attachments"
     items = [AttachmentOut(id=str(a.part), filename=a.filename, content_type=a.content_type, size=a.size,
                            uri=f"{base}/{a.part}?dl=true") for a in found.attachments]
@@ -145,7 +149,8 @@ def get_attachments(userId: str, folderPath: str, messageId: str) -> Response:
           query=(QueryParam("dl", "Ignored: attachments are always downloads, never displayed"),),
           errors={404: "The user, the mail or the attachment does not exist."})
 def get_attachment_part(userId: str, folderPath: str, emailId: str, partId: int) -> Response:
-    found, data = messages.attachment(principal(), userId, folderPath.strip("/"), emailId, partId)
+    found, data = messages.attachment(principal(), mailboxes.find_user(userId), folderPath.strip("/"), emailId,
+                                      partId)
     return download(data, found.filename)
 
 
@@ -156,12 +161,19 @@ def get_attachment_part(userId: str, folderPath: str, emailId: str, partId: int)
                  QueryParam("force", "true: send again to recipients already served (Postern extension)")),
           errors={400: "The relay refused the message; it stays in quarantine",
                   404: "The user or the couple folder/fugluId may not exist",
+                  409: "Another request is releasing this message now: try again after Retry-After seconds",
                   412: "Infected without X-Virus-Lover, or X-Virus-Lover on a clean message",
                   500: IMAP_DOWN, 503: "No relay could be reached"})
 def release_email(userIdOrEmail: str, folderPath: str, fugluId: str) -> Response:
-    outcome = release.release(principal(), userIdOrEmail, folderPath.strip("/"), fugluId,
+    """Exactly once: parallel requests, retries and two tabs deliver one copy; the others answer 204 once it
+    was delivered, 409 with Retry-After while it is being delivered (see services/release.py)."""
+    outcome = release.release(principal(), mailboxes.find_user(userIdOrEmail), folderPath.strip("/"), fugluId,
                               virus_lover=request.headers.get("X-Virus-Lover") is not None,
                               force=request.args.get("force", "").lower() in ("1", "true", "yes"))
+    if outcome.in_flight and not outcome.refused:
+        response = from_service_error(Conflict(release.IN_FLIGHT_DETAIL))
+        response.headers["Retry-After"] = str(release.RETRY_AFTER_SECONDS)
+        return response
     if outcome.refused:  # answered without raising, so that the deliveries that did happen are committed
         detail = "; ".join(f"{r}: {why}" for r, why in outcome.refused.items())
         return from_service_error(Invalid(f"The relay refused the message, it stays in quarantine: {detail}",
@@ -207,5 +219,5 @@ def delete_upload(uid: str, filename: str) -> Response:
                   404: "The user does not exist.", 413: "Larger than the policy's mailSizeLimit",
                   500: IMAP_DOWN, 503: "No relay could be reached"})
 def send_email(userIdOrEmail: str, body: SmtpMessageIn) -> Response:
-    sent = sending.send(principal(), userIdOrEmail, body)
+    sent = sending.send(principal(), mailboxes.find_user(userIdOrEmail), body)
     return json_response(SentOut(message_id=sent.message_id.strip("<>"), recipients=len(sent.recipients)))

@@ -93,7 +93,13 @@ class EmailAliasRecipient(db.Model):
 
 
 class Release(db.Model):
-    """A quarantined message delivered to one recipient: written only after the relay said 250."""
+    """A claim on delivering a quarantined message to one recipient, then the record that it was delivered.
+
+    The row is written (state `sending`) and committed before anything is sent, so the unique constraint
+    lets one request in the whole installation deliver; it becomes `delivered` once the relay said 250,
+    and is removed again when the relay refused (nothing was sent). `delivered_at` stays set once the
+    message reached the recipient, also while a forced re-send holds the row. `claim` is the token of the
+    request holding the row: only that request may finish or drop it."""
 
     __tablename__ = "releases"
     __table_args__ = (UniqueConstraint("user_id", "message_key", "recipient"),)
@@ -105,3 +111,7 @@ class Release(db.Model):
     relay: Mapped[str] = mapped_column(String(300))
     released_by: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="sending", server_default="delivered")
+    claim: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,9 +1,14 @@
-"""Which mail store holds a user's mail, and who may read it (seed 5.7 folders)."""
+"""Which mail store holds a user's mail, and what a principal may do with it (seed 5.7 folders).
+
+Services take the `MailUser` (the API resolves `userIdOrEmail` with `find_user` at its edge, pages know
+their user) and check access here: `capabilities` is the one answer to "may this principal read /
+release / delete / allow for this mailbox", `require_*` turn it into 404 / 403."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -41,33 +46,90 @@ def check_folder(path: str, field: str = "folderPath") -> str:
     return path
 
 
-def user_by_id_or_email(principal: Principal, value: str, *, release: bool = False,
-                        folder: str | None = None) -> MailUser:
-    """The user named by a public id or an address, if the principal may read their mail (in `folder`).
+@dataclass(frozen=True)
+class Capabilities:
+    """What a principal may do with a mailbox's mail: the one answer the pages show and the services check.
 
-    A mailbox user reads the quarantine with QUARANTINE_VIEW and the other folders with FOLDERS_VIEW."""
-    user = find_user(value)
+    A mailbox user acts on their own mail as their domain grants (`Domain.grants`); an administrator as
+    the permissions held on the user's domain."""
+
+    visible: bool = False  # sees the user at all: a refusal is a 403, not a 404
+    read_quarantine: bool = False  # QUARANTINE_VIEW / QUARANTINE_READ
+    read_folders: bool = False  # FOLDERS_VIEW / QUARANTINE_READ
+    release: bool = False  # QUARANTINE_RELEASE (granted, or held)
+    delete: bool = False  # remove held messages: the owner who reads them, an admin who may release
+    rules: bool = False  # allow / block senders on the user's list: WBLIST_EDIT / FILTER_EDIT
+    domain_rules: bool = False  # ... on the domain's list: FILTER_EDIT (administrators only)
+    send: bool = False  # write mail as the user: SEND_MAIL / IMPERSONATE
+    source: bool = False  # download a raw message: the owner only
+
+    def reads(self, folder: str | None) -> bool:
+        """Whether `folder` may be read (None: any of the user's mail)."""
+        if folder is None:
+            return self.read_quarantine or self.read_folders
+        return self.read_quarantine if folder == QUARANTINE else self.read_folders
+
+
+def capabilities(principal: Principal, user: MailUser) -> Capabilities:
+    if principal.user is not None:
+        if principal.user.id != user.id:
+            return Capabilities()
+        domain = user.domain
+        quarantine = domain.grants(EndUserPermission.QUARANTINE_VIEW)
+        return Capabilities(
+            visible=True, read_quarantine=quarantine, read_folders=domain.grants(EndUserPermission.FOLDERS_VIEW),
+            release=quarantine and domain.grants(EndUserPermission.QUARANTINE_RELEASE), delete=quarantine,
+            rules=domain.grants(EndUserPermission.WBLIST_EDIT), send=domain.grants(EndUserPermission.SEND_MAIL),
+            source=True)
+
+    def holds(permission: Permission) -> bool:
+        return principal.holds_on(permission, ObjectType.DOMAIN, user.domain_id)
+
+    read, release, filters = (holds(Permission.QUARANTINE_READ), holds(Permission.QUARANTINE_RELEASE),
+                              holds(Permission.FILTER_EDIT))
+    return Capabilities(visible=holds(Permission.USER_READ) or read or release, read_quarantine=read,
+                        read_folders=read, release=release, delete=release, rules=filters, domain_rules=filters,
+                        send=holds(Permission.IMPERSONATE))
+
+
+def _require(principal: Principal, user: MailUser, allowed: bool, *, need: Permission, refused: str) -> None:
+    """404 unless the principal sees the user, 403 unless `allowed` (`refused` for a mailbox user)."""
+    if allowed:
+        return
+    if principal.user is not None:
+        if principal.user.id == user.id:
+            raise Forbidden(refused)
+        raise NotFound("The user does not exist.")
+    principal.reach(user.domain_id, need, seen_with=Permission.USER_READ, missing="The user does not exist.")
+    raise Forbidden(f"You need {need} on this domain.")  # held as USER_READ only: reach passed on `need`
+
+
+def require_read(principal: Principal, user: MailUser, folder: str | None = None) -> Capabilities:
+    """The principal may read the user's mail (in `folder`): a mailbox user the quarantine with
+    QUARANTINE_VIEW and the other folders with FOLDERS_VIEW, an administrator with QUARANTINE_READ."""
     if folder is not None:
         check_folder(folder)
+    caps = capabilities(principal, user)
+    _require(principal, user, caps.reads(folder), need=Permission.QUARANTINE_READ,
+             refused="Your domain does not let you read this mail here.")
+    return caps
+
+
+def require_release(principal: Principal, user: MailUser, folder: str) -> None:
+    """A release: an administrator needs QUARANTINE_RELEASE (reading is implied); a mailbox
+    user reads `folder` and has QUARANTINE_RELEASE granted."""
+    check_folder(folder)
+    caps = capabilities(principal, user)
     if principal.user is not None:
-        granted = set(user.domain.end_user_permissions.split())
-        if principal.user.id != user.id:
-            raise NotFound("The user does not exist.")
-        if folder is None:
-            needed = {str(EndUserPermission.QUARANTINE_VIEW), str(EndUserPermission.FOLDERS_VIEW)}
-        elif folder == QUARANTINE:
-            needed = {str(EndUserPermission.QUARANTINE_VIEW)}
-        else:
-            needed = {str(EndUserPermission.FOLDERS_VIEW)}
-        if not granted & needed:
-            raise Forbidden("Your domain does not let you read this mail here.")
-        return user
-    need = Permission.QUARANTINE_RELEASE if release else Permission.QUARANTINE_READ
-    if principal.holds_on(need, ObjectType.DOMAIN, user.domain_id):
-        return user
-    if principal.holds_on(Permission.USER_READ, ObjectType.DOMAIN, user.domain_id):
-        raise Forbidden(f"You need {need} on this domain.")
-    raise NotFound("The user does not exist.")
+        require_read(principal, user, folder)
+    _require(principal, user, caps.release, need=Permission.QUARANTINE_RELEASE,
+             refused="Your domain does not let you release messages.")
+
+
+def require_delete(principal: Principal, user: MailUser) -> None:
+    """Removing held messages (after `require_read`): the owner, an administrator who may release."""
+    _require(principal, user, capabilities(principal, user).delete, need=Permission.QUARANTINE_RELEASE,
+             refused="Your domain does not let you delete messages.")
 
 
 @contextmanager
@@ -90,12 +152,12 @@ def store_for(user: MailUser) -> Iterator[MailStore]:
         store.close()
 
 
-def folders(principal: Principal, user_ref: str, parent: str | None, *, stats: bool) -> tuple[MailUser, list[Folder]]:
-    user = user_by_id_or_email(principal, user_ref)
+def folders(principal: Principal, user: MailUser, parent: str | None, *, stats: bool) -> list[Folder]:
+    require_read(principal, user)
     if parent:
         check_folder(parent, "path")
     with store_for(user) as store:
-        return user, store.folders(parent, stats=stats)
+        return store.folders(parent, stats=stats)
 
 
 MESSAGE_SORTS = ("sentDate", "receivedDate", "subject", "from", "size")
@@ -144,10 +206,9 @@ def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
     return search, sort, offset, page_size
 
 
-def messages(principal: Principal, user_ref: str, folder: str, args: Mapping[str, str]
-             ) -> tuple[MailUser, list[Summary], int]:
-    user = user_by_id_or_email(principal, user_ref, folder=folder)
+def messages(principal: Principal, user: MailUser, folder: str, args: Mapping[str, str]
+             ) -> tuple[list[Summary], int]:
+    require_read(principal, user, folder)
     search, sort, offset, limit = search_from(args)
     with store_for(user) as store:
-        found, total = store.messages(folder, search, sort, offset, limit)
-    return user, found, total
+        return store.messages(folder, search, sort, offset, limit)

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
 
-import nh3
-
-from ..errors import NotFound
+from ..errors import NotFound, Unavailable
 from ..integrations.mailstore import Summary
-from . import mailboxes
+from ..models import MailUser
+from ..safe_html import clean_mail
+from . import mailboxes, scanner
 from .principal import Principal
 
 
@@ -41,6 +40,8 @@ class Content:
     remote_images: int  # how many were held back
     attachments: list[Attachment] = field(default_factory=list)
     source: bytes | None = None
+    infected: bool = False  # scanner.is_infected: the headers, or a live scan when asked
+    scan_error: str | None = None  # the live scan was asked for but the scanner could not be reached
 
 
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\\\<>\"]")
@@ -50,26 +51,6 @@ def safe_filename(name: str | None, part: int) -> str:
     """An attachment's name with no path, no control characters, no markup; never empty."""
     cleaned = _UNSAFE_NAME.sub("_", (name or "").strip()).strip(". ")
     return cleaned[:200] or f"part-{part}"
-
-
-def clean_html(html: str, *, allow_remote_images: bool) -> tuple[str, int]:
-    """Sanitized HTML and the number of remote images held back."""
-    held = 0
-
-    def attribute_filter(element: str, attribute: str, value: str) -> str | None:
-        nonlocal held
-        if element == "img" and attribute == "src":
-            remote = value.strip().lower().startswith(("http:", "https:", "//"))
-            if remote and not allow_remote_images:
-                held += 1
-                return None
-            if not remote and not value.strip().lower().startswith("cid:"):
-                return None
-        return value
-
-    cleaned = nh3.clean(html, attribute_filter=attribute_filter, link_rel="noopener noreferrer nofollow",
-                        url_schemes={"http", "https", "mailto", "cid"})
-    return cleaned, held
 
 
 MAX_MULTIPARTS = 100  # more multipart sections than any real mail: read as text, never recursed into
@@ -127,32 +108,32 @@ def _body(message: EmailMessage, kind: str) -> str | None:
         return None
 
 
-def content(principal: Principal, user_ref: str, folder: str, message_id: str, *,
-            allow_remote_images: bool = False, with_source: bool = False) -> tuple[Any, Content]:
-    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
+def content(principal: Principal, user: MailUser, folder: str, message_id: str, *,
+            allow_remote_images: bool = False, with_source: bool = False, scan: bool = False) -> Content:
+    """`scan`: say whether the message is infected as a release would decide it (`scanner.is_infected`,
+    with a live scan when a clamd is configured; a scanner outage is `scan_error`, not a failure)."""
+    mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
         summary, raw = store.message(folder, message_id)
     message = parse(raw)
     html_source = _body(message, "html")
-    html, held = clean_html(html_source, allow_remote_images=allow_remote_images) if html_source else (None, 0)
+    html, held = clean_mail(html_source, allow_remote_images=allow_remote_images) if html_source else (None, 0)
     owner = principal.user is not None and principal.user.id == user.id
-    return user, Content(summary=summary, text=_body(message, "plain"), html=html, remote_images=held,
-                         attachments=_attachments(message), source=raw if with_source and owner else None)
+    found = Content(summary=summary, text=_body(message, "plain"), html=html, remote_images=held,
+                    attachments=_attachments(message), source=raw if with_source and owner else None,
+                    infected=scanner.header_verdict(summary.headers))
+    if scan and not found.infected:
+        try:
+            found.infected = scanner.is_infected(summary, raw)
+        except Unavailable as error:
+            found.scan_error = error.detail
+    return found
 
 
-def frame_document(cleaned_html: str, *, allow_remote_images: bool) -> str:
-    """The document of the sandboxed iframe: its own CSP (no script, no connection), links open outside."""
-    images = "https: data: cid:" if allow_remote_images else "data: cid:"
-    return ('<!doctype html><meta charset="utf-8">'
-            f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src {images}; "
-            "style-src 'unsafe-inline'; form-action 'none'\">"
-            '<base target="_blank">' + cleaned_html)
-
-
-def attachment(principal: Principal, user_ref: str, folder: str, message_id: str, part: int
+def attachment(principal: Principal, user: MailUser, folder: str, message_id: str, part: int
                ) -> tuple[Attachment, bytes]:
     """One attachment's bytes (the caller serves them as a download, never inline)."""
-    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
+    mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
         _summary, raw = store.message(folder, message_id)
     message = parse(raw)
@@ -163,9 +144,9 @@ def attachment(principal: Principal, user_ref: str, folder: str, message_id: str
     raise NotFound("No such attachment.")
 
 
-def attachments_zip(principal: Principal, user_ref: str, folder: str, message_id: str) -> bytes:
+def attachments_zip(principal: Principal, user: MailUser, folder: str, message_id: str) -> bytes:
     """Every attachment of a message in one zip file (names made safe and unique)."""
-    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=folder)
+    mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
         _summary, raw = store.message(folder, message_id)
     message = parse(raw)

@@ -16,9 +16,7 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
-from ..extensions import db
 from ..models import MailUser
-from ..permissions import EndUserPermission, ObjectType, Permission
 from ..schemas.rules import SenderRuleType
 from . import mailboxes, names, release, wblist
 from .principal import Principal
@@ -43,12 +41,6 @@ class Outcome:
     rules: list[str] = field(default_factory=list)  # senders allowed or blocked
 
 
-def _may_delete(principal: Principal, user: MailUser) -> None:
-    if principal.user is None and not principal.holds_on(Permission.QUARANTINE_RELEASE, ObjectType.DOMAIN,
-                                                         user.domain_id):
-        raise Forbidden(f"You need {Permission.QUARANTINE_RELEASE} on this domain to delete messages.")
-
-
 def _owner(principal: Principal, user: MailUser) -> wblist.Owner:
     try:
         return wblist.user_owner(principal, user.id, write=True)
@@ -67,17 +59,19 @@ def _rule(owner: wblist.Owner, sender: str, kind: SenderRuleType, outcome: Outco
         outcome.rules.append(value)
 
 
-def apply(principal: Principal, user_ref: str, action: Action, message_ids: list[str], *,
+def apply(principal: Principal, user: MailUser, action: Action, message_ids: list[str], *,
           rules_owner: wblist.Owner | None = None) -> Outcome:
-    """`rules_owner`: whose list the allow / block rules go to (default: the user's own)."""
+    """`rules_owner`: whose list the allow / block rules go to (default: the user's own).
+
+    Releases are claimed one by one (`release.release`), before the rules are written."""
     if not message_ids:
         raise Invalid.on("ids", "Select at least one message.")
     if len(message_ids) > MAX_SELECTED:
         raise Invalid.on("ids", f"Select at most {MAX_SELECTED} messages.")
-    user = mailboxes.user_by_id_or_email(principal, user_ref, folder=FOLDER)
+    mailboxes.require_read(principal, user, FOLDER)
     outcome = Outcome()
     if action == Action.DELETE:
-        _may_delete(principal, user)
+        mailboxes.require_delete(principal, user)
         with mailboxes.store_for(user) as store:
             outcome.deleted = store.delete(FOLDER, message_ids)
         return outcome
@@ -87,29 +81,28 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
             senders = [store.message(FOLDER, message_id)[0].sender for message_id in message_ids]
         for sender in dict.fromkeys(senders):
             _rule(owner, sender, SenderRuleType.BLOCK, outcome)
-        db.session.commit()
         return outcome
-    if principal.user is not None and not user.domain.grants(EndUserPermission.QUARANTINE_RELEASE):
-        raise Forbidden("Your domain does not let you release messages.")
+    mailboxes.require_release(principal, user, FOLDER)
     owner = (rules_owner or _owner(principal, user)) if action == Action.RELEASE_ALLOW else None
     senders: list[str] = []
     for message_id in message_ids:
         try:
-            done = release.release(principal, user_ref, FOLDER, message_id, virus_lover=False)
+            done = release.release(principal, user, FOLDER, message_id, virus_lover=False)
         except PreconditionFailed:
             outcome.infected.append(message_id)
             continue
         except ServiceError as error:
-            db.session.rollback()
             outcome.failed[message_id] = error.detail
             continue
         if done.refused:
             outcome.failed[message_id] = "; ".join(done.refused.values())
+            continue
+        if done.in_flight:
+            outcome.failed[message_id] = release.IN_FLIGHT_DETAIL
             continue
         outcome.released.append(message_id)
         senders.append(done.sender)
     if owner is not None and senders:
         for sender in dict.fromkeys(senders):
             _rule(owner, sender, SenderRuleType.ALLOW, outcome)
-        db.session.commit()
     return outcome

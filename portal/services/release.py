@@ -1,34 +1,52 @@
 """Release a quarantined message to its recipient, losing nothing and sending nothing twice.
 
-- An infected message (X-Virus-Name, or reason VIRUS) needs `X-Virus-Lover`; that header on a clean
-  message is refused too (412, as the seed says).
+- An infected message (`scanner.is_infected`: the filter's headers, or a live clamd scan) needs
+  `X-Virus-Lover`; that header on a clean message is refused too (412, as the seed says).
 - The copy sent has no spam subject prefix (the user's policy) and no verdict headers, and carries
   `X-Postern-Released`; it goes to the platform's relay, then its fallback.
-- A release is recorded per recipient only after the relay accepted it (250); a recipient already
-  served is skipped (a double click or a retry sends nothing more) unless `force` is given.
+- Exactly once across processes and machines: before anything is sent, the request claims
+  (user, message key, recipient) by inserting a `releases` row (state `sending`) under its unique
+  constraint, in a short transaction of its own. One request wins; the others find the row and send
+  nothing: `delivered` -> already done, `sending` -> in flight (the API answers 409, try again). After
+  the relay's 250 the row becomes `delivered`, committed at once: the one exception to "one commit per
+  request", so that the record is durable before the store is flagged. A refusal (550/452) or an
+  unreachable relay drops the claim (nothing was sent; a later try may send). A claim older than
+  `claim_lifetime()` (the SMTP deadlines plus a margin) is a crashed worker's and may be retaken.
+- `force` sends again to a recipient already served; the re-send is claimed too (one per request,
+  none while another request is delivering).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import utcnow
-from ..errors import Forbidden, NotFound, PreconditionFailed, Unavailable
+from ..errors import NotFound, PreconditionFailed, Unavailable
 from ..extensions import db
 from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
-from ..permissions import EndUserPermission
 from . import delivery, mailboxes, scanner
 from .principal import Principal
 
 log = logging.getLogger(__name__)
+
+SENDING, DELIVERED = "sending", "delivered"  # states of a Release row
+ALREADY, IN_FLIGHT = "already", "in flight"  # what a claim may find instead
+CLAIM_MARGIN_SECONDS = 30
+RETRY_AFTER_SECONDS = 5  # what a request answering "being released" suggests
+IN_FLIGHT_DETAIL = "The message is being released by another request; try again in a moment."
 
 VERDICT_HEADERS = ("X-Spam-Score", "X-Spam-Status", "X-Spam-Flag", "X-Spam-Level", "X-Quarantine-Reason",
                    "X-Virus-Name", "X-Virus-Status")
@@ -40,6 +58,7 @@ class Outcome:
     already: list[str]
     refused: dict[str, str] = field(default_factory=dict)  # recipient -> the relay's answer
     sender: str = ""  # who sent the released message (for an allow rule that follows)
+    in_flight: list[str] = field(default_factory=list)  # another request is delivering to these now
 
 
 def _who(principal: Principal) -> str:
@@ -64,40 +83,145 @@ def _prepare(raw: bytes, user: MailUser) -> bytes:
     return message.as_bytes()
 
 
-def release(principal: Principal, user_ref: str, folder: str, message_id: str, *, virus_lover: bool,
+def claim_lifetime() -> timedelta:
+    """How long a claim holds off other requests: the SMTP deadline of the relay and of its fallback, and a
+    margin. A `sending` row older than this belongs to a worker that died: it may be retaken."""
+    return timedelta(seconds=2 * float(current_app.config["SMTP_TIMEOUT"]) + CLAIM_MARGIN_SECONDS)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    id: int
+    token: str
+    recipient: str
+    delivered_before: bool  # the row records an earlier delivery: a forced re-send holds it
+
+
+@contextmanager
+def _own_transaction() -> Iterator[Connection]:
+    """A short transaction committed at once, for a claim and for its outcome.
+
+    On PostgreSQL it is a connection of its own, so nothing else of the request is committed with it. On
+    SQLite (one writer at a time, and the request's session usually holds the write lock already: a
+    token's last use, say) it is the session's transaction, committed: the request's writes so far are
+    committed with the claim. Either way the claim is durable before anything is sent."""
+    if db.engine.dialect.name == "sqlite":
+        yield db.session.connection()
+        db.session.commit()
+    else:
+        with db.engine.begin() as conn:
+            yield conn
+
+
+def _claim(user: MailUser, key: str, recipient: str, who: str, *, force: bool) -> _Claim | str:
+    """Take the right to deliver `key` to `recipient`, committed before anything is sent: a claim, ALREADY
+    (delivered, and not forced) or IN_FLIGHT (another request holds it).
+
+    A new claim is an insert under the unique constraint (ON CONFLICT DO NOTHING): of concurrent requests
+    in any process, one inserts, the others insert nothing and read the row. A delivered row (for `force`)
+    or a stale one is retaken by a compare-and-set on its claim token, so again only one request wins."""
+    table = Release.__table__
+    dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
+    for _attempt in range(3):  # a holder may drop its claim between our insert and our read
+        token, now = secrets.token_hex(16), utcnow()
+        with _own_transaction() as conn:
+            inserted = conn.execute(dialect.insert(table).values(
+                user_id=user.id, message_key=key, recipient=recipient, relay="", released_by=who,
+                created_at=now, state=SENDING, claim=token, claimed_at=now, delivered_at=None,
+            ).on_conflict_do_nothing(index_elements=["user_id", "message_key", "recipient"])
+                .returning(table.c.id)).scalar()
+            row = None if inserted is not None else conn.execute(select(
+                table.c.id, table.c.state, table.c.claim, table.c.claimed_at, table.c.delivered_at).where(
+                table.c.user_id == user.id, table.c.message_key == key, table.c.recipient == recipient)).first()
+        if inserted is not None:
+            return _Claim(int(inserted), token, recipient, False)
+        if row is None:
+            continue
+        delivered = row.delivered_at is not None
+        stale = row.state == SENDING and row.claimed_at < now - claim_lifetime()
+        if row.state == SENDING and not stale:
+            return IN_FLIGHT
+        if delivered and not force:
+            return ALREADY
+        with _own_transaction() as conn:
+            taken = conn.execute(update(table).where(table.c.id == row.id, table.c.claim == row.claim).values(
+                state=SENDING, claim=token, claimed_at=now, released_by=who)).rowcount
+        if taken == 1:
+            if stale:
+                log.warning("retook a stale release claim of %s for %s (claimed at %s)", key, recipient,
+                            row.claimed_at)
+            return _Claim(row.id, token, recipient, delivered)
+    return IN_FLIGHT
+
+
+def _delivered(claim: _Claim, relay: str) -> None:
+    """The delivery record, durable at once: the one write committed before the request's end, so that
+    a crash after the relay's 250 (before the store is flagged, before the request commits) never lets a
+    retry send again."""
+    table = Release.__table__
+    with _own_transaction() as conn:
+        done = conn.execute(update(table).where(table.c.id == claim.id, table.c.claim == claim.token).values(
+            state=DELIVERED, delivered_at=utcnow(), relay=relay)).rowcount
+    if not done:  # held past its lifetime and retaken: the other request delivers too
+        log.error("release claim %s for %s was retaken while this request delivered", claim.id, claim.recipient)
+
+
+def _drop(claim: _Claim) -> None:
+    """Nothing was sent (refused, or no relay reachable): a later try may send."""
+    table = Release.__table__
+    mine = (table.c.id == claim.id) & (table.c.claim == claim.token)
+    with _own_transaction() as conn:
+        if claim.delivered_before:
+            conn.execute(update(table).where(mine).values(state=DELIVERED))
+        else:
+            conn.execute(delete(table).where(mine))
+
+
+def release(principal: Principal, user: MailUser, folder: str, message_id: str, *, virus_lover: bool,
             force: bool = False) -> Outcome:
-    user = mailboxes.user_by_id_or_email(principal, user_ref, release=True, folder=folder)
-    if principal.user is not None and not user.domain.grants(EndUserPermission.QUARANTINE_RELEASE):
-        raise Forbidden("Your domain does not let you release messages.")
+    """Deliver a held message once per recipient across all processes (see the module's docstring)."""
+    mailboxes.require_release(principal, user, folder)
     with mailboxes.store_for(user) as store:
         summary, raw = store.message(folder, message_id)
-        infected = (bool(summary.headers.get("X-Virus-Name")) or summary.headers.get("X-Quarantine-Reason") == "VIRUS"
-                    or scanner.infected(raw) is not None)
+        infected = scanner.is_infected(summary, raw)
         if infected and not virus_lover:
             raise PreconditionFailed("The message is infected: send X-Virus-Lover to release it anyway.")
         if virus_lover and not infected:
             raise PreconditionFailed("X-Virus-Lover was sent but the message is not infected.")
         key = message_key(summary)
         recipients = [summary.headers.get("X-Original-To") or user.email]
-        done = set(db.session.scalars(select(Release.recipient).where(
-            Release.user_id == user.id, Release.message_key == key, Release.recipient.in_(recipients))))
-        todo = recipients if force else [r for r in recipients if r not in done]
-        if todo:
-            handed = delivery.deliver(user, current_app.config.get("MAIL_FROM", "postern@localhost"), todo,
-                                      _prepare(raw, user))
-            delivered = [r for r in todo if r not in handed.refused]
-            for recipient in delivered:
-                if recipient not in done:
-                    db.session.add(Release(user_id=user.id, message_key=key, recipient=recipient,
-                                           relay=handed.relay, released_by=_who(principal)))
-            # Durable before anything else can fail: a retry after a crash finds it and sends nothing.
-            db.session.commit()
-            outcome = Outcome(delivered, sorted(done), handed.refused, summary.sender)
-        else:
-            outcome = Outcome([], sorted(done), sender=summary.sender)
-        if not outcome.refused and not summary.released:
+        outcome = Outcome([], [], sender=summary.sender)
+        claims: list[_Claim] = []
+        for recipient in recipients:
+            taken = _claim(user, key, recipient, _who(principal), force=force)
+            if isinstance(taken, _Claim):
+                claims.append(taken)
+            elif taken == ALREADY:
+                outcome.already.append(recipient)
+            else:
+                outcome.in_flight.append(recipient)
+        if claims:
+            _send(user, raw, claims, outcome)
+        if not outcome.refused and not outcome.in_flight and not summary.released:
             _flag(store, folder, summary)
     return outcome
+
+
+def _send(user: MailUser, raw: bytes, claims: list[_Claim], outcome: Outcome) -> None:
+    try:
+        handed = delivery.deliver(user, current_app.config.get("MAIL_FROM", "postern@localhost"),
+                                  [c.recipient for c in claims], _prepare(raw, user))
+    except Unavailable:
+        for claim in claims:  # no relay took it: nothing was sent
+            _drop(claim)
+        raise
+    for claim in claims:
+        if claim.recipient in handed.refused:
+            _drop(claim)
+        else:
+            _delivered(claim, handed.relay)
+            outcome.delivered.append(claim.recipient)
+    outcome.refused.update(handed.refused)
 
 
 def _flag(store: MailStore, folder: str, summary: Summary) -> None:
@@ -116,8 +240,10 @@ def message_key(summary: Summary) -> str:
 def was_released(user: MailUser, summary: Summary) -> bool:
     """Whether a held message was delivered by a release: its flag, else the record."""
     return summary.released or db.session.scalar(select(Release.id).where(
-        Release.user_id == user.id, Release.message_key == message_key(summary)).limit(1)) is not None
+        Release.user_id == user.id, Release.message_key == message_key(summary),
+        Release.delivered_at.is_not(None)).limit(1)) is not None
 
 
 def released_keys(user: MailUser) -> set[str]:
-    return set(db.session.scalars(select(Release.message_key).where(Release.user_id == user.id)))
+    return set(db.session.scalars(select(Release.message_key).where(Release.user_id == user.id,
+                                                                    Release.delivered_at.is_not(None))))

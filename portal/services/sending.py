@@ -25,10 +25,11 @@ from ..errors import FieldError, Forbidden, Invalid, NotFound, PayloadTooLarge, 
 from ..extensions import db
 from ..integrations.mailstore import MailStore
 from ..models import MailUser
-from ..permissions import EndUserPermission, ObjectType, Permission
+from ..permissions import EndUserPermission, Permission
+from ..safe_html import clean_mail
 from ..schemas.emails import SmtpMessageIn
 from . import delivery, mailboxes, names, uploads
-from .messages import clean_html, safe_filename
+from .messages import safe_filename
 from .principal import Principal
 
 log = logging.getLogger(__name__)
@@ -49,20 +50,16 @@ def require_send_mail(user: MailUser) -> None:
         raise Forbidden("Your domain does not let you send mail from the portal.")
 
 
-def sender_of(principal: Principal, user_ref: str) -> MailUser:
-    """The mailbox a mail is sent from, if the principal may send as it."""
+def require_sender(principal: Principal, user: MailUser) -> None:
+    """The principal may send as the mailbox: 404 unless the user is visible, 403 unless allowed."""
     if principal.user is not None:
-        user = mailboxes.find_user(user_ref)
         if user.id != principal.user.id:
             raise NotFound("The user does not exist.")
         require_send_mail(user)
-        return user
-    user = mailboxes.find_user(user_ref)
-    if principal.holds_on(Permission.IMPERSONATE, ObjectType.DOMAIN, user.domain_id):
-        return user
-    if principal.holds_on(Permission.USER_READ, ObjectType.DOMAIN, user.domain_id):
-        raise Forbidden("Sending as a user needs IMPERSONATE on the user's domain.")
-    raise NotFound("The user does not exist.")
+        return
+    principal.reach(user.domain_id, Permission.IMPERSONATE, seen_with=Permission.USER_READ,
+                    missing="The user does not exist.",
+                    refused="Sending as a user needs IMPERSONATE on the user's domain.")
 
 
 def _recipients(data: SmtpMessageIn) -> dict[str, list[str]]:
@@ -127,7 +124,7 @@ def build(user: MailUser, data: SmtpMessageIn, addresses: dict[str, list[str]],
     if data.important:
         message["Importance"] = "high"
         message["X-Priority"] = "1 (Highest)"
-    cleaned, _held = clean_html(data.body or "", allow_remote_images=True)
+    cleaned, _held = clean_mail(data.body or "", allow_remote_images=True)
     message.set_content(text_of(cleaned))
     message.add_alternative(f"<!doctype html><html><body>{cleaned}</body></html>", subtype="html")
     for name, content_type, payload in files:
@@ -137,8 +134,8 @@ def build(user: MailUser, data: SmtpMessageIn, addresses: dict[str, list[str]],
     return message
 
 
-def send(principal: Principal, user_ref: str, data: SmtpMessageIn) -> Sent:
-    user = sender_of(principal, user_ref)
+def send(principal: Principal, user: MailUser, data: SmtpMessageIn) -> Sent:
+    require_sender(principal, user)
     addresses = _recipients(data)
     recipients = [a for field in ("to", "cc", "bcc") for a in addresses[field]]
     files = uploads.take(principal, [a.uid for a in data.attachments], "attachments")

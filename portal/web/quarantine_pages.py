@@ -11,11 +11,13 @@ from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from .. import safe_html
 from ..errors import Invalid, NotFound, ServiceError, Unavailable
 from ..extensions import db
 from ..models import MailUser
 from ..responses import download
-from ..services import mailboxes, messages, quarantine, release, wblist
+from ..services import mailboxes, messages, quarantine, release, scanner, wblist
+from ..services.mailboxes import Capabilities
 from ..services.principal import Principal
 from . import session as web_session
 from .listing import MailPage
@@ -26,13 +28,8 @@ from .security_headers import CSP
 @dataclass
 class Where:
     prefix: str  # endpoint of the list; "<prefix>_message", "_attachment", "_source", "_release", "_bulk"
+    caps: Capabilities  # what the viewer may do (mailboxes.capabilities: the rule the services check too)
     args: dict[str, Any] = field(default_factory=dict)  # path arguments of those endpoints
-    can_release: bool = False
-    can_delete: bool = True
-    can_rules: bool = False
-    can_domain_rules: bool = False
-    can_reply: bool = False
-    can_source: bool = True
     admin_view: str | None = None  # the user's address when an administrator is looking
 
     def url(self, suffix: str = "", **args: Any) -> str:
@@ -52,7 +49,7 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
     errors: dict[str, str] = {}
     status = 200
     try:
-        _user, rows, total = mailboxes.messages(principal, user.email, mailboxes.QUARANTINE, args)
+        rows, total = mailboxes.messages(principal, user, mailboxes.QUARANTINE, args)
     except Invalid as error:
         rows, total, errors = [], 0, error.field_messages()
     except NotFound:
@@ -63,8 +60,10 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
     return render("user/quarantine.html", "user/_quarantine_table.html", status=status, rows=rows, total=total,
                   params=MailPage.of(args if not errors else {}, 20), q=query, reason=args.get("reason", ""),
                   reasons=mailboxes.REASONS, errors=errors, page_sizes=(20, 40, 100),
-                  released=release.released_keys(user), can_release=where.can_release, can_rules=where.can_rules,
-                  can_domain_rules=where.can_domain_rules, can_delete=where.can_delete, **where.context())
+                  released=release.released_keys(user),
+                  infected={m.key for m in rows if scanner.is_infected(m)},  # the headers' verdict: no scan
+                  can_release=where.caps.release, can_rules=where.caps.rules,
+                  can_domain_rules=where.caps.domain_rules, can_delete=where.caps.delete, **where.context())
 
 
 def folder_arg() -> str:
@@ -76,16 +75,18 @@ def message_page(principal: Principal, user: MailUser, where: Where) -> Response
     images = request.args.get("images") == "1"
     folder = folder_arg()
     message_id = request.args.get("id", "")
-    _user, found = messages.content(principal, user.email, folder, message_id, allow_remote_images=images)
-    frame = messages.frame_document(found.html, allow_remote_images=images) if found.html else ""
     held = folder == mailboxes.QUARANTINE
+    # A held message is scanned as its release would be: the page and the release agree on "infected".
+    found = messages.content(principal, user, folder, message_id, allow_remote_images=images,
+                             scan=held and where.caps.release)
+    frame = safe_html.frame_document(found.html, allow_remote_images=images) if found.html else ""
     response = render("user/message.html", message=found, message_id=message_id, images=images, frame=frame,
                       view=request.args.get("view", "html" if found.html else "text"), folder=folder, held=held,
-                      can_release=held and where.can_release, can_reply=not held and where.can_reply,
-                      can_source=where.can_source,
+                      can_release=held and where.caps.release,
+                      can_reply=not held and where.caps.send and not where.admin_view,
+                      can_source=where.caps.source,
                       released=release.was_released(user, found.summary),
-                      infected=bool(found.summary.headers.get("X-Virus-Name"))
-                      or found.summary.headers.get("X-Quarantine-Reason") == "VIRUS", **where.context())
+                      infected=found.infected, scan_error=found.scan_error, **where.context())
     if images:  # a srcdoc frame inherits the page's policy: let its images load, nothing else
         response.headers["Content-Security-Policy"] = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
     return response
@@ -96,14 +97,14 @@ def attachment_download(principal: Principal, user: MailUser) -> Response:
     part = request.args.get("part", "")
     if not part.isdigit():
         raise NotFound("No such attachment.")
-    found, data = messages.attachment(principal, user.email, folder_arg(), request.args.get("id", ""), int(part))
+    found, data = messages.attachment(principal, user, folder_arg(), request.args.get("id", ""), int(part))
     return download(data, found.filename)
 
 
 def source_download(principal: Principal, user: MailUser) -> Response:
     """The raw message, as a download (the mailbox's owner only, as in the API)."""
     message_id = request.args.get("id", "")
-    _user, found = messages.content(principal, user.email, folder_arg(), message_id, with_source=True)
+    found = messages.content(principal, user, folder_arg(), message_id, with_source=True)
     if found.source is None:
         raise NotFound("No such message.")
     return download(found.source, messages.safe_filename(message_id, 0) + ".eml")
@@ -113,7 +114,7 @@ def release_action(principal: Principal, user: MailUser, where: Where) -> Respon
     """Release one held message (once; infected mail needs an explicit choice)."""
     message_id = request.form.get("id", "")
     try:
-        outcome = release.release(principal, user.email, mailboxes.QUARANTINE, message_id,
+        outcome = release.release(principal, user, mailboxes.QUARANTINE, message_id,
                                   virus_lover=request.form.get("virus_lover") == "on")
     except ServiceError as error:
         db.session.rollback()
@@ -122,6 +123,8 @@ def release_action(principal: Principal, user: MailUser, where: Where) -> Respon
     db.session.commit()
     if outcome.refused:
         flash(_("The relay refused the message; it stays in quarantine."), "error")
+    elif outcome.in_flight and not outcome.delivered:
+        flash(_("This message is being released right now; look again in a moment."), "info")
     elif outcome.delivered:
         flash(_("The message was delivered to the mailbox.") if where.admin_view
               else _("The message was delivered to your mailbox."), "success")
@@ -139,7 +142,7 @@ def bulk_action(principal: Principal, user: MailUser, where: Where, rules_owner:
         flash(_("Choose an action."), "error")
         return redirect(back)
     try:
-        outcome = quarantine.apply(principal, user.email, action, request.form.getlist("ids"),
+        outcome = quarantine.apply(principal, user, action, request.form.getlist("ids"),
                                    rules_owner=rules_owner)
         db.session.commit()
     except ServiceError as error:

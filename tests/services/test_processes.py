@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from tests.services_runtime import free_port, gunicorn_server, redis_url, silent_server
+from tests.services_runtime import free_port, gunicorn_app, redis_url, silent_server
 from tests.world import PASSWORD, World
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -51,11 +51,11 @@ def _env(database_url: str, tmp_path: Path, redis: str) -> dict[str, str]:
 @pytest.mark.parametrize("redis_state", ["stopped", "silent"])
 def test_login_works_while_redis_is_down(database_url: str, world: World, tmp_path: Path, redis_state: str) -> None:
     if redis_state == "stopped":
-        with gunicorn_server(_env(database_url, tmp_path, f"redis://127.0.0.1:{free_port()}/0")) as base:
+        with gunicorn_app(_env(database_url, tmp_path, f"redis://127.0.0.1:{free_port()}/0"), workers=1) as base:
             status, location = _login(base, "root", PASSWORD)
     else:
-        with silent_server() as port, gunicorn_server(_env(database_url, tmp_path,
-                                                           f"redis://127.0.0.1:{port}/0")) as base:
+        with silent_server() as port, gunicorn_app(_env(database_url, tmp_path,
+                                                        f"redis://127.0.0.1:{port}/0"), workers=1) as base:
             status, location = _login(base, "root", PASSWORD)
     assert status == 302 and not location.endswith("/login"), (status, location)
 

@@ -7,7 +7,6 @@ from flask import Response, request
 
 from ... import ids
 from ...models import MailUser
-from ...permissions import ObjectType, Permission
 from ...services import mailboxes, wblist
 from .. import quarantine_pages as pages
 from ..session import current_principal
@@ -17,19 +16,14 @@ from .blueprint import bp
 def _user(user_id: str) -> MailUser:
     """The user, if the admin may read their quarantine (403 with USER_READ only, 404 otherwise)."""
     ids.decode(user_id)  # a malformed id is a 404
-    return mailboxes.user_by_id_or_email(current_principal(), user_id, folder=mailboxes.QUARANTINE)
+    user = mailboxes.find_user(user_id)
+    mailboxes.require_read(current_principal(), user, mailboxes.QUARANTINE)
+    return user
 
 
 def _where(user: MailUser, user_id: str) -> pages.Where:
-    principal = current_principal()
-
-    def holds(permission: Permission) -> bool:
-        return principal.holds_on(permission, ObjectType.DOMAIN, user.domain_id)
-
-    releaser = holds(Permission.QUARANTINE_RELEASE)
-    return pages.Where("admin.user_quarantine", {"user_id": user_id}, can_release=releaser, can_delete=releaser,
-                       can_rules=holds(Permission.FILTER_EDIT), can_domain_rules=holds(Permission.FILTER_EDIT),
-                       can_source=False, admin_view=user.email)
+    return pages.Where("admin.user_quarantine", mailboxes.capabilities(current_principal(), user),
+                       {"user_id": user_id}, admin_view=user.email)
 
 
 @bp.get("/admin/users/<user_id>/quarantine")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 from typing import Any
 
 from flask import Response, flash, redirect, request, url_for
@@ -22,7 +23,6 @@ from ... import ids
 from ...errors import Forbidden, Invalid, PayloadTooLarge, ServiceError
 from ...extensions import csrf, db
 from ...models import Upload
-from ...permissions import ObjectType, Permission
 from ...schemas.emails import SmtpMessageIn
 from ...services import audit, mailboxes, messages, sending, signs, uploads, wblist
 from ...services.principal import principal_for_admin
@@ -66,15 +66,14 @@ def stop_impersonating() -> Response:
 # --- quarantine ------------------------------------------------------------------------------------
 
 def _where() -> pages.Where:
-    """What this user (or the administrator viewing the portal as them) may do on the quarantine pages."""
+    """What this user may do on the quarantine pages; the domain's rules only for an administrator
+    viewing the portal as them who may edit those."""
     user = current_user.user
-    granted = set(user.domain.end_user_permissions.split())
     impersonator = getattr(current_user, "impersonator", None)
-    return pages.Where(
-        "user.quarantine", can_release="QUARANTINE_RELEASE" in granted, can_rules="WBLIST_EDIT" in granted,
-        can_reply="SEND_MAIL" in granted,
-        can_domain_rules=impersonator is not None and principal_for_admin(impersonator).holds_on(
-            Permission.FILTER_EDIT, ObjectType.DOMAIN, user.domain_id))
+    caps = mailboxes.capabilities(current_principal(), user)
+    domain_rules = impersonator is not None and mailboxes.capabilities(principal_for_admin(impersonator),
+                                                                       user).domain_rules
+    return pages.Where("user.quarantine", dataclasses.replace(caps, domain_rules=domain_rules))
 
 
 @bp.get("/quarantine")
@@ -147,12 +146,12 @@ def folders() -> Response:
         return redirect(url_for("user.quarantine"))
     try:
         if not wants_fragment():  # a search or a page of the table does not redraw the tree
-            _user, tree = mailboxes.folders(current_principal(), user.email, path or None, stats=True)
+            tree = mailboxes.folders(current_principal(), user, path or None, stats=True)
             if not tree and path:  # a folder without sub-folders: show the top-level ones
-                _user, tree = mailboxes.folders(current_principal(), user.email, None, stats=True)
+                tree = mailboxes.folders(current_principal(), user, None, stats=True)
             tree = [f for f in tree if f.path != mailboxes.QUARANTINE]
         if path:
-            _user, rows, total = mailboxes.messages(current_principal(), user.email, path, args)
+            rows, total = mailboxes.messages(current_principal(), user, path, args)
     except Forbidden:
         raise
     except Invalid as exc:
@@ -200,7 +199,7 @@ def compose() -> Response:
 
 
 def _reply_form(folder: str, message_id: str) -> dict[str, Any]:
-    _user, found = messages.content(current_principal(), current_user.user.email, folder, message_id)
+    found = messages.content(current_principal(), current_user.user, folder, message_id)
     subject = found.summary.subject
     return {"to": found.summary.sender, "subject": subject if subject.lower().startswith("re:") else f"Re: {subject}",
             "origin_id": found.summary.headers.get("Message-ID", "").strip("<>")}
@@ -233,7 +232,7 @@ def compose_send() -> Response:
            "attachments": [{"name": u.name, "uid": u.uid} for u in chosen]}
     try:
         data = SmtpMessageIn.model_validate(raw)
-        sent = sending.send(current_principal(), current_user.user.email, data)
+        sent = sending.send(current_principal(), current_user.user, data)
         db.session.commit()
     except ValidationError as exc:
         errors = {str(e["loc"][0]) if e["loc"] else "_form": e["msg"] for e in exc.errors()}
