@@ -49,4 +49,6 @@ def purge_expired_rules() -> int:
 
 def purge_expired_uploads() -> int:
     """Delete the uploaded files nobody sent within POSTERN_UPLOAD_TTL_HOURS."""
-    return uploads.purge_expired()
+    removed = uploads.purge_expired()
+    db.session.commit()
+    return removed

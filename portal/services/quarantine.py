@@ -16,10 +16,10 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
-from ..extensions import db
 from ..models import MailUser
 from ..permissions import EndUserPermission, ObjectType, Permission
 from ..schemas.rules import SenderRuleType
+from ..unit_of_work import attempt
 from . import mailboxes, names, release, wblist
 from .principal import Principal
 
@@ -85,9 +85,9 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
         owner = rules_owner or _owner(principal, user)
         with mailboxes.store_for(user) as store:
             senders = [store.message(FOLDER, message_id)[0].sender for message_id in message_ids]
-        for sender in dict.fromkeys(senders):
-            _rule(owner, sender, SenderRuleType.BLOCK, outcome)
-        db.session.commit()
+        with attempt():  # all the rules or none
+            for sender in dict.fromkeys(senders):
+                _rule(owner, sender, SenderRuleType.BLOCK, outcome)
         return outcome
     if principal.user is not None and not user.domain.grants(EndUserPermission.QUARANTINE_RELEASE):
         raise Forbidden("Your domain does not let you release messages.")
@@ -99,8 +99,7 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
         except PreconditionFailed:
             outcome.infected.append(message_id)
             continue
-        except ServiceError as error:
-            db.session.rollback()
+        except ServiceError as error:  # a refused release wrote nothing: it records only what was delivered
             outcome.failed[message_id] = error.detail
             continue
         if done.refused:
@@ -109,7 +108,7 @@ def apply(principal: Principal, user_ref: str, action: Action, message_ids: list
         outcome.released.append(message_id)
         senders.append(done.sender)
     if owner is not None and senders:
-        for sender in dict.fromkeys(senders):
-            _rule(owner, sender, SenderRuleType.ALLOW, outcome)
-        db.session.commit()
+        with attempt():
+            for sender in dict.fromkeys(senders):
+                _rule(owner, sender, SenderRuleType.ALLOW, outcome)
     return outcome

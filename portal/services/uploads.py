@@ -115,5 +115,4 @@ def purge_expired(now: datetime | None = None) -> int:
     hours = int(current_app.config["UPLOAD_TTL_HOURS"])
     cutoff = (now or utcnow()) - timedelta(hours=hours)
     result = db.session.execute(delete(Upload).where(Upload.created_at < cutoff))
-    db.session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

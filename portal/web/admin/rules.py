@@ -16,13 +16,13 @@ from sqlalchemy.orm import selectinload
 from ... import ids
 from ...api import serializers
 from ...errors import ServiceError
-from ...extensions import db
 from ...models import EmailAlias
 from ...permissions import ObjectType, Permission
 from ...schemas.common import wire_name
 from ...schemas.rules import FilterAttachmentAdd, FilterSenderAdd, FilterSenderAddList, FilterUriBlAdd
 from ...services import content_rules, decisions, domains, rule_import, wblist
 from ...services import email_aliases as groups
+from ...unit_of_work import attempt
 from .. import forms
 from ..listing import list_page
 from ..render import render
@@ -96,41 +96,44 @@ def rules_list(domain_id: str, kind: str) -> Response:
     return _page(kind, domain_id)
 
 
+def _add(principal: Any, pk: int, kind: str, form: Any) -> None:
+    if kind == "senders":
+        expire = forms.blank_to_none(form.get("expire_at"))
+        item = {"value": form.get("value", ""), "type": form.get("type", ""),
+                "description": forms.blank_to_none(form.get("description"))}
+        if expire:
+            try:
+                item["expireAt"] = int(datetime.fromisoformat(expire).replace(tzinfo=UTC).timestamp() * 1000)
+            except ValueError:
+                item["expireAt"] = "not a date"
+        if form.get("type") == "ALLOW":
+            item["spfOn"] = form.get("spf_on") == "on"
+        body = forms.parse(FilterSenderAddList, [item])
+        wblist.add(wblist.domain_owner(principal, pk, write=True), body.root)
+    elif kind == "attachments":
+        content_rules.add_attachment(principal, pk, forms.parse(FilterAttachmentAdd, {
+            "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
+            "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
+    elif kind == "uris":
+        content_rules.add_uri(principal, pk, forms.parse(FilterUriBlAdd, {
+            "action": form.get("action"), "filter": form.get("filter", ""),
+            "description": forms.blank_to_none(form.get("description"))}))
+    elif kind == "groups":
+        recipients = [r.strip() for r in form.get("recipients", "").replace(",", "\n").splitlines() if r.strip()]
+        groups.create(principal, pk, form.get("email", ""), recipients)
+    else:
+        abort(404)
+
+
 @bp.post("/admin/domains/<domain_id>/rules/<kind>")
 def rules_add(domain_id: str, kind: str) -> Response:
     principal = current_principal()
     pk = ids.decode(domain_id)
     form = request.form
     try:
-        if kind == "senders":
-            expire = forms.blank_to_none(form.get("expire_at"))
-            item = {"value": form.get("value", ""), "type": form.get("type", ""),
-                    "description": forms.blank_to_none(form.get("description"))}
-            if expire:
-                try:
-                    item["expireAt"] = int(datetime.fromisoformat(expire).replace(tzinfo=UTC).timestamp() * 1000)
-                except ValueError:
-                    item["expireAt"] = "not a date"
-            if form.get("type") == "ALLOW":
-                item["spfOn"] = form.get("spf_on") == "on"
-            body = forms.parse(FilterSenderAddList, [item])
-            wblist.add(wblist.domain_owner(principal, pk, write=True), body.root)
-        elif kind == "attachments":
-            content_rules.add_attachment(principal, pk, forms.parse(FilterAttachmentAdd, {
-                "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
-                "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
-        elif kind == "uris":
-            content_rules.add_uri(principal, pk, forms.parse(FilterUriBlAdd, {
-                "action": form.get("action"), "filter": form.get("filter", ""),
-                "description": forms.blank_to_none(form.get("description"))}))
-        elif kind == "groups":
-            recipients = [r.strip() for r in form.get("recipients", "").replace(",", "\n").splitlines() if r.strip()]
-            groups.create(principal, pk, form.get("email", ""), recipients)
-        else:
-            abort(404)
-        db.session.commit()
+        with attempt():
+            _add(principal, pk, kind, form)
     except ServiceError as error:
-        db.session.rollback()
         # "[0].value" (a one-item batch) or "filter": the name of the form field
         errors = {e.field.removeprefix("[0].") or "_form": e.message for e in error.errors} or {"_form": error.detail}
         return _page(kind, domain_id, status=error.status, form=form, form_errors=errors)
@@ -155,7 +158,6 @@ def rules_delete(domain_id: str, kind: str, item_id: str) -> Response:
         groups.delete(principal, item)
     else:
         abort(404)
-    db.session.commit()
     flash(_("Removed."), "success")
     return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
 
@@ -197,13 +199,12 @@ def senders_import(domain_id: str) -> Response:
         items = rule_import.parse(text)
         plan = rule_import.plan(owner, items, replace=replace)
         if request.form.get("confirm") == "yes" and plan.applicable:
-            (wblist.replace_all if replace else wblist.add)(owner, items)
-            db.session.commit()
+            with attempt():
+                (wblist.replace_all if replace else wblist.add)(owner, items)
             flash(_("%(count)d rules imported.", count=len(items)), "success")
             return redirect(url_for("admin.rules_list", domain_id=domain_id, kind="senders"))
         context["plan"] = plan
     except ServiceError as error:
-        db.session.rollback()
         context["errors"] = error.field_messages() or {"csv": error.detail}
         return render("admin/rules/import.html", status=error.status, **context)
     return render("admin/rules/import.html", **context)
@@ -226,16 +227,35 @@ def content_import(domain_id: str, kind: str) -> Response:
     try:
         items = rule_import.parse_content(kind, text)
         if request.form.get("confirm") == "yes":
-            done = content_rules.apply_import(kind, principal, domain.id, items, replace=replace)
-            db.session.commit()
+            with attempt():
+                done = content_rules.apply_import(kind, principal, domain.id, items, replace=replace)
             flash(_("%(count)d rules added, %(removed)d removed.", count=done.added, removed=done.removed), "success")
             return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
         context["plan"] = content_rules.plan_import(kind, principal, domain.id, items, replace=replace)
     except ServiceError as error:
-        db.session.rollback()
         context["errors"] = error.field_messages() or {"csv": error.detail}
         return render("admin/rules/import_content.html", status=error.status, **context)
     return render("admin/rules/import_content.html", **context)
+
+
+def _update(principal: Any, pk: int, item: int, kind: str, form: Any) -> None:
+    if kind == "senders":
+        data: dict[str, Any] = {"value": form.get("value", ""), "type": form.get("type", ""),
+                                "description": forms.blank_to_none(form.get("description"))}
+        if data["type"] == "ALLOW":
+            data["spfOn"] = form.get("spf_on") == "on"
+        wblist.replace_one(wblist.domain_owner(principal, pk, write=True), item,
+                           forms.parse(FilterSenderAdd, data))
+    elif kind == "attachments":
+        content_rules.edit_attachment(principal, item, forms.parse(FilterAttachmentAdd, {
+            "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
+            "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
+    elif kind == "uris":
+        content_rules.edit_uri(principal, item, forms.parse(FilterUriBlAdd, {
+            "action": form.get("action"), "filter": form.get("filter", ""),
+            "description": forms.blank_to_none(form.get("description"))}))
+    else:
+        abort(404)
 
 
 @bp.post("/admin/domains/<domain_id>/rules/<kind>/<item_id>")
@@ -243,28 +263,10 @@ def rules_update(domain_id: str, kind: str, item_id: str) -> Response:
     """Inline edit of one rule (the row's form)."""
     principal = current_principal()
     pk, item = ids.decode(domain_id), ids.decode(item_id)
-    form = request.form
     try:
-        if kind == "senders":
-            data: dict[str, Any] = {"value": form.get("value", ""), "type": form.get("type", ""),
-                                    "description": forms.blank_to_none(form.get("description"))}
-            if data["type"] == "ALLOW":
-                data["spfOn"] = form.get("spf_on") == "on"
-            wblist.replace_one(wblist.domain_owner(principal, pk, write=True), item,
-                               forms.parse(FilterSenderAdd, data))
-        elif kind == "attachments":
-            content_rules.edit_attachment(principal, item, forms.parse(FilterAttachmentAdd, {
-                "action": form.get("action"), "checkType": form.get("check_type"), "filter": form.get("filter", ""),
-                "priority": form.get("priority") or 1, "description": forms.blank_to_none(form.get("description"))}))
-        elif kind == "uris":
-            content_rules.edit_uri(principal, item, forms.parse(FilterUriBlAdd, {
-                "action": form.get("action"), "filter": form.get("filter", ""),
-                "description": forms.blank_to_none(form.get("description"))}))
-        else:
-            abort(404)
-        db.session.commit()
+        with attempt():
+            _update(principal, pk, item, kind, request.form)
     except ServiceError as error:
-        db.session.rollback()
         detail = "; ".join(e.message for e in error.errors) or error.detail
         return _page(kind, domain_id, status=error.status, form_errors={"_form": detail})
     flash(_("Saved."), "success")
