@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import uuid
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 import pytest
 
 IN_CI = os.environ.get("CI") == "true"
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def missing(what: str) -> None:
@@ -334,4 +337,59 @@ def clamd() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+_GUNICORN_HOOKS = '''
+def post_worker_init(worker):
+    worker.log.info("postern-test: worker %s ready", worker.pid)
+'''
+
+
+@contextmanager
+def gunicorn_server(environment: dict[str, str], *, workers: int = 4, app: str = "app:app",
+                    seconds: float = 60.0) -> Iterator[str]:
+    """`gunicorn -w workers app` of this repository on a free loopback port, with `environment` added to
+    this process's; yields its base URL once every worker has loaded the app; stopped by its PID."""
+    binary = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    if not os.path.exists(binary):
+        binary = shutil.which("gunicorn") or ""
+    if not binary:
+        missing("gunicorn is not installed")
+    workdir = tempfile.mkdtemp(prefix="gunicorn-")
+    hooks, log_path = os.path.join(workdir, "hooks.py"), os.path.join(workdir, "gunicorn.log")
+    with open(hooks, "w") as fh:
+        fh.write(_GUNICORN_HOOKS)
+    port = free_port()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [binary, "-c", hooks, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120",
+             "--graceful-timeout", "5", "--error-logfile", "-", app],
+            cwd=REPOSITORY, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        pause = threading.Event()
+        for _ in range(int(seconds / 0.05)):
+            with open(log_path, "rb") as fh:
+                ready = fh.read().count(b"postern-test: worker")
+            if ready >= workers:
+                break
+            if proc.poll() is not None:
+                break
+            pause.wait(0.05)
+        else:
+            ready = -1
+        if ready < workers:
+            with open(log_path, "rb") as fh:
+                raise RuntimeError(f"gunicorn did not start {workers} workers within {seconds} s:\n"
+                                   + fh.read().decode(errors="replace")[-4000:])
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
