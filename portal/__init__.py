@@ -51,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(user_bp)
 
-    from . import cli, error_pages, jobs, schema_check
+    from . import cli, error_pages, jobs, schema_check, unit_of_work
     from .integrations import mailstore
 
     mailstore.POOL.size = max(int(app.config["IMAP_POOL_SIZE"]), 0)
@@ -60,4 +60,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     schema_check.init_app(app)
     cli.init_app(app)
     jobs.init_app(app)
+    unit_of_work.init_app(app)  # last: its commit runs before the other after_request hooks (job dispatch)
     return app

@@ -8,11 +8,13 @@ from flask import Flask, Response, request, session
 from flask_babel import force_locale
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .api.problems import from_service_error, problem
 from .errors import ServiceError
 from .extensions import db
+from .unit_of_work import conflict
 from .web.render import render
 
 
@@ -34,6 +36,14 @@ def init_app(app: Flask) -> None:
         if _is_api():
             return from_service_error(error)
         return render("errors/error.html", status=error.status, code=error.status, message=error.detail)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(error: IntegrityError) -> Response:
+        """A unique or foreign-key violation (concurrent writes, at a flush or at the commit) is a 409."""
+        found = conflict(error)
+        if found is None:  # NOT NULL, CHECK: a bug
+            return _unexpected(error)
+        return _service(found)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

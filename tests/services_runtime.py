@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 import pytest
 
 IN_CI = os.environ.get("CI") == "true"
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def missing(what: str) -> None:
@@ -424,52 +426,63 @@ def slow_smtp_server(delay: float) -> Iterator[tuple[SlowSmtpSink, int]]:
         controller.stop()
 
 
+def _server_environment(environment: dict[str, str]) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("POSTERN_")}
+    return {**inherited, "POSTERN_SECRET_KEY": "test-secret-key-not-for-production", **environment}
+
+
+_GUNICORN_HOOKS = '''
+def post_worker_init(worker):
+    worker.log.info("postern-test: worker %s ready", worker.pid)
+'''
+
+
 @contextmanager
-def gunicorn_app(env: dict[str, str], workers: int = 4, seconds: float = 60.0, root: str | None = None
-                 ) -> Iterator[str]:
-    """`app:app` under a real gunicorn (`workers` sync processes) on a free loopback port, configured by
-    POSTERN_* variables in `env` (REDIS_URL is removed unless given); yields its base URL once it answers.
-    `root`: the source tree to serve (default: this one; a benchmark may serve an older checkout)."""
-    import time
-    import urllib.error
-    import urllib.request
-    from pathlib import Path
-
-    binary = Path(sys.executable).parent / "gunicorn"
-    if not binary.exists():
-        missing("gunicorn is not installed in the virtualenv")
-    root = root or str(Path(__file__).resolve().parent.parent)
+def gunicorn_app(environment: dict[str, str], workers: int = 4, *, app: str = "app:app", seconds: float = 60.0,
+                 root: str | None = None) -> Iterator[str]:
+    """`gunicorn -w workers app` on a free loopback port, configured by `environment` (this process's
+    POSTERN_* and REDIS_URL are left out, a shared secret key is set); yields its base URL once every worker
+    has loaded the app; stopped by its PID. `root`: the source tree to serve (default: this repository; a
+    benchmark may serve an older checkout)."""
+    binary = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    if not os.path.exists(binary):
+        binary = shutil.which("gunicorn") or ""
+    if not binary:
+        missing("gunicorn is not installed")
+    workdir = tempfile.mkdtemp(prefix="gunicorn-")
+    hooks, log_path = os.path.join(workdir, "hooks.py"), os.path.join(workdir, "gunicorn.log")
+    with open(hooks, "w") as fh:
+        fh.write(_GUNICORN_HOOKS)
     port = free_port()
-    environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("POSTERN_")}
-    environment["POSTERN_SECRET_KEY"] = "test-secret-key-not-for-production"  # shared by the workers
-    environment.update(env)
-    with tempfile.TemporaryFile() as log:  # not a pipe: a chatty server must never block on it
-        proc = subprocess.Popen([str(binary), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                                 "--timeout", "60", "--chdir", str(root), "app:app"], env=environment,
-                                stdout=subprocess.DEVNULL, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-
-        def output() -> str:
-            log.seek(0)
-            return log.read().decode(errors="replace")[-4000:]
-
-        deadline = time.monotonic() + seconds
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/api/openapi.json", timeout=5):
-                        break
-                except (urllib.error.URLError, OSError):
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"gunicorn exited: {output()}") from None
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"gunicorn did not answer within {seconds} s") from None
-                    time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [binary, "-c", hooks, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120",
+             "--graceful-timeout", "5", "--error-logfile", "-", app],
+            cwd=root or REPOSITORY, env=_server_environment(environment), stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        pause = threading.Event()
+        for _ in range(int(seconds / 0.05)):
+            with open(log_path, "rb") as fh:
+                ready = fh.read().count(b"postern-test: worker")
+            if ready >= workers:
+                break
+            if proc.poll() is not None:
+                break
+            pause.wait(0.05)
+        else:
+            ready = -1
+        if ready < workers:
+            with open(log_path, "rb") as fh:
+                raise RuntimeError(f"gunicorn did not start {workers} workers within {seconds} s:\n"
+                                   + fh.read().decode(errors="replace")[-4000:])
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,7 +1,9 @@
-"""One implementation of the API conventions: auth, access declaration, bodies, lists, commits.
+"""One implementation of the API conventions: auth, access declaration, bodies, lists.
 
 Every route is declared with `@endpoint(...)`, which records it for the OpenAPI document and for
-the access audit (a route without a declared access cannot be registered).
+the access audit (a route without a declared access cannot be registered). The request's unit of
+work commits once after the view, as for pages (`portal/unit_of_work.py`): an answer below 400
+commits, an error answer rolls back, and a unique violation is a 409 problem.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from pydantic import BaseModel, RootModel, ValidationError
 from sqlalchemy import Select
 
 from ..errors import Forbidden, Invalid, ServiceError, Unauthorized
-from ..extensions import db
 from ..permissions import Permission
 from ..services import listing, tokens
 from ..services.principal import Principal
@@ -157,9 +158,7 @@ def endpoint(
                 if body is not None:
                     kwargs["body"] = _parse_body(body)
                 result = fn(**kwargs)
-                db.session.commit()
             except ServiceError as error:
-                db.session.rollback()
                 return from_service_error(error)
             return result
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
 from ..models import MailUser
 from ..schemas.rules import SenderRuleType
+from ..unit_of_work import attempt
 from . import mailboxes, names, release, wblist
 from .principal import Principal
 
@@ -79,8 +80,9 @@ def apply(principal: Principal, user: MailUser, action: Action, message_ids: lis
         owner = rules_owner or _owner(principal, user)
         with mailboxes.store_for(user) as store:
             senders = [store.message(FOLDER, message_id)[0].sender for message_id in message_ids]
-        for sender in dict.fromkeys(senders):
-            _rule(owner, sender, SenderRuleType.BLOCK, outcome)
+        with attempt():  # all the rules or none
+            for sender in dict.fromkeys(senders):
+                _rule(owner, sender, SenderRuleType.BLOCK, outcome)
         return outcome
     mailboxes.require_release(principal, user, FOLDER)
     owner = (rules_owner or _owner(principal, user)) if action == Action.RELEASE_ALLOW else None
@@ -91,7 +93,7 @@ def apply(principal: Principal, user: MailUser, action: Action, message_ids: lis
         except PreconditionFailed:
             outcome.infected.append(message_id)
             continue
-        except ServiceError as error:
+        except ServiceError as error:  # a refused release wrote nothing: it records only what was delivered
             outcome.failed[message_id] = error.detail
             continue
         if done.refused:
@@ -103,6 +105,7 @@ def apply(principal: Principal, user: MailUser, action: Action, message_ids: lis
         outcome.released.append(message_id)
         senders.append(done.sender)
     if owner is not None and senders:
-        for sender in dict.fromkeys(senders):
-            _rule(owner, sender, SenderRuleType.ALLOW, outcome)
+        with attempt():
+            for sender in dict.fromkeys(senders):
+                _rule(owner, sender, SenderRuleType.ALLOW, outcome)
     return outcome

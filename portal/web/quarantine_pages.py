@@ -13,7 +13,6 @@ from flask_babel import ngettext
 
 from .. import safe_html
 from ..errors import Invalid, NotFound, ServiceError, Unavailable
-from ..extensions import db
 from ..models import MailUser
 from ..responses import download
 from ..services import mailboxes, messages, quarantine, release, scanner, wblist
@@ -117,10 +116,8 @@ def release_action(principal: Principal, user: MailUser, where: Where) -> Respon
         outcome = release.release(principal, user, mailboxes.QUARANTINE, message_id,
                                   virus_lover=request.form.get("virus_lover") == "on")
     except ServiceError as error:
-        db.session.rollback()
         flash(error.detail, "error")
         return redirect(where.url("_message", id=message_id))
-    db.session.commit()
     if outcome.refused:
         flash(_("The relay refused the message; it stays in quarantine."), "error")
     elif outcome.in_flight and not outcome.delivered:
@@ -144,9 +141,7 @@ def bulk_action(principal: Principal, user: MailUser, where: Where, rules_owner:
     try:
         outcome = quarantine.apply(principal, user, action, request.form.getlist("ids"),
                                    rules_owner=rules_owner)
-        db.session.commit()
     except ServiceError as error:
-        db.session.rollback()
         flash(error.detail if not error.errors else error.errors[0].message, "error")
         return redirect(back)
     for text, category in summary(outcome):

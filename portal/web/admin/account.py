@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 
 from ... import ids
 from ...errors import Invalid, ServiceError
-from ...extensions import db
 from ...schemas.accounts import AdminUpdate, TokenAdd
 from ...services import admins, auth, tokens
 from ...services.passwords import verify_password
+from ...unit_of_work import attempt
 from .. import forms
 from .. import session as web_session
 from ..i18n import LANGUAGES
@@ -38,15 +38,14 @@ def account() -> Response:
                 if not verify_password(me.password_hash, request.form.get("current_password", "")):
                     raise Invalid.on("current_password", _("This is not your current password."))
                 values["password"] = request.form["new_password"]
-            admins.update(principal, me.id, forms.parse(AdminUpdate, values))
-            db.session.commit()
+            with attempt():
+                admins.update(principal, me.id, forms.parse(AdminUpdate, values))
             session["lang"] = me.language
             if "password" in values:
                 web_session.start(me)  # the password change logged out every other session
             flash(_("Your account was saved."), "success")
             return redirect(url_for("admin.account"))
         except ServiceError as error:
-            db.session.rollback()
             errors, status = error.field_messages() or {"_form": error.detail}, error.status
     return render("admin/account/profile.html", status=status, me=me, form=request.form, errors=errors,
                   languages=LANGUAGES)
@@ -72,10 +71,9 @@ def my_tokens_create() -> Response:
             except ValueError as exc:
                 raise Invalid.on("expiration", _("Give a date as YYYY-MM-DD.")) from exc
         body = forms.parse(TokenAdd, {"name": request.form.get("name", ""), "expiration": expiration_ms})
-        token, value = tokens.create(principal, me.id, body.name, body.expiration)
-        db.session.commit()
+        with attempt():
+            token, value = tokens.create(principal, me.id, body.name, body.expiration)
     except ServiceError as error:
-        db.session.rollback()
         return render("admin/account/tokens.html", status=error.status, rows=tokens.list_for(principal, me.id),
                       form=request.form, errors=error.field_messages() or {"_form": error.detail}, new_value=None)
     return render("admin/account/tokens.html", rows=tokens.list_for(principal, me.id), form={}, errors={},
@@ -86,7 +84,6 @@ def my_tokens_create() -> Response:
 def my_tokens_revoke(token_id: str) -> Response:
     principal = current_principal()
     tokens.revoke(principal, principal.require_admin().id, ids.decode(token_id))
-    db.session.commit()
     flash(_("The token was revoked."), "success")
     return redirect(url_for("admin.my_tokens"))
 
@@ -109,12 +106,11 @@ def security_enable() -> Response:
     if not secret:
         return redirect(url_for("admin.security"))
     try:
-        auth.enable_totp(me, secret, request.form.get("code", ""))
+        with attempt():
+            auth.enable_totp(me, secret, request.form.get("code", ""))
     except ServiceError as error:
-        db.session.rollback()
         return render("admin/account/security.html", status=400, me=me, errors=error.field_messages(),
                       secret=secret, qr=auth.provisioning_qr_svg(me, secret))
-    db.session.commit()
     session.pop("totp_enrol", None)
     flash(_("Two-factor authentication is on."), "success")
     return redirect(url_for("admin.security"))
@@ -127,6 +123,5 @@ def security_disable() -> Response:
         return render("admin/account/security.html", status=400, me=me,
                       errors={"password": _("This is not your current password.")})
     auth.disable_totp(me)
-    db.session.commit()
     flash(_("Two-factor authentication is off."), "success")
     return redirect(url_for("admin.security"))

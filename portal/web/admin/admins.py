@@ -10,12 +10,12 @@ from sqlalchemy.orm import selectinload
 
 from ... import ids
 from ...errors import Forbidden, Invalid, ServiceError
-from ...extensions import db
 from ...models import Admin
 from ...permissions import ADMIN_PERMISSIONS, ObjectType, Permission
 from ...schemas.accounts import AdminCreate, AdminUpdate, AuthorityIn
 from ...serializers import ADMIN_COLUMNS
 from ...services import admins, objects
+from ...unit_of_work import attempt
 from .. import forms
 from ..i18n import LANGUAGES
 from ..listing import list_page
@@ -77,12 +77,11 @@ def admin_new() -> Response:
                 "sysAdmin": request.form.get("sys_admin") == "on",
                 "authorities": [authority.model_dump(by_alias=True)] if authority else [],
             })
-            admin = admins.create(principal, body)
-            db.session.commit()
+            with attempt():
+                admin = admins.create(principal, body)
             flash(_("Administrator %(login)s was created.", login=admin.login), "success")
             return redirect(url_for("admin.admin_edit", admin_id=ids.encode(admin.id)))
         except ServiceError as error:
-            db.session.rollback()
             errors = error.field_messages() or {"_form": error.detail}
             status = error.status
     return render("admin/admins/new.html", status=status,
@@ -124,10 +123,9 @@ def admin_update(admin_id: str) -> Response:
     if request.form.get("password"):
         values["password"] = request.form["password"]
     try:
-        admins.update(principal, pk, forms.parse(AdminUpdate, values))
-        db.session.commit()
+        with attempt():
+            admins.update(principal, pk, forms.parse(AdminUpdate, values))
     except ServiceError as error:
-        db.session.rollback()
         target = admins.get(principal, pk)
         return render("admin/admins/edit.html", status=error.status, **_edit_context(
             target, form=request.form, errors=error.field_messages() or {"_form": error.detail}))
@@ -143,10 +141,9 @@ def admin_grant(admin_id: str) -> Response:
         authority = _authority_from_form("", "authority")
         if authority is None:
             raise Invalid.on("authority.objectId", _("Name the broker, customer or domain."))
-        admins.set_authority(principal, pk, authority)
-        db.session.commit()
+        with attempt():
+            admins.set_authority(principal, pk, authority)
     except ServiceError as error:
-        db.session.rollback()
         target = admins.get(principal, pk)
         return render("admin/admins/edit.html", status=error.status, **_edit_context(
             target, form={}, grant_form=request.form,
@@ -163,7 +160,6 @@ def admin_revoke(admin_id: str, object_type: str, object_id: str) -> Response:
         raise Invalid.on("objectType", _("Unknown object type.")) from exc
     admins.set_authority(current_principal(), ids.decode(admin_id),
                          AuthorityIn(object_type=kind, object_id=object_id, permissions=[]))
-    db.session.commit()
     flash(_("Authority removed."), "success")
     return redirect(url_for("admin.admin_edit", admin_id=admin_id))
 
@@ -172,7 +168,6 @@ def admin_revoke(admin_id: str, object_type: str, object_id: str) -> Response:
 def admin_toggle(admin_id: str) -> Response:
     enabled = request.form.get("enabled") == "true"
     admins.update(current_principal(), ids.decode(admin_id), AdminUpdate(enabled=enabled))
-    db.session.commit()
     flash(_("Account enabled.") if enabled else _("Account disabled: its sessions and tokens no longer work."),
           "success")
     return redirect(url_for("admin.admin_edit", admin_id=admin_id))
@@ -186,6 +181,5 @@ def admin_delete(admin_id: str) -> Response:
         return render("admin/admins/delete.html", target=target, target_id=admin_id)
     login = target.login
     admins.delete(principal, target.id)
-    db.session.commit()
     flash(_("Administrator %(login)s was deleted.", login=login), "success")
     return redirect(url_for("admin.admins_list"))

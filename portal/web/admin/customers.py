@@ -15,6 +15,7 @@ from ...extensions import db
 from ...models import Domain
 from ...options import OPTIONS, Scope
 from ...services import customers, options
+from ...unit_of_work import attempt
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
@@ -40,11 +41,10 @@ def customer_create() -> Response:
     form = request.form
     try:
         broker_id = ids.decode(form["broker_id"]) if form.get("broker_id") else None
-        customer = customers.create_customer(current_principal(), broker_id, form.get("name", ""),
-                                             form.get("description"), form.get("external_id"))
-        db.session.commit()
+        with attempt():
+            customer = customers.create_customer(current_principal(), broker_id, form.get("name", ""),
+                                                 form.get("description"), form.get("external_id"))
     except ServiceError as error:
-        db.session.rollback()
         return _list(error.status, form=form, form_errors=error.field_messages() or {"_form": error.detail})
     flash(_("Customer %(name)s created.", name=customer.name), "success")
     return redirect(url_for("admin.customer_page", customer_id=ids.encode(customer.id)))
@@ -53,11 +53,10 @@ def customer_create() -> Response:
 @bp.post("/admin/brokers")
 def broker_create() -> Response:
     try:
-        broker = customers.create_broker(current_principal(), request.form.get("broker_name", ""),
-                                         request.form.get("broker_description"))
-        db.session.commit()
+        with attempt():
+            broker = customers.create_broker(current_principal(), request.form.get("broker_name", ""),
+                                             request.form.get("broker_description"))
     except ServiceError as error:
-        db.session.rollback()
         errors = {f"broker_{k}": v for k, v in error.field_messages().items()} or {"_form": error.detail}
         return _list(error.status, form=request.form, form_errors=errors)
     flash(_("Broker %(name)s created.", name=broker.name), "success")
@@ -94,10 +93,9 @@ def customer_option_set(customer_id: str) -> Response:
     chain = _editable(customer_id)
     name = request.form.get("name", "")
     try:
-        options.set_value(current_principal(), chain, name, request.form.get("value", ""))
-        db.session.commit()
+        with attempt():
+            options.set_value(current_principal(), chain, name, request.form.get("value", ""))
     except ServiceError as error:
-        db.session.rollback()
         message = error.errors[0].message if error.errors else error.detail
         return _page(customer_id, error.status, {f"option.{name}": message}, request.form)
     flash(_("Option %(name)s saved.", name=name), "success")
@@ -110,6 +108,5 @@ def customer_option_delete(customer_id: str, name: str) -> Response:
     if name not in OPTIONS:
         abort(404)
     options.delete_value(current_principal(), chain, name)
-    db.session.commit()
     flash(_("Option %(name)s now inherits its value.", name=name), "success")
     return redirect(url_for("admin.customer_page", customer_id=customer_id))

@@ -18,6 +18,7 @@ from ...permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, 
 from ...schemas.accounts import AdminAdd
 from ...schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PlatformIn
 from ...services import admins, domains, options, providers
+from ...unit_of_work import attempt
 from .. import forms
 from ..i18n import LANGUAGES
 from ..listing import list_page
@@ -65,12 +66,11 @@ def domain_new() -> Response:
                 "archive": form.get("archive") == "on", "description": forms.blank_to_none(form.get("description")),
                 "platforms": [platform] if platform else [],
             })
-            domain = domains.create(principal, body, ignore_mx=form.get("ignore_mx") == "on")
-            db.session.commit()
+            with attempt():
+                domain = domains.create(principal, body, ignore_mx=form.get("ignore_mx") == "on")
             flash(_("Domain %(name)s was created.", name=domain.name), "success")
             return redirect(url_for("admin.domain_tab", domain_id=ids.encode(domain.id), tab="settings"))
         except ServiceError as error:
-            db.session.rollback()
             errors, status = error.field_messages() or {"_form": error.detail}, error.status
     return render("admin/domains/new.html", status=status, form=request.form, errors=errors,
                   customers=_creatable_customers(), languages=LANGUAGES,
@@ -123,13 +123,12 @@ def domain_tab(domain_id: str, tab: str) -> Response:
 
 
 def _after(domain_id: str, tab: str, message: str) -> Response:
-    db.session.commit()
     flash(message, "success")
     return redirect(url_for("admin.domain_tab", domain_id=domain_id, tab=tab))
 
 
 def _failed(domain_id: str, tab: str, error: ServiceError, **extra: Any) -> Response:
-    db.session.rollback()
+    """The tab again with the error (the call ran in `attempt()`: nothing it wrote is left)."""
     domain = _domain(domain_id)
     return _render_tab(domain, tab, status=error.status,
                        errors=error.field_messages() or {"_form": error.detail}, **extra)
@@ -153,7 +152,8 @@ def domain_settings(domain_id: str) -> Response:
             # an unchanged default policy is not sent: changing it alone needs POLICY_ASSIGN
             **({"policyId": chosen_policy} if chosen_policy and chosen_policy != current_policy else {}),
         })
-        domains.update(current_principal(), domain.id, body, ignore_mx=form.get("ignore_mx") == "on")
+        with attempt():
+            domains.update(current_principal(), domain.id, body, ignore_mx=form.get("ignore_mx") == "on")
     except ServiceError as error:
         return _failed(domain_id, "settings", error, form=form)
     return _after(domain_id, "settings", _("Settings saved."))
@@ -165,9 +165,9 @@ def domain_delete(domain_id: str) -> Response:
     if request.method == "GET":
         return render("admin/domains/delete.html", domain=domain, domain_id=domain_id, errors={})
     try:
-        domains.delete(current_principal(), domain.id, ignore_mx=request.form.get("ignore_mx") == "on")
+        with attempt():
+            domains.delete(current_principal(), domain.id, ignore_mx=request.form.get("ignore_mx") == "on")
     except ServiceError as error:
-        db.session.rollback()
         return render("admin/domains/delete.html", status=error.status, domain=_domain(domain_id),
                       domain_id=domain_id, errors=error.field_messages() or {"_form": error.detail})
     return _after(domain_id, "settings", _("The domain is deleted; it can be restored until its purge date."))
@@ -184,7 +184,8 @@ def domain_revert(domain_id: str) -> Response:
 def domain_alias_add(domain_id: str) -> Response:
     name = request.form.get("alias", "")
     try:
-        domains.add_aliases(current_principal(), ids.decode(domain_id), [name])
+        with attempt():
+            domains.add_aliases(current_principal(), ids.decode(domain_id), [name])
     except ServiceError as error:
         error = type(error)(error.detail, [type(e)("alias", e.message) for e in error.errors])
         return _failed(domain_id, "aliases", error, form=request.form)
@@ -226,7 +227,8 @@ def domain_platform_save(domain_id: str) -> Response:
     try:
         body = forms.parse(DomainUpdate, {"platforms": [forms.parse(PlatformIn, i).model_dump(by_alias=True)
                                                         for i in items]})
-        domains.update(current_principal(), domain.id, body, ignore_mx=True)
+        with attempt():
+            domains.update(current_principal(), domain.id, body, ignore_mx=True)
     except ServiceError as error:
         return _failed(domain_id, "platforms", error, form=form)
     return _after(domain_id, "platforms", _("Platform saved."))
@@ -237,8 +239,9 @@ def domain_platform_delete(domain_id: str, platform_id: str) -> Response:
     domain = _domain(domain_id, Permission.DOMAIN_EDIT)
     items = [i for i in _platform_items(domain) if i["id"] != platform_id]
     try:
-        domains.update(current_principal(), domain.id, forms.parse(DomainUpdate, {"platforms": items}),
-                       ignore_mx=True)
+        with attempt():
+            domains.update(current_principal(), domain.id, forms.parse(DomainUpdate, {"platforms": items}),
+                           ignore_mx=True)
     except ServiceError as error:
         return _failed(domain_id, "platforms", error, form={})
     return _after(domain_id, "platforms", _("Platform removed."))
@@ -249,7 +252,8 @@ def domain_option_set(domain_id: str) -> Response:
     domain = _domain(domain_id, Permission.DOMAIN_EDIT)
     name = request.form.get("name", "")
     try:
-        options.set_value(current_principal(), options.domain_chain(domain), name, request.form.get("value", ""))
+        with attempt():
+            options.set_value(current_principal(), options.domain_chain(domain), name, request.form.get("value", ""))
     except ServiceError as error:
         error = type(error)(error.detail, [type(e)(f"option.{name}", e.message) for e in error.errors])
         return _failed(domain_id, "options", error, form=request.form)
@@ -279,8 +283,9 @@ def domain_admin_add(domain_id: str) -> Response:
         target = admins.find_by_login(login) if login else None
         if target is None:
             raise Invalid.on("login", _("No administrator has this login (create the account first)."))
-        admins.add_domain_admin(current_principal(), domain, forms.parse(AdminAdd, {
-            "id": ids.encode(target.id), "permissions": request.form.getlist("permissions")}))
+        with attempt():
+            admins.add_domain_admin(current_principal(), domain, forms.parse(AdminAdd, {
+                "id": ids.encode(target.id), "permissions": request.form.getlist("permissions")}))
     except ServiceError as error:
         return _failed(domain_id, "admins", error, form=request.form)
     return _after(domain_id, "admins", _("Access given to %(login)s.", login=login))

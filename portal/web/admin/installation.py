@@ -7,9 +7,9 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from ...errors import ServiceError
-from ...extensions import db
 from ...options import OPTIONS, Scope
 from ...services import options
+from ...unit_of_work import attempt
 from ..render import render
 from ..session import current_principal
 from .blueprint import bp
@@ -34,10 +34,9 @@ def installation_option_set() -> Response:
     principal.require_sysadmin()
     name = request.form.get("name", "")
     try:
-        options.set_value(principal, CHAIN, name, request.form.get("value", ""))
-        db.session.commit()
+        with attempt():
+            options.set_value(principal, CHAIN, name, request.form.get("value", ""))
     except ServiceError as error:
-        db.session.rollback()
         message = error.errors[0].message if error.errors else error.detail
         return _page(error.status, {f"option.{name}": message}, request.form)
     flash(_("Option %(name)s saved.", name=name), "success")
@@ -51,6 +50,5 @@ def installation_option_delete(name: str) -> Response:
     if name not in OPTIONS:
         abort(404)
     options.delete_value(principal, CHAIN, name)
-    db.session.commit()
     flash(_("Option %(name)s now inherits its value.", name=name), "success")
     return redirect(url_for("admin.installation_options"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Response, flash, redirect, url_for
 from flask_babel import gettext as _
 
-from ...extensions import db
 from ...jobs import status
 from ..render import render
 from ..session import current_principal
@@ -30,6 +29,5 @@ def job_retry(job_id: str) -> Response:
 def job_dismiss(job_id: str) -> Response:
     current_principal().require_sysadmin()
     status.dismiss(job_id)
-    db.session.commit()
     flash(_("The failure is dismissed."), "success")
     return redirect(url_for("admin.jobs_page"))

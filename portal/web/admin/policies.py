@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 
 from ... import ids
 from ...errors import ServiceError
-from ...extensions import db
 from ...models import Domain, Policy
 from ...permissions import Permission
 from ...schemas.domains import ArchiveProps, PolicyIn, QuarantineProps, RelayProps, RetentionProps
 from ...services import domains, policies
+from ...unit_of_work import attempt
 from .. import forms, policy_form
 from ..render import render
 from ..session import current_principal
@@ -52,10 +52,9 @@ def policy_new(domain_id: str) -> Response:
     if request.method == "GET":
         return _page(domain, None, _values(None), {})
     try:
-        policy = policies.create(principal, domain, forms.parse(PolicyIn, policy_form.parse(request.form)))
-        db.session.commit()
+        with attempt():
+            policy = policies.create(principal, domain, forms.parse(PolicyIn, policy_form.parse(request.form)))
     except ServiceError as error:
-        db.session.rollback()
         return _page(domain, None, request.form.to_dict(), error.field_messages() or {"_form": error.detail},
                      error.status)
     flash(_("Policy %(name)s was created.", name=policy.name), "success")
@@ -70,10 +69,9 @@ def policy_edit(policy_id: str) -> Response:
     if request.method == "GET":
         return _page(domain, policy, _values(policy), {})
     try:
-        policies.update(principal, policy.id, forms.parse(PolicyIn, policy_form.parse(request.form)))
-        db.session.commit()
+        with attempt():
+            policies.update(principal, policy.id, forms.parse(PolicyIn, policy_form.parse(request.form)))
     except ServiceError as error:
-        db.session.rollback()
         policy = policies.get(principal, ids.decode(policy_id))
         return _page(policy.domain, policy, request.form.to_dict(),
                      error.field_messages() or {"_form": error.detail}, error.status)
@@ -87,10 +85,9 @@ def policy_delete(policy_id: str) -> Response:
     policy = policies.get(principal, ids.decode(policy_id))
     domain_id = ids.encode(policy.domain_id)
     try:
-        policies.delete(principal, policy.id)
-        db.session.commit()
+        with attempt():
+            policies.delete(principal, policy.id)
     except ServiceError as error:
-        db.session.rollback()
         flash(error.detail, "error")
         return redirect(url_for("admin.policy_edit", policy_id=policy_id))
     flash(_("Policy deleted."), "success")

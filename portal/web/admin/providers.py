@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 
 from ... import ids
 from ...errors import ServiceError
-from ...extensions import db
 from ...services import providers
+from ...unit_of_work import attempt
 from ..render import render
 from ..session import current_principal
 from .blueprint import bp
@@ -28,11 +28,10 @@ def providers_list() -> Response:
 @bp.post("/admin/providers")
 def provider_create() -> Response:
     try:
-        provider = providers.create(current_principal(), request.form.get("name", ""),
-                                    request.form.get("spf_provider", ""))
-        db.session.commit()
+        with attempt():
+            provider = providers.create(current_principal(), request.form.get("name", ""),
+                                        request.form.get("spf_provider", ""))
     except ServiceError as error:
-        db.session.rollback()
         return _page(error.status, error.field_messages() or {"_form": error.detail}, request.form)
     flash(_("Provider %(name)s added.", name=provider.name), "success")
     return redirect(url_for("admin.providers_list"))
@@ -41,7 +40,6 @@ def provider_create() -> Response:
 @bp.post("/admin/providers/<provider_id>/active")
 def provider_active(provider_id: str) -> Response:
     provider = providers.set_active(current_principal(), ids.decode(provider_id), request.form.get("active") == "on")
-    db.session.commit()
     flash(_("Provider %(name)s saved.", name=provider.name), "success")
     return redirect(url_for("admin.providers_list"))
 
@@ -49,6 +47,5 @@ def provider_active(provider_id: str) -> Response:
 @bp.post("/admin/providers/<provider_id>/delete")
 def provider_delete(provider_id: str) -> Response:
     providers.delete(current_principal(), ids.decode(provider_id))
-    db.session.commit()
     flash(_("Provider removed."), "success")
     return redirect(url_for("admin.providers_list"))

@@ -15,13 +15,13 @@ from sqlalchemy.orm import selectinload
 
 from ... import ids, serializers
 from ...errors import ServiceError
-from ...extensions import db
 from ...models import EmailAlias
 from ...permissions import ObjectType, Permission
 from ...schemas.common import wire_name
 from ...schemas.rules import FilterAttachmentAdd, FilterSenderAdd, FilterUriBlAdd
 from ...services import content_rules, decisions, domains, rule_import, wblist
 from ...services import email_aliases as groups
+from ...unit_of_work import attempt
 from .. import forms
 from ..listing import list_page
 from ..render import render
@@ -123,26 +123,29 @@ def rules_list(domain_id: str, kind: str) -> Response:
     return _page(kind, domain_id)
 
 
+def _add(principal: Any, pk: int, kind: str, form: Any) -> None:
+    if kind == "senders":
+        wblist.add(wblist.domain_owner(principal, pk, write=True), [_sender_rule(form)])
+    elif kind == "attachments":
+        content_rules.add_attachment(principal, pk, _attachment_rule(form))
+    elif kind == "uris":
+        content_rules.add_uri(principal, pk, _uri_rule(form))
+    elif kind == "groups":
+        recipients = [r.strip() for r in form.get("recipients", "").replace(",", "\n").splitlines() if r.strip()]
+        groups.create(principal, pk, form.get("email", ""), recipients)
+    else:
+        abort(404)
+
+
 @bp.post("/admin/domains/<domain_id>/rules/<kind>")
 def rules_add(domain_id: str, kind: str) -> Response:
     principal = current_principal()
     pk = ids.decode(domain_id)
     form = request.form
     try:
-        if kind == "senders":
-            wblist.add(wblist.domain_owner(principal, pk, write=True), [_sender_rule(form)])
-        elif kind == "attachments":
-            content_rules.add_attachment(principal, pk, _attachment_rule(form))
-        elif kind == "uris":
-            content_rules.add_uri(principal, pk, _uri_rule(form))
-        elif kind == "groups":
-            recipients = [r.strip() for r in form.get("recipients", "").replace(",", "\n").splitlines() if r.strip()]
-            groups.create(principal, pk, form.get("email", ""), recipients)
-        else:
-            abort(404)
-        db.session.commit()
+        with attempt():
+            _add(principal, pk, kind, form)
     except ServiceError as error:
-        db.session.rollback()
         # "[0].value" (a one-item batch) or "filter": the name of the form field
         errors = {e.field.removeprefix("[0].") or "_form": e.message for e in error.errors} or {"_form": error.detail}
         return _page(kind, domain_id, status=error.status, form=form, form_errors=errors)
@@ -167,7 +170,6 @@ def rules_delete(domain_id: str, kind: str, item_id: str) -> Response:
         groups.delete(principal, item)
     else:
         abort(404)
-    db.session.commit()
     flash(_("Removed."), "success")
     return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
 
@@ -209,13 +211,12 @@ def senders_import(domain_id: str) -> Response:
         items = rule_import.parse(text)
         plan = rule_import.plan(owner, items, replace=replace)
         if request.form.get("confirm") == "yes" and plan.applicable:
-            (wblist.replace_all if replace else wblist.add)(owner, items)
-            db.session.commit()
+            with attempt():
+                (wblist.replace_all if replace else wblist.add)(owner, items)
             flash(_("%(count)d rules imported.", count=len(items)), "success")
             return redirect(url_for("admin.rules_list", domain_id=domain_id, kind="senders"))
         context["plan"] = plan
     except ServiceError as error:
-        db.session.rollback()
         context["errors"] = error.field_messages() or {"csv": error.detail}
         return render("admin/rules/import.html", status=error.status, **context)
     return render("admin/rules/import.html", **context)
@@ -238,16 +239,26 @@ def content_import(domain_id: str, kind: str) -> Response:
     try:
         items = rule_import.parse_content(kind, text)
         if request.form.get("confirm") == "yes":
-            done = content_rules.apply_import(kind, principal, domain.id, items, replace=replace)
-            db.session.commit()
+            with attempt():
+                done = content_rules.apply_import(kind, principal, domain.id, items, replace=replace)
             flash(_("%(count)d rules added, %(removed)d removed.", count=done.added, removed=done.removed), "success")
             return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
         context["plan"] = content_rules.plan_import(kind, principal, domain.id, items, replace=replace)
     except ServiceError as error:
-        db.session.rollback()
         context["errors"] = error.field_messages() or {"csv": error.detail}
         return render("admin/rules/import_content.html", status=error.status, **context)
     return render("admin/rules/import_content.html", **context)
+
+
+def _update(principal: Any, pk: int, item: int, kind: str, form: Any) -> None:
+    if kind == "senders":
+        wblist.replace_one(wblist.domain_owner(principal, pk, write=True), item, _sender_rule(form))
+    elif kind == "attachments":
+        content_rules.edit_attachment(principal, item, _attachment_rule(form))
+    elif kind == "uris":
+        content_rules.edit_uri(principal, item, _uri_rule(form))
+    else:
+        abort(404)
 
 
 @bp.post("/admin/domains/<domain_id>/rules/<kind>/<item_id>")
@@ -255,19 +266,10 @@ def rules_update(domain_id: str, kind: str, item_id: str) -> Response:
     """Inline edit of one rule (the row's form)."""
     principal = current_principal()
     pk, item = ids.decode(domain_id), ids.decode(item_id)
-    form = request.form
     try:
-        if kind == "senders":
-            wblist.replace_one(wblist.domain_owner(principal, pk, write=True), item, _sender_rule(form))
-        elif kind == "attachments":
-            content_rules.edit_attachment(principal, item, _attachment_rule(form))
-        elif kind == "uris":
-            content_rules.edit_uri(principal, item, _uri_rule(form))
-        else:
-            abort(404)
-        db.session.commit()
+        with attempt():
+            _update(principal, pk, item, kind, request.form)
     except ServiceError as error:
-        db.session.rollback()
         detail = "; ".join(e.message for e in error.errors) or error.detail
         return _page(kind, domain_id, status=error.status, form_errors={"_form": detail})
     flash(_("Saved."), "success")

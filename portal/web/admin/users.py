@@ -11,12 +11,12 @@ from sqlalchemy.orm import selectinload
 
 from ... import ids, serializers
 from ...errors import ServiceError
-from ...extensions import db
 from ...models import MailUser
 from ...options import OPTIONS
 from ...permissions import ObjectType, Permission
 from ...schemas.users import NewUser, UpdateUser, UserStatus
 from ...services import audit, domains, options, users
+from ...unit_of_work import attempt
 from .. import forms
 from .. import session as web_session
 from ..i18n import LANGUAGES
@@ -51,10 +51,9 @@ def domain_user_create(domain_id: str) -> Response:
             "password": forms.blank_to_none(form.get("password")), "domainId": domain_id,
             "sendNotification": form.get("send_notification") == "on",
         })
-        user = users.create(principal, body)
-        db.session.commit()
+        with attempt():
+            user = users.create(principal, body)
     except ServiceError as error:
-        db.session.rollback()
         stmt = users.list_query(principal, domain)
         return list_page(stmt, users.LIST_SPEC, "admin/users/list.html", "admin/users/list.html",
                          status=error.status, domain=domain, domain_id=domain_id, search="", can_edit=True, form=form,
@@ -95,10 +94,9 @@ def user_edit(user_id: str) -> Response:
     if form.get("password"):
         values["password"] = form["password"]
     try:
-        users.update(principal, user.id, forms.parse(UpdateUser, values))
-        db.session.commit()
+        with attempt():
+            users.update(principal, user.id, forms.parse(UpdateUser, values))
     except ServiceError as error:
-        db.session.rollback()
         return _user_page(users.get(principal, ids.decode(user_id)), error.status, form=form,
                           errors=error.field_messages() or {"_form": error.detail})
     flash(_("User saved."), "success")
@@ -111,7 +109,6 @@ def user_delete(user_id: str) -> Response:
     user = users.get(principal, ids.decode(user_id), Permission.USER_EDIT)
     domain_id, email = ids.encode(user.domain_id), user.email
     users.delete(principal, user.id)
-    db.session.commit()
     flash(_("User %(email)s was deleted.", email=email), "success")
     return redirect(url_for("admin.domain_users", domain_id=domain_id))
 
@@ -122,10 +119,9 @@ def user_option_set(user_id: str) -> Response:
     user = users.get(principal, ids.decode(user_id), Permission.USER_EDIT)
     name = request.form.get("name", "")
     try:
-        options.set_value(principal, options.user_chain(user), name, request.form.get("value", ""))
-        db.session.commit()
+        with attempt():
+            options.set_value(principal, options.user_chain(user), name, request.form.get("value", ""))
     except ServiceError as error:
-        db.session.rollback()
         return _user_page(users.get(principal, ids.decode(user_id)), error.status,
                           errors={f"option.{name}": error.detail})
     flash(_("Option %(name)s saved.", name=name), "success")
@@ -138,7 +134,6 @@ def user_option_delete(user_id: str, name: str) -> Response:
     user = users.get(principal, ids.decode(user_id), Permission.USER_EDIT)
     if name in OPTIONS:
         options.delete_value(principal, options.user_chain(user), name)
-        db.session.commit()
     return redirect(url_for("admin.user_edit", user_id=user_id))
 
 
@@ -147,7 +142,6 @@ def user_impersonate(user_id: str) -> Response:
     """Open the user's portal as the user (IMPERSONATE); the start, every change and the end are audited."""
     admin = current_user.admin
     user = audit.start(current_principal(), ids.decode(user_id))
-    db.session.commit()
     web_session.impersonate(admin, user)
     return redirect(url_for("user.home"))
 

@@ -9,6 +9,7 @@ from ...errors import Invalid
 from ...extensions import db, limiter
 from ...models import Admin
 from ...services import audit, auth
+from ...unit_of_work import attempt
 from .. import session as web_session
 from ..i18n import LANGUAGES
 from ..render import render
@@ -45,7 +46,6 @@ def login_post() -> Response:
 
 def _complete(admin: Admin, nxt: str) -> Response:
     auth.record_login(admin)
-    db.session.commit()
     web_session.start(admin)
     return redirect(nxt)
 
@@ -74,9 +74,9 @@ def totp_post() -> Response:
     if admin is None:
         return redirect(url_for("auth.login"))
     try:
-        auth.check_totp(admin, request.form.get("code", ""))
+        with attempt():
+            auth.check_totp(admin, request.form.get("code", ""))
     except Invalid as error:
-        db.session.rollback()
         return render("auth/totp.html", status=400, errors=error.field_messages())
     return _complete(admin, session["pending_2fa"]["next"])
 
@@ -87,7 +87,6 @@ def logout() -> Response:
     impersonator = getattr(current_user, "impersonator", None) if current_user.is_authenticated else None
     if impersonator is not None:  # leaving a user's portal by logging out still closes the trail
         audit.end(impersonator, current_user.user)
-        db.session.commit()
     web_session.end()
     return redirect(url_for("user.login" if was_user else "auth.login"))
 
@@ -99,5 +98,4 @@ def language() -> Response:
         session["lang"] = code
         if current_user.is_authenticated and getattr(current_user, "impersonator", None) is None:
             (current_user.admin or current_user.user).language = code
-            db.session.commit()
     return redirect(web_session.safe_next(request.form.get("next"), url_for("admin.dashboard")))

@@ -46,7 +46,6 @@ def _audit_impersonated_changes(response: Response) -> Response:
                            if request.form.get(k))
         audit.record(impersonator, (request.endpoint or "?").removeprefix("user."), current_user.user,
                      current_user.user.email, detail)
-        db.session.commit()
     return response
 
 
@@ -58,7 +57,6 @@ def stop_impersonating() -> Response:
         return redirect(url_for("user.home"))
     user = current_user.user
     audit.end(impersonator, user)
-    db.session.commit()
     web_session.start(impersonator)
     return redirect(url_for("admin.user_edit", user_id=ids.encode(user.id)))
 
@@ -233,12 +231,10 @@ def compose_send() -> Response:
     try:
         data = SmtpMessageIn.model_validate(raw)
         sent = sending.send(current_principal(), current_user.user, data)
-        db.session.commit()
     except ValidationError as exc:
         errors = {str(e["loc"][0]) if e["loc"] else "_form": e["msg"] for e in exc.errors()}
         return _compose_page(400, form, errors)
     except ServiceError as error:
-        db.session.rollback()
         errors = {e.field.split("[")[0]: e.message for e in error.errors} or {"_form": error.detail}
         return _compose_page(error.status, form, errors)
     flash(ngettext("Your message was sent to %(num)d recipient.", "Your message was sent to %(num)d recipients.",
@@ -267,9 +263,7 @@ def compose_upload() -> Response:
         if file is None:
             raise Invalid.on("file", _("Choose a file."))
         uploads.store(current_principal(), file.stream, file.filename, file.mimetype)
-        db.session.commit()
     except ServiceError as exc:
-        db.session.rollback()
         error, status = (exc.errors[0].message if exc.errors else exc.detail), exc.status
     return render("user/_attachments.html", status=status, files=_pending(), upload_error=error,
                   checked={u.uid for u in _pending()})
@@ -280,6 +274,5 @@ def compose_upload() -> Response:
 def compose_upload_delete(uid: str) -> Response:
     upload = uploads.get(current_principal(), uid)
     db.session.delete(upload)
-    db.session.commit()
     return render("user/_attachments.html", files=_pending(), upload_error=None,
                   checked=set(request.form.getlist("attach")) - {uid})

@@ -11,10 +11,11 @@ from flask_login import current_user, login_required
 
 from ... import ids, safe_html
 from ...errors import Forbidden, Invalid, ServiceError, Unavailable
-from ...extensions import db, limiter
+from ...extensions import limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
 from ...services import auth, signs, wblist
+from ...unit_of_work import attempt
 from .. import forms
 from .. import session as web_session
 from ..listing import list_page
@@ -51,7 +52,6 @@ def login() -> Response:
     except Invalid as error:
         return render("user/login.html", status=400, form=form, errors=error.field_messages(), next=nxt)
     auth.record_login(user)
-    db.session.commit()
     web_session.start(user)
     return redirect(nxt)
 
@@ -94,10 +94,9 @@ def senders_add() -> Response:
         except ValueError:
             item["expireAt"] = "not a date"
     try:
-        wblist.add(owner, forms.parse(FilterSenderAddList, [item]).root)
-        db.session.commit()
+        with attempt():
+            wblist.add(owner, forms.parse(FilterSenderAddList, [item]).root)
     except ServiceError as error:
-        db.session.rollback()
         errors = {e.field.removeprefix("[0].") or "_form": e.message for e in error.errors} or {"_form": error.detail}
         return list_page(wblist.list_query(_owner()), wblist.LIST_SPEC, "user/senders.html", "user/senders.html",
                          status=error.status, search="", form=form, form_errors=errors)
@@ -109,7 +108,6 @@ def senders_add() -> Response:
 @login_required
 def senders_delete(rule_id: str) -> Response:
     wblist.delete(_owner(), ids.decode(rule_id))
-    db.session.commit()
     flash(_("Removed."), "success")
     return redirect(url_for("user.senders"))
 
@@ -124,12 +122,11 @@ def signature() -> Response:
     if request.method == "POST":
         html = request.form.get("sign", "")
         try:
-            signs.set_sign(current_principal(), user.id, base64.b64encode(html.encode()).decode())
-            db.session.commit()
+            with attempt():
+                signs.set_sign(current_principal(), user.id, base64.b64encode(html.encode()).decode())
             flash(_("Your signature was saved."), "success")
             return redirect(url_for("user.signature"))
         except ServiceError as error:
-            db.session.rollback()
             errors, status = error.field_messages() or {"_form": error.detail}, error.status
     current = base64.b64decode(signs.get(current_principal(), user.id)).decode()
     frame = safe_html.frame_document(current, allow_remote_images=False) if current else ""

@@ -1,0 +1,178 @@
+"""One unit of work per request: commit once at the end if the request succeeded, roll back otherwise.
+
+The rule, for pages and the API alike (Indico's request handler works the same way):
+
+- views and services never commit or roll back (`tests/test_unit_of_work.py` checks the source);
+- `finish()` runs after the view (an app-level `after_request`, registered last so that it runs
+  before every other app-level one, after the blueprints' own): a 2xx/3xx answer commits, any
+  4xx/5xx answer (an error page, a problem+json, a form shown again with its errors) rolls back.
+  The commit happens before the response leaves: an error at commit replaces the answer (a unique
+  violation is a 409, as below), and the session cookie goes back to what the request brought,
+  so a login or a password change that was not saved is not half done either;
+- jobs asked for during the request are handed over after this commit (`portal/jobs` listens
+  for the commit and dispatches in its own `after_request`, which runs after this one);
+- a form that catches a `ServiceError` to show it next to a field runs the service call in
+  `attempt()`: a savepoint, so nothing the refused call wrote survives, and the page is rendered
+  from the database as it was.
+
+Integrity errors are conflicts: `conflict()` is the one mapping from a unique (or foreign-key)
+violation to a `Conflict` naming the field, from the constraint's name (`CONFLICTS`); an unknown
+constraint still gives a 409 with a generic message. It serves `attempt()`, the error handler
+(`portal/error_pages.py`, for a flush inside a view and for the commit) and so every page and
+API route.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, Response, current_app, g, session
+from sqlalchemy import UniqueConstraint, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from .errors import Conflict, FieldError
+from .extensions import db
+
+UNIQUE_DEFAULT = "This already exists: it was saved at the same time by another request."
+REFERENCE_DEFAULT = ("This refers to something that was changed or removed at the same time, "
+                     "or that is still in use: reload the page and try again.")
+
+# constraint name -> (field named in the error, message); the names follow extensions.NAMING.
+CONFLICTS: dict[str, tuple[str, str]] = {
+    "uq_admins_login": ("login", "This login is already taken."),
+    "uq_brokers_name": ("name", "A broker with this name exists already."),
+    "uq_customers_broker_id": ("name", "The broker has a customer with this name already."),
+    "uq_outgoing_providers_name": ("name", "A provider with this name exists already."),
+    "uq_domains_name": ("name", "An alias or a domain already exists with this name."),
+    "uq_domain_aliases_name": ("name", "An alias or a domain already exists with this name."),
+    "uq_policies_domain_id": ("name", "A policy may already exists with the given name."),
+    "uq_users_email": ("email", "A user already exists with this address."),
+    "uq_email_aliases_email": ("email", "An email alias or a mailbox already exists with this address."),
+    "uq_email_alias_recipients_alias_id": ("recipients", "A recipient is listed twice."),
+    "uq_sender_rules_owner_key": ("value", "A rule for this sender already exists."),
+    "uq_attachment_rules_domain_id": ("filter", "This item may already exists with same rules."),
+    "uq_uri_rules_domain_id": ("filter", "This item may already exists with same rules."),
+    "uq_option_values_scope": ("value", "The option was set at the same time by another request."),
+    "uq_authorities_admin_id": ("authorities", "The administrator was given access to this object at the same "
+                                               "time by another request."),
+}
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)$")
+
+
+def _sqlite_constraint(message: str) -> str | None:
+    """SQLite names the columns ("UNIQUE constraint failed: t.a, t.b"): find the constraint they form."""
+    found = _SQLITE_UNIQUE.search(message)
+    if found is None:
+        return None
+    pairs = [part.strip().partition(".") for part in found.group(1).split(",")]
+    tables = {table for table, _, _ in pairs}
+    if len(tables) != 1:
+        return None
+    table = db.metadata.tables.get(tables.pop())
+    if table is None:
+        return None
+    columns = {column for _, _, column in pairs}
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and {c.name for c in constraint.columns} == columns:
+            return str(constraint.name)
+    for index in table.indexes:
+        if index.unique and {c.name for c in index.columns} == columns:
+            return str(index.name)
+    return None
+
+
+def _violation(error: IntegrityError) -> tuple[str, str | None] | None:
+    """("unique" | "reference", constraint name if known), or None for other integrity errors."""
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)  # psycopg 3 / psycopg2
+    if state is not None:
+        kind = {"23505": "unique", "23503": "reference"}.get(state)
+        diag = getattr(orig, "diag", None)
+        return (kind, getattr(diag, "constraint_name", None)) if kind else None
+    message = str(orig)
+    if "UNIQUE constraint failed" in message:
+        return "unique", _sqlite_constraint(message)
+    if "FOREIGN KEY constraint failed" in message:
+        return "reference", None
+    return None  # NOT NULL, CHECK: a bug, not a conflict
+
+
+def conflict(error: IntegrityError) -> Conflict | None:
+    """The 409 for a unique or foreign-key violation (None for other integrity errors)."""
+    found = _violation(error)
+    if found is None:
+        return None
+    kind, name = found
+    if name in CONFLICTS:
+        field, message = CONFLICTS[name]
+        return Conflict(message, [FieldError(field, message)])
+    return Conflict(UNIQUE_DEFAULT if kind == "unique" else REFERENCE_DEFAULT)
+
+
+@contextmanager
+def attempt() -> Iterator[None]:
+    """All or nothing for one part of the unit of work (a savepoint).
+
+    A form view runs its service call in it and catches `ServiceError` to show the form again:
+    on an error everything the block wrote is undone, and a unique violation at its flush is
+    raised as the `Conflict` naming the field. What the request did before the block stays."""
+    try:
+        with db.session.begin_nested():
+            yield
+    except IntegrityError as error:
+        found = conflict(error)
+        if found is None:
+            raise
+        raise found from error
+
+
+def _remember_session() -> None:
+    g.unit_of_work_session = copy.deepcopy(dict(session))
+
+
+def _restore_session() -> None:
+    before = g.pop("unit_of_work_session", None)
+    if before is not None:
+        session.clear()
+        session.update(before)
+
+
+def finish(response: Response) -> Response:
+    """The boundary: commit a successful answer, roll back a failed one; a failed commit is the answer."""
+    if not db.session.registry.has():  # the request never touched the database (static files)
+        return response
+    if response.status_code >= 400:
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        _restore_session()
+        return current_app.make_response(current_app.handle_user_exception(error))
+    return response
+
+
+def _begin_before_savepoint(conn: Connection, _name: Any) -> None:
+    """pysqlite starts a transaction only before a write, so a SAVEPOINT outside one would start it
+    and its RELEASE would commit: open the transaction first (IMMEDIATE, as the block is about to
+    write: it waits for the write lock under the busy timeout instead of failing later)."""
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:  # type: ignore[attr-defined]
+        dbapi.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+
+
+def init_app(app: Flask) -> None:
+    """Call last in create_app: `finish` must run before the other app-level after_request hooks."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite" and not event.contains(engine, "savepoint", _begin_before_savepoint):
+            event.listen(engine, "savepoint", _begin_before_savepoint)
+    app.before_request(_remember_session)
+    app.after_request(finish)
