@@ -72,7 +72,7 @@ def _where() -> pages.Where:
     impersonator = getattr(current_user, "impersonator", None)
     return pages.Where(
         "user.quarantine", can_release="QUARANTINE_RELEASE" in granted, can_rules="WBLIST_EDIT" in granted,
-        can_reply="SEND_MAIL" in granted,
+        can_reply="SEND_MAIL" in granted, can_source=impersonator is None,
         can_domain_rules=impersonator is not None and principal_for_admin(impersonator).holds_on(
             Permission.FILTER_EDIT, ObjectType.DOMAIN, user.domain_id))
 
@@ -99,7 +99,10 @@ def quarantine_attachment() -> Response:
 @bp.get("/quarantine/source")
 @login_required
 def quarantine_source() -> Response:
-    return pages.source_download(current_principal(), current_user.user)
+    """The raw message: the mailbox owner's only, so an administrator viewing as the user asks as themselves."""
+    impersonator = getattr(current_user, "impersonator", None)
+    principal = current_principal() if impersonator is None else principal_for_admin(impersonator)
+    return pages.source_download(principal, current_user.user)
 
 
 @bp.post("/quarantine/release")
