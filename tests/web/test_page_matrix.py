@@ -6,10 +6,12 @@ a visible one without the permission a 403), not from what the code answered. A 
 fails `test_every_page_route_is_in_the_matrix`, so a new page cannot be added without saying who may open it.
 
 An outcome is a status code, or where the redirect goes:
-  LOGIN    302 to a sign-in page            ME     302 to /me/ (a mailbox user sent to their portal)
-  DASH     302 to / (an administrator sent to the dashboard)
+  LOGIN    302 to a sign-in page            ME     302 to /me/ (a mailbox user's home)
+  DASH     302 to / (the administrators' dashboard)
   DONE     302 to the page that follows a write, no error flashed
   FLASHED  302 back with an error flashed (buttons that report a refusal on the page they came from)
+The blueprints' own guards (anonymous: sign in; a mailbox user on /admin, an administrator on /me: the other
+portal) fill the rows through `admin_page` and `user_page`.
 
 One world serves the module (built once, every account signed in once): after each request the database and
 the mail store are compared with what they were; a GET or a refusal must have changed nothing, and a write
@@ -121,7 +123,7 @@ MATRIX = [
     Page("POST", "/logout", everyone(LOGIN)),
     Page("POST", "/language", everyone(DASH), form={"lang": "FR"}),
     # --- web.user: the mailbox user's portal; what the domain grants decides -------------------------------
-    #                                          user     userB    userC    viewas
+    # user_page(user, userB, userC, viewas)
     Page("GET", "/me/login", {**everyone(OK), **dict.fromkeys(USER_ROLES, ME)}),
     Page("POST", "/me/login", everyone(ME), form={"email": "user@a.example", "password": PASSWORD}),
     Page("GET", "/me/", user_page(OK, OK, OK, OK)),
@@ -153,7 +155,7 @@ MATRIX = [
     Page("POST", "/me/signature", user_page(DONE, DONE, NO, DONE), form={"sign": "<b>Regards</b>"}),
     Page("POST", "/me/impersonation/stop", user_page(ME, ME, ME, DONE)),
     # --- web.admin ------------------------------------------------------------------------------------
-    #                                                       sys   broker cust  domA  help  readA domB  admC
+    # admin_page(sysadmin, broker, customer, domainA, helpdeskA, readerA, domainB, adminC)
     Page("GET", "/", admin_page(*ANY_ADMIN)),
     Page("GET", "/admin", admin_page(*(DASH,) * 8)),
     Page("GET", "/admin/audit", admin_page(*ANY_ADMIN)),
