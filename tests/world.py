@@ -181,15 +181,16 @@ def _maildir(email: str, quarantined: int) -> None:
 # who signs in for each role of the page matrix: an admin login, or a mailbox address (with PASSWORD)
 PAGE_LOGINS = {
     "user": "user@a.example", "userB": "user@b.example", "userC": "user@c.example",
-    "sysadmin": "root", "broker": "broker1", "customer": "customer1", "domainA": "admin-a",
+    "sysadmin": "root", "broker": "broker1", "customer": "customer1", "domainA": "admin-a", "operatorA": "operator-a",
     "helpdeskA": "helpdesk-a", "readerA": "reader-a", "domainB": "admin-b", "adminC": "admin-c",
 }
 
 
 def add_page_roles(w: World) -> None:
     """What the page matrix adds to `build_world`: mailbox users who can sign in on B (which grants its users
-    everything, like A) and on C (which grants nothing), a helpdesk admin of A (every *_READ, no write),
-    and targets: a spare relay of A, a soft-deleted domain of C1, an outgoing provider, a failed job."""
+    everything, like A) and on C (which grants nothing); admins of A: a helpdesk (every *_READ, no write) and an
+    operator (users, filters, quarantine); targets: a spare relay of A, a soft-deleted domain of C1, an outgoing
+    provider, a failed job."""
     from portal.models import JobFailure, OutgoingProvider
 
     da, dbb, dc = (db.session.get(Domain, w.pk[name]) for name in ("A", "B", "C"))
@@ -207,8 +208,11 @@ def add_page_roles(w: World) -> None:
     db.session.add_all([user_c, provider, spare, gone, failure])
     helpdesk = _admin("helpdesk-a", grants=((ObjectType.DOMAIN, da.id, [
         Permission.DOMAIN_READ, Permission.USER_READ, Permission.QUARANTINE_READ]),))
+    operator = _admin("operator-a", grants=((ObjectType.DOMAIN, da.id, [
+        Permission.DOMAIN_READ, Permission.USER_READ, Permission.USER_EDIT, Permission.FILTER_EDIT,
+        Permission.QUARANTINE_READ, Permission.QUARANTINE_RELEASE]),))
     db.session.flush()
-    w.pk.update(userC=user_c.id, helpdeskA=helpdesk.id, spareRelayA=spare.id, provider=provider.id, gone=gone.id,
-                jobFailure=failure.id)
+    w.pk.update(userC=user_c.id, helpdeskA=helpdesk.id, operatorA=operator.id, spareRelayA=spare.id,
+                provider=provider.id, gone=gone.id, jobFailure=failure.id)
     w.public.update({name: ids.encode(w.pk[name]) for name in (
         "userC", "helpdeskA", "spareRelayA", "provider", "gone")}, jobFailure=f"db-{failure.id}")

@@ -54,16 +54,18 @@ SIGN_IN, TO_PORTAL, TO_DASHBOARD = Away(LOGIN), Away(ME), Away(DASH)
 REFUSED = (NO, GONE, BAD, FLASHED)  # with Away: outcomes after which nothing may have changed
 
 USER_ROLES = ("user", "userB", "userC", "viewas")
-ADMIN_ROLES = ("sysadmin", "broker", "customer", "domainA", "helpdeskA", "readerA", "domainB", "adminC")
+ADMIN_ROLES = ("sysadmin", "broker", "customer", "domainA", "operatorA", "helpdeskA", "readerA", "domainB", "adminC")
 ROLES = ("anonymous", *USER_ROLES, *ADMIN_ROLES)
 # user       user@a.example; domain A grants its users every end-user permission
 # userB      user@b.example; domain B (same customer) grants everything too: A's objects are foreign to it
 # userC      user@c.example; domain C (another broker) grants its users nothing
 # viewas     admin-a viewing user@a.example's portal (IMPERSONATE)
 # sysadmin   root;  broker  every permission on broker B1 (customer C1: domains A, B);
-# customer   every permission on C1;  domainA  every permission on A;  helpdeskA  DOMAIN_READ, USER_READ and
-# QUARANTINE_READ on A;  readerA  DOMAIN_READ on A;  domainB  every permission on B;  adminC  every permission
-# on C (broker B2: another tenant). The objects acted on are A's unless a row says otherwise.
+# customer   every permission on C1;  domainA  every permission on A;  operatorA  on A: DOMAIN_READ, USER_READ,
+# USER_EDIT, FILTER_EDIT, QUARANTINE_READ, QUARANTINE_RELEASE (not DOMAIN_EDIT, GRANT, ALIAS_EDIT, POLICY_ASSIGN,
+# IMPERSONATE);  helpdeskA  DOMAIN_READ, USER_READ, QUARANTINE_READ on A;  readerA  DOMAIN_READ on A;  domainB
+# every permission on B;  adminC  every permission on C (broker B2: another tenant).
+# The objects acted on are A's unless a row says otherwise.
 MAILBOXES = ("user@a.example", "user@b.example", "user@c.example")
 
 
@@ -85,18 +87,22 @@ def everyone(outcome: Any) -> dict[str, Any]:
     return dict.fromkeys(ROLES, outcome)
 
 
-ANY_ADMIN = (OK,) * 8
-ANY_ADMIN_WRITES = (DONE,) * 8
-ONLY_SYSADMIN = (OK,) + (NO,) * 7
-ONLY_SYSADMIN_WRITES = (DONE,) + (NO,) * 7
-SEE_A = (OK, OK, OK, OK, OK, OK, GONE, GONE)  # DOMAIN_READ on A
-EDIT_A = (DONE, DONE, DONE, DONE, NO, NO, GONE, GONE)  # DOMAIN_EDIT, FILTER_EDIT, ALIAS_EDIT, GRANT... on A
-FORM_A = (OK, OK, OK, OK, NO, NO, GONE, GONE)  # a form that only writes: the same permission as its POST
-SYSADMIN_IN_A = (DONE, NO, NO, NO, NO, NO, GONE, GONE)  # visible in A, written by a sysadmin only
-SEE_USERS_A = (OK, OK, OK, OK, OK, GONE, GONE, GONE)  # USER_READ on A: a user is visible with it only
-EDIT_USERS_A = (DONE, DONE, DONE, DONE, NO, GONE, GONE, GONE)  # USER_EDIT on A
-READ_MAIL_A = (OK, OK, OK, OK, OK, GONE, GONE, GONE)  # QUARANTINE_READ on A
-RELEASE_A = (DONE, DONE, DONE, DONE, FLASHED, GONE, GONE, GONE)  # QUARANTINE_RELEASE on A
+ANY_ADMIN = (OK,) * 9
+ANY_ADMIN_WRITES = (DONE,) * 9
+ONLY_SYSADMIN = (OK,) + (NO,) * 8
+ONLY_SYSADMIN_WRITES = (DONE,) + (NO,) * 8
+SEE_A = (OK, OK, OK, OK, OK, OK, OK, GONE, GONE)  # DOMAIN_READ on A
+EDIT_A = (DONE, DONE, DONE, DONE, NO, NO, NO, GONE, GONE)  # DOMAIN_EDIT on A
+GRANT_A = ALIASES_A = EDIT_A  # GRANT, ALIAS_EDIT on A: held by the same roles
+FILTERS_A = (DONE, DONE, DONE, DONE, DONE, NO, NO, GONE, GONE)  # FILTER_EDIT on A
+FILTER_FORM_A = (OK, OK, OK, OK, OK, NO, NO, GONE, GONE)  # a form that only writes: FILTER_EDIT, as its POST
+SYSADMIN_IN_A = (DONE, NO, NO, NO, NO, NO, NO, GONE, GONE)  # visible in A, written by a sysadmin only
+SYSADMIN_FORM_IN_A = (OK, NO, NO, NO, NO, NO, NO, GONE, GONE)  # its form: the same
+EDIT_C1 = (DONE, DONE, DONE, GONE, GONE, GONE, GONE, GONE, GONE)  # DOMAIN_EDIT on customer C1 (who sees it)
+SEE_USERS_A = (OK, OK, OK, OK, OK, OK, GONE, GONE, GONE)  # USER_READ on A: a user is visible with it only
+EDIT_USERS_A = (DONE, DONE, DONE, DONE, DONE, NO, GONE, GONE, GONE)  # USER_EDIT on A
+READ_MAIL_A = (OK, OK, OK, OK, OK, OK, GONE, GONE, GONE)  # QUARANTINE_READ on A
+RELEASE_A = (DONE, DONE, DONE, DONE, DONE, FLASHED, GONE, GONE, GONE)  # QUARANTINE_RELEASE on A
 TO_ADMIN_A = {"admin_id": "readerA"}  # the account of reader-a: an admin of A with DOMAIN_READ
 DOMAIN_A = {"domain_id": "A"}
 MESSAGE = "quarantined-0@bad.example"  # in user@a.example's quarantine
@@ -155,11 +161,11 @@ MATRIX = [
     Page("POST", "/me/signature", user_page(DONE, DONE, NO, DONE), form={"sign": "<b>Regards</b>"}),
     Page("POST", "/me/impersonation/stop", user_page(ME, ME, ME, DONE)),
     # --- web.admin ------------------------------------------------------------------------------------
-    # admin_page(sysadmin, broker, customer, domainA, helpdeskA, readerA, domainB, adminC)
+    # admin_page(sysadmin, broker, customer, domainA, operatorA, helpdeskA, readerA, domainB, adminC)
     Page("GET", "/", admin_page(*ANY_ADMIN)),
-    Page("GET", "/admin", admin_page(*(DASH,) * 8)),
+    Page("GET", "/admin", admin_page(*(DASH,) * 9)),
     Page("GET", "/admin/audit", admin_page(*ANY_ADMIN)),
-    Page("GET", "/admin/explain", admin_page(OK, OK, OK, OK, OK, OK, BAD, BAD),
+    Page("GET", "/admin/explain", admin_page(OK, OK, OK, OK, OK, OK, OK, BAD, BAD),
          query={"sender": "spammer@bad.example", "recipient": "user@a.example"},
          label="(for a recipient one cannot see: the form's error)"),
     # one's own account
@@ -168,48 +174,48 @@ MATRIX = [
                                                                    "email": "me@example.org", "language": "EN"}),
     Page("GET", "/account/tokens", admin_page(*ANY_ADMIN)),
     Page("POST", "/account/tokens", admin_page(*ANY_ADMIN), form={"name": "mine"}),
-    Page("POST", "/account/tokens/<token_id>/revoke", admin_page(GONE, GONE, GONE, GONE, GONE, DONE, GONE, GONE),
+    Page("POST", "/account/tokens/<token_id>/revoke", admin_page(GONE, GONE, GONE, GONE, GONE, GONE, DONE, GONE, GONE),
          {"token_id": "readerA_token"}, label="(reader-a's token)"),
     Page("GET", "/account/security", admin_page(*ANY_ADMIN)),
     Page("POST", "/account/security/totp", admin_page(*ANY_ADMIN_WRITES), form={"code": "123456"},
          label="(no enrolment started: back to the page)"),
     Page("POST", "/account/security/totp/disable", admin_page(*ANY_ADMIN_WRITES), form={"password": PASSWORD}),
     # administrators (GRANT); reader-a is the target, so its own row says what one may do to oneself
-    Page("GET", "/admin/admins", admin_page(OK, OK, OK, OK, NO, NO, OK, OK)),
-    Page("GET", "/admin/admins/new", admin_page(OK, OK, OK, OK, NO, NO, OK, OK)),
-    Page("POST", "/admin/admins/new", admin_page(DONE, DONE, DONE, DONE, NO, NO, NO, NO),
+    Page("GET", "/admin/admins", admin_page(OK, OK, OK, OK, NO, NO, NO, OK, OK)),
+    Page("GET", "/admin/admins/new", admin_page(OK, OK, OK, OK, NO, NO, NO, OK, OK)),
+    Page("POST", "/admin/admins/new", admin_page(DONE, DONE, DONE, DONE, NO, NO, NO, NO, NO),
          form={"login": "new-admin", "email": "new@a.example", "password": "a long enough password",
                "language": "EN", "enabled": "on", "object_type": "DOMAIN", "object_name": "a.example",
                "permissions": "DOMAIN_READ"}, label="(an admin of a.example)"),
-    Page("GET", "/admin/admins/<admin_id>", admin_page(OK, OK, OK, OK, GONE, OK, GONE, GONE), TO_ADMIN_A),
-    Page("POST", "/admin/admins/<admin_id>", admin_page(DONE, DONE, DONE, DONE, GONE, DONE, GONE, GONE), TO_ADMIN_A,
-         form={"display_name": "Renamed", "email": "reader@a.example", "language": "EN"}),
-    Page("POST", "/admin/admins/<admin_id>/authorities", admin_page(DONE, DONE, DONE, DONE, GONE, NO, GONE, GONE),
+    Page("GET", "/admin/admins/<admin_id>", admin_page(OK, OK, OK, OK, GONE, GONE, OK, GONE, GONE), TO_ADMIN_A),
+    Page("POST", "/admin/admins/<admin_id>", admin_page(DONE, DONE, DONE, DONE, GONE, GONE, DONE, GONE, GONE),
+         TO_ADMIN_A, form={"display_name": "Renamed", "email": "reader@a.example", "language": "EN"}),
+    Page("POST", "/admin/admins/<admin_id>/authorities", admin_page(DONE, DONE, DONE, DONE, GONE, GONE, NO, GONE, GONE),
          TO_ADMIN_A, form={"object_type": "DOMAIN", "object_name": "a.example",
                            "permissions": ["DOMAIN_READ", "USER_READ"]}),
     Page("POST", "/admin/admins/<admin_id>/authorities/<object_type>/<object_id>/delete",
-         admin_page(DONE, DONE, DONE, DONE, GONE, NO, GONE, GONE),
+         admin_page(DONE, DONE, DONE, DONE, GONE, GONE, NO, GONE, GONE),
          {"admin_id": "readerA", "object_type": "=DOMAIN", "object_id": "A"}),
-    Page("POST", "/admin/admins/<admin_id>/enabled", admin_page(DONE, DONE, DONE, DONE, GONE, NO, GONE, GONE),
+    Page("POST", "/admin/admins/<admin_id>/enabled", admin_page(DONE, DONE, DONE, DONE, GONE, GONE, NO, GONE, GONE),
          TO_ADMIN_A, form={"enabled": "false"}),
-    Page("GET", "/admin/admins/<admin_id>/delete", admin_page(OK, OK, OK, OK, GONE, NO, GONE, GONE), TO_ADMIN_A),
-    Page("POST", "/admin/admins/<admin_id>/delete", admin_page(DONE, DONE, DONE, DONE, GONE, NO, GONE, GONE),
+    Page("GET", "/admin/admins/<admin_id>/delete", admin_page(OK, OK, OK, OK, GONE, GONE, NO, GONE, GONE), TO_ADMIN_A),
+    Page("POST", "/admin/admins/<admin_id>/delete", admin_page(DONE, DONE, DONE, DONE, GONE, GONE, NO, GONE, GONE),
          TO_ADMIN_A),
-    Page("GET", "/admin/admins/<admin_id>/delete", admin_page(OK, NO, NO, NO, GONE, GONE, GONE, NO),
+    Page("GET", "/admin/admins/<admin_id>/delete", admin_page(OK, NO, NO, NO, GONE, GONE, GONE, GONE, NO),
          {"admin_id": "adminAC"}, label="(admin-ac, reader of A and of C: governed by a sysadmin only)"),
-    Page("POST", "/admin/admins/<admin_id>/delete", admin_page(DONE, NO, NO, NO, GONE, GONE, GONE, NO),
+    Page("POST", "/admin/admins/<admin_id>/delete", admin_page(DONE, NO, NO, NO, GONE, GONE, GONE, GONE, NO),
          {"admin_id": "adminAC"}, label="(admin-ac, reader of A and of C: governed by a sysadmin only)"),
     # brokers and customers
     Page("GET", "/admin/customers", admin_page(*ANY_ADMIN)),
-    Page("POST", "/admin/customers", admin_page(DONE, DONE, NO, NO, NO, NO, NO, NO),
+    Page("POST", "/admin/customers", admin_page(DONE, DONE, NO, NO, NO, NO, NO, NO, NO),
          form={"broker_id": "@B1", "name": "New Customer"}, label="(of broker B1: DOMAIN_CREATE on it)"),
     Page("POST", "/admin/brokers", admin_page(*ONLY_SYSADMIN_WRITES), form={"broker_name": "New Broker"}),
-    Page("GET", "/admin/customers/<customer_id>", admin_page(OK, OK, OK, GONE, GONE, GONE, GONE, GONE),
+    Page("GET", "/admin/customers/<customer_id>", admin_page(OK, OK, OK, GONE, GONE, GONE, GONE, GONE, GONE),
          {"customer_id": "C1"}),
-    Page("POST", "/admin/customers/<customer_id>/options", admin_page(DONE, DONE, DONE, GONE, GONE, GONE, GONE, GONE),
-         {"customer_id": "C1"}, form={"name": "SUPPORT_EMAIL", "value": "help@c1.example"}),
+    Page("POST", "/admin/customers/<customer_id>/options", admin_page(*EDIT_C1), {"customer_id": "C1"},
+         form={"name": "SUPPORT_EMAIL", "value": "help@c1.example"}),
     Page("POST", "/admin/customers/<customer_id>/options/<name>/delete",
-         admin_page(DONE, DONE, DONE, GONE, GONE, GONE, GONE, GONE), {"customer_id": "C1", "name": "=SUPPORT_EMAIL"}),
+         admin_page(*EDIT_C1), {"customer_id": "C1", "name": "=SUPPORT_EMAIL"}),
     # installation-wide: system administrators
     Page("GET", "/admin/options", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/options", admin_page(*ONLY_SYSADMIN_WRITES),
@@ -223,26 +229,26 @@ MATRIX = [
     Page("POST", "/admin/providers/<provider_id>/delete", admin_page(*ONLY_SYSADMIN_WRITES),
          {"provider_id": "provider"}),
     Page("GET", "/admin/jobs", admin_page(*ONLY_SYSADMIN)),
-    Page("POST", "/admin/jobs/<job_id>/retry", admin_page(GONE, NO, NO, NO, NO, NO, NO, NO), {"job_id": "=nothing"},
+    Page("POST", "/admin/jobs/<job_id>/retry", admin_page(GONE, NO, NO, NO, NO, NO, NO, NO, NO), {"job_id": "=nothing"},
          label="(no such job)"),
     Page("POST", "/admin/jobs/<job_id>/dismiss", admin_page(*ONLY_SYSADMIN_WRITES), {"job_id": "jobFailure"},
          label="(a failure of the in-process runner)"),
     # domains (DOMAIN_CREATE on a customer or broker to create; DOMAIN_READ to see; DOMAIN_EDIT to change)
     Page("GET", "/admin/domains", admin_page(*ANY_ADMIN)),
-    Page("GET", "/admin/domains/new", admin_page(OK, OK, OK, NO, NO, NO, NO, NO)),
-    Page("POST", "/admin/domains/new", admin_page(DONE, DONE, DONE, NO, NO, NO, NO, NO),
+    Page("GET", "/admin/domains/new", admin_page(OK, OK, OK, NO, NO, NO, NO, NO, NO)),
+    Page("POST", "/admin/domains/new", admin_page(DONE, DONE, DONE, NO, NO, NO, NO, NO, NO),
          form={"name": "new.example", "customer_id": "@C1", "status": "ENABLED", "default_language": "EN",
                "quarantine": "on"}, label="(for customer C1)"),
-    Page("GET", "/admin/domains/<domain_id>", admin_page(*(DONE,) * 8), DOMAIN_A, label="(to its first tab)"),
+    Page("GET", "/admin/domains/<domain_id>", admin_page(*(DONE,) * 9), DOMAIN_A, label="(to its first tab)"),
     Page("GET", "/admin/domains/<domain_id>/tab/<tab>", admin_page(*SEE_A), {"domain_id": "A", "tab": "=settings"}),
     Page("GET", "/admin/domains/<domain_id>/tab/<tab>", admin_page(*SEE_A), {"domain_id": "A", "tab": "=admins"},
          label="(the admins are listed to GRANT holders only)"),
     Page("POST", "/admin/domains/<domain_id>/settings", admin_page(*EDIT_A), DOMAIN_A,
          form={"description": "changed", "status": "ENABLED", "wblist_priority": "USER", "default_language": "EN",
                "policy_id": "@policyA"}),
-    Page("GET", "/admin/domains/<domain_id>/delete", admin_page(OK, NO, NO, NO, NO, NO, GONE, GONE), DOMAIN_A),
+    Page("GET", "/admin/domains/<domain_id>/delete", admin_page(*SYSADMIN_FORM_IN_A), DOMAIN_A),
     Page("POST", "/admin/domains/<domain_id>/delete", admin_page(*SYSADMIN_IN_A), DOMAIN_A, form={"ignore_mx": "on"}),
-    Page("POST", "/admin/domains/<domain_id>/revert", admin_page(DONE, NO, NO, GONE, GONE, GONE, GONE, GONE),
+    Page("POST", "/admin/domains/<domain_id>/revert", admin_page(DONE, NO, NO, GONE, GONE, GONE, GONE, GONE, GONE),
          {"domain_id": "gone"}, label="(gone.example of C1, deleted)"),
     Page("POST", "/admin/domains/<domain_id>/aliases", admin_page(*EDIT_A), DOMAIN_A,
          form={"alias": "more-a.example"}),
@@ -259,32 +265,35 @@ MATRIX = [
          {"domain_id": "A", "name": "=SUPPORT_EMAIL"}),
     Page("POST", "/admin/domains/<domain_id>/access", admin_page(*EDIT_A), DOMAIN_A,
          form={"access": ["QUARANTINE_VIEW"]}),
-    Page("POST", "/admin/domains/<domain_id>/admins", admin_page(*EDIT_A), DOMAIN_A,
+    Page("POST", "/admin/domains/<domain_id>/admins", admin_page(*GRANT_A), DOMAIN_A,
          form={"login": "admin-ac", "permissions": ["DOMAIN_READ"]}),
-    Page("POST", "/admin/domains/<domain_id>/admins/<admin_id>/revoke", admin_page(*EDIT_A),
+    Page("POST", "/admin/domains/<domain_id>/admins/<admin_id>/revoke", admin_page(*GRANT_A),
          {"domain_id": "A", "admin_id": "readerA"}),
     # policies: seen with the domain, written by system administrators only
-    Page("GET", "/admin/domains/<domain_id>/policies/new", admin_page(OK, NO, NO, NO, NO, NO, GONE, GONE), DOMAIN_A),
+    Page("GET", "/admin/domains/<domain_id>/policies/new", admin_page(*SYSADMIN_FORM_IN_A), DOMAIN_A),
     Page("POST", "/admin/domains/<domain_id>/policies/new", admin_page(*SYSADMIN_IN_A), DOMAIN_A,
          form={"name": "strict", "quarantine": "on", "quarantineProps.duration": "30"}),
     Page("GET", "/admin/policies/<policy_id>", admin_page(*SEE_A), {"policy_id": "policyA"}),
     Page("POST", "/admin/policies/<policy_id>", admin_page(*SYSADMIN_IN_A), {"policy_id": "spareA"},
          form={"name": "spare", "quarantine": "on", "quarantineProps.duration": "30"}),
     Page("POST", "/admin/policies/<policy_id>/delete",
-         admin_page(DONE, FLASHED, FLASHED, FLASHED, FLASHED, FLASHED, GONE, GONE), {"policy_id": "spareA"}),
+         admin_page(DONE, FLASHED, FLASHED, FLASHED, FLASHED, FLASHED, FLASHED, GONE, GONE), {"policy_id": "spareA"}),
     # mailbox users (USER_READ to see them, USER_EDIT to change them)
-    Page("GET", "/admin/domains/<domain_id>/users", admin_page(OK, OK, OK, OK, OK, NO, GONE, GONE), DOMAIN_A),
-    Page("POST", "/admin/domains/<domain_id>/users", admin_page(DONE, DONE, DONE, DONE, NO, NO, GONE, GONE),
+    Page("GET", "/admin/domains/<domain_id>/users", admin_page(OK, OK, OK, OK, OK, OK, NO, GONE, GONE), DOMAIN_A),
+    Page("POST", "/admin/domains/<domain_id>/users", admin_page(DONE, DONE, DONE, DONE, DONE, NO, NO, GONE, GONE),
          DOMAIN_A, form={"local_part": "new", "firstname": "New"}),
     Page("GET", "/admin/users/<user_id>", admin_page(*SEE_USERS_A), {"user_id": "otherA"}),
     Page("POST", "/admin/users/<user_id>", admin_page(*EDIT_USERS_A), {"user_id": "otherA"},
          form={"firstname": "Renamed", "status": "ENABLED", "language": "EN", "policy_id": "@policyA"}),
+    Page("POST", "/admin/users/<user_id>", admin_page(DONE, DONE, DONE, DONE, NO, NO, GONE, GONE, GONE),
+         {"user_id": "otherA"}, form={"firstname": "Renamed", "status": "ENABLED", "language": "EN",
+                                      "policy_id": "@spareA"}, label="(another policy: POLICY_ASSIGN)"),
     Page("POST", "/admin/users/<user_id>/delete", admin_page(*EDIT_USERS_A), {"user_id": "otherA"}),
     Page("POST", "/admin/users/<user_id>/options", admin_page(*EDIT_USERS_A), {"user_id": "otherA"},
          form={"name": "TIMEZONE", "value": "Europe/Paris"}),
     Page("POST", "/admin/users/<user_id>/options/<name>/delete", admin_page(*EDIT_USERS_A),
          {"user_id": "otherA", "name": "=TIMEZONE"}),
-    Page("POST", "/admin/users/<user_id>/impersonate", admin_page(ME, ME, ME, ME, NO, GONE, GONE, GONE),
+    Page("POST", "/admin/users/<user_id>/impersonate", admin_page(ME, ME, ME, ME, NO, NO, GONE, GONE, GONE),
          {"user_id": "userA"}, label="(IMPERSONATE: opens the user's portal)"),
     # a user's quarantine seen by administrators (QUARANTINE_READ; release and delete: QUARANTINE_RELEASE)
     Page("GET", "/admin/users/<user_id>/quarantine", admin_page(*READ_MAIL_A), {"user_id": "userA"}),
@@ -292,34 +301,34 @@ MATRIX = [
          query={"id": MESSAGE}),
     Page("GET", "/admin/users/<user_id>/quarantine/attachment", admin_page(*READ_MAIL_A), {"user_id": "userA"},
          query={"id": "quarantined-1@bad.example", "part": "2"}),
-    Page("GET", "/admin/users/<user_id>/quarantine/source", admin_page(GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE),
+    Page("GET", "/admin/users/<user_id>/quarantine/source", admin_page(*(GONE,) * 9),
          {"user_id": "userA"}, query={"id": MESSAGE}, label="(the owner's only)"),
     Page("POST", "/admin/users/<user_id>/quarantine/release", admin_page(*RELEASE_A), {"user_id": "userA"},
          form={"id": MESSAGE}),
     Page("POST", "/admin/users/<user_id>/quarantine/bulk", admin_page(*RELEASE_A), {"user_id": "userA"},
          form={"action": "delete", "ids": MESSAGE}),
-    Page("POST", "/admin/users/<user_id>/quarantine/bulk", admin_page(DONE, DONE, DONE, DONE, NO, GONE, GONE, GONE),
+    Page("POST", "/admin/users/<user_id>/quarantine/bulk", admin_page(*(DONE,) * 5, NO, GONE, GONE, GONE),
          {"user_id": "userA"}, form={"action": "block", "ids": MESSAGE, "scope": "domain"},
          label="block for the whole domain (FILTER_EDIT)"),
     # filter rules (FILTER_EDIT) and email aliases (ALIAS_EDIT) of a domain
     Page("GET", "/admin/domains/<domain_id>/rules/<kind>", admin_page(*SEE_A), {"domain_id": "A", "kind": "=senders"}),
-    Page("POST", "/admin/domains/<domain_id>/rules/<kind>", admin_page(*EDIT_A),
+    Page("POST", "/admin/domains/<domain_id>/rules/<kind>", admin_page(*FILTERS_A),
          {"domain_id": "A", "kind": "=senders"}, form={"value": "new@spam.example", "type": "BLOCK"}),
-    Page("POST", "/admin/domains/<domain_id>/rules/<kind>", admin_page(*EDIT_A),
+    Page("POST", "/admin/domains/<domain_id>/rules/<kind>", admin_page(*ALIASES_A),
          {"domain_id": "A", "kind": "=groups"}, form={"email": "team@a.example", "recipients": "user@a.example"}),
-    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/<item_id>", admin_page(*EDIT_A),
+    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/<item_id>", admin_page(*FILTERS_A),
          {"domain_id": "A", "kind": "=attachments", "item_id": "attachmentA"},
          form={"action": "DENY", "check_type": "FILENAME", "filter": r"\.pif$"}),
-    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/<item_id>/delete", admin_page(*EDIT_A),
+    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/<item_id>/delete", admin_page(*FILTERS_A),
          {"domain_id": "A", "kind": "=senders", "item_id": "ruleA"}),
-    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/<item_id>/delete", admin_page(*EDIT_A),
+    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/<item_id>/delete", admin_page(*ALIASES_A),
          {"domain_id": "A", "kind": "=groups", "item_id": "groupA"}),
-    Page("GET", "/admin/domains/<domain_id>/rules/senders/import", admin_page(*FORM_A), DOMAIN_A),
-    Page("POST", "/admin/domains/<domain_id>/rules/senders/import", admin_page(*EDIT_A), DOMAIN_A,
+    Page("GET", "/admin/domains/<domain_id>/rules/senders/import", admin_page(*FILTER_FORM_A), DOMAIN_A),
+    Page("POST", "/admin/domains/<domain_id>/rules/senders/import", admin_page(*FILTERS_A), DOMAIN_A,
          form={"csv": "value,type\nother@spam.example,BLOCK\n", "mode": "add", "confirm": "yes"}),
-    Page("GET", "/admin/domains/<domain_id>/rules/<kind>/import", admin_page(*FORM_A),
+    Page("GET", "/admin/domains/<domain_id>/rules/<kind>/import", admin_page(*FILTER_FORM_A),
          {"domain_id": "A", "kind": "=uris"}),
-    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/import", admin_page(*EDIT_A),
+    Page("POST", "/admin/domains/<domain_id>/rules/<kind>/import", admin_page(*FILTERS_A),
          {"domain_id": "A", "kind": "=uris"},
          form={"csv": "action,filter\nBLACKLIST_URI_HOST,bad.example\n", "mode": "add", "confirm": "yes"}),
 ]
