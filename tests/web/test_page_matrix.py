@@ -3,7 +3,8 @@
 One row per route and method: what each role gets. The expectations come from the product's rules (README
 "Accounts and permissions", "Mail: quarantine, folders, release, send"; DESIGN.md: a foreign object is a 404,
 a visible one without the permission a 403), not from what the code answered. A page route without a row here
-fails `test_every_page_route_is_in_the_matrix`, so a new page cannot be added without saying who may open it.
+fails `test_every_page_route_is_in_the_matrix`, so a new page cannot be added without saying who may open it;
+any other method answers 405 (`test_other_methods_are_refused`).
 
 An outcome is a status code, or where the redirect goes:
   LOGIN    302 to a sign-in page            ME     302 to /me/ (a mailbox user's home)
