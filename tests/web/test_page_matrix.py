@@ -371,7 +371,8 @@ def _put_back(rows: dict[str, list[dict[str, Any]]]) -> None:
 def _mail(root: Path) -> list[str]:
     """Every message of the world's mailboxes: folder and Maildir name without its flags."""
     return sorted(f"{path.parent.parent.relative_to(root)}/{path.name.partition(':')[0]}"
-                  for email in MAILBOXES for path in maildir_root(root, email).glob("**/[cn][ue][rw]/*"))
+                  for email in MAILBOXES for sub in ("cur", "new")
+                  for path in maildir_root(root, email).glob(f"**/{sub}/*"))
 
 
 def _put_mail_back(root: Path) -> list[str]:
