@@ -174,3 +174,45 @@ def _maildir(email: str, quarantined: int) -> None:
             text = (f"From: spam{n}@bad.example\nSubject: offer {n}\n"
                     f"Message-ID: <quarantined-{n}@bad.example>\n\nbody\n")
         folder.add(mailbox.MaildirMessage(text))
+
+
+# --- the page matrix's extra accounts (tests/web/test_page_matrix.py) -----------------------------
+
+# who signs in for each role of the page matrix: an admin login, or a mailbox address (with PASSWORD)
+PAGE_LOGINS = {
+    "user": "user@a.example", "userB": "user@b.example", "userC": "user@c.example",
+    "sysadmin": "root", "broker": "broker1", "customer": "customer1", "domainA": "admin-a", "operatorA": "operator-a",
+    "helpdeskA": "helpdesk-a", "readerA": "reader-a", "domainB": "admin-b", "adminC": "admin-c",
+}
+
+
+def add_page_roles(w: World) -> None:
+    """What the page matrix adds to `build_world`: mailbox users who can sign in on B (which grants its users
+    everything, like A) and on C (which grants nothing); admins of A: a helpdesk (every *_READ, no write) and an
+    operator (users, filters, quarantine); targets: a spare relay of A, a soft-deleted domain of C1, an outgoing
+    provider, a failed job."""
+    from portal.models import JobFailure, OutgoingProvider
+
+    da, dbb, dc = (db.session.get(Domain, w.pk[name]) for name in ("A", "B", "C"))
+    dbb.end_user_permissions = " ".join(END_USER_PERMISSIONS)
+    dc.end_user_permissions = ""
+    user_b = db.session.get(MailUser, w.pk["userB"])
+    user_b.password_hash = hash_password(PASSWORD)
+    user_c = MailUser(domain_id=dc.id, email="user@c.example", password_hash=hash_password(PASSWORD),
+                      policy=dc.policies[0], platform=dc.platforms[0])
+    provider = OutgoingProvider(name="Mail Cloud", spf_provider="spf.mailcloud.example")
+    spare = Platform(domain_id=da.id, name="relay-A-spare", transport_dest="127.0.0.1", transport_port=9)
+    gone = Domain(customer_id=w.pk["C1"], name="gone.example", status="DELETED", deletion_date=utcnow(),
+                  purge_date=utcnow() + timedelta(days=30))
+    failure = JobFailure(function="export_rules", arguments="()", error="RuntimeError: disk full")
+    db.session.add_all([user_c, provider, spare, gone, failure])
+    helpdesk = _admin("helpdesk-a", grants=((ObjectType.DOMAIN, da.id, [
+        Permission.DOMAIN_READ, Permission.USER_READ, Permission.QUARANTINE_READ]),))
+    operator = _admin("operator-a", grants=((ObjectType.DOMAIN, da.id, [
+        Permission.DOMAIN_READ, Permission.USER_READ, Permission.USER_EDIT, Permission.FILTER_EDIT,
+        Permission.QUARANTINE_READ, Permission.QUARANTINE_RELEASE]),))
+    db.session.flush()
+    w.pk.update(userC=user_c.id, helpdeskA=helpdesk.id, operatorA=operator.id, spareRelayA=spare.id,
+                provider=provider.id, gone=gone.id, jobFailure=failure.id)
+    w.public.update({name: ids.encode(w.pk[name]) for name in (
+        "userC", "helpdeskA", "spareRelayA", "provider", "gone")}, jobFailure=f"db-{failure.id}")

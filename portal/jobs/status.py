@@ -114,6 +114,8 @@ def health() -> Health:
 
 def retry(job_id: str) -> None:
     """Put a failed RQ job back on its queue."""
+    if not current_app.config.get("REDIS_URL"):  # the in-process runner keeps no job to retry
+        raise NotFound("No such failed job.")
     try:
         q = queue()
         FailedJobRegistry(queue=q).requeue(job_id)

@@ -178,6 +178,8 @@ def admin_delete(admin_id: str) -> Response:
     principal = current_principal()
     target = admins.get(principal, ids.decode(admin_id))
     if request.method == "GET":
+        if target.id == principal.require_admin().id or not admins.governs(principal, target):
+            raise Forbidden("You may not delete this administrator.")  # as admins.delete: the page is for who may
         return render("admin/admins/delete.html", target=target, target_id=admin_id)
     login = target.login
     admins.delete(principal, target.id)

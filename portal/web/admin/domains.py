@@ -49,6 +49,8 @@ def _creatable_customers() -> list[Customer]:
 @bp.route("/admin/domains/new", methods=["GET", "POST"])
 def domain_new() -> Response:
     principal = current_principal()
+    if not principal.holds_anywhere(Permission.DOMAIN_CREATE):
+        abort(403)
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
@@ -163,6 +165,7 @@ def domain_settings(domain_id: str) -> Response:
 def domain_delete(domain_id: str) -> Response:
     domain = _domain(domain_id)
     if request.method == "GET":
+        current_principal().require_sysadmin()  # as domains.delete: the page is only for who may confirm
         return render("admin/domains/delete.html", domain=domain, domain_id=domain_id, errors={})
     try:
         with attempt():

@@ -50,6 +50,7 @@ def policy_new(domain_id: str) -> Response:
     principal = current_principal()
     domain = domains.get(principal, ids.decode(domain_id), Permission.DOMAIN_READ)
     if request.method == "GET":
+        principal.require_sysadmin()  # as policies.create: the empty form is only for who may save it
         return _page(domain, None, _values(None), {})
     try:
         with attempt():

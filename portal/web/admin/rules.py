@@ -200,7 +200,7 @@ def _csv_text() -> str:
 def senders_import(domain_id: str) -> Response:
     """CSV import of the domain's sender rules: a preview of what changes, then a confirmation."""
     principal = current_principal()
-    owner = wblist.domain_owner(principal, ids.decode(domain_id), write=request.method == "POST")
+    owner = wblist.domain_owner(principal, ids.decode(domain_id), write=True)  # the form too: FILTER_EDIT
     context: dict[str, Any] = {"domain": owner.domain, "domain_id": domain_id, "plan": None, "errors": {},
                                "text": "", "mode": request.form.get("mode", "add")}
     if request.method == "GET":

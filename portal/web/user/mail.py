@@ -71,7 +71,8 @@ def _where() -> pages.Where:
     caps = mailboxes.capabilities(current_principal(), user)
     domain_rules = impersonator is not None and mailboxes.capabilities(principal_for_admin(impersonator),
                                                                        user).domain_rules
-    return pages.Where("user.quarantine", dataclasses.replace(caps, domain_rules=domain_rules))
+    return pages.Where("user.quarantine", dataclasses.replace(caps, domain_rules=domain_rules,
+                                                          source=caps.source and impersonator is None))
 
 
 @bp.get("/quarantine")
@@ -96,7 +97,10 @@ def quarantine_attachment() -> Response:
 @bp.get("/quarantine/source")
 @login_required
 def quarantine_source() -> Response:
-    return pages.source_download(current_principal(), current_user.user)
+    """The raw message: the mailbox owner's only, so an administrator viewing as the user asks as themselves."""
+    impersonator = getattr(current_user, "impersonator", None)
+    principal = current_principal() if impersonator is None else principal_for_admin(impersonator)
+    return pages.source_download(principal, current_user.user)
 
 
 @bp.post("/quarantine/release")
