@@ -92,14 +92,29 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # A migration may rewrite a big table: no per-statement limit while it runs (requests keep theirs).
+        raw = connection.connection.dbapi_connection
+        deadline = getattr(raw, "postern_deadline", None)
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
+            if hasattr(raw, "postern_deadline"):
+                raw.postern_deadline = None
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if connection.dialect.name == "postgresql":  # the pooled connection goes back as it came
+                connection.exec_driver_sql("RESET statement_timeout")
+                connection.commit()
+                if hasattr(raw, "postern_deadline"):
+                    raw.postern_deadline = deadline
 
 
 if context.is_offline_mode():

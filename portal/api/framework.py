@@ -20,12 +20,13 @@ from flask import Blueprint, Response, current_app, g, json, request
 from pydantic import BaseModel, RootModel, ValidationError
 from sqlalchemy import Select
 
+from .. import exports
 from ..errors import Forbidden, Invalid, ServiceError, Unauthorized
 from ..permissions import Permission
+from ..schemas.validation import invalid_from_pydantic
 from ..services import listing, tokens
 from ..services.principal import Principal
-from . import export
-from .problems import from_service_error, invalid_from_pydantic
+from .problems import from_service_error
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -197,13 +198,13 @@ def list_response(
     stmt: Select[Any],
     spec: Listing,
     serialize: Callable[[Sequence[Any]], list[Any]],
-    columns: Sequence[export.Column] = (),
+    columns: Sequence[exports.Column] = (),
 ) -> Response:
     """A page of a collection with X-Total-Count, or the whole filtered list as CSV / spreadsheet."""
     params = listing.parse(request.args, spec.spec, current_app.config["API_MAX_PAGE_SIZE"])
-    fmt = export.wanted_format() if spec.export_name else export.JSON
-    if fmt != export.JSON:
-        return export.export(listing.everything(stmt, spec.spec, params), columns, fmt, spec.export_name or "export")
+    fmt = exports.wanted_format() if spec.export_name else exports.JSON
+    if fmt != exports.JSON:
+        return exports.export(listing.everything(stmt, spec.spec, params), columns, fmt, spec.export_name or "export")
     rows, total = listing.page(stmt, spec.spec, params)
     return json_response(serialize(rows), headers={
         "X-Total-Count": str(total),

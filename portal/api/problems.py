@@ -7,11 +7,10 @@ from typing import Any
 from flask import Response, json
 
 from ..errors import FieldError, ServiceError
-from ..schemas.validation import invalid_from_pydantic
 
 PROBLEM_TYPE = "application/problem+json"
 
-__all__ = ["PROBLEM_TYPE", "from_service_error", "invalid_from_pydantic", "problem"]  # the last for framework.py
+__all__ = ["PROBLEM_TYPE", "from_service_error", "problem"]
 
 
 def problem(status: int, title: str, detail: str = "", errors: list[FieldError] | None = None,

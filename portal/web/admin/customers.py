@@ -14,6 +14,7 @@ from ...errors import ServiceError
 from ...extensions import db
 from ...models import Domain
 from ...options import OPTIONS, Scope
+from ...permissions import ObjectType, Permission
 from ...services import customers, options
 from ...unit_of_work import attempt
 from ..listing import list_page
@@ -72,6 +73,7 @@ def _page(customer_id: str, status: int = 200, errors: dict[str, str] | None = N
     return render("admin/customers/page.html", status=status, customer=customer, customer_id=customer_id,
                   domain_rows=domain_rows, option_rows=options.listing(chain),
                   can_edit=customers.may_edit(principal, customer), is_sysadmin=principal.is_sysadmin,
+                  can_create_domain=principal.holds_on(Permission.DOMAIN_CREATE, ObjectType.CUSTOMER, customer.id),
                   errors=errors or {}, form=form or {})
 
 
