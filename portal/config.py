@@ -108,6 +108,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     if "SECRET_KEY" not in cfg:
         cfg["SECRET_KEY"] = _secret_key(Path(cfg["INSTANCE_DIR"]))
     uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:///:memory:"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)  # SQLite will not make its folder
     if uri.startswith("postgresql://"):  # psycopg 3 is the driver we install
         cfg["SQLALCHEMY_DATABASE_URI"] = uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
     if uri.startswith("postgresql+psycopg://"):
