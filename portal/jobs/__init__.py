@@ -3,11 +3,13 @@
 - `@job("name")` registers a job function. Services never import them: they write an outbox row with
   `portal.outbox.enqueue("name", *ids)` in their own transaction.
 - `dispatch()` runs after every request (and after every job): the rows its unit of work committed are
-  handed to RQ (REDIS_URL set) or run here (the embedded default). A row is claimed with a short lease
-  before its hand-over and deleted once RQ holds the job, whose id is the row's idempotency key, so a
-  row is handed over once even when a crash or two dispatchers race. While Redis cannot take jobs the
-  rows wait; the next dispatch of this process after a pause, and the scheduler every few seconds, hand
-  them over (`hand_over_waiting`). The request that asked for them has succeeded all the same.
+  handed to RQ (REDIS_URL set) or run here (the embedded default). A row carries a short lease from the
+  moment it is written (its writer's), so the dispatch after the commit needs no claim; any other
+  dispatcher claims a row (`_claim`) before handing it over. A row is deleted once RQ holds the job,
+  whose id is the row's idempotency key, so it is handed over once even when a crash or two dispatchers
+  race. While Redis cannot take jobs the rows wait, their lease released; the scheduler (every round)
+  and this process's later dispatches (after a pause) hand them over (`hand_over_waiting`). The request
+  that asked for them has succeeded all the same.
 - `perform(name, args, kwargs)` is what RQ runs: the job's unit of work, committed once when the function
   returns and rolled back when it raises (RQ then retries it). In-process, the outbox row is deleted in
   the job's own transaction, so a job whose work committed is never run again.
@@ -127,9 +129,9 @@ def _claim(row_id: int) -> outbox.Ready | None:
     return ready
 
 
-def _unclaim(rows: Iterable[outbox.Ready], error: str) -> None:
+def _unclaim(rows: Iterable[outbox.Ready], error: str, tried: bool = True) -> None:
     db.session.execute(update(OutboxJob).where(OutboxJob.id.in_([r.id for r in rows]))
-                       .values(claimed_until=None, attempts=OutboxJob.attempts + 1, last_error=error[:2000])
+                       .values(claimed_until=None, attempts=OutboxJob.attempts + int(tried), last_error=error[:2000])
                        .execution_options(synchronize_session=False))
     db.session.commit()
 
@@ -151,7 +153,10 @@ def _redis_for_dispatch() -> Redis:
 def _to_rq(rows: list[outbox.Ready], respect_pause: bool) -> int:
     """Put the rows' jobs on RQ, then delete the rows (one statement); on a Redis error the rest wait."""
     if respect_pause and time.monotonic() < _state["redis_paused_until"]:
-        return 0  # Redis failed a moment ago: the rows wait for a later dispatch or the scheduler
+        # Redis failed a moment ago: the rows wait, free for the scheduler to hand over as soon as it can
+        _forget_done_and_release([], [r for r in rows if r.fresh], "Redis: not tried, it failed a moment ago",
+                                 tried=False)
+        return 0
     handed: list[int] = []
     try:
         q = queue(_redis_for_dispatch())
@@ -169,13 +174,14 @@ def _to_rq(rows: list[outbox.Ready], respect_pause: bool) -> int:
     return len(handed)
 
 
-def _forget_done_and_release(handed: list[int], waiting: list[outbox.Ready], error: str) -> None:
+def _forget_done_and_release(handed: list[int], waiting: list[outbox.Ready], error: str, tried: bool = True
+                             ) -> None:
     try:
         if handed:
             db.session.execute(delete(OutboxJob).where(OutboxJob.id.in_(handed)))
             db.session.commit()
         if waiting:
-            _unclaim(waiting, error)
+            _unclaim(waiting, error, tried)
     except Exception:  # the leases run out and the sweep finds the rows; RQ knows the handed jobs by id
         db.session.rollback()
         log.exception("could not update the job outbox")
