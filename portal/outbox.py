@@ -35,10 +35,11 @@ class Ready:
     arguments: dict[str, Any]
     fresh: bool = True  # claimed by the unit of work that wrote it: never handed over before
 
+
 _ASKED = "postern_outbox_asked"  # (name, args json) asked in the open transaction: the same job once
 _PENDING = "postern_outbox_pending"  # rows added in the open transaction, not flushed yet
 _FLUSHED = "postern_outbox_flushed"  # (row, Ready) flushed in the open transaction
-_READY = "postern_outbox_ready"  # ids of rows committed, for the dispatch after the commit
+_READY = "postern_outbox_ready"  # rows committed (Ready), for the dispatch after the commit
 
 
 def enqueue(name: str, *args: Any, **kwargs: Any) -> None:
