@@ -63,6 +63,13 @@ def record_login(admin: Admin | MailUser) -> None:
     db.session.flush()
 
 
+def end_sessions(account: Admin | MailUser) -> None:
+    """Logout on the server side: a new nonce, so every session cookie of the account (this browser's,
+    a copy of it, the account's other browsers) stops working."""
+    account.session_nonce = secrets.token_hex(8)
+    db.session.flush()
+
+
 def new_totp_secret() -> str:
     return pyotp.random_base32()
 

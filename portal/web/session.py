@@ -1,7 +1,8 @@
 """Browser sessions of admins and of mailbox users (Flask-Login over the signed session cookie).
 
 The session id embeds the account's `session_nonce`: changing the password, disabling the account
-or logging out everywhere changes the nonce, so every older cookie stops working.
+or logging out (`auth.end_sessions`: every session of the account) changes the nonce, so every older
+cookie, and every copy of it, stops working.
 """
 
 from __future__ import annotations

@@ -87,6 +87,8 @@ def logout() -> Response:
     impersonator = getattr(current_user, "impersonator", None) if current_user.is_authenticated else None
     if impersonator is not None:  # leaving a user's portal by logging out still closes the trail
         audit.end(impersonator, current_user.user)
+    if current_user.is_authenticated:  # viewing as a user: the administrator's sessions end, not the user's
+        auth.end_sessions(impersonator or current_user.admin or current_user.user)
     web_session.end()
     return redirect(url_for("user.login" if was_user else "auth.login"))
 
