@@ -1,6 +1,6 @@
 """SQLAlchemy models: data and invariants, no I/O."""
 
-from .accounts import Admin, ApiToken, Authority
+from .accounts import Admin, ApiToken, Authority, LoginThrottle
 from .jobs import OutboxJob
 from .mail import AuditEvent, JobFailure, Upload
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
@@ -29,6 +29,7 @@ __all__ = [
     "EmailAlias",
     "EmailAliasRecipient",
     "JobFailure",
+    "LoginThrottle",
     "MailUser",
     "OptionValue",
     "OutboxJob",

@@ -87,3 +87,17 @@ class ApiToken(db.Model):
     last_use: Mapped[datetime | None] = mapped_column()
 
     admin: Mapped[Admin | None] = relationship(back_populates="tokens")
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-ins of one account name (a login, an address, an admin's TOTP step), whoever tried.
+
+    `key` is a digest of the kind and the name as typed, so unknown names are counted (and refused)
+    like real accounts, and what people typed in the login field is not kept."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column()
+    last_failure: Mapped[datetime] = mapped_column(default=utcnow, index=True)

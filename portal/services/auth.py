@@ -16,18 +16,23 @@ from ..errors import Invalid
 from ..extensions import db
 from ..integrations.mailstore import check_login
 from ..models import Admin, MailUser
-from . import admins
+from . import admins, login_throttle
 from .passwords import verify_password
 
 TOTP_ISSUER = "Postern"
 
 
 def check_password(login: str, password: str) -> Admin:
-    """The enabled admin with that login and password; one vague error otherwise."""
+    """The enabled admin with that login and password; one vague error otherwise, `Throttled` after too
+    many failures for that login (whether it exists or not)."""
+    name_key = login_throttle.key("admin", login)
+    login_throttle.check(name_key)
     admin = admins.find_by_login(login) if login else None
     ok = verify_password(admin.password_hash if admin else None, password)
     if admin is None or not ok or not admin.enabled:
+        login_throttle.failed(name_key)
         raise Invalid.on("password", "Wrong login or password, or the account is disabled.")
+    login_throttle.succeeded(name_key)
     return admin
 
 
@@ -35,7 +40,9 @@ def check_user_password(email: str, password: str) -> MailUser:
     """The enabled mailbox user with that address and password; one vague error otherwise.
 
     The password is the portal's own, or, when the user's platform says authType imap, the one
-    the platform's IMAP server accepts."""
+    the platform's IMAP server accepts. `Throttled` after too many failures for that address."""
+    name_key = login_throttle.key("user", email)
+    login_throttle.check(name_key)
     user = db.session.scalar(select(MailUser).where(MailUser.email == email.strip().lower())) if email else None
     platform = (user.platform or user.domain.default_platform) if user else None
     kind = platform.auth_type if platform is not None else "local"
@@ -52,7 +59,9 @@ def check_user_password(email: str, password: str) -> MailUser:
     else:
         ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.enabled:
+        login_throttle.failed(name_key)
         raise Invalid.on("password", "Wrong address or password, or the account is disabled.")
+    login_throttle.succeeded(name_key)
     return user
 
 
@@ -105,8 +114,13 @@ def enable_totp(admin: Admin, secret: str, code: str) -> None:
 
 
 def check_totp(admin: Admin, code: str) -> None:
+    """The second factor; `Throttled` after too many wrong codes for this admin."""
+    name_key = login_throttle.key("totp", str(admin.id))
+    login_throttle.check(name_key)
     if admin.totp_secret is None or not _accept_code(admin, decrypt(admin.totp_secret), code):
+        login_throttle.failed(name_key)
         raise Invalid.on("code", "This code is not valid or was already used.")
+    login_throttle.succeeded(name_key)
 
 
 def disable_totp(admin: Admin) -> None:

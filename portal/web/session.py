@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, session
+from flask import Flask, Response, session
+from flask_babel import ngettext
 from flask_login import UserMixin, current_user, login_user, logout_user
 
 from ..extensions import db, login_manager
 from ..models import Admin, MailUser
 from ..services import audit
+from ..services.login_throttle import Throttled
 from ..services.principal import Principal, principal_for_admin, principal_for_user
 
 
@@ -134,3 +136,19 @@ def safe_next(target: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
         return default
     return target
+
+
+def refused(error: Throttled) -> str:
+    """What the login form says next to the field while the account name is refused (`login_throttle`)."""
+    if error.retry_after < 60:
+        return ngettext("Too many failed sign-ins for this account. Try again in %(num)d second.",
+                        "Too many failed sign-ins for this account. Try again in %(num)d seconds.",
+                        error.retry_after)
+    return ngettext("Too many failed sign-ins for this account. Try again in %(num)d minute.",
+                    "Too many failed sign-ins for this account. Try again in %(num)d minutes.",
+                    -(-error.retry_after // 60))
+
+
+def with_retry_after(response: Response, error: Throttled) -> Response:
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response

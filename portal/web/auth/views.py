@@ -9,7 +9,7 @@ from ...errors import Invalid
 from ...extensions import db, limiter
 from ...models import Admin
 from ...services import audit, auth
-from ...unit_of_work import attempt
+from ...services.login_throttle import Throttled
 from .. import session as web_session
 from ..i18n import LANGUAGES
 from ..render import render
@@ -35,6 +35,9 @@ def login_post() -> Response:
     nxt = web_session.safe_next(request.form.get("next"), url_for("admin.dashboard"))
     try:
         admin = auth.check_password(form["login"], request.form.get("password", ""))
+    except Throttled as error:
+        return web_session.with_retry_after(render("auth/login.html", status=429, next=nxt, form=form,
+                                                   errors={"password": web_session.refused(error)}), error)
     except Invalid as error:
         return render("auth/login.html", status=400, next=nxt, errors=error.field_messages(), form=form)
     if admin.totp:
@@ -73,9 +76,11 @@ def totp_post() -> Response:
     admin = _pending()
     if admin is None:
         return redirect(url_for("auth.login"))
-    try:
-        with attempt():
-            auth.check_totp(admin, request.form.get("code", ""))
+    try:  # no savepoint: a wrong code writes nothing but its count, which must outlive the rollback
+        auth.check_totp(admin, request.form.get("code", ""))
+    except Throttled as error:
+        return web_session.with_retry_after(render("auth/totp.html", status=429,
+                                                   errors={"code": web_session.refused(error)}), error)
     except Invalid as error:
         return render("auth/totp.html", status=400, errors=error.field_messages())
     return _complete(admin, session["pending_2fa"]["next"])

@@ -15,6 +15,7 @@ from ...extensions import limiter
 from ...permissions import END_USER_PERMISSIONS
 from ...schemas.rules import FilterSenderAddList
 from ...services import auth, signs, wblist
+from ...services.login_throttle import Throttled
 from ...unit_of_work import attempt
 from .. import forms
 from .. import session as web_session
@@ -46,6 +47,9 @@ def login() -> Response:
     nxt = web_session.safe_next(request.form.get("next"), url_for("user.home"))
     try:
         user = auth.check_user_password(form["email"], request.form.get("password", ""))
+    except Throttled as error:
+        return web_session.with_retry_after(render("user/login.html", status=429, form=form, next=nxt,
+                                                   errors={"password": web_session.refused(error)}), error)
     except Unavailable as error:
         return render("user/login.html", status=503, form=form, next=nxt,
                       errors={"_form": _("Your password cannot be checked now: %(why)s", why=error.detail)})
