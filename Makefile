@@ -6,6 +6,10 @@ FLASK := $(VENV)/bin/flask --app app
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# `make run` serves with gunicorn, as production does (one process, threads): its limits answer a too-long
+# request line (414) or header (431) at once, and it times out idle or trickling connections.
+SERVE = $(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --worker-class gthread --threads 8 \
+	--graceful-timeout 5 --no-control-socket app:app
 
 .PHONY: install run test test-sqlite test-postgres lint bench system-deps translations
 
@@ -32,7 +36,7 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) portal seed-demo
 	@echo "Postern on http://$(HOST):$(PORT)/"
-	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} $(FLASK) run --host $(HOST) --port $(PORT)
+	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} $(SERVE)
 
 # System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd); installed
 # when missing and running as root.

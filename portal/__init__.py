@@ -51,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(user_bp)
 
-    from . import cli, error_pages, jobs, schema_check, unit_of_work
+    from . import cli, error_pages, jobs, request_limits, schema_check, unit_of_work
     from .integrations import mailstore
 
     mailstore.POOL.size = max(int(app.config["IMAP_POOL_SIZE"]), 0)
@@ -61,4 +61,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     jobs.init_app(app)
     unit_of_work.init_app(app)  # last: its commit runs before the other after_request hooks (job dispatch)
+    request_limits.init_app(app)  # outermost: too long a URL or header block is refused before anything runs
     return app

@@ -86,6 +86,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Per statement (not per job: a purge or an export is many statements); give a worker more in its own env.
         "DB_STATEMENT_TIMEOUT": float(_env("POSTERN_DB_STATEMENT_TIMEOUT", "15")),  # type: ignore[arg-type]
         "MAX_CONTENT_LENGTH": int(_env("POSTERN_MAX_BODY_BYTES", str(1024 * 1024))),  # type: ignore[arg-type]
+        "MAX_URL_BYTES": int(_env("POSTERN_MAX_URL_BYTES", "8192")),  # type: ignore[arg-type]
+        "MAX_HEADER_BYTES": int(_env("POSTERN_MAX_HEADER_BYTES", "32768")),  # type: ignore[arg-type]
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": behind_tls,
