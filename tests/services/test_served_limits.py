@@ -13,10 +13,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+from flask import Flask
+
+from portal.extensions import db
+from portal.models import LoginThrottle
+from portal.services import login_throttle
 from tests.services_runtime import REPOSITORY, _server_environment, free_port, gunicorn_app
 from tests.world import PASSWORD, World
 
@@ -144,7 +150,7 @@ def _signed_in_cookie(base: str) -> str:
 
 
 def test_gunicorn_answers_long_requests_and_ends_sessions_across_workers(
-        database_url: str, world: World, tmp_path: Path) -> None:
+        app: Flask, database_url: str, world: World, tmp_path: Path) -> None:
     with gunicorn_app(_environment(database_url, tmp_path), workers=2) as base:
         _assert_refuses_long_requests(base)
 
@@ -161,3 +167,15 @@ def test_gunicorn_answers_long_requests_and_ends_sessions_across_workers(
             assert Browser(base).sign_in("admin-b", f"guess {i}") == 400
         assert Browser(base).sign_in("admin-b", PASSWORD) == 429
         assert Browser(base).sign_in("admin-a", PASSWORD) == 302
+
+        ready = [(browser, browser.token("/login")) for browser in (Browser(base) for _ in range(8))]
+
+        def guess(pair: tuple[Browser, str]) -> int:
+            return pair[0].open("/login", {"csrf_token": pair[1], "login": "broker1", "password": "guess"})[0]
+
+        with ThreadPoolExecutor(len(ready)) as pool:  # at the same time: every failure is counted once
+            codes = list(pool.map(guess, ready))
+        assert sorted(set(codes)) in ([400], [400, 429]), codes
+    with app.app_context():
+        row = db.session.get(LoginThrottle, login_throttle.key("admin", "broker1"))
+        assert row is not None and row.failures == codes.count(400), (row and row.failures, codes)
