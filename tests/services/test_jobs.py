@@ -125,7 +125,10 @@ def test_unreachable_redis_keeps_the_job_waiting(app: Flask, world: World) -> No
         outbox.enqueue("purge_expired_tokens", 31)
         db.session.commit()
         assert jobs.dispatch() == 0  # paused: this request does not even try
-        assert len(_waiting()) == 2
+        rows = _waiting()
+        assert len(rows) == 2
+        # nor does it keep its lease: the scheduler's next round takes the row, not the one after the lease
+        assert all(row.claimed_until is None for row in rows), [row.claimed_until for row in rows]
 
 
 def test_silent_redis_costs_a_bounded_wait_and_loses_nothing(app: Flask, world: World) -> None:
@@ -320,6 +323,26 @@ def test_export_job_is_debounced_on_rq(redis_app: Flask, world: World) -> None:
         assert SimpleWorker([queue], connection=queue.connection).work(burst=True)
         assert queue.connection.get(jobs.debounce_key("export_rules")) is None
         outbox.enqueue("export_rules")
+        db.session.commit()
+        jobs.dispatch()
+        assert ScheduledJobRegistry(queue=queue).count == 1
+
+
+def test_a_debounce_key_without_its_job_does_not_silence_the_export(redis_app: Flask, world: World) -> None:
+    """A silent Redis may run a SET whose answer timed out: the key is there, the scheduled run is not. The
+    next hand-over must schedule the run, not take the key for a pending one (the rule changes made during
+    the outage were never exported until the key expired, ten minutes later)."""
+    from rq.registry import ScheduledJobRegistry
+
+    with redis_app.app_context():
+        queue = jobs.queue()
+        queue.connection.set(jobs.debounce_key("export_rules"), "1", ex=600)  # landed, answer lost
+        outbox.enqueue("export_rules")
+        db.session.commit()
+        jobs.dispatch()
+        registry = ScheduledJobRegistry(queue=queue)
+        assert registry.count == 1 and _waiting() == []
+        outbox.enqueue("export_rules")  # a pending run now holds the key: no second one
         db.session.commit()
         jobs.dispatch()
         assert ScheduledJobRegistry(queue=queue).count == 1
