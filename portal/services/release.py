@@ -189,7 +189,7 @@ def release(principal: Principal, user: MailUser, folder: str, message_id: str, 
         if virus_lover and not infected:
             raise PreconditionFailed("X-Virus-Lover was sent but the message is not infected.")
         key = message_key(summary)
-        recipients = [summary.headers.get("X-Original-To") or user.email]
+        recipients = [_recipient(user, summary)]
         outcome = Outcome([], [], sender=summary.sender)
         claims: list[_Claim] = []
         for recipient in recipients:
@@ -205,6 +205,17 @@ def release(principal: Principal, user: MailUser, folder: str, message_id: str, 
         if not outcome.refused and not outcome.in_flight and not summary.released:
             _flag(store, folder, summary)
     return outcome
+
+
+def _recipient(user: MailUser, summary: Summary) -> str:
+    """Where the release goes: the envelope recipient the filter recorded (`X-Original-To`: an alias, say)
+    when it is an address of the user's domain or of one of its aliases, else the user's address. The
+    header is part of the held message: when the filter did not add its own, the sender wrote it, and a
+    release must not relay spam to an address of the sender's choosing."""
+    original = summary.headers.get("X-Original-To", "").strip().strip("<>").lower()
+    local, at, domain = original.rpartition("@")
+    names = {user.domain.name, *(alias.name for alias in user.domain.aliases)}
+    return original if at and local and domain in names else user.email
 
 
 def _send(user: MailUser, raw: bytes, claims: list[_Claim], outcome: Outcome) -> None:
