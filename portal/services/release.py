@@ -230,7 +230,13 @@ def _send(user: MailUser, raw: bytes, claims: list[_Claim], outcome: Outcome) ->
         if claim.recipient in handed.refused:
             _drop(claim)
         else:
-            _delivered(claim, handed.relay)
+            try:
+                _delivered(claim, handed.relay)
+            except Exception:  # the database went away after the relay's 250: say so, the generic 503 does not
+                log.error("release claim %s: delivered to %s through %s but not recorded; once the claim is stale "
+                          "(%s) a new request sends it again", claim.id, claim.recipient, handed.relay,
+                          claim_lifetime())
+                raise
             outcome.delivered.append(claim.recipient)
     outcome.refused.update(handed.refused)
 
