@@ -10,7 +10,8 @@
   nothing: `delivered` -> already done, `sending` -> in flight (the API answers 409, try again). After
   the relay's 250 the row becomes `delivered`, committed at once: the one exception to "one commit per
   request", so that the record is durable before the store is flagged. A refusal (550/452) or an
-  unreachable relay drops the claim (nothing was sent; a later try may send). A claim older than
+  unreachable relay drops the claim (nothing was sent; a later try may send); a failure after DATA was sent
+  keeps it (the relay may have the message) until it is stale. A claim older than
   `claim_lifetime()` (the SMTP deadlines plus a margin) is a crashed worker's and may be retaken.
 - `force` sends again to a recipient already served; the re-send is claimed too (one per request,
   none while another request is delivering).
@@ -33,7 +34,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import utcnow
-from ..errors import NotFound, PreconditionFailed, Unavailable
+from ..errors import MaybeDelivered, NotFound, PreconditionFailed, Unavailable
 from ..extensions import db
 from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
@@ -222,6 +223,11 @@ def _send(user: MailUser, raw: bytes, claims: list[_Claim], outcome: Outcome) ->
     try:
         handed = delivery.deliver(user, current_app.config.get("MAIL_FROM", "postern@localhost"),
                                   [c.recipient for c in claims], _prepare(raw, user))
+    except MaybeDelivered:
+        # the relay may have it: the claims stay ('sending') until they are stale, so no retry sends at once
+        log.warning("release of %s: the relay's answer never came; the claims %s are kept until stale (%s)",
+                    [c.recipient for c in claims], [c.id for c in claims], claim_lifetime())
+        raise
     except Unavailable:
         for claim in claims:  # no relay took it: nothing was sent
             _drop(claim)
