@@ -67,6 +67,11 @@ class Unavailable(ServiceError):
     status, title = 503, "Service Unavailable"
 
 
+class MaybeDelivered(Unavailable):
+    """An SMTP exchange failed after the message was handed over (DATA sent, its answer never came): the relay
+    may have it. Nothing that would send it again (the fallback relay, an immediate retry) may follow."""
+
+
 class StoreUnavailable(Unavailable):
     """The mail store (IMAP) failed: the seed answers 500 "Possibly unable to connect to Imap" there."""
 

@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, Response, current_app, has_request_context, request
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 
 from .extensions import db
 
@@ -108,6 +109,19 @@ def init_app(app: Flask) -> None:
     def _mismatch(error: SchemaMismatch) -> Response:
         db.session.rollback()
         return _refusal(str(error))
+
+    @app.errorhandler(sa_exc.ProgrammingError)
+    def _missing_table(error: sa_exc.ProgrammingError) -> Response:
+        """A table or column gone since the last check (downgraded under this process): the 503 now, not a
+        500 on every request until the next re-check. Any other programming error stays a 500."""
+        db.session.rollback()
+        try:
+            current, head = migration_state()
+        except sa_exc.SQLAlchemyError:
+            raise error from None
+        if current != head:
+            return _refusal(_refuse(current, head))
+        raise error
 
 
 def _refusal(message: str) -> Response:

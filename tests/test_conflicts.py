@@ -130,3 +130,45 @@ def test_parallel_creations_of_one_rule_under_gunicorn(app: Flask, database_url:
                 if status == 409:
                     assert problem["errors"][0]["field"].endswith("value"), problem
             assert _count(app, world, value) == 1
+
+
+def test_a_domain_and_an_alias_of_one_name_are_never_both_created(app: Flask, client: FlaskClient,
+                                                                    world: World) -> None:
+    """No constraint spans domains and domain aliases: a request adding the alias `both.example` that has not
+    committed yet, and another creating the domain `both.example`, must not both succeed (probe: 10 clients
+    under gunicorn -w 4 made both, on PostgreSQL and on SQLite)."""
+    from sqlalchemy.orm import Session
+
+    from portal.models import Domain, DomainAlias
+
+    writer = threading.current_thread
+    held, alias_thread = threading.Event(), {}
+
+    def pause_before_commit(session: Session) -> None:
+        if writer() is alias_thread.get("t") and any(isinstance(o, DomainAlias) for o in session.identity_map.values()):
+            held.set()
+            threading.Event().wait(1.0)  # the other request runs meanwhile (and, holding the name, must wait)
+
+    answers: dict[str, int] = {}
+
+    def add_alias() -> None:
+        answers["alias"] = client.post(f"/api/domains/{world.id('A')}/aliases", json=["both.example"],
+                                       headers=world.headers("sysadmin")).status_code
+
+    for role in ("sysadmin", "broker"):  # each token's last use is written now: the requests below write nothing else
+        assert client.get("/api/domains", headers=world.headers(role)).status_code == 200
+    event.listen(Session, "before_commit", pause_before_commit)
+    try:
+        alias_thread["t"] = thread = threading.Thread(target=add_alias)
+        thread.start()
+        assert held.wait(30)
+        answers["domain"] = client.post("/api/domains", json={"name": "both.example", "customerId": world.id("C1")},
+                                        headers=world.headers("broker")).status_code
+        thread.join(30)
+    finally:
+        event.remove(Session, "before_commit", pause_before_commit)
+    assert answers == {"alias": 201, "domain": 409}
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Domain).where(Domain.name == "both.example")) == 0
+        assert db.session.scalar(select(func.count()).select_from(DomainAlias)
+                                 .where(DomainAlias.name == "both.example")) == 1

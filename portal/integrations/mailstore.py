@@ -7,6 +7,7 @@ read (see `deadline.py`); a store is opened per request and closed after it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -14,19 +15,21 @@ import socket
 import ssl as ssl_module
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from imapclient import IMAPClient, imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from ..errors import NotFound, StoreUnavailable
 from .deadline import Deadline
+
+T = TypeVar("T")
 
 SEPARATOR = "/"
 
@@ -401,6 +404,22 @@ class _File:
 
 
 HEAD_LIMIT = 256 * 1024
+RESCANS = 5  # scans of a Maildir folder whose files other processes keep renaming under one operation
+
+
+def _rescanning(method: Callable[..., T]) -> Callable[..., T]:
+    """Another process may rename a message file (a flag: a release, a read) or remove it between this
+    one's scan of the folder and its open: scan again instead of failing the request with a 500."""
+    @functools.wraps(method)
+    def again(self: MaildirStore, *args: Any, **kwargs: Any) -> T:
+        for attempt in range(RESCANS):
+            try:
+                return method(self, *args, **kwargs)
+            except FileNotFoundError:
+                if attempt == RESCANS - 1:
+                    raise StoreUnavailable("The mailbox kept changing while it was read; try again.") from None
+        raise AssertionError("unreachable")
+    return again
 
 
 class MaildirStore:
@@ -465,6 +484,7 @@ class MaildirStore:
     def _summary(self, file: _File) -> Summary:
         return summarize(file.key, file.read_head(), self._flags(file), file.path.stat().st_size, recent=file.new)
 
+    @_rescanning
     def messages(self, folder: str, search: Search, sort: str, offset: int, limit: int
                  ) -> tuple[list[Summary], int]:
         """Filter and sort in Python over the headers (the embedded store holds small mailboxes)."""
@@ -503,11 +523,13 @@ class MaildirStore:
             raise NotFound("No such message.")
         return found
 
+    @_rescanning
     def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]:
         file = self._find(folder, message_id)[0]
         raw = file.path.read_bytes()
         return summarize(file.key, raw.split(b"\n\n", 1)[0], self._flags(file), len(raw), recent=file.new), raw
 
+    @_rescanning
     def add_flag(self, folder: str, message_id: str, flag: str, *, by_key: bool = False) -> None:
         letter = next((k for k, v in _MAILDIR_FLAGS.items() if v == flag), None)
         if letter is None:
@@ -516,6 +538,7 @@ class MaildirStore:
             flags = "".join(sorted(set(file.flags + letter)))
             os.replace(file.path, file.path.parent.parent / "cur" / f"{file.key}:2,{flags}")
 
+    @_rescanning
     def delete(self, folder: str, message_ids: list[str]) -> int:
         files = {file.path: file for message_id in message_ids for file in self._find(folder, message_id)}
         for path in files:

@@ -27,7 +27,8 @@ from flask import Flask, Response, current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.job import Job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import delete, or_, select, update
 
 from .. import outbox
@@ -198,10 +199,32 @@ def _enqueue(q: Queue, row: outbox.Ready) -> None:
     if delay is None:
         q.enqueue(perform, row.name, args, kwargs, job_id=job_id, retry=RETRY, result_ttl=RESULT_TTL,
                   description=row.name)
-    elif q.connection.set(debounce_key(row.name), "1", nx=True, ex=max(600, delay * 10)):
+    elif _debounce(q, row.name, job_id, delay):
         q.enqueue_in(timedelta(seconds=delay), perform, row.name, args, kwargs, job_id=job_id, retry=RETRY,
                      result_ttl=RESULT_TTL, description=row.name)
     # else: a run of this debounced job is pending already and will see this change
+
+
+_PENDING_STATES = (JobStatus.SCHEDULED, JobStatus.QUEUED, JobStatus.DEFERRED)
+
+
+def _debounce(q: Queue, name: str, job_id: str, delay: int) -> bool:
+    """Whether this hand-over schedules the debounced run: the key names the pending run's job, so a key
+    whose job RQ does not hold (a SET whose answer timed out on a silent Redis, a dispatcher that died
+    between the SET and the enqueue) is taken over instead of silencing the job until it expires."""
+    key, ttl = debounce_key(name), max(600, delay * 10)
+    if q.connection.set(key, job_id, nx=True, ex=ttl):
+        return True
+    holder = q.connection.get(key)
+    holder_id = holder.decode() if isinstance(holder, bytes) else holder
+    if holder_id and holder_id != job_id:
+        try:
+            if Job.fetch(holder_id, connection=q.connection).get_status(refresh=False) in _PENDING_STATES:
+                return False
+        except NoSuchJobError:
+            pass
+    q.connection.set(key, job_id, ex=ttl)
+    return True
 
 
 def _in_process(rows: list[outbox.Ready]) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
-from ..errors import Unavailable
+from ..errors import MaybeDelivered, Unavailable
 from ..extensions import db
 from ..integrations import outbox, smtp
 from ..integrations.mailstore import MaildirStore, maildir_root
@@ -45,6 +45,8 @@ def deliver(user: MailUser, sender: str, recipients: list[str], data: bytes) -> 
     for host, port, transport in relays_of(user):
         try:
             refused = smtp.deliver(host, port, transport, sender, recipients, data, timeout=timeout)
+        except MaybeDelivered:
+            raise  # the relay may have it: the fallback would make a second copy
         except Unavailable as error:
             last_error = error
             continue

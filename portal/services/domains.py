@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import selectinload
 
@@ -77,7 +77,26 @@ def by_name(name: str) -> Domain | None:
     return domain
 
 
+NAME_LOCKS = 0x706F7374  # the advisory-lock space of domain and alias names (PostgreSQL)
+
+
+def _serialize_names(names: list[str]) -> None:
+    """A name is unique across domains and domain aliases, two tables no constraint spans: hold each name
+    (PostgreSQL: a transaction-scoped advisory lock, in sorted order; SQLite: the write lock) before looking
+    it up, so a concurrent request that took it first has committed, and is seen, by then."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        for name in sorted(set(names)):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"),
+                         {"space": NAME_LOCKS, "name": name})
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:  # type: ignore[attr-defined]
+            raw.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+
+
 def _name_free(name: str, field: str) -> None:
+    _serialize_names([name])
     if by_name(name) is not None:
         raise Conflict.on(field, f"An alias or a domain already exists with the name {name}.")
 
@@ -279,6 +298,7 @@ def _alias_names(domain: Domain, values: list[str]) -> list[str]:
 
 def _conflicts(domain: Domain, candidates: list[tuple[int, str]]) -> None:
     errors = []
+    _serialize_names([name for _i, name in candidates])
     for i, name in candidates:
         owner = by_name(name)
         if owner is not None and not (owner.id == domain.id and name != domain.name):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -24,6 +25,8 @@ from .principal import Principal
 
 FOLDER = mailboxes.QUARANTINE
 MAX_SELECTED = 100
+RELEASE_BUDGET_SECONDS = 20.0  # no release of a selection starts after this long: the request must end well
+# within a web worker's timeout (100 messages through a slow relay took minutes; gunicorn killed the worker)
 
 
 class Action(StrEnum):
@@ -40,6 +43,7 @@ class Outcome:
     failed: dict[str, str] = field(default_factory=dict)  # message id -> why
     deleted: int = 0
     rules: list[str] = field(default_factory=list)  # senders allowed or blocked
+    postponed: list[str] = field(default_factory=list)  # not tried: the selection's time budget ran out
 
 
 def _owner(principal: Principal, user: MailUser) -> wblist.Owner:
@@ -87,7 +91,11 @@ def apply(principal: Principal, user: MailUser, action: Action, message_ids: lis
     mailboxes.require_release(principal, user, FOLDER)
     owner = (rules_owner or _owner(principal, user)) if action == Action.RELEASE_ALLOW else None
     senders: list[str] = []
+    started = time.monotonic()
     for message_id in message_ids:
+        if time.monotonic() - started >= RELEASE_BUDGET_SECONDS and (outcome.released or outcome.failed):
+            outcome.postponed.append(message_id)
+            continue
         try:
             done = release.release(principal, user, FOLDER, message_id, virus_lover=False)
         except PreconditionFailed:

@@ -10,7 +10,8 @@
   nothing: `delivered` -> already done, `sending` -> in flight (the API answers 409, try again). After
   the relay's 250 the row becomes `delivered`, committed at once: the one exception to "one commit per
   request", so that the record is durable before the store is flagged. A refusal (550/452) or an
-  unreachable relay drops the claim (nothing was sent; a later try may send). A claim older than
+  unreachable relay drops the claim (nothing was sent; a later try may send); a failure after DATA was sent
+  keeps it (the relay may have the message) until it is stale. A claim older than
   `claim_lifetime()` (the SMTP deadlines plus a margin) is a crashed worker's and may be retaken.
 - `force` sends again to a recipient already served; the re-send is claimed too (one per request,
   none while another request is delivering).
@@ -33,7 +34,7 @@ from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import utcnow
-from ..errors import NotFound, PreconditionFailed, Unavailable
+from ..errors import MaybeDelivered, NotFound, PreconditionFailed, Unavailable
 from ..extensions import db
 from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
@@ -189,7 +190,7 @@ def release(principal: Principal, user: MailUser, folder: str, message_id: str, 
         if virus_lover and not infected:
             raise PreconditionFailed("X-Virus-Lover was sent but the message is not infected.")
         key = message_key(summary)
-        recipients = [summary.headers.get("X-Original-To") or user.email]
+        recipients = [_recipient(user, summary)]
         outcome = Outcome([], [], sender=summary.sender)
         claims: list[_Claim] = []
         for recipient in recipients:
@@ -207,10 +208,26 @@ def release(principal: Principal, user: MailUser, folder: str, message_id: str, 
     return outcome
 
 
+def _recipient(user: MailUser, summary: Summary) -> str:
+    """Where the release goes: the envelope recipient the filter recorded (`X-Original-To`: an alias, say)
+    when it is an address of the user's domain or of one of its aliases, else the user's address. The
+    header is part of the held message: when the filter did not add its own, the sender wrote it, and a
+    release must not relay spam to an address of the sender's choosing."""
+    original = summary.headers.get("X-Original-To", "").strip().strip("<>").lower()
+    local, at, domain = original.rpartition("@")
+    names = {user.domain.name, *(alias.name for alias in user.domain.aliases)}
+    return original if at and local and domain in names else user.email
+
+
 def _send(user: MailUser, raw: bytes, claims: list[_Claim], outcome: Outcome) -> None:
     try:
         handed = delivery.deliver(user, current_app.config.get("MAIL_FROM", "postern@localhost"),
                                   [c.recipient for c in claims], _prepare(raw, user))
+    except MaybeDelivered:
+        # the relay may have it: the claims stay ('sending') until they are stale, so no retry sends at once
+        log.warning("release of %s: the relay's answer never came; the claims %s are kept until stale (%s)",
+                    [c.recipient for c in claims], [c.id for c in claims], claim_lifetime())
+        raise
     except Unavailable:
         for claim in claims:  # no relay took it: nothing was sent
             _drop(claim)
@@ -219,7 +236,13 @@ def _send(user: MailUser, raw: bytes, claims: list[_Claim], outcome: Outcome) ->
         if claim.recipient in handed.refused:
             _drop(claim)
         else:
-            _delivered(claim, handed.relay)
+            try:
+                _delivered(claim, handed.relay)
+            except Exception:  # the database went away after the relay's 250: say so, the generic 503 does not
+                log.error("release claim %s: delivered to %s through %s but not recorded; once the claim is stale "
+                          "(%s) a new request sends it again", claim.id, claim.recipient, handed.relay,
+                          claim_lifetime())
+                raise
             outcome.delivered.append(claim.recipient)
     outcome.refused.update(handed.refused)
 

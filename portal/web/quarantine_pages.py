@@ -163,6 +163,10 @@ def summary(outcome: quarantine.Outcome) -> list[tuple[str, str]]:
         lines.append((ngettext("%(num)d infected message was left: open it to release it.",
                                "%(num)d infected messages were left: open each to release it.",
                                len(outcome.infected)), "error"))
+    if outcome.postponed:
+        lines.append((ngettext("%(num)d message was not released yet (the relay is slow): select it again.",
+                               "%(num)d messages were not released yet (the relay is slow): select them again.",
+                               len(outcome.postponed)), "error"))
     for what, why in outcome.failed.items():
         lines.append((_("%(what)s: %(why)s", what=what, why=why), "error"))
     return lines

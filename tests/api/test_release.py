@@ -165,3 +165,17 @@ def test_live_virus_scan(app: Flask, client: FlaskClient, world: World, relay: S
             assert len(relay.messages) == 2
         finally:
             app.config["CLAMD"] = None
+
+
+def test_a_sender_written_original_to_does_not_choose_the_recipient(app: Flask, client: FlaskClient, world: World,
+                                                                       relay: SmtpSink) -> None:
+    """X-Original-To is trusted only inside the user's domain: a held message whose sender wrote one naming an
+    outside address (the filter added none) is released to the user, not relayed to that address."""
+    with app.app_context():
+        root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+        mailbox.Maildir(str(root)).get_folder("Quarantine").add(mailbox.MaildirMessage(
+            "X-Original-To: victim@elsewhere.example\nFrom: s@evil.example\nTo: user@a.example\nSubject: hi\n"
+            "X-Fuglu-Id: xot1\nX-Quarantine-Reason: SPAM\n\nbuy\n"))
+    assert _release(client, world, "xot1").status_code == 204
+    (_sender, recipients, _raw), = relay.messages
+    assert recipients == ["user@a.example"]

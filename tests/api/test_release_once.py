@@ -144,3 +144,30 @@ def test_refused_then_retried(app: Flask, client: FlaskClient, world: World, slo
     slow_relay.full.clear()
     assert _release(client, world).status_code == 204 and len(slow_relay.messages) == 1  # already: not sent
     assert _release(client, world, "?force=true").status_code == 204 and len(slow_relay.messages) == 2
+
+
+def test_a_relay_that_took_the_message_but_never_answered_keeps_the_claim(app: Flask, client: FlaskClient,
+                                                                           world: World) -> None:
+    """Probe: a gunicorn worker aborted while the relay held DATA; smtplib's QUIT then read the relay's 250 as a
+    wrong QUIT reply, the release counted as 'not taken', its claim was dropped and the retry sent a second copy.
+    A failure after DATA was sent is ambiguous: the claim stays (a retry is a 409 until it is stale) and the
+    fallback relay is not tried."""
+    with slow_smtp_server(3.0) as (_slow, slow_port), slow_smtp_server(0) as (fallback, fallback_port), \
+            app.app_context():
+        platform = db.session.get(Domain, world.pk["A"]).platforms[0]
+        platform.transport_port = slow_port
+        platform.fallback_transport_dest, platform.fallback_transport_port = "127.0.0.1", fallback_port
+        platform.fallback_transport_type = "SMTP"
+        root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+        mailbox.Maildir(str(root)).get_folder("Quarantine").add(mailbox.MaildirMessage(SPAM))
+        db.session.commit()
+        app.config["SMTP_TIMEOUT"] = 1  # cut while the relay still holds the message's DATA
+        try:
+            first = _release(client, world)
+            assert first.status_code == 503 and "may have been delivered" in first.json["detail"], first.json
+            assert _release(client, world).status_code == 409  # no second copy at once
+            assert fallback.messages == []
+            (record,) = db.session.query(Release).all()
+            assert record.state == "sending"
+        finally:
+            app.config["SMTP_TIMEOUT"] = 20

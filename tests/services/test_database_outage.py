@@ -260,3 +260,34 @@ def test_a_schema_changed_under_a_running_process_is_noticed(tmp_path: Path) -> 
             for each in (app, other, *([timed] if "timed" in locals() else [])):
                 with each.app_context():
                     db.engine.dispose()
+
+
+def test_a_table_dropped_under_a_running_process_is_a_503_before_the_recheck(tmp_path: Path) -> None:
+    """Probe: gunicorn -w 4 on PostgreSQL, `flask db downgrade` by the operator: until each worker's next
+    re-check (30 s), a rule write (its job's outbox row) and the Jobs page answered a generic 500. A statement
+    that meets a missing table now re-checks at once and answers the schema's 503."""
+    with private_database(tmp_path) as url:
+        app = _app(url, tmp_path / "a", SCHEMA_RECHECK_SECONDS=3600)
+        other = _app(url, tmp_path / "b")
+        with other.app_context():
+            flask_migrate.upgrade()
+            db.session.add(Admin(login="ops", email="ops@example.org", password_hash=hash_password(PASSWORD),
+                                 sys_admin=True, enabled=True, session_nonce="n0nce"))
+            db.session.commit()
+        try:
+            with served(app) as base:
+                browser = Browser(base)
+                browser.login("ops", PASSWORD)
+                assert browser.request("/admin/jobs")[0] == 200
+                with other.app_context():
+                    flask_migrate.downgrade(revision="-1")  # drops the job outbox
+                status, _, text, _ = browser.request("/admin/jobs")  # same pooled connection, no re-check due
+                assert status == 503, (status, text[:300])
+                assert "Traceback" not in text
+                with other.app_context():
+                    flask_migrate.upgrade()
+                assert browser.request("/admin/jobs")[0] == 200
+        finally:
+            for each in (app, other):
+                with each.app_context():
+                    db.engine.dispose()

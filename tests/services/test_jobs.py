@@ -323,3 +323,23 @@ def test_export_job_is_debounced_on_rq(redis_app: Flask, world: World) -> None:
         db.session.commit()
         jobs.dispatch()
         assert ScheduledJobRegistry(queue=queue).count == 1
+
+
+def test_a_debounce_key_without_its_job_does_not_silence_the_export(redis_app: Flask, world: World) -> None:
+    """A silent Redis may run a SET whose answer timed out: the key is there, the scheduled run is not. The
+    next hand-over must schedule the run, not take the key for a pending one (the rule changes made during
+    the outage were never exported until the key expired, ten minutes later)."""
+    from rq.registry import ScheduledJobRegistry
+
+    with redis_app.app_context():
+        queue = jobs.queue()
+        queue.connection.set(jobs.debounce_key("export_rules"), "1", ex=600)  # landed, answer lost
+        outbox.enqueue("export_rules")
+        db.session.commit()
+        jobs.dispatch()
+        registry = ScheduledJobRegistry(queue=queue)
+        assert registry.count == 1 and _waiting() == []
+        outbox.enqueue("export_rules")  # a pending run now holds the key: no second one
+        db.session.commit()
+        jobs.dispatch()
+        assert ScheduledJobRegistry(queue=queue).count == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mailbox
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -403,3 +404,29 @@ def test_hostile_structure_is_only_bytes_to_the_store(store: MailStore) -> None:
     summary, read = store.message("Deep", "abyss")
     assert summary.sender == "a@bad.example" and read.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
     store.delete("Deep", ["abyss"])
+
+
+def test_a_maildir_file_renamed_by_another_process_mid_read_is_read_again(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Probe: two sessions' bulk releases of one message under gunicorn -w 4; one request flagged it (renamed its
+    file new/ -> cur/:2,P) between the other's scan of the folder and its open: FileNotFoundError, a 500. Here the
+    other process's rename happens right after this one's first scan."""
+    store = _maildir(tmp_path / "Maildir")
+    scan = MaildirStore._files
+    renamed: list[str] = []
+
+    def scan_then_renamed_elsewhere(directory: Path) -> list:
+        files = scan(directory)
+        if not renamed:
+            for file in files:
+                os.replace(file.path, file.path.parent.parent / "cur" / f"{file.key}:2,{file.flags}P")
+                renamed.append(file.key)
+        return files
+
+    monkeypatch.setattr(MaildirStore, "_files", staticmethod(scan_then_renamed_elsewhere))
+    summary, raw = store.message("Quarantine", "f1")
+    assert summary.released and b"buy now" in raw
+    renamed.clear()
+    store.add_flag("Quarantine", "f2", RELEASED)
+    renamed.clear()
+    assert len(store.messages("Quarantine", Search(), "-sentDate", 0, 10)[0]) == 3
