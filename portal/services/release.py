@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import secrets
@@ -26,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
@@ -39,6 +39,7 @@ from ..extensions import db
 from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
 from . import delivery, mailboxes, scanner
+from .header_words import encoded_words
 from .principal import Principal
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,6 @@ def _prepare(raw: bytes, user: MailUser) -> bytes:
 _VERDICT = {name.lower().encode() for name in VERDICT_HEADERS}
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+")
 _FOLDING = rb"(?:[ \t]|\r?\n[ \t])*"  # white space inside a field, its folds included
-ENCODED_WORD_BYTES = 45  # UTF-8 bytes per encoded word: base64 of 45 bytes keeps a word at 72 characters
 
 
 def _header_fields(raw: bytes) -> tuple[list[bytes], bytes]:
@@ -132,7 +132,7 @@ def _without_prefixes(field: bytes, prefixes: list[str], eol: bytes) -> bytes:
         text = _decoded(value)
         cut = re.sub(r"^\s*" + re.escape(prefix) + r"\s*", "", text, count=1)
         if cut != text:
-            value = (b" " + _encoded_words(cut, eol) if cut else b"") + eol
+            value = (b" " + encoded_words(cut, eol.decode()).encode() if cut else b"") + eol
     return name + b":" + value
 
 
@@ -140,23 +140,12 @@ def _decoded(value: bytes) -> str:
     """A raw Subject value as a reader sees it: unfolded, its encoded words decoded (never an exception)."""
     text = re.sub(r"\r?\n(?=[ \t])", "", value.decode("utf-8", errors="replace")).strip()
     try:
-        return str(make_header(decode_header(text)))
-    except (ValueError, LookupError, UnicodeError, HeaderParseError):
-        return text
-
-
-def _encoded_words(text: str, eol: bytes) -> bytes:
-    """`text` as RFC 2047 base64 encoded words (UTF-8) of at most 72 characters, one per folded line."""
-    words, chunk = [], b""
-    for char in text:
-        data = char.encode("utf-8", errors="replace")
-        if len(chunk) + len(data) > ENCODED_WORD_BYTES:
-            words.append(chunk)
-            chunk = b""
-        chunk += data
-    if chunk:
-        words.append(chunk)
-    return (eol + b" ").join(b"=?UTF-8?B?" + base64.b64encode(word) + b"?=" for word in words)
+        return str(policy.default.header_factory("subject", text))
+    except Exception:  # the policy's parser is lenient; should it fail on some input, a plainer reading
+        try:
+            return str(make_header(decode_header(text)))
+        except (ValueError, LookupError, UnicodeError, HeaderParseError):
+            return text
 
 
 def claim_lifetime() -> timedelta:

@@ -16,14 +16,18 @@ user's platform relay, a copy kept in the user's Sent folder.
 
 from __future__ import annotations
 
+import contextlib
 import html as html_module
 import logging
 import re
 from dataclasses import dataclass
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 
 from ..errors import FieldError, Forbidden, Invalid, NotFound, PayloadTooLarge, Unavailable
@@ -34,6 +38,7 @@ from ..permissions import EndUserPermission, Permission
 from ..safe_html import clean_mail
 from ..schemas.emails import SmtpMessageIn
 from . import delivery, mailboxes, names, uploads
+from .header_words import encoded_words
 from .messages import safe_filename
 from .principal import Principal
 
@@ -49,6 +54,27 @@ MAX_DECODINGS = 10  # an encoded word decoding to another one, and so on: more l
 CONTROL_REFUSED = "Must not contain control characters (CR, LF, NUL, ...), not even RFC 2047 encoded."
 TOO_ENCODED = "Is RFC 2047 encoded too many times."
 _MSG_ID = re.compile(r"<[!-;=?-~]{1,250}>")  # printable ASCII without < > and spaces
+
+
+class _SendPolicy(EmailPolicy):
+    """`email.policy.SMTP`, except that a non-ASCII Subject is written as encoded words of our own
+    (`header_words`): the stdlib's folding drops the space between two encoded words of a long subject."""
+
+    def _own(self, name: str, value: object) -> str | None:
+        if name.lower() != "subject" or not hasattr(value, "name"):  # a header object: its text is decoded
+            return None
+        text = str(value)
+        return None if text.isascii() else f"{name}: {encoded_words(text, self.linesep)}{self.linesep}"
+
+    def fold(self, name: str, value: str) -> str:
+        return self._own(name, value) or super().fold(name, value)
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        own = self._own(name, value)
+        return own.encode("ascii") if own else super().fold_binary(name, value)
+
+
+SMTP_POLICY = _SendPolicy(linesep="\r\n")
 
 
 @dataclass
@@ -142,20 +168,28 @@ def text_of(html: str) -> str:
 
 
 def header_text(value: str, field: str) -> str:
-    """`value` as the recipient reads it (encoded words decoded, as `email.policy.SMTP` does when the header
-    is set, and again while the result still decodes); `Invalid` naming `field` when any level holds a
-    control character."""
-    text = value
+    """`value` as the recipient reads it: encoded words decoded as `email.policy.SMTP` does when the header
+    is set, and as a lenient reader does (`email.header.decode_header`: encoded words inside a word too),
+    again while the result still decodes. `Invalid` naming `field` when any reading holds a control
+    character; the value is returned as given (the policy encodes it again when the mail is written)."""
+    readings, seen = [value], {value}
     for _level in range(MAX_DECODINGS):
-        if _CONTROL.search(text):
+        if any(_CONTROL.search(text) for text in readings):
             raise Invalid.on(field, CONTROL_REFUSED)
-        if "=?" not in text:
-            return text
-        decoded = str(policy.SMTP.header_factory("subject", text))
-        if decoded == text:
-            return text
-        text = decoded
+        readings = [decoded for text in readings if "=?" in text for decoded in _decodings(text)
+                    if decoded not in seen]
+        if not readings:
+            return value
+        seen.update(readings)
     raise Invalid.on(field, TOO_ENCODED)
+
+
+def _decodings(text: str) -> set[str]:
+    """What the policy's header parser and the lenient `decode_header` make of `text`."""
+    found = {str(policy.SMTP.header_factory("subject", text))}
+    with contextlib.suppress(ValueError, LookupError, UnicodeError, HeaderParseError):  # unreadable to it
+        found.add(str(make_header(decode_header(text))))
+    return found
 
 
 def _message_ids(value: str) -> list[str]:
@@ -182,7 +216,7 @@ def build(user: MailUser, data: SmtpMessageIn, addresses: dict[str, list[str]],
           files: list[tuple[str, str, bytes]], threading: tuple[str, str] | None) -> EmailMessage:
     """The mail, every header built by `email.policy.SMTP` (a non-ASCII value leaves encoded); the values
     the sender gives were checked by `checked_headers` (`send` calls it first)."""
-    message = EmailMessage(policy=policy.SMTP)
+    message = EmailMessage(policy=SMTP_POLICY)
     display = " ".join(p for p in (user.firstname, user.lastname) if p)
     message["From"] = Address(display_name=header_text(display, "from"), addr_spec=user.email)
     for field in ("to", "cc"):
