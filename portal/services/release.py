@@ -73,13 +73,13 @@ def _prepare(raw: bytes, user: MailUser) -> bytes:
     """The copy a release sends, made on the raw bytes (a hostile header, an encoded CR/LF say, must not
     make a message unreleasable, and nothing is re-serialised): the verdict headers go (with their folded
     lines), the policy's spam / advert prefix leaves the Subject, `X-Postern-Released` is added at the
-    end of the header; every other header line and the body are the bytes received."""
+    end of the header; every other header line and the body are the bytes received, their line ends made
+    SMTP's CRLF (a Maildir store keeps LF; a bare LF is not sent to a relay)."""
     props = (user.policy or user.domain.default_policy)
     relay_props = (props.relay_props or {}) if props else {}
     prefixes = [p for p in (relay_props.get("prefixSpam"), relay_props.get("advertPrefix")) if p]
-    fields, rest = _header_fields(raw)
-    first_line, lf, _more = (fields[0] if fields else rest).partition(b"\n")
-    eol = b"\n" if lf and not first_line.endswith(b"\r") else b"\r\n"  # the message's own line end
+    fields, rest = _header_fields(_BARE_LF.sub(b"\r\n", raw))
+    eol = b"\r\n"
     kept = []
     for line in fields:
         name = _field_name(line)
@@ -94,6 +94,7 @@ def _prepare(raw: bytes, user: MailUser) -> bytes:
 
 _VERDICT = {name.lower().encode() for name in VERDICT_HEADERS}
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 _FOLDING = rb"(?:[ \t]|\r?\n[ \t])*"  # white space inside a field, its folds included
 
 
