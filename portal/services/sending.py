@@ -53,6 +53,7 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 MAX_DECODINGS = 10  # an encoded word decoding to another one, and so on: more levels than this is refused
 CONTROL_REFUSED = "Must not contain control characters (CR, LF, NUL, ...), not even RFC 2047 encoded."
 TOO_ENCODED = "Is RFC 2047 encoded too many times."
+UNREADABLE = "Cannot be read as a header value."
 _MSG_ID = re.compile(r"<[!-;=?-~]{1,250}>")  # printable ASCII without < > and spaces
 
 
@@ -176,8 +177,11 @@ def header_text(value: str, field: str) -> str:
     for _level in range(MAX_DECODINGS):
         if any(_CONTROL.search(text) for text in readings):
             raise Invalid.on(field, CONTROL_REFUSED)
-        readings = [decoded for text in readings if "=?" in text for decoded in _decodings(text)
-                    if decoded not in seen]
+        try:
+            readings = [decoded for text in readings if "=?" in text for decoded in _decodings(text)
+                        if decoded not in seen]
+        except Exception:  # the policy could not read it, so it could not write it either
+            raise Invalid.on(field, UNREADABLE) from None
         if not readings:
             return value
         seen.update(readings)
