@@ -221,13 +221,15 @@ _COMPOSE_FIELDS = {"from": "_form", "originId": "_form"}  # no field of the page
 
 def _header_message(field: str, message: str) -> str:
     """The page's words for the header refusals of `sending` (its messages are the API's English)."""
-    if field == "from" and message in (sending.CONTROL_REFUSED, sending.TOO_ENCODED):
+    if field == "from" and message in (sending.CONTROL_REFUSED, sending.TOO_ENCODED, sending.UNREADABLE):
         return _("Your display name holds control characters (line breaks, NUL, ...), perhaps encoded: "
                  "ask your administrator to correct it.")
     if message == sending.CONTROL_REFUSED:
         return _("Must not contain control characters (line breaks, NUL, ...), not even encoded (RFC 2047).")
     if message == sending.TOO_ENCODED:
         return _("Is encoded (RFC 2047) too many times.")
+    if message == sending.UNREADABLE:
+        return _("Cannot be read as a mail header.")
     return message
 
 
