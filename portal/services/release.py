@@ -77,7 +77,7 @@ def _prepare(raw: bytes, user: MailUser) -> bytes:
     SMTP's CRLF (a Maildir store keeps LF; a bare LF is not sent to a relay)."""
     props = (user.policy or user.domain.default_policy)
     relay_props = (props.relay_props or {}) if props else {}
-    prefixes = [p for p in (relay_props.get("prefixSpam"), relay_props.get("advertPrefix")) if p]
+    prefixes = [str(p) for p in (relay_props.get("prefixSpam"), relay_props.get("advertPrefix")) if p]
     fields, rest = _header_fields(_BARE_LF.sub(b"\r\n", raw))
     eol = b"\r\n"
     kept = []
