@@ -8,13 +8,12 @@ import mailbox
 import re
 from collections.abc import Iterator
 from email import message_from_bytes, policy
-from email.parser import BytesParser
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from flask import Flask
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from portal.errors import Invalid
@@ -106,6 +105,8 @@ def test_compose_non_ascii_subject_is_encoded(ctx: None, world: World, relay: Sm
 def test_compose_display_name(ctx: None, world: World, relay: SmtpSink, name: tuple[str, bool]) -> None:
     """The sender's display name (the user's names) goes through the same check, never a 500."""
     value, hostile = name
+    value = value.replace("\x00", "\x01")  # PostgreSQL stores no NUL in text: a raw one is another control
+    assume(len(value) <= 255)  # the column's length
     user = db.session.get(MailUser, world.pk["userA"])
     user.firstname, user.lastname = value, None
     before = len(relay.messages)
@@ -209,7 +210,12 @@ def _crlf(raw: bytes) -> bytes:
 
 
 def _reader_subject(raw: bytes) -> str:
-    return str(BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)["Subject"])
+    """The Subject as a reader decodes it (found by LF-ended lines: the stdlib parser also ends a line at
+    a bare CR, which a hostile header elsewhere may hold)."""
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\n"
+    field = next(f for f in re.split(rb"(?<=\n)(?=[^ \t])", head) if f.startswith(b"Subject:"))
+    value = re.sub(r"\r?\n(?=[ \t])", "", field[len(b"Subject:"):].decode("utf-8", "surrogateescape")).strip()
+    return str(policy.default.header_factory("subject", value))
 
 
 @settings(max_examples=300, deadline=None)
