@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import _header_value_parser as header_parser
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
@@ -669,7 +670,23 @@ def _addresses(value: str | None) -> list[str]:
             if "@" in address and " " not in address:
                 found.append(address)
         return found
-    return [addr for _name, addr in getaddresses([_decode(value)]) if "@" in addr]
+    return parsed_addresses(value)
+
+
+_ADDR_SPEC = re.compile(r"[^\s\x00-\x1f\x7f\"<>,;:()\\@\[\]]+@[^\s\x00-\x1f\x7f\"<>,;:()\\@]+")
+
+
+def parsed_addresses(value: str) -> list[str]:
+    """The addresses of a raw (still encoded, perhaps hostile) address header, parsed BEFORE anything is
+    decoded, with the parser of `email.policy`: an encoded word is a display name or a comment, never an
+    address or a separator, so an encoded `, x@y` or CR/LF + `Bcc: x@y` adds no one. Only plain addr-specs
+    are kept (no control character, no space, no quote, nothing still encoded)."""
+    try:
+        mailboxes = header_parser.get_address_list(value)[0].all_mailboxes
+        found = [mailbox.addr_spec or "" for mailbox in mailboxes]
+    except Exception:
+        found = [addr for _name, addr in getaddresses([value])]
+    return [addr for addr in found if _ADDR_SPEC.fullmatch(addr) and "=?" not in addr]
 
 
 def summarize(key: str, raw_headers: bytes, flags: set[str], size: int, recent: bool = False) -> Summary:

@@ -27,7 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import policy
-from email.parser import BytesParser
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 
 from flask import current_app
 from sqlalchemy import Connection, delete, select, update
@@ -39,6 +40,7 @@ from ..extensions import db
 from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
 from . import delivery, mailboxes, scanner
+from .header_words import encoded_words
 from .principal import Principal
 
 log = logging.getLogger(__name__)
@@ -69,19 +71,83 @@ def _who(principal: Principal) -> str:
 
 
 def _prepare(raw: bytes, user: MailUser) -> bytes:
-    message = BytesParser(policy=policy.SMTP).parsebytes(raw)
+    """The copy a release sends, made on the raw bytes (a hostile header, an encoded CR/LF say, must not
+    make a message unreleasable, and nothing is re-serialised): the verdict headers go (with their folded
+    lines), the policy's spam / advert prefix leaves the Subject, `X-Postern-Released` is added at the
+    end of the header; every other header line and the body are the bytes received, their line ends made
+    SMTP's CRLF (a Maildir store keeps LF; a bare LF is not sent to a relay)."""
     props = (user.policy or user.domain.default_policy)
-    prefixes = [p for p in ((props.relay_props or {}).get("prefixSpam"), (props.relay_props or {}).get("advertPrefix"))
-                if p] if props else []
-    subject = str(message.get("Subject", ""))
+    relay_props = (props.relay_props or {}) if props else {}
+    prefixes = [str(p) for p in (relay_props.get("prefixSpam"), relay_props.get("advertPrefix")) if p]
+    fields, rest = _header_fields(_BARE_LF.sub(b"\r\n", raw))
+    eol = b"\r\n"
+    kept = []
+    for line in fields:
+        name = _field_name(line)
+        if name in _VERDICT:
+            continue
+        kept.append(_without_prefixes(line, prefixes, eol) if name == b"subject" else line)
+    if kept and not kept[-1].endswith(b"\n"):  # a header block without an end of line (no body)
+        kept[-1] += eol
+    released = b"X-Postern-Released: " + utcnow().strftime("%Y-%m-%dT%H:%M:%SZ").encode() + eol
+    return b"".join(kept) + released + rest
+
+
+_VERDICT = {name.lower().encode() for name in VERDICT_HEADERS}
+_LINE = re.compile(rb"[^\n]*\n|[^\n]+")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+_FOLDING = rb"(?:[ \t]|\r?\n[ \t])*"  # white space inside a field, its folds included
+
+
+def _header_fields(raw: bytes) -> tuple[list[bytes], bytes]:
+    """The header fields of a message, each with its continuation lines and line ends, as received; and the
+    rest (the empty line and the body, byte for byte). Lines end at LF only: a bare CR is content."""
+    fields: list[bytes] = []
+    position = 0
+    for match in _LINE.finditer(raw):
+        line = match.group()
+        if line in (b"\r\n", b"\n"):
+            break
+        if fields and line[:1] in (b" ", b"\t"):
+            fields[-1] += line
+        else:
+            fields.append(line)
+        position = match.end()
+    return fields, raw[position:]
+
+
+def _field_name(field: bytes) -> bytes:
+    name, colon, _value = field.partition(b":")
+    return name.strip().lower() if colon else b""
+
+
+def _without_prefixes(field: bytes, prefixes: list[str], eol: bytes) -> bytes:
+    """A Subject field without the policy's prefixes: cut from the raw bytes when the prefix is there as
+    text; when it is inside an encoded word, the whole field is decoded, cut and encoded again (base64
+    encoded words: a control character the original encoded stays encoded, never a raw line end)."""
+    name, _colon, value = field.partition(b":")
     for prefix in prefixes:
-        subject = re.sub(r"^\s*" + re.escape(prefix) + r"\s*", "", subject)
-    if "Subject" in message:
-        message.replace_header("Subject", subject)
-    for name in VERDICT_HEADERS:
-        del message[name]
-    message["X-Postern-Released"] = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-    return message.as_bytes()
+        literal = re.match(rb"^" + _FOLDING + re.escape(prefix.encode()) + _FOLDING, value)
+        if literal:
+            value = b" " + value[literal.end():]
+            continue
+        text = _decoded(value)
+        cut = re.sub(r"^\s*" + re.escape(prefix) + r"\s*", "", text, count=1)
+        if cut != text:
+            value = (b" " + encoded_words(cut, eol.decode()).encode() if cut else b"") + eol
+    return name + b":" + value
+
+
+def _decoded(value: bytes) -> str:
+    """A raw Subject value as a reader sees it: unfolded, its encoded words decoded (never an exception)."""
+    text = re.sub(r"\r?\n(?=[ \t])", "", value.decode("utf-8", errors="replace")).strip()
+    try:
+        return str(policy.default.header_factory("subject", text))
+    except Exception:  # the policy's parser is lenient; should it fail on some input, a plainer reading
+        try:
+            return str(make_header(decode_header(text)))
+        except (ValueError, LookupError, UnicodeError, HeaderParseError):
+            return text
 
 
 def claim_lifetime() -> timedelta:

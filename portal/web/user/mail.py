@@ -24,7 +24,7 @@ from ...errors import Forbidden, Invalid, PayloadTooLarge, ServiceError
 from ...extensions import csrf, db
 from ...models import Upload
 from ...schemas.emails import SmtpMessageIn
-from ...services import audit, mailboxes, messages, sending, signs, uploads, wblist
+from ...services import audit, mailboxes, sending, signs, uploads, wblist
 from ...services.principal import principal_for_admin
 from .. import quarantine_pages as pages
 from .. import session as web_session
@@ -201,10 +201,10 @@ def compose() -> Response:
 
 
 def _reply_form(folder: str, message_id: str) -> dict[str, Any]:
-    found = messages.content(current_principal(), current_user.user, folder, message_id)
-    subject = found.summary.subject
-    return {"to": found.summary.sender, "subject": subject if subject.lower().startswith("re:") else f"Re: {subject}",
-            "origin_id": found.summary.headers.get("Message-ID", "").strip("<>")}
+    """The reply's fields from the (perhaps hostile) original: its sender's parsed addresses only (an encoded
+    display name adds no one), its subject without control characters, its Message-ID when it is one."""
+    reply = sending.reply_fields(current_principal(), current_user.user, folder, message_id)
+    return {"to": ", ".join(reply.to), "subject": reply.subject, "origin_id": reply.origin_id}
 
 
 def _html_body(text: str, with_signature: bool) -> str:
@@ -214,6 +214,23 @@ def _html_body(text: str, with_signature: bool) -> str:
         with contextlib.suppress(ServiceError):  # no service with a signature: none added
             body += "<p>-- </p>" + base64.b64decode(signs.get(current_principal(), current_user.user.id)).decode()
     return body
+
+
+_COMPOSE_FIELDS = {"from": "_form", "originId": "_form"}  # no field of the page: above the form
+
+
+def _header_message(field: str, message: str) -> str:
+    """The page's words for the header refusals of `sending` (its messages are the API's English)."""
+    if field == "from" and message in (sending.CONTROL_REFUSED, sending.TOO_ENCODED, sending.UNREADABLE):
+        return _("Your display name holds control characters (line breaks, NUL, ...), perhaps encoded: "
+                 "ask your administrator to correct it.")
+    if message == sending.CONTROL_REFUSED:
+        return _("Must not contain control characters (line breaks, NUL, ...), not even encoded (RFC 2047).")
+    if message == sending.TOO_ENCODED:
+        return _("Is encoded (RFC 2047) too many times.")
+    if message == sending.UNREADABLE:
+        return _("Cannot be read as a mail header.")
+    return message
 
 
 def _addresses(text: str) -> list[str]:
@@ -233,13 +250,15 @@ def compose_send() -> Response:
            "originId": form.get("origin_id") or None,
            "attachments": [{"name": u.name, "uid": u.uid} for u in chosen]}
     try:
+        sending.header_text(raw["subject"], "subject")  # before the schema: its message is the page's own
         data = SmtpMessageIn.model_validate(raw)
         sent = sending.send(current_principal(), current_user.user, data)
     except ValidationError as exc:
         errors = {str(e["loc"][0]) if e["loc"] else "_form": e["msg"] for e in exc.errors()}
         return _compose_page(400, form, errors)
     except ServiceError as error:
-        errors = {e.field.split("[")[0]: e.message for e in error.errors} or {"_form": error.detail}
+        errors = {_COMPOSE_FIELDS.get(e.field.split("[")[0], e.field.split("[")[0]): _header_message(e.field, e.message)
+                  for e in error.errors} or {"_form": error.detail}
         return _compose_page(error.status, form, errors)
     flash(ngettext("Your message was sent to %(num)d recipient.", "Your message was sent to %(num)d recipients.",
                    len(sent.recipients)), "success")
