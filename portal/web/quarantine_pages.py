@@ -94,7 +94,7 @@ def message_page(principal: Principal, user: MailUser, where: Where) -> Response
 def attachment_download(principal: Principal, user: MailUser) -> Response:
     """One attachment, always a download, never displayed."""
     part = request.args.get("part", "")
-    if not part.isdigit():
+    if not (part.isascii() and part.isdigit()):  # "²" is a digit to str.isdigit, not to int()
         raise NotFound("No such attachment.")
     found, data = messages.attachment(principal, user, folder_arg(), request.args.get("id", ""), int(part))
     return download(data, found.filename)

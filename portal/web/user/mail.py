@@ -141,11 +141,16 @@ def folders() -> Response:
     if query:
         args.update({"from": query, "subject": query, "operator": "OR"})
     error = None
+    status = 200
     tree: list[Any] = []
     rows: list[Any] = []
     total = 0
     if path == mailboxes.QUARANTINE:
         return redirect(url_for("user.quarantine"))
+    try:
+        mailboxes.check_folder(path or "INBOX", "path")
+    except Invalid:  # a NUL, a control character, `..`: said, not echoed; the top-level folders are shown
+        path, error, status = "", _("This is not a folder name."), 400
     try:
         if not wants_fragment():  # a search or a page of the table does not redraw the tree
             tree = mailboxes.folders(current_principal(), user, path or None, stats=True)
@@ -161,8 +166,8 @@ def folders() -> Response:
     except ServiceError as exc:
         error = exc.detail
     parent = path.rsplit("/", 1)[0] if "/" in path else ""
-    return render("user/folders.html", "user/_folder_table.html", tree=tree, path=path, parent=parent, rows=rows,
-                  total=total, error=error, q=query, params=MailPage.of(args))
+    return render("user/folders.html", "user/_folder_table.html", status=status, tree=tree, path=path, parent=parent,
+                  rows=rows, total=total, error=error, q=query, params=MailPage.of(args))
 
 
 # --- compose ---------------------------------------------------------------------------------------
