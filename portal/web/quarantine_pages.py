@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from .. import safe_html
-from ..errors import Invalid, NotFound, ServiceError, Unavailable
+from ..errors import Invalid, NotFound, PreconditionFailed, ServiceError, Unavailable
 from ..models import MailUser
 from ..responses import download
 from ..services import mailboxes, messages, quarantine, release, scanner, wblist
@@ -91,12 +91,20 @@ def message_page(principal: Principal, user: MailUser, where: Where) -> Response
     return response
 
 
-def attachment_download(principal: Principal, user: MailUser) -> Response:
-    """One attachment, always a download, never displayed."""
+def attachment_download(principal: Principal, user: MailUser, where: Where) -> Response:
+    """One attachment, always a download, never displayed; an infected message's only after a confirmation
+    (`confirm=1`), as its release."""
     part = request.args.get("part", "")
     if not (part.isascii() and part.isdigit()):  # "²" is a digit to str.isdigit, not to int()
         raise NotFound("No such attachment.")
-    found, data = messages.attachment(principal, user, folder_arg(), request.args.get("id", ""), int(part))
+    message_id, folder = request.args.get("id", ""), folder_arg()
+    try:
+        found, data = messages.attachment(principal, user, folder, message_id, int(part),
+                                          virus_lover=request.args.get("confirm") == "1")
+    except PreconditionFailed:
+        return render("user/attachment_confirm.html", folder=folder,
+                      anyway=where.url("_attachment", id=message_id, part=part, folder=folder, confirm="1"),
+                      back=where.url("_message", id=message_id, folder=folder), **where.context())
     return download(data, found.filename)
 
 

@@ -91,7 +91,7 @@ def quarantine_message() -> Response:
 @bp.get("/quarantine/attachment")
 @login_required
 def quarantine_attachment() -> Response:
-    return pages.attachment_download(current_principal(), current_user.user)
+    return pages.attachment_download(current_principal(), current_user.user, _where())
 
 
 @bp.get("/quarantine/source")
