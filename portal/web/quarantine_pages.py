@@ -49,8 +49,8 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
     status = 200
     try:
         rows, total = mailboxes.messages(principal, user, mailboxes.QUARANTINE, args)
-    except Invalid as error:
-        rows, total, errors = [], 0, error.field_messages()
+    except Invalid as error:  # a search with a control character, a bad sort: said, and not echoed raw
+        rows, total, errors, status, query = [], 0, error.field_messages(), 400, printable(query)
     except NotFound:
         rows, total = [], 0
     except Unavailable as error:
@@ -63,6 +63,11 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
                   infected={m.key for m in rows if scanner.is_infected(m)},  # the headers' verdict: no scan
                   can_release=where.caps.release, can_rules=where.caps.rules,
                   can_domain_rules=where.caps.domain_rules, can_delete=where.caps.delete, **where.context())
+
+
+def printable(text: str) -> str:
+    """`text` without its control characters, to show back in a page (a NUL never reaches the HTML)."""
+    return "".join(c for c in text if c.isprintable())
 
 
 def folder_arg() -> str:

@@ -163,11 +163,13 @@ def folders() -> Response:
         raise
     except Invalid as exc:
         error = "; ".join(e.message for e in exc.errors) or exc.detail
+        status, query = 400, pages.printable(query)
     except ServiceError as exc:
         error = exc.detail
     parent = path.rsplit("/", 1)[0] if "/" in path else ""
     return render("user/folders.html", "user/_folder_table.html", status=status, tree=tree, path=path, parent=parent,
-                  rows=rows, total=total, error=error, q=query, params=MailPage.of(args))
+                  rows=rows, total=total, error=error, q=query, params=MailPage.of(args),
+                  table_error=error if wants_fragment() else None)  # a search swaps the table only
 
 
 # --- compose ---------------------------------------------------------------------------------------
