@@ -175,3 +175,10 @@ def test_the_document_names_the_404_of_a_path_and_the_413_of_a_body(client: Flas
     assert "413" in doc["paths"]["/api/domains/{domainId}/wblist"]["put"]["responses"]
     missing = client.post("/api/domains/x/policies", headers=world.headers("sysadmin"), json={"name": "p"})
     assert missing.status_code == 404 and "404" in doc["paths"]["/api/domains/{domainId}/policies"]["post"]["responses"]
+
+
+def test_a_signature_that_is_not_base64_ascii_is_400(client: FlaskClient, world: World) -> None:
+    """Found by schemathesis: base64 of a str with non-ASCII characters raised ValueError (a 500)."""
+    response = client.put(f"/api/users/{world.id('userA')}/sign", headers=world.headers("sysadmin"),
+                          json={"sign": "\u00dc\u00ca\U000dc119"})
+    assert response.status_code == 400 and response.json["errors"][0]["field"] == "sign"
