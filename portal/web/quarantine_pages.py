@@ -4,12 +4,14 @@ and what the viewer may do; the services check every permission again."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_wtf.csrf import generate_csrf
 
 from .. import safe_html
 from ..errors import Invalid, NotFound, PreconditionFailed, ServiceError, Unavailable
@@ -97,20 +99,36 @@ def message_page(principal: Principal, user: MailUser, where: Where) -> Response
 
 
 def attachment_download(principal: Principal, user: MailUser, where: Where) -> Response:
-    """One attachment, always a download, never displayed; an infected message's only after a confirmation
-    (`confirm=1`), as its release."""
+    """One attachment, always a download, never displayed; an infected message's only after a confirmation,
+    as its release."""
     part = request.args.get("part", "")
     if not (part.isascii() and part.isdigit()):  # "²" is a digit to str.isdigit, not to int()
         raise NotFound("No such attachment.")
     message_id, folder = request.args.get("id", ""), folder_arg()
     try:
         found, data = messages.attachment(principal, user, folder, message_id, int(part),
-                                          virus_lover=request.args.get("confirm") == "1")
+                                          virus_lover=_confirmed(message_id, part))
     except PreconditionFailed:
-        return render("user/attachment_confirm.html", folder=folder,
-                      anyway=where.url("_attachment", id=message_id, part=part, folder=folder, confirm="1"),
+        anyway = where.url("_attachment", id=message_id, part=part, folder=folder,
+                           confirm=_confirm_token(message_id, part))
+        return render("user/attachment_confirm.html", anyway=anyway,
                       back=where.url("_message", id=message_id, folder=folder), **where.context())
     return download(data, found.filename)
+
+
+def _confirm_token(message_id: str, part: str) -> str:
+    """The confirm page's "download anyway" value: bound to this session (its CSRF secret) and this attachment,
+    so a link from elsewhere (a phishing mail pointing at the virus with confirm=1) still lands on the warning,
+    and the session's CSRF token itself never goes into a URL."""
+    generate_csrf()  # the session holds its CSRF secret from here on
+    secret = str(session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), ""))
+    key = current_app.secret_key
+    key_bytes = key.encode() if isinstance(key, str) else bytes(key or b"")
+    return hmac.new(key_bytes, f"infected-download\n{secret}\n{message_id}\n{part}".encode(), "sha256").hexdigest()
+
+
+def _confirmed(message_id: str, part: str) -> bool:
+    return hmac.compare_digest(request.args.get("confirm", "").encode(), _confirm_token(message_id, part).encode())
 
 
 def source_download(principal: Principal, user: MailUser) -> Response:

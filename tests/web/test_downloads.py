@@ -121,6 +121,11 @@ def test_an_infected_attachment_asks_first_on_the_page(app: Flask, client: Flask
     anyway = asked.text.split('id="infected-anyway"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
     got = client.get(anyway.replace("&amp;", "&"))
     assert got.status_code == 200 and got.mimetype == "application/octet-stream" and EICAR in got.data
+    for forged in ("1", "true", "x" * 64, "%C3%A9" * 32):  # the confirmation is this session's, not a guessable value
+        assert EICAR not in client.get(f"/me/quarantine/attachment?{link}&confirm={forged}").data
+    other = app.test_client()
+    _login(other)
+    assert EICAR not in other.get(anyway.replace("&amp;", "&")).data  # nor another session's
     with client.session_transaction() as session:
         session["lang"] = "FR"
     french = client.get(f"/me/quarantine/attachment?{link}")
@@ -134,7 +139,9 @@ def test_an_infected_attachment_asks_first_an_administrator_too(app: Flask, held
     asked = client.get(base)
     assert asked.status_code == 200 and EICAR not in asked.data and 'id="infected-download"' in asked.text
     assert f'/admin/users/{held.id("userA")}/quarantine/message' in asked.text  # back to the admin's view
-    assert EICAR in client.get(base + "&confirm=1").data
+    assert EICAR not in client.get(base + "&confirm=1").data  # a link from elsewhere still gets the warning
+    anyway = asked.text.split('id="infected-anyway"', 1)[0].rsplit('href="', 1)[1].split('"', 1)[0]
+    assert EICAR in client.get(anyway.replace("&amp;", "&")).data
 
 
 def test_an_infected_attachment_needs_x_virus_lover_in_the_api(client: FlaskClient, held: World) -> None:
