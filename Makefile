@@ -63,7 +63,7 @@ test-postgres:
 FUZZ_EXAMPLES ?= 60
 FUZZ_ROLES ?= sysadmin,broker,customer,domainA,domainB,enduser,disabled,expired,none
 fuzz: install
-	POSTERN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) POSTERN_FUZZ_ROLES=$(FUZZ_ROLES) $(PY) -m pytest -q -p no:cacheprovider tests/api/test_schemathesis.py
+	POSTERN_FUZZ_RANDOM=1 POSTERN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) POSTERN_FUZZ_ROLES=$(FUZZ_ROLES) $(PY) -m pytest -q -p no:cacheprovider tests/api/test_schemathesis.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
