@@ -11,7 +11,7 @@ PORT ?= 5000
 SERVE = $(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --worker-class gthread --threads 8 \
 	--graceful-timeout 5 --no-control-socket app:app
 
-.PHONY: install run test test-sqlite test-postgres lint bench system-deps translations
+.PHONY: install run test test-sqlite test-postgres lint bench system-deps translations fuzz
 
 install: $(VENV)/.installed static/vendor/.installed translations
 
@@ -61,6 +61,13 @@ test-sqlite:
 
 test-postgres:
 	POSTERN_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -q -m "not browser"
+
+# Schemathesis over /api/openapi.json, longer than the short profile `make test` runs: more examples per
+# operation, every role of tests/world.py (POSTERN_FUZZ_EXAMPLES, POSTERN_FUZZ_ROLES to change either).
+FUZZ_EXAMPLES ?= 60
+FUZZ_ROLES ?= sysadmin,broker,customer,domainA,domainB,enduser,disabled,expired,none
+fuzz: install
+	POSTERN_FUZZ_RANDOM=1 POSTERN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) POSTERN_FUZZ_ROLES=$(FUZZ_ROLES) $(PY) -m pytest -q -p no:cacheprovider tests/api/test_schemathesis.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

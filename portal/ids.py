@@ -10,6 +10,7 @@ from sqids import Sqids
 from .errors import NotFound
 
 DEFAULT_ALPHABET = "k3G7QAe51FCsPW92uEOyq4Bg6Sp8YzVTmnU0liwDdHXLajZrfxNhobJIRcMvKt"
+MAX_KEY = 2**63 - 1  # the largest key a database column (and sqids) takes; a larger one names nothing
 
 
 @lru_cache(maxsize=4)
@@ -40,10 +41,11 @@ def decode(public_id: str | None) -> int:
     codec = _sqids()
     try:
         numbers = codec.decode(public_id)
-    except Exception as exc:  # sqids raises on characters outside the alphabet
+        # a long id decodes to a number past what sqids encodes (ValueError) or a column holds
+        if len(numbers) != 1 or not 0 <= numbers[0] <= MAX_KEY or codec.encode(numbers) != public_id:
+            raise NotFound("Resource does not exist.")
+    except (ValueError, TypeError, IndexError) as exc:  # sqids raises on characters outside the alphabet
         raise NotFound("Resource does not exist.") from exc
-    if len(numbers) != 1 or codec.encode(numbers) != public_id:
-        raise NotFound("Resource does not exist.")
     return numbers[0]
 
 

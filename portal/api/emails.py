@@ -30,6 +30,14 @@ FIELDS = QueryParam("fields", "STATS adds messageCount and unreadMessageCount",
                     schema={"type": "string", "enum": ["STATS"]})
 IMAP_DOWN = "Something went wrong. Possibly unable to connect to Imap."
 ERRORS = {404: "The user does not exist.", 500: IMAP_DOWN}
+INFECTED = "The message is infected and X-Virus-Lover was not sent"
+CLAMD_DOWN = "The configured virus scanner cannot be reached"
+VIRUS_LOVER = QueryParam("X-Virus-Lover", "Required to download the attachments of an infected message, as to "
+                         "release it", where="header")
+
+
+def _virus_lover() -> bool:
+    return request.headers.get("X-Virus-Lover") is not None
 
 
 def _folder(user: MailUser, folder: Folder) -> ImapFolderOut:
@@ -130,13 +138,14 @@ def get_email(userIdOrEmail: str, folderPath: str, messageId: str) -> Response:
 
 @endpoint("/users/<userId>/emails/<path:folderPath>/<messageId>/attachments", "GET", access=Access.AUTHENTICATED,
           tag="Emails", summary="Get all email attachments", response=ImapMessageAttachmentList,
-          query=(QueryParam("dl", "true: download them all as one zip file"),),
-          errors={404: "The user or the mail does not exist."})
+          query=(QueryParam("dl", "true: download them all as one zip file"), VIRUS_LOVER),
+          errors={404: "The user or the mail does not exist.", 412: INFECTED, 500: IMAP_DOWN, 503: CLAMD_DOWN})
 def get_attachments(userId: str, folderPath: str, messageId: str) -> Response:
     folder = folderPath.strip("/")
     user = mailboxes.find_user(userId)
     if request.args.get("dl", "").lower() in ("1", "true", "yes"):
-        return download(messages.attachments_zip(principal(), user, folder, messageId), f"{messageId}.zip")
+        return download(messages.attachments_zip(principal(), user, folder, messageId, virus_lover=_virus_lover()),
+                        f"{messageId}.zip")
     found = messages.content(principal(), user, folder, messageId)
     base = f"/api/users/{ids.encode(user.id)}/emails/{quote(folder, safe='/')}/{quote(messageId, safe='')}/attachments"
     items = [AttachmentOut(id=str(a.part), filename=a.filename, content_type=a.content_type, size=a.size,
@@ -146,11 +155,12 @@ def get_attachments(userId: str, folderPath: str, messageId: str) -> Response:
 
 @endpoint("/users/<userId>/emails/<path:folderPath>/<emailId>/attachments/<int:partId>", "GET",
           access=Access.AUTHENTICATED, tag="Emails", summary="Download email attachment part",
-          query=(QueryParam("dl", "Ignored: attachments are always downloads, never displayed"),),
-          errors={404: "The user, the mail or the attachment does not exist."})
+          query=(QueryParam("dl", "Ignored: attachments are always downloads, never displayed"), VIRUS_LOVER),
+          errors={404: "The user, the mail or the attachment does not exist.", 412: INFECTED, 500: IMAP_DOWN,
+                  503: CLAMD_DOWN})
 def get_attachment_part(userId: str, folderPath: str, emailId: str, partId: int) -> Response:
     found, data = messages.attachment(principal(), mailboxes.find_user(userId), folderPath.strip("/"), emailId,
-                                      partId)
+                                      partId, virus_lover=_virus_lover())
     return download(data, found.filename)
 
 

@@ -112,6 +112,31 @@ def _check_access(who: Principal, access: Access | Permission) -> None:
         raise Forbidden(f"This endpoint needs the {access} permission.")
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+MAX_BODY_DEPTH = 32  # deeper than any body of the API; far below the parser's recursion limit
+
+
+def _check_json(data: Any) -> None:
+    """Refuse what the JSON parser lets through but nothing downstream may take: a lone surrogate
+    (`"\\ud800"`, which no database or encoder stores) in a key or a value, and nesting deeper than
+    MAX_BODY_DEPTH. Walked without recursion; the error names the field (`a.b[2]`)."""
+    stack: list[tuple[Any, str, int]] = [(data, "body", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_BODY_DEPTH:
+            raise Invalid.on("body", f"The JSON is nested more than {MAX_BODY_DEPTH} levels deep.")
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise Invalid.on(where, "Not valid Unicode text (a lone surrogate escape).")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _SURROGATE.search(key):
+                    raise Invalid.on(where, "A field name is not valid Unicode text (a lone surrogate escape).")
+                stack.append((item, key if where == "body" else f"{where}.{key}", depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{n}]", depth + 1) for n, item in enumerate(value))
+
+
 def _parse_body(model: type[BaseModel]) -> BaseModel:
     raw = request.get_data(cache=True)
     if not raw.strip():
@@ -120,6 +145,9 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
         data = stdjson.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise Invalid.on("body", f"Malformed JSON: {exc}") from exc
+    except RecursionError as exc:  # `[[[[…` deeper than the interpreter's stack
+        raise Invalid.on("body", f"The JSON is nested more than {MAX_BODY_DEPTH} levels deep.") from exc
+    _check_json(data)
     if not isinstance(data, dict) and not issubclass(model, RootModel):
         raise Invalid.on("body", "The body must be a JSON object.")
     try:

@@ -32,6 +32,10 @@ PROBLEM_SCHEMA = {
     },
 }
 COMMON_ERRORS = {400: "Invalid request", 401: "Missing, unknown, revoked or expired token", 403: "Forbidden"}
+# What every operation of a kind may answer, whatever it declares: an id in the path that does not decode
+# or is not visible (404), a body over POSTERN_MAX_BODY_BYTES (413).
+NOT_FOUND = "An object of the path does not exist or is not visible to the caller"
+TOO_LARGE = "The body is larger than the API accepts (POSTERN_MAX_BODY_BYTES)"
 
 
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -103,6 +107,10 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         ok["headers"] = {"Location": {"description": "URL of the new resource", "schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(ep.status): ok}
     errors = {} if ep.access == Access.PUBLIC else {**COMMON_ERRORS, **ep.errors}
+    if errors and "<" in ep.rule:
+        errors.setdefault(404, NOT_FOUND)
+    if errors and (ep.body is not None or ep.upload is not None):
+        errors.setdefault(413, TOO_LARGE)
     for code, text in sorted(errors.items()):
         responses[str(code)] = {"description": text, "content": {
             "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}}

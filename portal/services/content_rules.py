@@ -45,6 +45,8 @@ _NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")  # (â
 _ALTERNATION_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*\|(?:[^()\\]|\\.)*\)\s*[+*{]")  # (a|a)*
 _ADJACENT = re.compile(r"(?:\.\*|\.\+|\\S\*|\\S\+|\\w\*|\\w\+){2,}")  # .*.* and the like
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+_COUNT = re.compile(r"(?<!\\)\{([0-9]*)(?:,([0-9]*))?\}")  # the numbers of `{n}`, `{n,}`, `{n,m}` (not `\{`)
+MAX_REPEAT = 10_000  # a file name or content type is never longer: a larger count only costs time and memory
 
 
 def safe_regex(pattern: str, field: str) -> str:
@@ -56,6 +58,10 @@ def safe_regex(pattern: str, field: str) -> str:
         re.compile(pattern)
     except re.error as exc:
         raise Invalid.on(field, f"Not a valid regular expression: {exc}.") from exc
+    except (OverflowError, RecursionError, MemoryError) as exc:  # `a{99999999999}`, thousands of nested groups
+        raise Invalid.on(field, "Not a valid regular expression: a repeat count or nesting is too large.") from exc
+    if any(int(n) > MAX_REPEAT for pair in _COUNT.findall(pattern) for n in pair if n):
+        raise Invalid.on(field, f"A repeat count may be at most {MAX_REPEAT}.")
     for shape, why in ((_NESTED, "a repeated group that itself repeats"),
                        (_ALTERNATION_REPEAT, "a repeated alternation"),
                        (_ADJACENT, "adjacent unbounded wildcards"), (_BACKREF, "a backreference")):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from ..errors import NotFound, Unavailable
+from ..errors import NotFound, PreconditionFailed, Unavailable
 from ..integrations.mailstore import Summary
 from ..models import MailUser
 from ..safe_html import clean_mail
@@ -44,13 +45,21 @@ class Content:
     scan_error: str | None = None  # the live scan was asked for but the scanner could not be reached
 
 
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\\\<>\"]")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\<>\"]")
+_LEADING = re.compile(r"^[\s.\-]+")  # `-rf`, `.bashrc`, `..`: an option or a hidden file once saved
+_TRAILING = re.compile(r"[\s.]+$")
 
 
 def safe_filename(name: str | None, part: int) -> str:
-    """An attachment's name with no path, no control characters, no markup; never empty."""
-    cleaned = _UNSAFE_NAME.sub("_", (name or "").strip()).strip(". ")
-    return cleaned[:200] or f"part-{part}"
+    """An attachment's name with no path, no control or format characters, no markup; never empty.
+
+    Format characters (Unicode category Cf: the bidi controls U+202A-U+202E, U+2066-U+2069, U+200E/F,
+    zero-width ones) go, so that `invoice<U+202E>gpj.exe` cannot pass for a picture; other controls,
+    separators and undecodable bytes (surrogates) become `_`; a leading `-` or dot goes."""
+    kept = "".join(c for c in (name or "") if unicodedata.category(c) != "Cf")
+    kept = "".join("_" if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in kept)
+    cleaned = _TRAILING.sub("", _LEADING.sub("", _UNSAFE_NAME.sub("_", kept)))
+    return _TRAILING.sub("", cleaned[:200]) or f"part-{part}"
 
 
 MAX_MULTIPARTS = 100  # more multipart sections than any real mail: read as text, never recursed into
@@ -130,26 +139,39 @@ def content(principal: Principal, user: MailUser, folder: str, message_id: str, 
     return found
 
 
-def attachment(principal: Principal, user: MailUser, folder: str, message_id: str, part: int
-               ) -> tuple[Attachment, bytes]:
+INFECTED_DOWNLOAD = "The message is infected: send X-Virus-Lover to download its attachments anyway."
+
+
+def _refuse_infected(summary: Summary, raw: bytes, virus_lover: bool) -> None:
+    """An infected message's attachments need the confirmation its release needs (`scanner.is_infected`,
+    with a live scan when a clamd is configured): a 412 without it."""
+    if not virus_lover and scanner.is_infected(summary, raw):
+        raise PreconditionFailed(INFECTED_DOWNLOAD)
+
+
+def attachment(principal: Principal, user: MailUser, folder: str, message_id: str, part: int, *,
+               virus_lover: bool = False) -> tuple[Attachment, bytes]:
     """One attachment's bytes (the caller serves them as a download, never inline)."""
     mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
-        _summary, raw = store.message(folder, message_id)
+        summary, raw = store.message(folder, message_id)
     message = parse(raw)
     for found in _attachments(message):
         if found.part == part:
+            _refuse_infected(summary, raw, virus_lover)
             payload = list(message.walk())[part].get_payload(decode=True) or b""
             return found, payload
     raise NotFound("No such attachment.")
 
 
-def attachments_zip(principal: Principal, user: MailUser, folder: str, message_id: str) -> bytes:
+def attachments_zip(principal: Principal, user: MailUser, folder: str, message_id: str, *,
+                    virus_lover: bool = False) -> bytes:
     """Every attachment of a message in one zip file (names made safe and unique)."""
     mailboxes.require_read(principal, user, folder)
     with mailboxes.store_for(user) as store:
-        _summary, raw = store.message(folder, message_id)
+        summary, raw = store.message(folder, message_id)
     message = parse(raw)
+    _refuse_infected(summary, raw, virus_lover)
     parts = list(message.walk())
     buffer = io.BytesIO()
     used: set[str] = set()

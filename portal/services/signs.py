@@ -8,7 +8,6 @@ grants SIGN_EDIT.
 from __future__ import annotations
 
 import base64
-import binascii
 
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
@@ -45,7 +44,7 @@ def set_sign(principal: Principal, user_pk: int, encoded: str) -> str:
     user = _user(principal, user_pk, write=True)
     try:
         html = base64.b64decode(encoded, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # binascii.Error, UnicodeDecodeError, and a str that is not ASCII
         raise Invalid.on("sign", "Must be UTF-8 HTML encoded in base64.") from exc
     if len(html.encode()) > MAX_BYTES:
         raise Invalid.on("sign", f"At most {MAX_BYTES} bytes.")

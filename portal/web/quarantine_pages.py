@@ -4,15 +4,17 @@ and what the viewer may do; the services check every permission again."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_wtf.csrf import generate_csrf
 
 from .. import safe_html
-from ..errors import Invalid, NotFound, ServiceError, Unavailable
+from ..errors import Invalid, NotFound, PreconditionFailed, ServiceError, Unavailable
 from ..models import MailUser
 from ..responses import download
 from ..services import mailboxes, messages, quarantine, release, scanner, wblist
@@ -49,8 +51,8 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
     status = 200
     try:
         rows, total = mailboxes.messages(principal, user, mailboxes.QUARANTINE, args)
-    except Invalid as error:
-        rows, total, errors = [], 0, error.field_messages()
+    except Invalid as error:  # a search with a control character, a bad sort: said, and not echoed raw
+        rows, total, errors, status, query = [], 0, error.field_messages(), 400, printable(query)
     except NotFound:
         rows, total = [], 0
     except Unavailable as error:
@@ -63,6 +65,11 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
                   infected={m.key for m in rows if scanner.is_infected(m)},  # the headers' verdict: no scan
                   can_release=where.caps.release, can_rules=where.caps.rules,
                   can_domain_rules=where.caps.domain_rules, can_delete=where.caps.delete, **where.context())
+
+
+def printable(text: str) -> str:
+    """`text` without its control characters, to show back in a page (a NUL never reaches the HTML)."""
+    return "".join(c for c in text if c.isprintable())
 
 
 def folder_arg() -> str:
@@ -91,13 +98,37 @@ def message_page(principal: Principal, user: MailUser, where: Where) -> Response
     return response
 
 
-def attachment_download(principal: Principal, user: MailUser) -> Response:
-    """One attachment, always a download, never displayed."""
+def attachment_download(principal: Principal, user: MailUser, where: Where) -> Response:
+    """One attachment, always a download, never displayed; an infected message's only after a confirmation,
+    as its release."""
     part = request.args.get("part", "")
-    if not part.isdigit():
+    if not (part.isascii() and part.isdigit()):  # "²" is a digit to str.isdigit, not to int()
         raise NotFound("No such attachment.")
-    found, data = messages.attachment(principal, user, folder_arg(), request.args.get("id", ""), int(part))
+    message_id, folder = request.args.get("id", ""), folder_arg()
+    try:
+        found, data = messages.attachment(principal, user, folder, message_id, int(part),
+                                          virus_lover=_confirmed(message_id, part))
+    except PreconditionFailed:
+        anyway = where.url("_attachment", id=message_id, part=part, folder=folder,
+                           confirm=_confirm_token(message_id, part))
+        return render("user/attachment_confirm.html", anyway=anyway,
+                      back=where.url("_message", id=message_id, folder=folder), **where.context())
     return download(data, found.filename)
+
+
+def _confirm_token(message_id: str, part: str) -> str:
+    """The confirm page's "download anyway" value: bound to this session (its CSRF secret) and this attachment,
+    so a link from elsewhere (a phishing mail pointing at the virus with confirm=1) still lands on the warning,
+    and the session's CSRF token itself never goes into a URL."""
+    generate_csrf()  # the session holds its CSRF secret from here on
+    secret = str(session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), ""))
+    key = current_app.secret_key
+    key_bytes = key.encode() if isinstance(key, str) else bytes(key or b"")
+    return hmac.new(key_bytes, f"infected-download\n{secret}\n{message_id}\n{part}".encode(), "sha256").hexdigest()
+
+
+def _confirmed(message_id: str, part: str) -> bool:
+    return hmac.compare_digest(request.args.get("confirm", "").encode(), _confirm_token(message_id, part).encode())
 
 
 def source_download(principal: Principal, user: MailUser) -> Response:

@@ -40,7 +40,8 @@ def user_quarantine_message(user_id: str) -> Response:
 
 @bp.get("/admin/users/<user_id>/quarantine/attachment")
 def user_quarantine_attachment(user_id: str) -> Response:
-    return pages.attachment_download(current_principal(), _user(user_id))
+    user = _user(user_id)
+    return pages.attachment_download(current_principal(), user, _where(user, user_id))
 
 
 @bp.get("/admin/users/<user_id>/quarantine/source")

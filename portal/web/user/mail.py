@@ -91,7 +91,7 @@ def quarantine_message() -> Response:
 @bp.get("/quarantine/attachment")
 @login_required
 def quarantine_attachment() -> Response:
-    return pages.attachment_download(current_principal(), current_user.user)
+    return pages.attachment_download(current_principal(), current_user.user, _where())
 
 
 @bp.get("/quarantine/source")
@@ -141,11 +141,16 @@ def folders() -> Response:
     if query:
         args.update({"from": query, "subject": query, "operator": "OR"})
     error = None
+    status = 200
     tree: list[Any] = []
     rows: list[Any] = []
     total = 0
     if path == mailboxes.QUARANTINE:
         return redirect(url_for("user.quarantine"))
+    try:
+        mailboxes.check_folder(path or "INBOX", "path")
+    except Invalid:  # a NUL, a control character, `..`: said, not echoed; the top-level folders are shown
+        path, error, status = "", _("This is not a folder name."), 400
     try:
         if not wants_fragment():  # a search or a page of the table does not redraw the tree
             tree = mailboxes.folders(current_principal(), user, path or None, stats=True)
@@ -158,11 +163,13 @@ def folders() -> Response:
         raise
     except Invalid as exc:
         error = "; ".join(e.message for e in exc.errors) or exc.detail
+        status, query = 400, pages.printable(query)
     except ServiceError as exc:
         error = exc.detail
     parent = path.rsplit("/", 1)[0] if "/" in path else ""
-    return render("user/folders.html", "user/_folder_table.html", tree=tree, path=path, parent=parent, rows=rows,
-                  total=total, error=error, q=query, params=MailPage.of(args))
+    return render("user/folders.html", "user/_folder_table.html", status=status, tree=tree, path=path, parent=parent,
+                  rows=rows, total=total, error=error, q=query, params=MailPage.of(args),
+                  table_error=error if wants_fragment() else None)  # a search swaps the table only
 
 
 # --- compose ---------------------------------------------------------------------------------------
