@@ -266,8 +266,14 @@ MATRIX = [
          {"domain_id": "A", "name": "=SUPPORT_EMAIL"}),
     Page("POST", "/admin/domains/<domain_id>/access", admin_page(*EDIT_A), DOMAIN_A,
          form={"access": ["QUARANTINE_VIEW"]}),
-    Page("POST", "/admin/domains/<domain_id>/admins", admin_page(*GRANT_A), DOMAIN_A,
-         form={"login": "admin-ac", "permissions": ["DOMAIN_READ"]}),
+    # an existing account: only who manages it already; else the answer for an unknown login
+    Page("POST", "/admin/domains/<domain_id>/admins", admin_page(DONE, BAD, BAD, BAD, NO, NO, NO, GONE, GONE),
+         DOMAIN_A, form={"login": "admin-ac", "permissions": ["DOMAIN_READ"]},
+         label="(admin-ac, also of another tenant: a sysadmin only)"),
+    Page("POST", "/admin/domains/<domain_id>/admins", admin_page(DONE, DONE, DONE, BAD, NO, NO, NO, GONE, GONE),
+         DOMAIN_A, form={"login": "admin-b", "permissions": ["DOMAIN_READ"]}, label="(admin-b, of b.example)"),
+    Page("POST", "/admin/domains/<domain_id>/admins", admin_page(BAD, BAD, BAD, BAD, NO, NO, NO, GONE, GONE),
+         DOMAIN_A, form={"login": "gone", "permissions": ["DOMAIN_READ"]}, label="(a sysadmin account: never)"),
     Page("POST", "/admin/domains/<domain_id>/admins/<admin_id>/revoke", admin_page(*GRANT_A),
          {"domain_id": "A", "admin_id": "readerA"}),
     # policies: seen with the domain, written by system administrators only
