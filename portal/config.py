@@ -57,6 +57,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "REDIS_URL": _env("REDIS_URL"),
         "BASE_URL": base_url.rstrip("/"),  # type: ignore[union-attr]
         "LOGIN_RATE_LIMIT": _env("POSTERN_LOGIN_RATE_LIMIT", "10 per minute"),
+        # reverse proxies in front that set X-Forwarded-For (0: the TCP peer is the client; its header is ignored)
+        "PROXY_HOPS": int(_env("POSTERN_PROXY_HOPS", "0")),  # type: ignore[arg-type]
         "API_MAX_PAGE_SIZE": int(_env("POSTERN_API_MAX_PAGE_SIZE", "500")),  # type: ignore[arg-type]
         "ID_ALPHABET": _env("POSTERN_ID_ALPHABET"),
         "RQ_QUEUE": _env("POSTERN_RQ_QUEUE", "postern"),
