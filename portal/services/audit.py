@@ -130,6 +130,7 @@ _NAMED: dict[str, tuple[str, Any, Any]] = {  # URL variable -> (label, model, re
     "provider_id": ("provider", OutgoingProvider, OutgoingProvider.name),
 }
 _USERS = ("userId", "user_id", "userIdOrEmail")
+MAX_KEY = 2**31 - 1  # a larger id names nothing (and is out of range for PostgreSQL's integer)
 
 
 def describe(view_args: Mapping[str, Any]) -> tuple[str, int | None]:
@@ -144,13 +145,19 @@ def describe(view_args: Mapping[str, Any]) -> tuple[str, int | None]:
             continue
         label, model, column = _NAMED[name]
         readable: str | None = None
-        if model is MailUser and "@" in text:
+        if any(ord(c) < 32 for c in text):  # hostile input: nothing to look up (the view refuses it)
+            pass
+        elif model is MailUser and "@" in text:
             row = db.session.execute(select(MailUser.id, MailUser.email).where(MailUser.email == text.lower())).first()
             if row is not None:
                 user_id, readable = row
         else:
-            pk = ids.in_body(text)
-            readable = db.session.scalar(select(column).where(model.id == pk)) if pk >= 0 else None
+            try:
+                pk = ids.in_body(text)
+            except ValueError:  # sqids refuses to re-encode a number past sys.maxsize
+                pk = -1
+            found = 0 <= pk <= MAX_KEY
+            readable = db.session.scalar(select(column).where(model.id == pk)) if found else None
             if readable is not None and name in _USERS:
                 user_id = pk
         parts.append(f"{label} {readable}" if readable is not None else f"{label} {text} (unknown)")

@@ -13,6 +13,7 @@ from sqlalchemy import inspect, select, text
 from portal import create_app
 from portal.extensions import db
 from portal.models import AuditEvent
+from portal.services import audit
 from tests.conftest import csrf_token, login
 from tests.world import PASSWORD, World
 
@@ -147,3 +148,13 @@ def test_the_client_address_honours_a_proxy_only_when_configured(app: Flask, cli
     client.patch(f"/api/domains/{world.id('A')}", json={"description": "direct"}, headers=forged)
     proxied.test_client().patch(f"/api/domains/{world.id('A')}", json={"description": "proxied"}, headers=forged)
     assert [e.client for e in _events(app)] == ["127.0.0.1", "203.0.113.9"]
+
+
+
+def test_hostile_ids_in_a_write_url_are_described_without_a_lookup(app: Flask, world: World) -> None:
+    """The URL's objects are named before the view runs, so before it refuses a hostile id: no error there."""
+    with app.app_context():
+        described = audit.describe({"userId": "99999999999999999999999999", "userIdOrEmail": "x\x00y@a.example",
+                                    "domainId": "z" * 40, "adminId": "-1", "policyId": world.id("policyA")})
+        assert described == ("user 99999999999999999999999999 (unknown), user x\x00y@a.example (unknown), "
+                             f"domain {'z' * 40} (unknown), admin -1 (unknown), policy Policy-a.example", None)
