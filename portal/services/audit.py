@@ -71,10 +71,16 @@ class Request:
     detail: str = ""
 
 
+def _clean(text: str, size: int) -> str:
+    """Storable whatever the request held: no NUL (PostgreSQL refuses it), no lone surrogate."""
+    return text[:size].replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")[:size]
+
+
 def _add(actor: Admin, action: str, user_id: int | None, target: str, detail: str, *, method: str = "",
          route: str = "", client: str = "") -> None:
-    db.session.add(AuditEvent(actor=actor.login, action=action[:64], user_id=user_id, target=target[:320],
-                              detail=detail[:2000], method=method[:8], route=route[:255], client=client[:64]))
+    db.session.add(AuditEvent(actor=actor.login, action=_clean(action, 64), user_id=user_id,
+                              target=_clean(target, 320), detail=_clean(detail, 2000), method=method[:8],
+                              route=_clean(route, 255), client=client[:64]))
 
 
 def record(actor: Admin, action: str, user: MailUser | None, target: str, detail: str = "") -> None:

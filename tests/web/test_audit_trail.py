@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import AuditEvent
+from portal.models import Admin, AuditEvent
 from portal.services import audit
 from tests.conftest import csrf_token, login
 from tests.world import PASSWORD, World
@@ -158,3 +158,13 @@ def test_hostile_ids_in_a_write_url_are_described_without_a_lookup(app: Flask, w
                                     "domainId": "z" * 40, "adminId": "-1", "policyId": world.id("policyA")})
         assert described == ("user 99999999999999999999999999 (unknown), user x\x00y@a.example (unknown), "
                              f"domain {'z' * 40} (unknown), admin -1 (unknown), policy Policy-a.example", None)
+
+
+def test_whatever_a_request_held_is_storable(app: Flask, world: World) -> None:
+    with app.app_context():
+        admin = db.session.get(Admin, world.pk["sysadmin"])
+        audit.record_request(admin, audit.Request(method="POST", route="/x", action="x", client="127.0.0.1",
+                                                  target="a\x00b", detail="bad \ud800 text\x00"), [], write=True)
+        db.session.commit()
+        event = db.session.scalars(select(AuditEvent)).one()
+        assert (event.target, event.detail) == ("a\\x00b", "bad \\ud800 text\\x00")
