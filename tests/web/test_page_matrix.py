@@ -15,8 +15,9 @@ The blueprints' own guards (anonymous: sign in; a mailbox user on /admin, an adm
 portal) fill the rows through `admin_page` and `user_page`.
 
 One world serves the module (built once, every account signed in once): after each request the database and
-the mail store are compared with what they were; a GET or a refusal must have changed nothing, and a write
-that was let through is undone before the next request.
+the mail store are compared with what they were; a GET or a refusal must have changed nothing (but for the
+audit event of an administrator reading a user's mail), and a write that was let through is undone before the
+next request.
 """
 
 from __future__ import annotations
