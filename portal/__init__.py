@@ -20,6 +20,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config_module.load(config))
     app.json.sort_keys = False  # type: ignore[attr-defined]  (keep the seed's field order)
+    if app.config.get("PROXY_HOPS"):  # the client's address from X-Forwarded-For, only behind that many proxies
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(app.config["PROXY_HOPS"]))  # type: ignore[method-assign]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from . import models  # noqa: F401 (the metadata Alembic compares)

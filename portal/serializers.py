@@ -45,6 +45,7 @@ from .schemas.users import UserOut
 from .services import admins, domains, options, platforms, wblist
 from .services import email_aliases as email_alias_service
 from .services.decisions import Considered, Decision
+from .services.principal import Principal
 
 ADMIN_COLUMNS = [
     ("id", lambda a: ids.encode(a.id)), ("login", lambda a: a.login), ("displayName", lambda a: a.display_name),
@@ -229,18 +230,20 @@ def uri_rule(rule: UriRule, scope: str) -> FilterUriBlOut:
     )
 
 
-def email_aliases(aliases: Sequence[EmailAlias]) -> list[EmailAliasOut]:
-    people = email_alias_service.user_names(list(aliases))
-    return [email_alias(a, people) for a in aliases]
+def email_aliases(principal: Principal, aliases: Sequence[EmailAlias]) -> list[EmailAliasOut]:
+    seen = email_alias_service.recipients_seen(principal, list(aliases))
+    return [email_alias(principal, a, seen) for a in aliases]
 
 
-def email_alias(alias: EmailAlias, people: dict[str, tuple[str | None, str | None]] | None = None) -> EmailAliasOut:
-    if people is None:
-        people = email_alias_service.user_names([alias])
+def email_alias(principal: Principal, alias: EmailAlias,
+                seen: email_alias_service.Seen | None = None) -> EmailAliasOut:
+    """The alias as the principal sees it: a recipient outside its scope reads as an external address."""
+    if seen is None:
+        seen = email_alias_service.recipients_seen(principal, [alias])
+    external = ("EXTERNAL_ADDRESS", None, None)
     return EmailAliasOut(id=ids.encode(alias.id), email=alias.email, recipients=[
-        EmailAliasRecipientOut(id=ids.encode(r.id), email=r.email, firstname=people.get(r.email, (None, None))[0],
-                               lastname=people.get(r.email, (None, None))[1], type=r.type)
-        for r in alias.recipients
+        EmailAliasRecipientOut(id=ids.encode(r.id), email=r.email, type=kind, firstname=first, lastname=last)
+        for r in alias.recipients for kind, first, last in (seen.get(r.email, external),)
     ])
 
 

@@ -15,6 +15,11 @@ The rule, for pages and the API alike (Indico's request handler works the same w
   `attempt()`: a savepoint, so nothing the refused call wrote survives, and the page is rendered
   from the database as it was.
 
+The audit trail is written here too (`_audit`, rules in `portal/services/audit.py`): an administrator's
+successful write, and its reads of a user's mail that services noted, are added to the session just
+before the commit, so a write and its record are saved together or not at all. The objects the URL
+names are looked up before the view runs (`_describe`), while a deleted one still has its name.
+
 Integrity errors are conflicts: `conflict()` is the one mapping from a unique (or foreign-key)
 violation to a `Conflict` naming the field, from the constraint's name (`CONFLICTS`); an unknown
 constraint still gives a 409 with a generic message. It serves `attempt()`, the error handler
@@ -30,13 +35,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, Response, current_app, g, session
+from flask import Flask, Response, current_app, g, request, session
+from flask_login import current_user
 from sqlalchemy import UniqueConstraint, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from .errors import Conflict, FieldError
 from .extensions import db
+from .models import Admin, MailUser
+from .services import audit
 
 UNIQUE_DEFAULT = "This already exists: it was saved at the same time by another request."
 REFERENCE_DEFAULT = ("This refers to something that was changed or removed at the same time, "
@@ -136,6 +144,56 @@ def _remember_session() -> None:
     g.unit_of_work_session = copy.deepcopy(dict(session))
 
 
+def _describe() -> None:
+    """Before a write: name the objects of its URL (the trail keeps the name of what it deletes)."""
+    if db.session.registry.has():
+        audit.take_notes()  # nothing a previous request left in a session it shares (tests' app context)
+    if request.method in audit.WRITES and request.view_args and request.blueprint != "auth":
+        g.audit_target = audit.describe(request.view_args)
+
+
+def _actor() -> tuple[Admin | None, MailUser | None]:
+    """The administrator behind the request (an API token's, a page session's, or the one viewing a
+    user's portal, with that user); None for mailbox users and anonymous requests."""
+    principal = g.get("principal")  # the API's
+    if principal is not None:
+        return principal.admin, None
+    if request.blueprint in ("api", "auth") or request.endpoint == "static":
+        return None, None
+    impersonator = getattr(current_user, "impersonator", None)
+    if impersonator is not None:  # only the user's portal is open to it (elsewhere: sent back there)
+        return (impersonator, current_user.user) if request.blueprint == "user" else (None, None)
+    if request.blueprint == "user":  # an administrator's session is sent to its own pages
+        return None, None
+    return getattr(current_user, "admin", None), None
+
+
+def _errors_flashed(state: Any) -> int:
+    return sum(1 for category, _ in state.get("_flashes", []) if category == "error")
+
+
+def _audit() -> None:
+    """The audit events of a request about to be committed (see `portal/services/audit.py`)."""
+    notes = audit.take_notes()
+    write = request.method in audit.WRITES and not notes["recorded"]
+    if not (write or notes["reads"]):
+        return
+    actor, impersonated = _actor()
+    if actor is None:
+        return
+    if write and _errors_flashed(session) > _errors_flashed(g.get("unit_of_work_session") or {}):
+        write = False  # refused on the page it came from (an error flashed by this request): nothing written
+    target, user_id = g.get("audit_target", ("", None))
+    body = request.get_json(silent=True) if request.is_json else None
+    audit.record_request(actor, audit.Request(
+        method=request.method, route=request.url_rule.rule if request.url_rule else request.path[:255],
+        action=(request.endpoint or "?").rpartition(".")[2], client=request.remote_addr or "",
+        target=target, user_id=user_id,
+        detail=audit.fields(request.form.to_dict(flat=False), [f.filename or "" for f in request.files.values()],
+                            body) if write else "",
+    ), notes["reads"], impersonated=impersonated, write=write)
+
+
 def _restore_session() -> None:
     before = g.pop("unit_of_work_session", None)
     if before is not None:
@@ -148,9 +206,11 @@ def finish(response: Response) -> Response:
     if not db.session.registry.has():  # the request never touched the database (static files)
         return response
     if response.status_code >= 400:
+        audit.take_notes()
         db.session.rollback()
         return response
     try:
+        _audit()
         db.session.commit()
     except Exception as error:
         db.session.rollback()
@@ -175,4 +235,5 @@ def init_app(app: Flask) -> None:
         if engine.dialect.name == "sqlite" and not event.contains(engine, "savepoint", _begin_before_savepoint):
             event.listen(engine, "savepoint", _begin_before_savepoint)
     app.before_request(_remember_session)
+    app.before_request(_describe)
     app.after_request(finish)

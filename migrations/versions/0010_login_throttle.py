@@ -1,14 +1,14 @@
 """login throttle: failed sign-ins counted per account name, across processes
 
 Revision ID: 0010_login_throttle
-Revises: 0008_job_outbox
+Revises: 0009_audit_requests
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0010_login_throttle'
-down_revision = '0008_job_outbox'
+down_revision = '0009_audit_requests'
 branch_labels = None
 depends_on = None
 

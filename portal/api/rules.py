@@ -219,7 +219,8 @@ def delete_uri_rule(uriId: str) -> Response:
           errors={404: "The domain may not exist"})
 def list_groups(domainId: str) -> Response:
     stmt = groups.list_query(principal(), ids.decode(domainId)).options(selectinload(EmailAlias.recipients))
-    return list_response(stmt, GROUP_LIST, serializers.email_aliases, serializers.ALIAS_COLUMNS)
+    return list_response(stmt, GROUP_LIST, lambda rows: serializers.email_aliases(principal(), rows),
+                         serializers.ALIAS_COLUMNS)
 
 
 @endpoint("/domains/<domainId>/groups", "POST", access=Access.ADMIN, tag="UsersAliases", summary="New email alias",
@@ -227,14 +228,16 @@ def list_groups(domainId: str) -> Response:
           errors={404: "The domain may not exist", 409: "An email alias may already exists with the given name"})
 def create_group(domainId: str, body: NewEmailAlias) -> Response:
     alias = groups.create(principal(), ids.decode(domainId), body.email, body.recipients)
-    return created(serializers.email_alias(alias), f"/api/domains/{domainId}/groups/{ids.encode(alias.id)}")
+    return created(serializers.email_alias(principal(), alias),
+                   f"/api/domains/{domainId}/groups/{ids.encode(alias.id)}")
 
 
 @endpoint("/domains/<domainId>/groups/<groupId>", "GET", access=Access.ADMIN, tag="UsersAliases",
           summary="List the targeted addresses of an alias", response=EmailAliasOut,
           errors={404: "The domain or the alias may not exist"})
 def get_group(domainId: str, groupId: str) -> Response:
-    return json_response(serializers.email_alias(groups.get(principal(), ids.decode(domainId), ids.decode(groupId))))
+    alias = groups.get(principal(), ids.decode(domainId), ids.decode(groupId))
+    return json_response(serializers.email_alias(principal(), alias))
 
 
 @endpoint("/domains/<domainId>/groups/<groupId>", "PATCH", access=Access.ADMIN, tag="UsersAliases",
@@ -250,7 +253,7 @@ def edit_group(domainId: str, groupId: str, body: NewEmailAlias) -> Response:
           errors={404: "The domain or the alias may not exist"})
 def add_group_addresses(domainId: str, groupId: str, body: AddressList) -> Response:
     alias = groups.add_recipients(principal(), ids.decode(domainId), ids.decode(groupId), body.root)
-    return json_response(serializers.email_alias(alias), 201)
+    return json_response(serializers.email_alias(principal(), alias), 201)
 
 
 @endpoint("/domains/<domainId>/groups/<groupId>/addresses/<addressId>", "DELETE", access=Access.ADMIN,

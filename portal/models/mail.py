@@ -1,10 +1,10 @@
-"""Files uploaded to be attached to a mail, the audit trail of acting as someone else, failed jobs."""
+"""Files uploaded to be attached to a mail, the audit trail of administrators, failed jobs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
@@ -31,17 +31,22 @@ class Upload(db.Model):
 
 
 class AuditEvent(db.Model):
-    """Who did what as whom: an administrator opening a user's portal, and what they did there."""
+    """Who did what, on what, from where: an administrator's write (pages and API), its read of a user's
+    mail, and "view as" (its start, end and every change made as the user). See `services/audit.py`."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_actor_at", "actor", "at"),)  # the trail of one administrator
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(320))  # the admin's login
-    action: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))  # IMPERSONATE_START, MAIL_READ, or the view's name
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    target: Mapped[str] = mapped_column(String(320))  # the user's address (kept when the user is gone)
+    target: Mapped[str] = mapped_column(String(320))  # what it was about, readable (kept when it is gone)
     detail: Mapped[str] = mapped_column(Text, default="")
+    method: Mapped[str] = mapped_column(String(8), default="", server_default="")  # of the request
+    route: Mapped[str] = mapped_column(String(255), default="", server_default="")  # its URL rule
+    client: Mapped[str] = mapped_column(String(64), default="", server_default="")  # the client's address
 
 
 class JobFailure(db.Model):

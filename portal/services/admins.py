@@ -6,6 +6,10 @@ Who may do what:
   (edits, disables, deletes) those whose every authority lies where it holds GRANT;
 - an admin may give only permissions it holds itself on that object, never to its own account,
   and never the sysadmin flag unless it is a sysadmin: no call raises the caller's privileges;
+- an existing account is given access to a new object (attached to a domain) only by who manages
+  it already, and a sysadmin account never (it holds everything; attached, it would show in the
+  domain's list): for anyone else such an account answers as a nonexistent one (404), so ids
+  cannot be walked to list accounts; a sysadmin may remove any authority, its own included;
 - anyone may read and edit its own profile (not its privileges, nor disable or delete itself).
 """
 
@@ -74,6 +78,14 @@ def governs(principal: Principal, target: Admin) -> bool:
         return False
     scope = principal.scope(Permission.GRANT)
     return all(scope.covers(a.object_type, a.object_id) for a in target.authorities)
+
+
+def attachable(principal: Principal, target: Admin) -> bool:
+    """Whether an existing account may be given access to one more of the principal's objects."""
+    return not target.sys_admin and governs(principal, target)
+
+
+NO_SUCH_ADMIN = "No administrator has this id."
 
 
 def normalize_login(login: str) -> str:
@@ -167,12 +179,15 @@ def set_authority(principal: Principal, admin_pk: int, authority: AuthorityIn) -
     """Give (or, with no permissions, take away) an admin's permissions on one object."""
     me = principal.require_admin()
     target = get(principal, admin_pk)
-    if target.id == me.id:
+    removal = not authority.permissions
+    if target.id == me.id and not (removal and principal.is_sysadmin):
         raise Forbidden("You cannot change your own authorities.")
     object_type, object_id, perms = _check_grant(principal, authority, "")
     current = next(
         (a for a in target.authorities if a.object_type == object_type and a.object_id == object_id), None
     )
+    if current is None and perms and not attachable(principal, target):
+        raise Forbidden("You may give access only to an administrator you manage (never a system administrator).")
     if current is not None and not perms:
         target.authorities.remove(current)
     elif current is not None:
@@ -234,16 +249,18 @@ def _domain_grant(principal: Principal, domain: Domain) -> None:
 
 
 def domain_admins_query(principal: Principal, domain: Domain) -> Select[tuple[Admin]]:
+    """The accounts with an authority on the domain (a sysadmin's account is listed to sysadmins only)."""
     _domain_grant(principal, domain)
-    return select(Admin).where(Admin.id.in_(select(Authority.admin_id).where(
+    stmt = select(Admin).where(Admin.id.in_(select(Authority.admin_id).where(
         Authority.object_type == ObjectType.DOMAIN.value, Authority.object_id == domain.id)))
+    return stmt if principal.is_sysadmin else stmt.where(Admin.sys_admin.is_(False))
 
 
 def domain_admin(principal: Principal, domain: Domain, admin_pk: int) -> Admin:
     _domain_grant(principal, domain)
     admin = db.session.get(Admin, admin_pk)
-    if admin is None or not any(a.object_type == ObjectType.DOMAIN and a.object_id == domain.id
-                                for a in admin.authorities):
+    if admin is None or (admin.sys_admin and not principal.is_sysadmin) or not any(
+            a.object_type == ObjectType.DOMAIN and a.object_id == domain.id for a in admin.authorities):
         raise NotFound("This administrator has no access to the domain.")
     return admin
 
@@ -255,12 +272,15 @@ def add_domain_admin(principal: Principal, domain: Domain, data: AdminAdd) -> Ad
     if not data.permissions:
         raise Invalid.on("permissions", "Give at least one permission.")
     if data.id is not None:
-        target = db.session.get(Admin, ids.in_body(data.id))
-        if target is None:
-            raise Invalid.on("id", "No administrator has this id.")
+        pk = ids.in_body(data.id)
+        target = db.session.get(Admin, pk) if pk >= 0 else None
         me = principal.require_admin()
-        if target.id == me.id:
+        if target is not None and target.id == me.id:
             raise Forbidden.on("id", "You cannot change your own authorities.")
+        if target is not None and target.sys_admin and principal.is_sysadmin:
+            raise Invalid.on("id", "A system administrator holds every permission: it is not given access to domains.")
+        if target is None or not attachable(principal, target):
+            raise NotFound.on("id", NO_SUCH_ADMIN)  # the same answer for an account one may not see
         object_type, object_id, perms = _check_grant(principal, authority, "")
         existing = next((a for a in target.authorities
                          if a.object_type == object_type and a.object_id == object_id), None)
@@ -283,7 +303,7 @@ def add_domain_admin(principal: Principal, domain: Domain, data: AdminAdd) -> Ad
 def revoke_domain_admin(principal: Principal, domain: Domain, admin_pk: int) -> None:
     """Remove the admin's access to the domain; an account left with no access is deleted."""
     admin = domain_admin(principal, domain, admin_pk)
-    if admin.id == principal.require_admin().id:
+    if admin.id == principal.require_admin().id and not principal.is_sysadmin:
         raise Forbidden("You cannot revoke your own access.")
     admin.authorities = [a for a in admin.authorities
                          if not (a.object_type == ObjectType.DOMAIN and a.object_id == domain.id)]

@@ -1,8 +1,13 @@
 """Email aliases (groups, seed 5.15): an address of the domain delivering to recipients.
 
-The alias address must be in the domain or one of its domain aliases. A recipient is USER (an
-account of the domain), ALIAS (another email alias; cycles are refused) or EXTERNAL_ADDRESS.
+The alias address must be in the domain or one of its domain aliases. A recipient is USER (a
+mailbox account), ALIAS (another email alias; cycles are refused) or EXTERNAL_ADDRESS.
 Reading needs DOMAIN_READ, writing ALIAS_EDIT.
+
+Tenancy: a recipient is a USER or an ALIAS only for who sees its domain (DOMAIN_READ); for anyone
+else it is an EXTERNAL_ADDRESS, with no names. The type is stored as its writer saw it, and shown
+as its reader sees it (`recipients_seen`), so an admin with a wider scope cannot leak it to one
+with a narrower one.
 """
 
 from __future__ import annotations
@@ -64,12 +69,22 @@ def _address_free(email: str, field: str, exclude: int | None = None) -> None:
         raise Conflict.on(field, "An email alias or a mailbox already exists with this address.")
 
 
-def _kind(email: str) -> str:
-    if db.session.scalar(select(MailUser.id).where(MailUser.email == email)) is not None:
-        return "USER"
-    if db.session.scalar(select(EmailAlias.id).where(EmailAlias.email == email)) is not None:
-        return "ALIAS"
-    return "EXTERNAL_ADDRESS"
+def _seen(principal: Principal, emails: set[str]) -> tuple[dict[str, tuple[str | None, str | None]], set[str]]:
+    """Among `emails`, the users (with their names) and the email aliases of domains the principal sees."""
+    if not emails:
+        return {}, set()
+    visible = select(Domain.id).where(principal.scope(Permission.DOMAIN_READ).domain_clause())
+    rows = db.session.execute(select(MailUser.email, MailUser.firstname, MailUser.lastname)
+                              .where(MailUser.email.in_(emails), MailUser.domain_id.in_(visible)))
+    users = {email: (first, last) for email, first, last in rows}
+    aliases = set(db.session.scalars(select(EmailAlias.email).where(EmailAlias.email.in_(emails),
+                                                                     EmailAlias.domain_id.in_(visible))))
+    return users, aliases
+
+
+def _kind(principal: Principal, email: str) -> str:
+    users, aliases = _seen(principal, {email})
+    return "USER" if email in users else "ALIAS" if email in aliases else "EXTERNAL_ADDRESS"
 
 
 def _reaches(start: str, target: str) -> bool:
@@ -87,7 +102,8 @@ def _reaches(start: str, target: str) -> bool:
     return False
 
 
-def _recipients(alias: EmailAlias, values: list[str], prefix: str = "") -> list[EmailAliasRecipient]:
+def _recipients(principal: Principal, alias: EmailAlias, values: list[str],
+                prefix: str = "") -> list[EmailAliasRecipient]:
     errors: list[FieldError] = []
     existing = {r.email for r in alias.recipients}
     added: list[EmailAliasRecipient] = []
@@ -100,8 +116,8 @@ def _recipients(alias: EmailAlias, values: list[str], prefix: str = "") -> list[
             continue
         if email in existing:
             continue
-        kind = _kind(email)
-        if email == alias.email or (kind == "ALIAS" and _reaches(email, alias.email)):
+        kind = _kind(principal, email)
+        if email == alias.email or _reaches(email, alias.email):
             errors.append(FieldError(field, f"{email} delivers back to {alias.email}: that would loop."))
             continue
         existing.add(email)
@@ -116,7 +132,7 @@ def create(principal: Principal, domain_pk: int, email: str, recipients: list[st
     address = _own_address(domain, email, "email")
     _address_free(address, "email")
     alias = EmailAlias(domain_id=domain.id, email=address)
-    alias.recipients = _recipients(alias, recipients or [], "recipients")
+    alias.recipients = _recipients(principal, alias, recipients or [], "recipients")
     db.session.add(alias)
     db.session.flush()
     return alias
@@ -134,14 +150,14 @@ def edit(principal: Principal, domain_pk: int, alias_pk: int, email: str, recipi
     if recipients is not None:
         alias.recipients = []
         db.session.flush()
-        alias.recipients = _recipients(alias, recipients, "recipients")
+        alias.recipients = _recipients(principal, alias, recipients, "recipients")
     db.session.flush()
     return alias
 
 
 def add_recipients(principal: Principal, domain_pk: int, alias_pk: int, values: list[str]) -> EmailAlias:
     alias = get(principal, domain_pk, alias_pk, write=True)
-    alias.recipients.extend(_recipients(alias, values))
+    alias.recipients.extend(_recipients(principal, alias, values))
     db.session.flush()
     return alias
 
@@ -164,9 +180,18 @@ def delete(principal: Principal, alias_pk: int) -> None:
     db.session.flush()
 
 
-def user_names(aliases: list[EmailAlias]) -> dict[str, tuple[str | None, str | None]]:
-    """Names of the recipients that are accounts, in one query."""
-    emails = {r.email for a in aliases for r in a.recipients if r.type == "USER"}
-    rows = db.session.execute(select(MailUser.email, MailUser.firstname, MailUser.lastname)
-                              .where(MailUser.email.in_(emails)))
-    return {email: (first, last) for email, first, last in rows}
+Seen = dict[str, tuple[str, str | None, str | None]]  # recipient address -> (type, firstname, lastname)
+
+
+def recipients_seen(principal: Principal, aliases: list[EmailAlias]) -> Seen:
+    """How the recipients of `aliases` read for the principal, in two queries: a user or an alias of a
+    domain it does not see is an EXTERNAL_ADDRESS without names."""
+    emails = {r.email for a in aliases for r in a.recipients if r.type != "EXTERNAL_ADDRESS"}
+    users, others = _seen(principal, emails)
+    seen: Seen = {}
+    for email in emails:
+        if email in users:
+            seen[email] = ("USER", *users[email])
+        elif email in others:
+            seen[email] = ("ALIAS", None, None)
+    return seen

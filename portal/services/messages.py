@@ -21,7 +21,7 @@ from ..errors import NotFound, PreconditionFailed, Unavailable
 from ..integrations.mailstore import Summary
 from ..models import MailUser
 from ..safe_html import clean_mail
-from . import mailboxes, scanner
+from . import audit, mailboxes, scanner
 from .principal import Principal
 
 
@@ -131,6 +131,7 @@ def content(principal: Principal, user: MailUser, folder: str, message_id: str, 
     found = Content(summary=summary, text=_body(message, "plain"), html=html, remote_images=held,
                     attachments=_attachments(message), source=raw if with_source and owner else None,
                     infected=scanner.header_verdict(summary.headers))
+    audit.mail_read(user, folder, message_id, "source" if found.source is not None else "message")
     if scan and not found.infected:
         try:
             found.infected = scanner.is_infected(summary, raw)
@@ -160,6 +161,7 @@ def attachment(principal: Principal, user: MailUser, folder: str, message_id: st
         if found.part == part:
             _refuse_infected(summary, raw, virus_lover)
             payload = list(message.walk())[part].get_payload(decode=True) or b""
+            audit.mail_read(user, folder, message_id, f"attachment {part}")
             return found, payload
     raise NotFound("No such attachment.")
 
@@ -172,6 +174,7 @@ def attachments_zip(principal: Principal, user: MailUser, folder: str, message_i
         summary, raw = store.message(folder, message_id)
     message = parse(raw)
     _refuse_infected(summary, raw, virus_lover)
+    audit.mail_read(user, folder, message_id, "attachments")
     parts = list(message.walk())
     buffer = io.BytesIO()
     used: set[str] = set()

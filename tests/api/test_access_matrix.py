@@ -88,6 +88,16 @@ MATRIX = [
     Case("POST", "/domains/<domainId>/admins", expect(**TENANT_CREATE), DOMAIN_A,
          body={"login": "new-admin", "email": "n@a.example", "password": "long enough password",
                "permissions": ["DOMAIN_READ"]}),
+    # an existing account: only who manages it already (every authority in its GRANT scope); else as nonexistent
+    Case("POST", "/domains/<domainId>/admins", expect(
+        sysadmin=201, broker=201, customer=201, domainA=404, domainB=404, enduser=403), DOMAIN_A,
+         body={"id": "@domainB", "permissions": ["DOMAIN_READ"]}, label="(admin-b, of b.example: its managers only)"),
+    Case("POST", "/domains/<domainId>/admins", expect(
+        sysadmin=201, broker=404, customer=404, domainA=404, domainB=404, enduser=403), DOMAIN_A,
+         body={"id": "@adminAC", "permissions": ["DOMAIN_READ"]}, label="(admin-ac, also of another tenant)"),
+    Case("POST", "/domains/<domainId>/admins", expect(
+        sysadmin=400, broker=404, customer=404, domainA=404, domainB=404, enduser=403), DOMAIN_A,
+         body={"id": "@disabled", "permissions": ["DOMAIN_READ"]}, label="(a sysadmin account: never)"),
     Case("GET", "/domains/<domainId>/admins/<adminId>", expect(**TENANT_VIEW), {"domainId": "A", "adminId": "readerA"}),
     Case("DELETE", "/domains/<domainId>/admins/<adminId>", expect(**TENANT_WRITE),
          {"domainId": "A", "adminId": "readerA"}),

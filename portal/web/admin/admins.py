@@ -100,7 +100,7 @@ def _edit_context(target: Admin, **extra: Any) -> dict[str, Any]:
         can_edit=target.id == me.id or admins.governs(principal, target),
         can_grant=target.id != me.id and not grant.empty,
         removable={(a.object_type, a.object_id) for a in target.authorities
-                   if target.id != me.id and grant.covers(a.object_type, a.object_id)},
+                   if (target.id != me.id or principal.is_sysadmin) and grant.covers(a.object_type, a.object_id)},
         **extra,
     )
 

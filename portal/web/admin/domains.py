@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ... import ids, serializers
-from ...errors import Invalid, ServiceError
+from ...errors import Invalid, NotFound, ServiceError
 from ...extensions import db
 from ...models import Admin, Customer, Domain
 from ...options import OPTIONS
@@ -282,13 +282,16 @@ def domain_access(domain_id: str) -> Response:
 def domain_admin_add(domain_id: str) -> Response:
     domain = _domain(domain_id)
     login = request.form.get("login", "").strip()
+    unknown = Invalid.on("login", _("No administrator has this login (create the account first)."))
     try:
         target = admins.find_by_login(login) if login else None
-        if target is None:
-            raise Invalid.on("login", _("No administrator has this login (create the account first)."))
-        with attempt():
+        with attempt():  # an account one may not attach answers as an unknown login (the service's 404)
             admins.add_domain_admin(current_principal(), domain, forms.parse(AdminAdd, {
-                "id": ids.encode(target.id), "permissions": request.form.getlist("permissions")}))
+                "id": ids.encode(target.id) if target else "", "permissions": request.form.getlist("permissions")}))
+    except NotFound as error:
+        if "id" not in error.field_messages():
+            raise
+        return _failed(domain_id, "admins", unknown, form=request.form)
     except ServiceError as error:
         return _failed(domain_id, "admins", error, form=request.form)
     return _after(domain_id, "admins", _("Access given to %(login)s.", login=login))

@@ -148,6 +148,8 @@ def user_impersonate(user_id: str) -> Response:
 
 @bp.get("/admin/audit")
 def audit_list() -> Response:
-    """What administrators did in users' portals (the events about users one may see)."""
-    return list_page(audit.list_query(current_principal()), audit.LIST_SPEC, "admin/audit.html",
-                     "admin/_audit_table.html", search=request.args.get("target", ""))
+    """What administrators changed and whose mail they read (the events about users one may see, and
+    one's own; every event for a sysadmin), by target and by administrator."""
+    actor = request.args.get("actor", "").strip()[:320]
+    return list_page(audit.list_query(current_principal(), actor=actor), audit.LIST_SPEC, "admin/audit.html",
+                     "admin/_audit_table.html", search=request.args.get("target", ""), actor=actor)

@@ -1,5 +1,5 @@
 """The mailbox user's mail pages: quarantine actions, folders, raw source, compose with uploads,
-and the way back for an administrator viewing the portal as the user (audited)."""
+and the way back for an administrator viewing the portal as the user (audited: `portal/unit_of_work.py`)."""
 
 from __future__ import annotations
 
@@ -32,21 +32,6 @@ from ..listing import MailPage
 from ..render import render, wants_fragment
 from ..session import current_principal
 from .blueprint import bp
-
-AUDITED_FIELDS = ("id", "ids", "action", "scope", "value", "type", "to", "cc", "bcc", "subject", "uid")
-
-
-@bp.after_request
-def _audit_impersonated_changes(response: Response) -> Response:
-    """Every change an administrator makes in a user's portal is in the audit trail."""
-    impersonator = getattr(current_user, "impersonator", None)
-    if impersonator is not None and request.method == "POST" and response.status_code < 400 \
-            and request.endpoint != "user.stop_impersonating":
-        detail = ", ".join(f"{k}={','.join(request.form.getlist(k))[:200]}" for k in AUDITED_FIELDS
-                           if request.form.get(k))
-        audit.record(impersonator, (request.endpoint or "?").removeprefix("user."), current_user.user,
-                     current_user.user.email, detail)
-    return response
 
 
 @bp.post("/impersonation/stop")
