@@ -201,6 +201,23 @@ def _restore_session() -> None:
         session.update(before)
 
 
+@contextmanager
+def apart() -> Iterator[Connection]:
+    """A short transaction committed at once, apart from the request's unit of work: for the few writes
+    that must outlive it (`tests/test_unit_of_work.py` names who may: a release's claim and delivery record,
+    a failed sign-in's count).
+
+    On PostgreSQL it is a connection of its own, so nothing else of the request is committed with it. On
+    SQLite (one writer at a time, and the request's session usually holds the write lock already: a token's
+    last use, say) it is the session's transaction, committed: the request's writes so far go with it."""
+    if db.engine.dialect.name == "sqlite":
+        yield db.session.connection()
+        db.session.commit()
+    else:
+        with db.engine.begin() as conn:
+            yield conn
+
+
 def finish(response: Response) -> Response:
     """The boundary: commit a successful answer, roll back a failed one; a failed commit is the answer."""
     if not db.session.registry.has():  # the request never touched the database (static files)

@@ -10,19 +10,17 @@ an account has them or not, so a refusal says nothing about which accounts exist
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 
 from ..clock import utcnow
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import LoginThrottle
+from ..unit_of_work import apart
 
 FIRST_WINDOW = 15  # seconds: the refusal window after the last free failure, doubled by each further one
 FORGET_AFTER = timedelta(days=1)
@@ -63,7 +61,7 @@ def failed(name_key: str) -> None:
     table = LoginThrottle.__table__
     dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
     now = utcnow()
-    with _own_transaction() as conn:
+    with apart() as conn:
         conn.execute(delete(table).where(table.c.last_failure < now - FORGET_AFTER))
         failures = conn.execute(dialect.insert(table).values(key=name_key, failures=1, last_failure=now)
                                 .on_conflict_do_update(index_elements=["key"],
@@ -78,16 +76,3 @@ def failed(name_key: str) -> None:
 def succeeded(name_key: str) -> None:
     """A success clears the name's count (committed with the login)."""
     db.session.execute(delete(LoginThrottle).where(LoginThrottle.key == name_key))
-
-
-@contextmanager
-def _own_transaction() -> Iterator[Connection]:
-    """A short transaction committed at once. On PostgreSQL a connection of its own; on SQLite (one writer
-    at a time, and a TOTP check's savepoint holds the write lock) the session's, committed: a failed
-    sign-in has written nothing else by then."""
-    if db.engine.dialect.name == "sqlite":
-        yield db.session.connection()
-        db.session.commit()
-    else:
-        with db.engine.begin() as conn:
-            yield conn

@@ -22,8 +22,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import policy
@@ -31,7 +29,7 @@ from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
 from flask import current_app
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..clock import utcnow
@@ -39,6 +37,7 @@ from ..errors import MaybeDelivered, NotFound, PreconditionFailed, Unavailable
 from ..extensions import db
 from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
+from ..unit_of_work import apart
 from . import delivery, mailboxes, scanner
 from .header_words import encoded_words
 from .principal import Principal
@@ -164,22 +163,6 @@ class _Claim:
     delivered_before: bool  # the row records an earlier delivery: a forced re-send holds it
 
 
-@contextmanager
-def _own_transaction() -> Iterator[Connection]:
-    """A short transaction committed at once, for a claim and for its outcome.
-
-    On PostgreSQL it is a connection of its own, so nothing else of the request is committed with it. On
-    SQLite (one writer at a time, and the request's session usually holds the write lock already: a
-    token's last use, say) it is the session's transaction, committed: the request's writes so far are
-    committed with the claim. Either way the claim is durable before anything is sent."""
-    if db.engine.dialect.name == "sqlite":
-        yield db.session.connection()
-        db.session.commit()
-    else:
-        with db.engine.begin() as conn:
-            yield conn
-
-
 def _claim(user: MailUser, key: str, recipient: str, who: str, *, force: bool) -> _Claim | str:
     """Take the right to deliver `key` to `recipient`, committed before anything is sent: a claim, ALREADY
     (delivered, and not forced) or IN_FLIGHT (another request holds it).
@@ -191,7 +174,7 @@ def _claim(user: MailUser, key: str, recipient: str, who: str, *, force: bool) -
     dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
     for _attempt in range(3):  # a holder may drop its claim between our insert and our read
         token, now = secrets.token_hex(16), utcnow()
-        with _own_transaction() as conn:
+        with apart() as conn:
             inserted = conn.execute(dialect.insert(table).values(
                 user_id=user.id, message_key=key, recipient=recipient, relay="", released_by=who,
                 created_at=now, state=SENDING, claim=token, claimed_at=now, delivered_at=None,
@@ -210,7 +193,7 @@ def _claim(user: MailUser, key: str, recipient: str, who: str, *, force: bool) -
             return IN_FLIGHT
         if delivered and not force:
             return ALREADY
-        with _own_transaction() as conn:
+        with apart() as conn:
             taken = conn.execute(update(table).where(table.c.id == row.id, table.c.claim == row.claim).values(
                 state=SENDING, claim=token, claimed_at=now, released_by=who)).rowcount
         if taken == 1:
@@ -226,7 +209,7 @@ def _delivered(claim: _Claim, relay: str) -> None:
     a crash after the relay's 250 (before the store is flagged, before the request commits) never lets a
     retry send again."""
     table = Release.__table__
-    with _own_transaction() as conn:
+    with apart() as conn:
         done = conn.execute(update(table).where(table.c.id == claim.id, table.c.claim == claim.token).values(
             state=DELIVERED, delivered_at=utcnow(), relay=relay)).rowcount
     if not done:  # held past its lifetime and retaken: the other request delivers too
@@ -237,7 +220,7 @@ def _drop(claim: _Claim) -> None:
     """Nothing was sent (refused, or no relay reachable): a later try may send."""
     table = Release.__table__
     mine = (table.c.id == claim.id) & (table.c.claim == claim.token)
-    with _own_transaction() as conn:
+    with apart() as conn:
         if claim.delivered_before:
             conn.execute(update(table).where(mine).values(state=DELIVERED))
         else:
