@@ -10,7 +10,7 @@ from sqids import Sqids
 from .errors import NotFound
 
 DEFAULT_ALPHABET = "k3G7QAe51FCsPW92uEOyq4Bg6Sp8YzVTmnU0liwDdHXLajZrfxNhobJIRcMvKt"
-MAX_KEY = 2**63 - 1  # the largest key a database column (and sqids) takes; a larger one names nothing
+MAX_KEY = 2**31 - 1  # keys are INTEGER (32-bit on PostgreSQL): a larger one names nothing, never reaches SQL
 
 
 @lru_cache(maxsize=4)
