@@ -255,14 +255,15 @@ def scheduler_loop(interval: float = 1.0, rounds: int | None = None) -> None:
     the queue when due, enqueue the periodic housekeeping. One process without children; SIGTERM stops
     it after the round. A Redis outage is logged and waited out, never fatal."""
     import signal
+    import threading
 
     from rq.cron import CronScheduler
     from rq.scheduler import RQScheduler
 
-    stop = {"requested": False}
+    stop = threading.Event()  # SIGTERM wakes the wait between rounds at once
 
     def request_stop(_signum: int, _frame: Any) -> None:
-        stop["requested"] = True
+        stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     queue_name = current_app.config["RQ_QUEUE"]
@@ -273,7 +274,7 @@ def scheduler_loop(interval: float = 1.0, rounds: int | None = None) -> None:
     born = False
     done = 0
     try:
-        while not stop["requested"] and (rounds is None or done < rounds):
+        while not stop.is_set() and (rounds is None or done < rounds):
             done += 1
             try:
                 hand_over_waiting()
@@ -295,7 +296,7 @@ def scheduler_loop(interval: float = 1.0, rounds: int | None = None) -> None:
             except RedisError as exc:
                 log.warning("Redis cannot be reached (%s); the scheduler tries again", exc)
             if rounds is None or done < rounds:
-                time.sleep(interval)
+                stop.wait(interval)
     finally:
         try:
             delayed.release_locks()
