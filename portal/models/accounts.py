@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..clock import utcnow
 from ..extensions import db
 
-LANGUAGES = ("EN", "FR", "DE", "ES", "DA", "NB")
+LANGUAGES = ("EN", "FR", "DE", "ES", "DA", "NB", "RU")
 
 
 class Admin(db.Model):

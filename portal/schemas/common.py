@@ -34,6 +34,7 @@ class Language(StrEnum):
     ES = "ES"
     DA = "DA"
     NB = "NB"
+    RU = "RU"
 
 
 def upper(value: Any) -> Any:
