@@ -11,7 +11,7 @@ PORT ?= 5000
 SERVE = $(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --worker-class gthread --threads 8 \
 	--graceful-timeout 5 --no-control-socket app:app
 
-.PHONY: install run test test-sqlite test-postgres lint bench system-deps translations fuzz
+.PHONY: install run test test-sqlite test-postgres lint bench system-deps translations catalogs fuzz
 
 install: $(VENV)/.installed static/vendor/.installed translations
 
@@ -30,6 +30,14 @@ static/vendor/.installed: package.json package-lock.json
 	touch $@
 
 translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile -d portal/translations >/dev/null
+
+# After adding or changing strings: every catalog gets the code's strings (sorted, no line numbers, no fuzzy
+# guesses); then translate the new empty entries in all six languages (tests/test_translations.py checks).
+catalogs: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _n -k _l --no-location --sort-output -o .catalogs.pot . >/dev/null 2>&1
+	$(VENV)/bin/pybabel update -i .catalogs.pot -d portal/translations --no-fuzzy-matching --ignore-obsolete >/dev/null 2>&1
+	rm -f .catalogs.pot
 	$(VENV)/bin/pybabel compile -d portal/translations >/dev/null
 
 run: install
