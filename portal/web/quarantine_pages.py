@@ -21,7 +21,7 @@ from ..services import mailboxes, messages, quarantine, release, scanner, wblist
 from ..services.mailboxes import Capabilities
 from ..services.principal import Principal
 from . import session as web_session
-from .listing import MailPage
+from .listing import MailPage, mail_search
 from .render import render
 from .security_headers import CSP
 
@@ -46,7 +46,7 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
     args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort", "reason")}
     args.setdefault("pageSize", "20")
     if query:
-        args.update({"from": query, "subject": query, "operator": "OR"})
+        args.update({"from": mail_search(query), "subject": mail_search(query), "operator": "OR"})
     errors: dict[str, str] = {}
     status = 200
     try:

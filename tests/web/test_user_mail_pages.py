@@ -71,6 +71,14 @@ def test_quarantine_list_filters_and_badges(app: Flask, client: FlaskClient, wor
     assert bad.status_code == 400 and "<script>" not in bad.text and "reason" in bad.text
 
 
+def test_quarantine_search_means_contains(app: Flask, client: FlaskClient, world: World, mail: SmtpSink) -> None:
+    _login(client)
+    for typed in ("lottery", "lottery*", "*won", "WON"):
+        found = client.get("/me/quarantine", query_string={"q": typed}, headers={"HX-Request": "true"}).text
+        assert "You won" in found and "Sale" not in found, typed
+    assert "You won" not in client.get("/me/quarantine?q=50%25", headers={"HX-Request": "true"}).text
+
+
 def test_bulk_release_allow_block_delete(app: Flask, client: FlaskClient, world: World, mail: SmtpSink) -> None:
     token = _login(client)
     released = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "release_allow",
