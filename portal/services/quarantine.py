@@ -3,6 +3,8 @@
 - release: each message as a single release would (infected ones are left for a one-by-one
   decision, refused ones stay with the reason);
 - release and allow: the same, then an ALLOW rule for each released message's sender;
+- allow: an ALLOW rule for each sender, the messages staying where they are; an infected message's
+  sender is never allowed (`scanner.is_infected`, as release decides), as release and allow never does;
 - block: a BLOCK rule for each sender (the user's list, or the domain's when the acting admin may
   edit its rules); the messages stay where they are;
 - delete: the messages are removed from the quarantine for good.
@@ -20,7 +22,7 @@ from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
 from ..models import MailUser
 from ..schemas.rules import SenderRuleType
 from ..unit_of_work import attempt
-from . import mailboxes, names, release, wblist
+from . import mailboxes, names, release, scanner, wblist
 from .principal import Principal
 
 FOLDER = mailboxes.QUARANTINE
@@ -32,6 +34,7 @@ RELEASE_BUDGET_SECONDS = 20.0  # no release of a selection starts after this lon
 class Action(StrEnum):
     RELEASE = "release"
     RELEASE_ALLOW = "release_allow"
+    ALLOW = "allow"
     BLOCK = "block"
     DELETE = "delete"
 
@@ -44,6 +47,7 @@ class Outcome:
     deleted: int = 0
     rules: list[str] = field(default_factory=list)  # senders allowed or blocked
     postponed: list[str] = field(default_factory=list)  # not tried: the selection's time budget ran out
+    not_allowed: list[str] = field(default_factory=list)  # infected: their senders were not allowed
 
 
 def _owner(principal: Principal, user: MailUser) -> wblist.Owner:
@@ -80,13 +84,20 @@ def apply(principal: Principal, user: MailUser, action: Action, message_ids: lis
         with mailboxes.store_for(user) as store:
             outcome.deleted = store.delete(FOLDER, message_ids)
         return outcome
-    if action == Action.BLOCK:
+    if action in (Action.BLOCK, Action.ALLOW):
         owner = rules_owner or _owner(principal, user)
+        senders = []
         with mailboxes.store_for(user) as store:
-            senders = [store.message(FOLDER, message_id)[0].sender for message_id in message_ids]
+            for message_id in message_ids:
+                summary, raw = store.message(FOLDER, message_id)
+                if action == Action.ALLOW and scanner.is_infected(summary, raw):
+                    outcome.not_allowed.append(message_id)
+                else:
+                    senders.append(summary.sender)
+        kind = SenderRuleType.BLOCK if action == Action.BLOCK else SenderRuleType.ALLOW
         with attempt():  # all the rules or none
             for sender in dict.fromkeys(senders):
-                _rule(owner, sender, SenderRuleType.BLOCK, outcome)
+                _rule(owner, sender, kind, outcome)
         return outcome
     mailboxes.require_release(principal, user, FOLDER)
     owner = (rules_owner or _owner(principal, user)) if action == Action.RELEASE_ALLOW else None

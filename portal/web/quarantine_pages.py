@@ -21,7 +21,7 @@ from ..services import mailboxes, messages, quarantine, release, scanner, wblist
 from ..services.mailboxes import Capabilities
 from ..services.principal import Principal
 from . import session as web_session
-from .listing import MailPage
+from .listing import MailPage, mail_search
 from .render import render
 from .security_headers import CSP
 
@@ -46,7 +46,7 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
     args = {k: v for k, v in request.args.items() if k in ("offset", "pageSize", "sort", "reason")}
     args.setdefault("pageSize", "20")
     if query:
-        args.update({"from": query, "subject": query, "operator": "OR"})
+        args.update({"from": mail_search(query), "subject": mail_search(query), "operator": "OR"})
     errors: dict[str, str] = {}
     status = 200
     try:
@@ -77,7 +77,8 @@ def folder_arg() -> str:
 
 
 def message_page(principal: Principal, user: MailUser, where: Where) -> Response:
-    """One message: escaped headers, the HTML in a sandboxed iframe (remote images on request only)."""
+    """One message: escaped headers, the HTML in a sandboxed iframe (remote images on request only); a held
+    one offers the list's actions (release, allow or block its sender, delete), checked as on the list."""
     images = request.args.get("images") == "1"
     folder = folder_arg()
     message_id = request.args.get("id", "")
@@ -89,6 +90,10 @@ def message_page(principal: Principal, user: MailUser, where: Where) -> Response
     response = render("user/message.html", message=found, message_id=message_id, images=images, frame=frame,
                       view=request.args.get("view", "html" if found.html else "text"), folder=folder, held=held,
                       can_release=held and where.caps.release,
+                      # the list's actions on this one message: its bulk endpoint, with the way back
+                      can_rules=held and where.caps.rules, can_domain_rules=held and where.caps.domain_rules,
+                      can_delete=held and where.caps.delete, here=where.url("_message", id=message_id),
+                      list_url=where.url(),
                       can_reply=not held and where.caps.send and not where.admin_view,
                       can_source=where.caps.source,
                       released=release.was_released(user, found.summary),
@@ -194,6 +199,10 @@ def summary(outcome: quarantine.Outcome) -> list[tuple[str, str]]:
         lines.append((ngettext("%(num)d infected message was left: open it to release it.",
                                "%(num)d infected messages were left: open each to release it.",
                                len(outcome.infected)), "error"))
+    if outcome.not_allowed:
+        lines.append((ngettext("%(num)d message is infected: its sender was not allowed.",
+                               "%(num)d messages are infected: their senders were not allowed.",
+                               len(outcome.not_allowed)), "error"))
     if outcome.postponed:
         lines.append((ngettext("%(num)d message was not released yet (the relay is slow): select it again.",
                                "%(num)d messages were not released yet (the relay is slow): select them again.",

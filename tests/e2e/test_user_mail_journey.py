@@ -163,3 +163,26 @@ def test_view_as_journey(app: Flask, page: Page, live_url: str, world: World) ->
     expect(rows).to_have_count(3)
     expect(page.locator("#audit")).to_contain_text("IMPERSONATE_START")
     expect(page.locator("#audit")).to_contain_text("quarantine_bulk")
+
+
+def test_block_and_delete_from_the_message_page(app: Flask, page: Page, live_url: str, world: World) -> None:
+    """From the list to a message; block its sender there (the page stays, with the outcome); delete it there
+    (asked first, then back to the list, which no longer holds it)."""
+    _store(app, {"pills": b"From: Pills <pills@spam.example>\r\nSubject: Cheap pills\r\nX-Fuglu-Id: pills\r\n"
+                          b"X-Quarantine-Reason: SPAM\r\n\r\nbuy\r\n"})
+    questions: list[str] = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    _log_in(page, live_url)
+    page.goto(f"{live_url}/me/quarantine")
+    page.click("#quarantine a:has-text('Cheap pills')")
+    expect(page.locator("#subject")).to_have_text("Cheap pills")
+    page.click("#sender-form button[value=block]")
+    expect(page.locator(".flash-success")).to_contain_text("pills@spam.example")
+    expect(page.locator("#subject")).to_have_text("Cheap pills")
+    assert "/me/quarantine/message" in page.url and questions == []
+    page.click("#delete-form button[value=delete]")
+    expect(page.locator(".flash-success")).to_contain_text("1 message deleted")
+    expect(page.locator("#quarantine")).not_to_contain_text("Cheap pills")
+    assert page.url.endswith("/me/quarantine") and questions and "Delete" in questions[0]
+    page.goto(f"{live_url}/me/senders")
+    expect(page.locator("#senders-table")).to_contain_text("pills@spam.example")

@@ -71,6 +71,14 @@ def test_quarantine_list_filters_and_badges(app: Flask, client: FlaskClient, wor
     assert bad.status_code == 400 and "<script>" not in bad.text and "reason" in bad.text
 
 
+def test_quarantine_search_means_contains(app: Flask, client: FlaskClient, world: World, mail: SmtpSink) -> None:
+    _login(client)
+    for typed in ("lottery", "lottery*", "*won", "WON"):
+        found = client.get("/me/quarantine", query_string={"q": typed}, headers={"HX-Request": "true"}).text
+        assert "You won" in found and "Sale" not in found, typed
+    assert "You won" not in client.get("/me/quarantine?q=50%25", headers={"HX-Request": "true"}).text
+
+
 def test_bulk_release_allow_block_delete(app: Flask, client: FlaskClient, world: World, mail: SmtpSink) -> None:
     token = _login(client)
     released = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "release_allow",
@@ -329,3 +337,92 @@ def test_admins_view_of_a_users_quarantine(app: Flask, client: FlaskClient, worl
     refused = client.post(f"/admin/users/{user_id}/quarantine/bulk",
                           data={"csrf_token": csrf_token(reader.text), "action": "delete", "ids": ["q-virus"]})
     assert "QUARANTINE_RELEASE" in client.get(refused.headers["Location"]).text and "q-virus" in _held(app)
+
+
+def test_message_page_offers_the_lists_actions(app: Flask, client: FlaskClient, world: World,
+                                                mail: SmtpSink) -> None:
+    """Allow, block and delete from a held message's page go through the list's bulk action: allow and block
+    stay on the page with the list's outcome message, delete goes back to the list."""
+    token = _login(client)
+    page = client.get("/me/quarantine/message?id=q-advert")
+    assert page.status_code == 200
+    for marker in ('id="release-form"', 'value="allow"', 'value="block"', 'value="delete"', "data-confirm=",
+                   "Release to my mailbox"):
+        assert marker in page.text
+    assert 'value="domain"' not in page.text  # a user's own list only
+    here = "/me/quarantine/message?id=q-advert"
+    allowed = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "allow", "ids": ["q-advert"],
+                                                       "back": here})
+    assert allowed.headers["Location"] == here
+    assert "Rules saved for: shop@ads.example" in client.get(here).text
+    with app.app_context():
+        assert db.session.query(SenderRule).filter_by(value="shop@ads.example").one().type == "ALLOW"
+    client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "block", "ids": ["q-advert"],
+                                             "back": here})
+    with app.app_context():  # allowed, then blocked: one rule
+        assert db.session.query(SenderRule).filter_by(value="shop@ads.example").one().type == "BLOCK"
+    assert mail.messages == [] and "P" not in _held(app)["q-advert"]  # neither rule releases the message
+    deleted = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "delete", "ids": ["q-advert"],
+                                                       "back": "/me/quarantine"})
+    assert deleted.headers["Location"] == "/me/quarantine"
+    assert "1 message deleted" in client.get("/me/quarantine").text and "q-advert" not in _held(app)
+    evil = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "block", "ids": ["q-spam"],
+                                                    "back": "https://evil.example/"})
+    assert evil.headers["Location"] == "/me/quarantine"  # the way back is a path of this site
+
+
+def test_an_infected_messages_sender_is_never_allowed(app: Flask, client: FlaskClient, world: World,
+                                                      mail: SmtpSink) -> None:
+    token = _login(client)
+    page = client.get("/me/quarantine/message?id=q-virus")
+    assert 'id="infected-badge"' in page.text and 'name="virus_lover"' in page.text
+    assert 'value="allow"' not in page.text and 'value="block"' in page.text and 'value="delete"' in page.text
+    forged = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "allow",
+                                                      "ids": ["q-virus", "q-spam"]})
+    text = client.get(forged.headers["Location"]).text
+    assert "1 message is infected: its sender was not allowed" in text
+    with app.app_context():
+        assert db.session.query(SenderRule).filter_by(value="it@evil.example").count() == 0
+        assert db.session.query(SenderRule).filter_by(value="winner@lottery.example").one().type == "ALLOW"
+
+
+def test_message_page_without_grants_has_no_actions(app: Flask, client: FlaskClient, world: World,
+                                                    mail: SmtpSink) -> None:
+    with app.app_context():
+        db.session.get(Domain, world.pk["A"]).end_user_permissions = "QUARANTINE_VIEW"
+        db.session.commit()
+    token = _login(client)
+    page = client.get("/me/quarantine/message?id=q-spam")
+    assert page.status_code == 200 and 'id="release-form"' not in page.text and 'id="sender-form"' not in page.text
+    assert 'id="delete-form"' in page.text  # a reader of held mail may delete it, as on the list
+    refused = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "allow", "ids": ["q-spam"],
+                                                       "back": "/me/quarantine/message?id=q-spam"})
+    assert "edit your senders" in client.get(refused.headers["Location"]).text
+    with app.app_context():
+        assert db.session.query(SenderRule).filter_by(value="winner@lottery.example").count() == 0
+
+
+def test_admins_message_page_actions_are_scoped_and_audited(app: Flask, client: FlaskClient, world: World,
+                                                            mail: SmtpSink) -> None:
+    login(client, "admin-a", PASSWORD)
+    user_id = world.id("userA")
+    here = f"/admin/users/{user_id}/quarantine/message?id=q-advert"
+    page = client.get(here)
+    assert "Release to user@a.example" in page.text and "Release to my mailbox" not in page.text
+    assert f'action="/admin/users/{user_id}/quarantine/bulk"' in page.text and 'value="domain"' in page.text
+    token = csrf_token(page.text)
+    blocked = client.post(f"/admin/users/{user_id}/quarantine/bulk",
+                          data={"csrf_token": token, "action": "block", "ids": ["q-advert"], "scope": "domain",
+                                "back": here})
+    assert blocked.headers["Location"] == here and "Rules saved for: shop@ads.example" in client.get(here).text
+    deleted = client.post(f"/admin/users/{user_id}/quarantine/bulk",
+                          data={"csrf_token": token, "action": "delete", "ids": ["q-advert"],
+                                "back": f"/admin/users/{user_id}/quarantine"})
+    assert deleted.headers["Location"] == f"/admin/users/{user_id}/quarantine"
+    assert "1 message deleted" in client.get(deleted.headers["Location"]).text
+    with app.app_context():
+        rule = db.session.query(SenderRule).filter_by(value="shop@ads.example").one()
+        assert (rule.user_id, rule.domain_id, rule.type) == (None, world.pk["A"], "BLOCK")
+        events = [(e.action, e.target) for e in db.session.query(AuditEvent).order_by(AuditEvent.id)
+                  if e.action != "MAIL_READ"]
+        assert events[-2:] == [("user_quarantine_bulk", "user user@a.example")] * 2

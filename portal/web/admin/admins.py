@@ -28,7 +28,7 @@ from .blueprint import bp
 def admins_list() -> Response:
     stmt = admins.list_query(current_principal()).options(selectinload(Admin.authorities))
     return list_page(stmt, admins.LIST_SPEC, "admin/admins/list.html", "admin/admins/_table.html",
-                     columns=ADMIN_COLUMNS, export_name="admins", search=request.args.get("search", ""),
+                     columns=ADMIN_COLUMNS, export_name="admins", search_field="search",
                      rows_context=lambda rows: {"names": admins.authority_names(rows)})
 
 

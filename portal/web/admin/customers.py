@@ -27,7 +27,7 @@ def _list(status: int = 200, **extra: Any) -> Response:
     principal = current_principal()
     context: dict[str, Any] = {"form": {}, "form_errors": {}, **extra}
     return list_page(customers.list_query(principal), customers.LIST_SPEC, "admin/customers/list.html",
-                     "admin/customers/_table.html", status=status, search=request.args.get("name", ""),
+                     "admin/customers/_table.html", status=status, search_field="name",
                      brokers=customers.brokers_for_new_customers(principal), is_sysadmin=principal.is_sysadmin,
                      counts_for=customers.domain_counts, **context)
 

@@ -35,7 +35,7 @@ def domains_list() -> Response:
     stmt = domains.list_query(principal).options(*domains.loading_options())
     return list_page(stmt, domains.LIST_SPEC, "admin/domains/list.html", "admin/domains/_table.html",
                      columns=serializers.DOMAIN_COLUMNS, export_name="domains",
-                     search=request.args.get("name", ""), status_filter=request.args.get("status", ""),
+                     search_field="name", status_filter=request.args.get("status", ""),
                      statuses=[s.value for s in DomainStatus],
                      can_create=principal.holds_anywhere(Permission.DOMAIN_CREATE))
 

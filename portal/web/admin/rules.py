@@ -112,7 +112,7 @@ def _page(kind: str, domain_id: str, status: int = 200, form: Any = None, form_e
     return list_page(
         _query(kind, domain.id), spec.spec, "admin/rules/list.html", "admin/rules/_table.html", status=status,
         columns=spec.export, export_name=f"{kind}-{domain.name}", kind=kind, kind_spec=spec, domain=domain,
-        domain_id=domain_id, search=request.args.get(spec.filter_param, ""), form=form or {},
+        domain_id=domain_id, search_field=spec.filter_param, form=form or {},
         form_errors=form_errors or {},
         can_edit=current_principal().holds_on(spec.permission, ObjectType.DOMAIN, domain.id),
     )

@@ -33,7 +33,7 @@ def domain_users(domain_id: str) -> Response:
     stmt = users.list_query(principal, domain).options(selectinload(MailUser.policy), selectinload(MailUser.platform))
     return list_page(stmt, users.LIST_SPEC, "admin/users/list.html", "admin/users/_table.html",
                      columns=serializers.USER_COLUMNS, export_name=f"users-{domain.name}",
-                     domain=domain, domain_id=domain_id, search=request.args.get("name", ""),
+                     domain=domain, domain_id=domain_id, search_field="name",
                      can_edit=principal.holds_on(Permission.USER_EDIT, ObjectType.DOMAIN, domain.id),
                      form={}, form_errors={})
 
@@ -152,4 +152,4 @@ def audit_list() -> Response:
     one's own; every event for a sysadmin), by target and by administrator."""
     actor = request.args.get("actor", "").strip()[:320]
     return list_page(audit.list_query(current_principal(), actor=actor), audit.LIST_SPEC, "admin/audit.html",
-                     "admin/_audit_table.html", search=request.args.get("target", ""), actor=actor)
+                     "admin/_audit_table.html", search_field="target", actor=actor)

@@ -28,7 +28,7 @@ from ...services import audit, mailboxes, sending, signs, uploads, wblist
 from ...services.principal import principal_for_admin
 from .. import quarantine_pages as pages
 from .. import session as web_session
-from ..listing import MailPage
+from ..listing import MailPage, mail_search
 from ..render import render, wants_fragment
 from ..session import current_principal
 from .blueprint import bp
@@ -124,7 +124,7 @@ def folders() -> Response:
     args.setdefault("pageSize", "40")
     query = request.args.get("q", "").strip()
     if query:
-        args.update({"from": query, "subject": query, "operator": "OR"})
+        args.update({"from": mail_search(query), "subject": mail_search(query), "operator": "OR"})
     error = None
     status = 200
     tree: list[Any] = []

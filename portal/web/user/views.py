@@ -79,7 +79,7 @@ def _owner() -> wblist.Owner:
 def senders() -> Response:
     owner = _owner()
     return list_page(wblist.list_query(owner), wblist.LIST_SPEC, "user/senders.html", "user/_senders_table.html",
-                     search=request.args.get("value", ""), form={}, form_errors={})
+                     search_field="value", form={}, form_errors={})
 
 
 @bp.post("/senders")
