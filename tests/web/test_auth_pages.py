@@ -164,7 +164,9 @@ def test_language_switch(client: FlaskClient, world: World) -> None:
     assert client.get("/account").status_code == 200
     anonymous = client.application.test_client()
     assert "Se connecter" in anonymous.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).text
-    assert "Log in" in anonymous.get("/login", headers={"Accept-Language": "de"}).text  # German falls back
+    assert "Anmelden" in anonymous.get("/login", headers={"Accept-Language": "de"}).text
+    assert "Войти" in anonymous.get("/login", headers={"Accept-Language": "ru"}).text
+    assert "Log in" in anonymous.get("/login", headers={"Accept-Language": "it"}).text  # Italian falls back
 
 
 def test_unknown_page_is_a_page(client: FlaskClient) -> None:
