@@ -40,7 +40,8 @@ def _colour_rules() -> dict[str, tuple[str | None, str | None]]:
         background = re.search(r"background(?:-color)?\s*:\s*" + HEX, body)
         color = re.search(r"(?<![-\w])color\s*:\s*" + HEX, body)
         if background or color:
-            found[" ".join(selector.split())] = (color and "#" + color.group(1), background and "#" + background.group(1))
+            found[" ".join(selector.split())] = (color and "#" + color.group(1),
+                                                 background and "#" + background.group(1))
     return found
 
 
