@@ -77,3 +77,9 @@ def test_every_actions_column_has_a_header(client: FlaskClient, world: World) ->
                  f"/admin/domains/{world.id('A')}/tab/admins", f"/admin/domains/{world.id('A')}/rules/senders"):
         page = client.get(path)
         assert page.status_code == 200 and "<th></th>" not in page.text and "<th>" in page.text, path
+
+
+def test_audit_filtered_by_administrator(client: FlaskClient, world: World) -> None:
+    assert login(client, "root", PASSWORD).status_code == 302
+    row = _empty_row(client.get("/admin/audit?actor=nobody").text)
+    assert "No event matches “nobody”." in row and 'href="/admin/audit"' in row
