@@ -86,5 +86,12 @@ def list_page(stmt: Select[Any], spec: listing.ListSpec, template: str, fragment
     rows, total = listing.page(stmt, spec, params)
     if rows_context is not None:
         context.update(rows_context(rows))
+    context.setdefault("filtered", context.get("search") or params.filter_value or "")  # the word as typed
+    context.setdefault("clear_url", clear_search_url(params.filter_name))
     return render(template, fragment, status=status, rows=rows, total=total, params=params, errors=errors,
                   page_sizes=PAGE_SIZES, **context)
+
+
+def clear_search_url(*names: str | None) -> str:
+    """The current list without its search or filter parameters (`names`), from its first page."""
+    return list_url(offset=None, **{name: None for name in names if name})

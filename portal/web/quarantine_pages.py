@@ -21,7 +21,7 @@ from ..services import mailboxes, messages, quarantine, release, scanner, wblist
 from ..services.mailboxes import Capabilities
 from ..services.principal import Principal
 from . import session as web_session
-from .listing import MailPage, mail_search
+from .listing import MailPage, clear_search_url, mail_search
 from .render import render
 from .security_headers import CSP
 
@@ -60,6 +60,7 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
         errors = {_("Mail server"): _("Your messages cannot be read now: %(why)s", why=error.detail)}
     return render("user/quarantine.html", "user/_quarantine_table.html", status=status, rows=rows, total=total,
                   params=MailPage.of(args if not errors else {}, 20), q=query, reason=args.get("reason", ""),
+                  filtered=bool(query or args.get("reason")), clear_url=clear_search_url("q", "reason"),
                   reasons=mailboxes.REASONS, errors=errors, page_sizes=(20, 40, 100),
                   released=release.released_keys(user),
                   infected={m.key for m in rows if scanner.is_infected(m)},  # the headers' verdict: no scan

@@ -20,7 +20,7 @@ from ...unit_of_work import attempt
 from .. import forms
 from .. import session as web_session
 from ..i18n import LANGUAGES
-from ..listing import list_page
+from ..listing import clear_search_url, list_page
 from ..render import render
 from ..session import current_principal
 from .blueprint import bp
@@ -152,4 +152,5 @@ def audit_list() -> Response:
     one's own; every event for a sysadmin), by target and by administrator."""
     actor = request.args.get("actor", "").strip()[:320]
     return list_page(audit.list_query(current_principal(), actor=actor), audit.LIST_SPEC, "admin/audit.html",
-                     "admin/_audit_table.html", search_field="target", actor=actor)
+                     "admin/_audit_table.html", search_field="target", actor=actor,
+                     filtered=request.args.get("target", "") or actor, clear_url=clear_search_url("target", "actor"))

@@ -28,7 +28,7 @@ from ...services import audit, mailboxes, sending, signs, uploads, wblist
 from ...services.principal import principal_for_admin
 from .. import quarantine_pages as pages
 from .. import session as web_session
-from ..listing import MailPage, mail_search
+from ..listing import MailPage, clear_search_url, mail_search
 from ..render import render, wants_fragment
 from ..session import current_principal
 from .blueprint import bp
@@ -154,6 +154,7 @@ def folders() -> Response:
     parent = path.rsplit("/", 1)[0] if "/" in path else ""
     return render("user/folders.html", "user/_folder_table.html", status=status, tree=tree, path=path, parent=parent,
                   rows=rows, total=total, error=error, q=query, params=MailPage.of(args),
+                  filtered=bool(query), clear_url=clear_search_url("q"),
                   table_error=error if wants_fragment() else None)  # a search swaps the table only
 
 
