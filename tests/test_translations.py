@@ -23,7 +23,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 # Words a language writes as English does (checked by a person, not guessed): anything else equal to its msgid
 # is an English copy.
 SAME_AS_ENGLISH: dict[str, set[str]] = {
-    "fr": {"Action", "action", "Alias", "Arguments", "Audit", "Code", "Date", "Description", "Expression",
+    "fr": {"Action", "action", "Actions", "Alias", "Arguments", "Audit", "Code", "Date", "Description", "Expression",
            "Important", "Message", "Option", "Options", "Pages", "Permissions", "Port", "Score", "Services", "Spam",
            "Transport", "Type"},
     "de": {"Administrator", "Alias", "Broker", "Code", "Domains", "Fallback", "Host", "Name", "Option", "Port",
