@@ -1,4 +1,8 @@
-"""Validation of domain names, CIDRs, hosts and ports (shared by domains, aliases, platforms)."""
+"""Validation of domain names, CIDRs, hosts and ports (shared by domains, aliases, platforms).
+
+A mail domain (`domain_name`) is a host name: letters, digits and hyphens. A name in DNS records (`dns_name`:
+an SPF `include:` such as `_spf.google.com`, a DKIM selector's `s1._domainkey…`) may also have underscores.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from ..errors import Invalid
 from ..words import _l
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_DNS_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")  # a label of a DNS record's name: underscores too
+_TOP_LABEL = re.compile(r"^(?=.*[a-z])[a-z0-9-]{2,63}(?<!-)$")  # a top-level label: letters, no underscore
 _SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -91,3 +97,23 @@ def address_or_domain(value: str, field: str) -> str:
     except Invalid:
         raise Invalid.on(field, _l("“%(value)s” is neither an e-mail address nor a domain name.",
                                    value=value)) from None
+
+
+def dns_name(value: str, field: str) -> str:
+    """A name looked up in DNS records, e.g. an SPF include host (`_spf.google.com`): like a domain name, but
+    its labels may hold underscores (not the top-level one); lower-case, internationalized labels as punycode.
+    Not for mail domains (`domain_name`), nor for hosts mail is relayed to (`host`)."""
+    raw = value.strip().rstrip(".").lower()
+    refused = Invalid.on(field, _l("“%(value)s” is not a DNS name such as _spf.example.com.", value=value))
+    if not raw or _SPACE_OR_CONTROL.search(raw):
+        raise refused
+    labels = raw.split(".")
+    try:
+        labels = [label if label.isascii() else idna.encode(label, uts46=True).decode() for label in labels]
+    except idna.IDNAError:
+        raise refused from None
+    name = ".".join(labels)
+    if (len(name) > 253 or len(labels) < 2 or not all(_DNS_LABEL.match(label) for label in labels)
+            or not _TOP_LABEL.match(labels[-1])):
+        raise refused
+    return name

@@ -29,7 +29,7 @@ def create(principal: Principal, name: str, spf_provider: str) -> OutgoingProvid
     name = name.strip()
     if not name or len(name) > 255 or any(ord(c) < 32 for c in name):
         raise Invalid.on("name", _l("Give a name of at most 255 printable characters."))
-    host = names.host(spf_provider, "spfProvider")
+    host = names.dns_name(spf_provider, "spfProvider")
     if db.session.scalar(select(OutgoingProvider).where(func.lower(OutgoingProvider.name) == name.lower())):
         raise Conflict.on("name", _l("A provider named “%(name)s” exists already.", name=name))
     provider = OutgoingProvider(name=name, spf_provider=host, active=True)
