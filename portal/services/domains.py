@@ -27,7 +27,7 @@ from ..words import _l
 from . import names, options, platforms, policies
 from .changes import rules_changed
 from .listing import ListSpec, wildcard
-from .principal import Principal
+from .principal import ANY_AUTHORITY, Principal
 
 
 def _platform_id(value: str) -> ColumnElement[bool]:
@@ -56,17 +56,20 @@ ALIAS_SPEC = ListSpec(sorts={"name": DomainAlias.name, "id": DomainAlias.id}, de
                       tiebreak=DomainAlias.id)
 
 
-def list_query(principal: Principal) -> Select[tuple[Domain]]:
+def list_query(principal: Principal, within: Permission | str = Permission.DOMAIN_READ) -> Select[tuple[Domain]]:
+    """The domains on which the admin holds `within`: DOMAIN_READ for the API (its items are whole domains);
+    the pages list every domain in sight (ANY_AUTHORITY) and open only the sections permissions allow."""
     principal.require_admin()
-    return select(Domain).where(principal.scope(Permission.DOMAIN_READ).domain_clause())
+    return select(Domain).where(principal.scope(within).domain_clause())
 
 
 def get(principal: Principal, domain_pk: int, need: Permission | str = Permission.DOMAIN_READ) -> Domain:
+    """The domain if `need` is held on it; 403 if it is only in sight (any authority on it), else 404."""
     principal.require_admin()
     domain = db.session.get(Domain, domain_pk)
     if domain is None:
         raise NotFound(_l("Domain not found with given id."))
-    principal.reach(domain.id, need, missing=_l("Domain not found with given id."))
+    principal.reach(domain.id, need, seen_with=ANY_AUTHORITY, missing=_l("Domain not found with given id."))
     return domain
 
 

@@ -12,6 +12,10 @@ from ..models import Admin, Authority, Customer, Domain, MailUser
 from ..permissions import ObjectType, Permission
 from ..words import Message, _l
 
+ANY_AUTHORITY = "ANY_AUTHORITY"
+"""Pass as a permission: any authority at all. A domain is in an administrator's sight where they hold one
+(through its broker, customer or the domain itself): it is listed, and refusals on it are 403, not 404."""
+
 
 @dataclass
 class Scope:
@@ -103,7 +107,7 @@ class Principal:
             scope = Scope(everything=self.is_sysadmin)
             if self.admin is not None and not scope.everything:
                 for auth in self.admin.authorities:
-                    if key in auth.permissions:
+                    if key in auth.permissions or (key == ANY_AUTHORITY and auth.permissions):
                         {
                             ObjectType.BROKER: scope.brokers,
                             ObjectType.CUSTOMER: scope.customers,
