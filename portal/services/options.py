@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -10,6 +9,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_, select
 
+from .. import branding
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Domain, MailUser, OptionValue
@@ -19,7 +19,6 @@ from . import names
 from .principal import Principal
 
 Chain = list[tuple[Scope, int]]
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,8 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise Invalid.on(field, _l("“%(value)s” is not a valid e-mail address.", value=value)) from exc
+    if definition.name == "LOGO_URL":  # shown in pages, its origin allowed for images: https only
+        return branding.logo_url(value, field)
     if kind == "URL":
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -84,9 +85,7 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
     if kind == "HOST":
         return names.host(value, field)
     if kind == "COLOR":
-        if not _COLOR.match(value):
-            raise Invalid.on(field, _l("Give a colour as #rrggbb."))
-        return value.lower()
+        return branding.color(value, field)
     if kind == "BOOL":
         if value.lower() not in ("true", "false"):
             raise Invalid.on(field, _l("Must be true or false."))
