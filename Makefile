@@ -44,7 +44,7 @@ run: install
 	$(FLASK) db upgrade
 	$(FLASK) portal seed-demo
 	@echo "Postern on http://$(HOST):$(PORT)/"
-	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} $(SERVE)
+	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} POSTERN_BASE_URL=$${POSTERN_BASE_URL:-http://$(HOST):$(PORT)} $(SERVE)
 
 # System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd); installed
 # when missing and running as root.

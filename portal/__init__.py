@@ -37,12 +37,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from .web import i18n, security_headers, session, templating
+    from .web import branding, i18n, security_headers, session, templating
 
     babel.init_app(app, locale_selector=i18n.select_locale)
     session.init_app(app)
     security_headers.init_app(app)
     templating.init_app(app)
+    branding.init_app(app)
 
     from .api import bp as api_bp
     from .web.admin import bp as admin_bp

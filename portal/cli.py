@@ -16,6 +16,7 @@ from .jobs import redis_connection, run_now, scheduler_loop
 from .models import Admin
 from .services import admins, tokens
 from .services.principal import Principal, principal_for_admin
+from .words import english
 
 portal = AppGroup("portal", help="Postern administration commands.")
 
@@ -27,7 +28,7 @@ def _system_principal() -> Principal:
 
 def _fail(error: ServiceError) -> None:
     db.session.rollback()
-    detail = "; ".join(f"{e.field}: {e.message}" for e in error.errors) or error.detail
+    detail = "; ".join(f"{e.field}: {english(e.message)}" for e in error.errors) or english(error.detail)
     click.echo(f"error: {detail}", err=True)
     sys.exit(1)
 

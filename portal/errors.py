@@ -1,33 +1,37 @@
-"""Typed service errors. Views turn them into problem+json (API) or messages (pages)."""
+"""Typed service errors. Views turn them into problem+json (API, in English) or messages (pages, translated).
+
+A message is a `words.Text` where people read it on pages, else a plain string."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .words import Message, english
+
 
 @dataclass(frozen=True)
 class FieldError:
     field: str
-    message: str
+    message: Message
 
 
 @dataclass
 class ServiceError(Exception):
-    detail: str = ""
+    detail: Message = ""
     errors: list[FieldError] = field(default_factory=list)
 
     status = 500
     title = "Internal Server Error"
 
     def __post_init__(self) -> None:
-        Exception.__init__(self, self.detail)
+        Exception.__init__(self, english(self.detail))
 
     @classmethod
-    def on(cls, field_name: str, message: str) -> ServiceError:
+    def on(cls, field_name: str, message: Message) -> ServiceError:
         """An error about one field, the message shown next to it."""
         return cls(message, [FieldError(field_name, message)])
 
-    def field_messages(self) -> dict[str, str]:
+    def field_messages(self) -> dict[str, Message]:
         return {e.field: e.message for e in self.errors}
 
 

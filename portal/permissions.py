@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .words import Text, _l
+
 
 class ObjectType(StrEnum):
     BROKER = "BROKER"
@@ -86,13 +88,22 @@ class EndUserPermission(StrEnum):
     FOLDERS_VIEW = "FOLDERS_VIEW"
 
 
-END_USER_PERMISSIONS: dict[EndUserPermission, str] = {
-    EndUserPermission.QUARANTINE_VIEW: "See one's quarantined messages",
-    EndUserPermission.QUARANTINE_RELEASE: "Release one's quarantined messages",
-    EndUserPermission.WBLIST_EDIT: "Edit one's allowed and blocked senders",
-    EndUserPermission.SIGN_EDIT: "Edit one's signature",
-    EndUserPermission.SEND_MAIL: "Send mail from the portal",
-    EndUserPermission.FOLDERS_VIEW: "Browse one's retention and archive folders",
+END_USER_PERMISSIONS: dict[EndUserPermission, Text] = {  # as an administrator reads them
+    EndUserPermission.QUARANTINE_VIEW: _l("Users see their quarantined messages"),
+    EndUserPermission.QUARANTINE_RELEASE: _l("Users release their quarantined messages"),
+    EndUserPermission.WBLIST_EDIT: _l("Users edit their allowed and blocked senders"),
+    EndUserPermission.SIGN_EDIT: _l("Users edit their signature"),
+    EndUserPermission.SEND_MAIL: _l("Users send mail from the portal"),
+    EndUserPermission.FOLDERS_VIEW: _l("Users browse their retention and archive folders"),
+}
+
+END_USER_ABILITIES: dict[EndUserPermission, Text] = {  # as the user reads them, on their home page
+    EndUserPermission.QUARANTINE_VIEW: _l("See your quarantined messages"),
+    EndUserPermission.QUARANTINE_RELEASE: _l("Release your quarantined messages"),
+    EndUserPermission.WBLIST_EDIT: _l("Edit your allowed and blocked senders"),
+    EndUserPermission.SIGN_EDIT: _l("Edit your signature"),
+    EndUserPermission.SEND_MAIL: _l("Send mail from the portal"),
+    EndUserPermission.FOLDERS_VIEW: _l("Browse your retention and archive folders"),
 }
 
 

@@ -6,7 +6,7 @@ import re
 import typing
 from typing import Any
 
-from flask import Response, current_app, render_template
+from flask import Response, render_template
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -139,7 +139,9 @@ def document() -> dict[str, Any]:
             "description": "Wire-compatible with the Cleanmail API. Operations marked x-postern-extension "
             "are Postern's own.",
         },
-        "servers": [{"url": current_app.config["BASE_URL"]}],
+        # relative: "Try it out" calls the host and port the document was read from (`make run PORT=5101`,
+        # a proxy's name), whatever POSTERN_BASE_URL says; the Host header is not echoed into the document
+        "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "paths": dict(sorted(paths.items())),
         "components": {

@@ -7,18 +7,19 @@ from typing import Any
 from flask import Response, json
 
 from ..errors import FieldError, ServiceError
+from ..words import Message, english
 
 PROBLEM_TYPE = "application/problem+json"
 
 __all__ = ["PROBLEM_TYPE", "from_service_error", "problem"]
 
 
-def problem(status: int, title: str, detail: str = "", errors: list[FieldError] | None = None,
+def problem(status: int, title: str, detail: Message = "", errors: list[FieldError] | None = None,
             headers: dict[str, str] | None = None) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
-        body["detail"] = detail
-    body["errors"] = [{"field": e.field, "message": e.message} for e in errors or []]
+        body["detail"] = english(detail)
+    body["errors"] = [{"field": e.field, "message": english(e.message)} for e in errors or []]
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_TYPE)
     for key, value in (headers or {}).items():
         response.headers[key] = value

@@ -26,6 +26,7 @@ from ..extensions import db
 from ..models import Admin, Authority, Domain
 from ..permissions import ObjectType, Permission, permissions_for_scope
 from ..schemas.accounts import AdminAdd, AdminCreate, AdminUpdate, AuthorityIn
+from ..words import _l
 from . import objects
 from .listing import ListSpec
 from .passwords import hash_password
@@ -46,7 +47,7 @@ def list_query(principal: Principal) -> Select[tuple[Admin]]:
     principal.require_admin()
     scope = principal.scope(Permission.GRANT)
     if scope.empty:
-        raise Forbidden("Listing administrators needs the GRANT permission.")
+        raise Forbidden(_l("Listing administrators needs the GRANT permission."))
     stmt = select(Admin)
     if not scope.everything:
         stmt = stmt.where(
@@ -61,13 +62,13 @@ def get(principal: Principal, admin_pk: int) -> Admin:
     me = principal.require_admin()
     target = db.session.get(Admin, admin_pk)
     if target is None:
-        raise NotFound("Resource does not exist.")
+        raise NotFound(_l("Resource does not exist."))
     if target.id == me.id or principal.is_sysadmin:
         return target
     scope = principal.scope(Permission.GRANT)
     if not target.sys_admin and any(scope.covers(a.object_type, a.object_id) for a in target.authorities):
         return target
-    raise NotFound("Resource does not exist.")
+    raise NotFound(_l("Resource does not exist."))
 
 
 def governs(principal: Principal, target: Admin) -> bool:
@@ -99,12 +100,12 @@ def find_by_login(login: str) -> Admin | None:
 def create(principal: Principal, data: AdminCreate) -> Admin:
     principal.require_admin()
     if data.sys_admin and not principal.is_sysadmin:
-        raise Forbidden.on("sysAdmin", "Only a system administrator may create system administrators.")
+        raise Forbidden.on("sysAdmin", _l("Only a system administrator may create system administrators."))
     if not data.authorities and not data.sys_admin and not principal.is_sysadmin:
-        raise Invalid.on("authorities", "Give the new administrator at least one authority.")
+        raise Invalid.on("authorities", _l("Give the new administrator at least one authority."))
     login = normalize_login(data.login)
     if find_by_login(login) is not None:
-        raise Conflict.on("login", "This login is already taken.")
+        raise Conflict.on("login", _l("This login is already taken."))
     resolved = [_check_grant(principal, a, f"authorities[{i}]") for i, a in enumerate(data.authorities)]
     admin = Admin(
         login=login, display_name=data.display_name, email=str(data.email),
@@ -122,7 +123,7 @@ def create_initial(login: str, email: str, password: str, *, sys_admin: bool) ->
     """The CLI's account creation: no acting principal (whoever runs the CLI owns the server)."""
     data = AdminCreate(login=login, email=email, password=password, sys_admin=sys_admin)
     if find_by_login(data.login) is not None:
-        raise Conflict.on("login", "This login is already taken.")
+        raise Conflict.on("login", _l("This login is already taken."))
     admin = Admin(
         login=normalize_login(data.login), email=str(data.email), password_hash=hash_password(data.password),
         sys_admin=data.sys_admin, session_nonce=secrets.token_hex(8),
@@ -137,15 +138,15 @@ def update(principal: Principal, admin_pk: int, data: AdminUpdate) -> Admin:
     target = get(principal, admin_pk)
     is_self = target.id == me.id
     if not is_self and not governs(principal, target):
-        raise Forbidden("You may not edit this administrator.")
+        raise Forbidden(_l("You may not edit this administrator."))
     given = data.model_fields_set
     if "enabled" in given and data.enabled is None:
-        raise Invalid.on("enabled", "Must be true or false.")
+        raise Invalid.on("enabled", _l("Must be true or false."))
     if is_self and data.enabled is False:
-        raise Forbidden.on("enabled", "You cannot disable your own account.")
+        raise Forbidden.on("enabled", _l("You cannot disable your own account."))
     if "email" in given:
         if data.email is None:
-            raise Invalid.on("email", "An email address is required (it is used for password recovery).")
+            raise Invalid.on("email", _l("An email address is required (it is used for password recovery)."))
         target.email = str(data.email)
     if "display_name" in given:
         target.display_name = data.display_name
@@ -168,9 +169,9 @@ def delete(principal: Principal, admin_pk: int) -> None:
     me = principal.require_admin()
     target = get(principal, admin_pk)
     if target.id == me.id:
-        raise Forbidden("You cannot delete your own account.")
+        raise Forbidden(_l("You cannot delete your own account."))
     if not governs(principal, target):
-        raise Forbidden("You may not delete this administrator.")
+        raise Forbidden(_l("You may not delete this administrator."))
     db.session.delete(target)
     db.session.flush()
 
@@ -181,13 +182,13 @@ def set_authority(principal: Principal, admin_pk: int, authority: AuthorityIn) -
     target = get(principal, admin_pk)
     removal = not authority.permissions
     if target.id == me.id and not (removal and principal.is_sysadmin):
-        raise Forbidden("You cannot change your own authorities.")
+        raise Forbidden(_l("You cannot change your own authorities."))
     object_type, object_id, perms = _check_grant(principal, authority, "")
     current = next(
         (a for a in target.authorities if a.object_type == object_type and a.object_id == object_id), None
     )
     if current is None and perms and not attachable(principal, target):
-        raise Forbidden("You may give access only to an administrator you manage (never a system administrator).")
+        raise Forbidden(_l("You may give access only to an administrator you manage (never a system administrator)."))
     if current is not None and not perms:
         target.authorities.remove(current)
     elif current is not None:
@@ -204,19 +205,20 @@ def _check_grant(principal: Principal, authority: AuthorityIn, where: str) -> tu
     object_type = authority.object_type
     object_id = ids.in_body(authority.object_id)
     if object_id < 0 or not objects.exists(object_type, object_id):
-        raise Invalid.on(f"{prefix}objectId", "No such object.")
+        raise Invalid.on(f"{prefix}objectId", _l("No such object."))
     if not principal.holds_on(Permission.GRANT, object_type, object_id):
-        raise Forbidden.on(f"{prefix}objectId", "You need the GRANT permission on this object.")
+        raise Forbidden.on(f"{prefix}objectId", _l("You need the GRANT permission on this object."))
     allowed = {str(p) for p in permissions_for_scope(object_type)}
     errors = [
         FieldError(f"{prefix}permissions[{i}]", f"{name!r} is not a permission of a {object_type.lower()}.")
         for i, name in enumerate(authority.permissions) if name not in allowed
     ]
     if errors:
-        raise Invalid("Unknown permission.", errors)
+        raise Invalid(_l("Unknown permission."), errors)
     for i, name in enumerate(authority.permissions):
         if not principal.holds_on(name, object_type, object_id):
-            raise Forbidden.on(f"{prefix}permissions[{i}]", f"You cannot grant {name}: you do not hold it here.")
+            raise Forbidden.on(f"{prefix}permissions[{i}]",
+                               _l("You cannot grant %(permission)s: you do not hold it here.", permission=name))
     return str(object_type), object_id, sorted(set(authority.permissions))
 
 
@@ -224,10 +226,10 @@ def assignable_permissions(principal: Principal, scope: ObjectType, object_pk: i
     """Seed 5.1.4: the permissions the principal holds on an object, and whether it can grant them."""
     principal.require_admin()
     if not objects.exists(scope, object_pk):
-        raise NotFound("Resource does not exist.")
+        raise NotFound(_l("Resource does not exist."))
     held = [str(p) for p in permissions_for_scope(scope) if principal.holds_on(p, scope, object_pk)]
     if not held:
-        raise NotFound("Resource does not exist.")
+        raise NotFound(_l("Resource does not exist."))
     editable = Permission.GRANT in held
     return [(name, editable) for name in held]
 
@@ -245,7 +247,7 @@ def count(principal: Principal) -> int:
 
 def _domain_grant(principal: Principal, domain: Domain) -> None:
     if not principal.holds_on(Permission.GRANT, ObjectType.DOMAIN, domain.id):
-        raise Forbidden("Managing the administrators of a domain needs GRANT on it.")
+        raise Forbidden(_l("Managing the administrators of a domain needs GRANT on it."))
 
 
 def domain_admins_query(principal: Principal, domain: Domain) -> Select[tuple[Admin]]:
@@ -261,7 +263,7 @@ def domain_admin(principal: Principal, domain: Domain, admin_pk: int) -> Admin:
     admin = db.session.get(Admin, admin_pk)
     if admin is None or (admin.sys_admin and not principal.is_sysadmin) or not any(
             a.object_type == ObjectType.DOMAIN and a.object_id == domain.id for a in admin.authorities):
-        raise NotFound("This administrator has no access to the domain.")
+        raise NotFound(_l("This administrator has no access to the domain."))
     return admin
 
 
@@ -270,15 +272,16 @@ def add_domain_admin(principal: Principal, domain: Domain, data: AdminAdd) -> Ad
     authority = AuthorityIn(object_type=ObjectType.DOMAIN, object_id=ids.encode(domain.id),
                             permissions=data.permissions)
     if not data.permissions:
-        raise Invalid.on("permissions", "Give at least one permission.")
+        raise Invalid.on("permissions", _l("Give at least one permission."))
     if data.id is not None:
         pk = ids.in_body(data.id)
         target = db.session.get(Admin, pk) if pk >= 0 else None
         me = principal.require_admin()
         if target is not None and target.id == me.id:
-            raise Forbidden.on("id", "You cannot change your own authorities.")
+            raise Forbidden.on("id", _l("You cannot change your own authorities."))
         if target is not None and target.sys_admin and principal.is_sysadmin:
-            raise Invalid.on("id", "A system administrator holds every permission: it is not given access to domains.")
+            raise Invalid.on("id", _l("A system administrator holds every permission: "
+                                      "it is not given access to domains."))
         if target is None or not attachable(principal, target):
             raise NotFound.on("id", NO_SUCH_ADMIN)  # the same answer for an account one may not see
         object_type, object_id, perms = _check_grant(principal, authority, "")
@@ -292,7 +295,7 @@ def add_domain_admin(principal: Principal, domain: Domain, data: AdminAdd) -> Ad
         return target
     missing = [f for f in ("login", "email", "password") if getattr(data, f) is None]
     if missing:
-        raise Invalid("A new account needs login, email and password.",
+        raise Invalid(_l("A new account needs login, email and password."),
                       [FieldError(f, "Required for a new account.") for f in missing])
     return create(principal, AdminCreate(
         login=data.login, display_name=data.display_name, email=data.email, password=data.password,
@@ -304,7 +307,7 @@ def revoke_domain_admin(principal: Principal, domain: Domain, admin_pk: int) -> 
     """Remove the admin's access to the domain; an account left with no access is deleted."""
     admin = domain_admin(principal, domain, admin_pk)
     if admin.id == principal.require_admin().id and not principal.is_sysadmin:
-        raise Forbidden("You cannot revoke your own access.")
+        raise Forbidden(_l("You cannot revoke your own access."))
     admin.authorities = [a for a in admin.authorities
                          if not (a.object_type == ObjectType.DOMAIN and a.object_id == domain.id)]
     if not admin.authorities and not admin.sys_admin:

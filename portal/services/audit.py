@@ -39,6 +39,7 @@ from ..models import (
     Policy,
 )
 from ..permissions import ObjectType, Permission
+from ..words import _l
 from .listing import ListSpec
 from .principal import Principal, principal_for_admin
 
@@ -200,12 +201,12 @@ def start(principal: Principal, user_pk: int) -> MailUser:
     """Open a user's portal as that user (IMPERSONATE on the user's domain); recorded."""
     user = db.session.get(MailUser, user_pk)
     if user is None:
-        raise NotFound("The user does not exist.")
+        raise NotFound(_l("The user does not exist."))
     principal.reach(user.domain_id, Permission.IMPERSONATE, seen_with=Permission.USER_READ,
-                    missing="The user does not exist.",
-                    refused="Opening a user's portal needs IMPERSONATE on the user's domain.")
+                    missing=_l("The user does not exist."),
+                    refused=_l("Opening a user's portal needs IMPERSONATE on the user's domain."))
     if not user.enabled:
-        raise Forbidden("This user is disabled.")
+        raise Forbidden(_l("This user is disabled."))
     record(principal.admin, START, user, user.email)
     return user
 

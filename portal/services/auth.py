@@ -16,6 +16,7 @@ from ..errors import Invalid
 from ..extensions import db
 from ..integrations.mailstore import check_login
 from ..models import Admin, MailUser
+from ..words import _l
 from . import admins, login_throttle
 from .passwords import verify_password
 
@@ -31,7 +32,7 @@ def check_password(login: str, password: str) -> Admin:
     ok = verify_password(admin.password_hash if admin else None, password)
     if admin is None or not ok or not admin.enabled:
         login_throttle.failed(name_key)
-        raise Invalid.on("password", "Wrong login or password, or the account is disabled.")
+        raise Invalid.on("password", _l("Wrong login or password, or the account is disabled."))
     login_throttle.succeeded(name_key)
     return admin
 
@@ -60,7 +61,7 @@ def check_user_password(email: str, password: str) -> MailUser:
         ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.enabled:
         login_throttle.failed(name_key)
-        raise Invalid.on("password", "Wrong address or password, or the account is disabled.")
+        raise Invalid.on("password", _l("Wrong address or password, or the account is disabled."))
     login_throttle.succeeded(name_key)
     return user
 
@@ -108,7 +109,7 @@ def _accept_code(admin: Admin, secret: str, code: str) -> bool:
 
 def enable_totp(admin: Admin, secret: str, code: str) -> None:
     if not _accept_code(admin, secret, code):
-        raise Invalid.on("code", "This code is not valid. Check the clock of your device and try again.")
+        raise Invalid.on("code", _l("This code is not valid. Check the clock of your device and try again."))
     admin.totp_secret = encrypt(secret)
     db.session.flush()
 
@@ -119,7 +120,7 @@ def check_totp(admin: Admin, code: str) -> None:
     login_throttle.check(name_key)
     if admin.totp_secret is None or not _accept_code(admin, decrypt(admin.totp_secret), code):
         login_throttle.failed(name_key)
-        raise Invalid.on("code", "This code is not valid or was already used.")
+        raise Invalid.on("code", _l("This code is not valid or was already used."))
     login_throttle.succeeded(name_key)
 
 

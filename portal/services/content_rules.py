@@ -22,6 +22,7 @@ from ..models import AttachmentRule, Domain, UriRule
 from ..permissions import Permission
 from ..schemas.common import wire_name
 from ..schemas.rules import FilterAttachmentAdd, FilterUriBlAdd
+from ..words import _l
 from . import domains, names
 from .changes import rules_changed
 from .listing import ListSpec
@@ -51,22 +52,22 @@ MAX_REPEAT = 10_000  # a file name or content type is never longer: a larger cou
 
 def safe_regex(pattern: str, field: str) -> str:
     if len(pattern) > 256:
-        raise Invalid.on(field, "At most 256 characters.")
+        raise Invalid.on(field, _l("At most 256 characters."))
     if any(ord(c) < 32 for c in pattern):
-        raise Invalid.on(field, "Must not contain control characters.")
+        raise Invalid.on(field, _l("Must not contain control characters."))
     try:
         re.compile(pattern)
     except re.error as exc:
         raise Invalid.on(field, f"Not a valid regular expression: {exc}.") from exc
     except (OverflowError, RecursionError, MemoryError) as exc:  # `a{99999999999}`, thousands of nested groups
-        raise Invalid.on(field, "Not a valid regular expression: a repeat count or nesting is too large.") from exc
+        raise Invalid.on(field, _l("Not a valid regular expression: a repeat count or nesting is too large.")) from exc
     if any(int(n) > MAX_REPEAT for pair in _COUNT.findall(pattern) for n in pair if n):
-        raise Invalid.on(field, f"A repeat count may be at most {MAX_REPEAT}.")
+        raise Invalid.on(field, _l("A repeat count may be at most %(num)d.", num=MAX_REPEAT))
     for shape, why in ((_NESTED, "a repeated group that itself repeats"),
                        (_ALTERNATION_REPEAT, "a repeated alternation"),
                        (_ADJACENT, "adjacent unbounded wildcards"), (_BACKREF, "a backreference")):
         if shape.search(pattern):
-            raise Invalid.on(field, f"This expression could take exponential time ({why}); simplify it.")
+            raise Invalid.on(field, _l("This expression could take exponential time (%(why)s); simplify it.", why=why))
     return pattern
 
 
@@ -110,7 +111,7 @@ def _values(kind: RuleKind, data: FilterAttachmentAdd | FilterUriBlAdd, rule: An
         else:
             value = getattr(rule, name) if rule is not None else DEFAULTS.get(name)
         if value is None and name in kind.identity:
-            raise Invalid.on(wire_name(name), "Required.")
+            raise Invalid.on(wire_name(name), _l("Required."))
         values[name] = value
     return values
 
@@ -121,7 +122,7 @@ def _unique(kind: RuleKind, domain_id: int, values: dict[str, Any], exclude: int
         model.domain_id == domain_id, model.id != (exclude or -1),
         *(getattr(model, name) == values[name] for name in kind.identity)))
     if clash is not None:
-        raise Conflict.on("filter", "This item may already exists with same rules.")
+        raise Conflict.on("filter", _l("This rule exists already."))
 
 
 def _add(kind: RuleKind, principal: Principal, domain_pk: int, data: Any) -> Any:
@@ -229,7 +230,7 @@ def plan_import(kind_name: str, principal: Principal, domain_pk: int, items: lis
         seen.add(identity)
         rows.append(values)
     if errors:
-        raise Invalid("The CSV has errors.", errors)
+        raise Invalid(_l("The CSV has errors."), errors)
     current = {tuple(getattr(r, name) for name in kind.identity): r
                for r in db.session.scalars(select(kind.model).where(kind.model.domain_id == domain.id))}
     result = ImportPlan([])

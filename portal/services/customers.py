@@ -13,6 +13,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Broker, Customer, Domain
 from ..permissions import ObjectType, Permission
+from ..words import _l
 from .listing import ListSpec
 from .principal import Principal
 
@@ -28,10 +29,10 @@ def _text(value: str | None, field: str, *, required: bool, limit: int = 255) ->
     value = (value or "").strip()
     if not value:
         if required:
-            raise Invalid.on(field, "Required.")
+            raise Invalid.on(field, _l("Required."))
         return None
     if len(value) > limit or any(ord(c) < 32 for c in value):
-        raise Invalid.on(field, f"At most {limit} printable characters.")
+        raise Invalid.on(field, _l("At most %(num)d printable characters.", num=limit))
     return value
 
 
@@ -56,7 +57,7 @@ def create_broker(principal: Principal, name: str, description: str | None = Non
     principal.require_sysadmin()
     clean = _text(name, "name", required=True)
     if db.session.scalar(select(Broker.id).where(func.lower(Broker.name) == (clean or "").lower())):
-        raise Conflict.on("name", f"A broker named {clean!r} exists already.")
+        raise Conflict.on("name", _l("A broker named “%(name)s” exists already.", name=clean))
     broker = Broker(name=clean, description=_text(description, "description", required=False, limit=1024))
     db.session.add(broker)
     db.session.flush()
@@ -68,13 +69,14 @@ def create_customer(principal: Principal, broker_pk: int | None, name: str, desc
     principal.require_admin()
     broker = db.session.get(Broker, broker_pk) if broker_pk else None
     if broker is None:
-        raise Invalid.on("brokerId", "Choose a broker.")
+        raise Invalid.on("brokerId", _l("Choose a broker."))
     if not (principal.is_sysadmin or principal.holds_on(Permission.DOMAIN_CREATE, ObjectType.BROKER, broker.id)):
-        raise Forbidden.on("brokerId", "You may not create customers for this broker.")
+        raise Forbidden.on("brokerId", _l("You may not create customers for this broker."))
     clean = _text(name, "name", required=True)
     if db.session.scalar(select(Customer.id).where(Customer.broker_id == broker.id,
                                                    func.lower(Customer.name) == (clean or "").lower())):
-        raise Conflict.on("name", f"{broker.name} has a customer named {clean!r} already.")
+        raise Conflict.on("name", _l("%(broker)s has a customer named “%(name)s” already.",
+                                     broker=broker.name, name=clean))
     customer = Customer(broker_id=broker.id, name=clean,
                         description=_text(description, "description", required=False, limit=1024),
                         external_id=_text(external_id, "externalId", required=False))
@@ -87,7 +89,7 @@ def get(principal: Principal, customer_pk: int) -> Customer:
     principal.require_admin()
     customer = db.session.get(Customer, customer_pk)
     if customer is None or not principal.holds_on(Permission.DOMAIN_READ, ObjectType.CUSTOMER, customer.id):
-        raise NotFound("No such customer.")
+        raise NotFound(_l("No such customer."))
     return customer
 
 

@@ -20,6 +20,7 @@ from ..clock import utcnow
 from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..permissions import Permission
+from ..words import _l
 from . import domains, names
 from .principal import Principal
 
@@ -77,7 +78,7 @@ def decide(principal: Principal, sender: str, recipient: str, spf: str | None = 
     mark = "?" if connection.dialect.name == "sqlite" else "%s"
     found = _recipient(cursor, mark, recipient)
     if found is None:
-        raise Invalid.on("recipient", "The recipient's domain is not managed here.")
+        raise Invalid.on("recipient", _l("The recipient's domain is not managed here."))
     user_id, domain_id, domain_name, priority = found
     _check_access(principal, domain_id, user_id)
 
@@ -130,9 +131,9 @@ def decide(principal: Principal, sender: str, recipient: str, spf: str | None = 
 def _check_access(principal: Principal, domain_id: int, user_id: int | None) -> None:
     if principal.user is not None:
         if user_id is None or principal.user.id != user_id:
-            raise Forbidden("End users can only explain the mail they receive.")
+            raise Forbidden(_l("End users can only explain the mail they receive."))
         return
-    principal.reach(domain_id, Permission.DOMAIN_READ, missing="The recipient's domain is not managed here.")
+    principal.reach(domain_id, Permission.DOMAIN_READ, missing=_l("The recipient's domain is not managed here."))
 
 
 # --- the lookups: the hot path of a decision, on the session's own DB-API connection ------------------

@@ -13,6 +13,7 @@ from ..extensions import db
 from ..integrations import outbox, smtp
 from ..integrations.mailstore import MaildirStore, maildir_root
 from ..models import MailUser
+from ..words import _l
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Handed:
 def relays_of(user: MailUser) -> list[tuple[str, int, str]]:
     platform = user.platform or user.domain.default_platform
     if platform is None:
-        raise Unavailable("The user's domain has no relay to deliver to.")
+        raise Unavailable(_l("The user's domain has no relay to deliver to."))
     relays = [(platform.transport_dest, platform.transport_port, platform.transport_type)]
     if platform.fallback_transport_dest:
         relays.append((platform.fallback_transport_dest, platform.fallback_transport_port or 25,
@@ -52,7 +53,7 @@ def deliver(user: MailUser, sender: str, recipients: list[str], data: bytes) -> 
             continue
         return Handed(f"{host}:{port}", {r: f"{code} {msg.decode(errors='replace')}"
                                          for r, (code, msg) in refused.items()})
-    raise last_error or Unavailable("No relay took the message.")
+    raise last_error or Unavailable(_l("No relay took the message."))
 
 
 def _deliver_locally(sender: str, recipients: list[str], data: bytes) -> Handed:

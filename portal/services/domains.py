@@ -23,10 +23,11 @@ from ..options import Scope
 from ..permissions import END_USER_PERMISSIONS, EndUserPermission, ObjectType, Permission
 from ..schemas.common import wire_name
 from ..schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PolicyIn
+from ..words import _l
 from . import names, options, platforms, policies
 from .changes import rules_changed
 from .listing import ListSpec, wildcard
-from .principal import Principal
+from .principal import ANY_AUTHORITY, Principal
 
 
 def _platform_id(value: str) -> ColumnElement[bool]:
@@ -55,17 +56,20 @@ ALIAS_SPEC = ListSpec(sorts={"name": DomainAlias.name, "id": DomainAlias.id}, de
                       tiebreak=DomainAlias.id)
 
 
-def list_query(principal: Principal) -> Select[tuple[Domain]]:
+def list_query(principal: Principal, within: Permission | str = Permission.DOMAIN_READ) -> Select[tuple[Domain]]:
+    """The domains on which the admin holds `within`: DOMAIN_READ for the API (its items are whole domains);
+    the pages list every domain in sight (ANY_AUTHORITY) and open only the sections permissions allow."""
     principal.require_admin()
-    return select(Domain).where(principal.scope(Permission.DOMAIN_READ).domain_clause())
+    return select(Domain).where(principal.scope(within).domain_clause())
 
 
 def get(principal: Principal, domain_pk: int, need: Permission | str = Permission.DOMAIN_READ) -> Domain:
+    """The domain if `need` is held on it; 403 if it is only in sight (any authority on it), else 404."""
     principal.require_admin()
     domain = db.session.get(Domain, domain_pk)
     if domain is None:
-        raise NotFound("Domain not found with given id.")
-    principal.reach(domain.id, need, missing="Domain not found with given id.")
+        raise NotFound(_l("Domain not found with given id."))
+    principal.reach(domain.id, need, seen_with=ANY_AUTHORITY, missing=_l("Domain not found with given id."))
     return domain
 
 
@@ -98,7 +102,7 @@ def _serialize_names(names: list[str]) -> None:
 def _name_free(name: str, field: str) -> None:
     _serialize_names([name])
     if by_name(name) is not None:
-        raise Conflict.on(field, f"An alias or a domain already exists with the name {name}.")
+        raise Conflict.on(field, _l("An alias or a domain named %(name)s exists already.", name=name))
 
 
 def check_mx(name: str, *, pointed: bool) -> None:
@@ -109,21 +113,23 @@ def check_mx(name: str, *, pointed: bool) -> None:
     found = set(dns.mx_hosts(name))
     ours = bool(found & gateway)
     if pointed and not ours:
-        raise Unprocessable.on("name", f"The MX of {name} ({', '.join(sorted(found)) or 'none'}) does not point to "
-                                       f"this gateway ({', '.join(sorted(gateway))}). Send X-Ignore-MX to skip.")
+        raise Unprocessable.on("name", _l("The MX of %(name)s (%(found)s) does not point to this gateway "
+                                          "(%(gateway)s). Send X-Ignore-MX to skip.",
+                                          name=name, found=", ".join(sorted(found)) or "-",
+                                          gateway=", ".join(sorted(gateway))))
     if not pointed and ours:
-        raise Unprocessable.on("name", f"The MX of {name} still points to this gateway: deleting the domain now "
-                                       "would bounce its mail. Send X-Ignore-MX to delete anyway.")
+        raise Unprocessable.on("name", _l("The MX of %(name)s still points to this gateway: deleting the domain now "
+                                          "would bounce its mail. Send X-Ignore-MX to delete anyway.", name=name))
 
 
 def _customer(principal: Principal, public_id: str | None, field: str) -> Customer:
     if not public_id:
-        raise Invalid.on(field, "Name the customer of the domain.")
+        raise Invalid.on(field, _l("Name the customer of the domain."))
     customer = db.session.get(Customer, ids.in_body(public_id))
     if customer is None:
-        raise Invalid.on(field, "No customer has this id.")
+        raise Invalid.on(field, _l("No customer has this id."))
     if not principal.holds_on(Permission.DOMAIN_CREATE, ObjectType.CUSTOMER, customer.id):
-        raise Forbidden.on(field, "You may not create domains for this customer.")
+        raise Forbidden.on(field, _l("You may not create domains for this customer."))
     return customer
 
 
@@ -138,9 +144,9 @@ def _providers(values: list[str], field: str, current: list[OutgoingProvider] | 
     for i, value in enumerate(values):
         provider = db.session.get(OutgoingProvider, ids.in_body(value))
         if provider is None:
-            raise Invalid.on(f"{field}[{i}]", "No outgoing provider has this id.")
+            raise Invalid.on(f"{field}[{i}]", _l("No outgoing provider has this id."))
         if not provider.active and provider not in (current or []):
-            raise Invalid.on(f"{field}[{i}]", f"The provider {provider.name} is not offered any more.")
+            raise Invalid.on(f"{field}[{i}]", _l("The provider %(name)s is not offered any more.", name=provider.name))
         if provider not in found:
             found.append(provider)
     return found
@@ -152,7 +158,7 @@ def create(principal: Principal, data: DomainAdd, *, ignore_mx: bool) -> Domain:
     name = names.domain_name(data.name, "name")
     _name_free(name, "name")
     if data.status == DomainStatus.DELETED:
-        raise Invalid.on("status", "A domain cannot be created deleted.")
+        raise Invalid.on("status", _l("A domain cannot be created deleted."))
     domain = Domain(
         customer_id=customer.id, name=name, description=data.description, status=data.status.value,
         wblist_priority=data.wblist_priority.value, default_language=data.default_language.value,
@@ -178,7 +184,7 @@ def update(principal: Principal, domain_pk: int, data: DomainUpdate, *, ignore_m
     given = data.model_fields_set
     for field in given:
         if getattr(data, field) is None and field not in ("description", "external_id"):
-            raise Invalid.on(wire_name(field), "Must not be null.")
+            raise Invalid.on(wire_name(field), _l("Must not be null."))
     old_status, old_name = domain.status, domain.name
     if "status" in given and data.status is not None and data.status.value != old_status:
         _change_status(principal, domain, data.status)
@@ -189,7 +195,7 @@ def update(principal: Principal, domain_pk: int, data: DomainUpdate, *, ignore_m
             domain.name = name
     if "customer_id" in given:
         if not principal.is_sysadmin:
-            raise Forbidden.on("customerId", "Only a system administrator moves a domain to another customer.")
+            raise Forbidden.on("customerId", _l("Only a system administrator moves a domain to another customer."))
         domain.customer_id = _customer(principal, data.customer_id, "customerId").id
     for field in ("description", "external_id", "auto_provisioning_on", "sender_verify_on"):
         if field in given:
@@ -205,7 +211,7 @@ def update(principal: Principal, domain_pk: int, data: DomainUpdate, *, ignore_m
                                                list(domain.outgoing_providers))
     if "policy_id" in given:
         if not principal.holds_on(Permission.POLICY_ASSIGN, ObjectType.DOMAIN, domain.id):
-            raise Forbidden.on("policyId", "Assigning policies needs POLICY_ASSIGN.")
+            raise Forbidden.on("policyId", _l("Assigning policies needs POLICY_ASSIGN."))
         chosen = policies.of_domain(domain, data.policy_id, "policyId")
         for policy in domain.policies:
             policy.is_default = policy.id == chosen.id
@@ -229,14 +235,14 @@ def _change_status(principal: Principal, domain: Domain, status: DomainStatus) -
         return
     if domain.status == DomainStatus.DELETED:
         if not principal.is_sysadmin:
-            raise Forbidden.on("status", "Only a system administrator reverts a deletion.")
+            raise Forbidden.on("status", _l("Only a system administrator reverts a deletion."))
         domain.deletion_date = domain.purge_date = None
     domain.status = status.value
 
 
 def _soft_delete(principal: Principal, domain: Domain) -> None:
     if not principal.is_sysadmin:
-        raise Forbidden("Only users with sysadmin role can delete a domain.")
+        raise Forbidden(_l("Only users with sysadmin role can delete a domain."))
     if domain.status == DomainStatus.DELETED:
         return
     now = utcnow()
@@ -250,7 +256,7 @@ def delete(principal: Principal, domain_pk: int, *, ignore_mx: bool) -> Domain:
     principal.require_admin()
     if not principal.is_sysadmin:
         get(principal, domain_pk)  # 404 when out of reach, else:
-        raise Forbidden("Only users with sysadmin role can delete a domain.")
+        raise Forbidden(_l("Only users with sysadmin role can delete a domain."))
     domain = get(principal, domain_pk)
     if domain.status != DomainStatus.DELETED and not ignore_mx:
         check_mx(domain.name, pointed=False)
@@ -292,7 +298,7 @@ def _alias_names(domain: Domain, values: list[str]) -> list[str]:
             errors.append(FieldError(f"[{i}]", f"{name} is given twice."))
         clean.append(name)
     if errors:
-        raise Invalid("Invalid alias names.", errors)
+        raise Invalid(_l("Invalid alias names."), errors)
     return clean
 
 
@@ -302,9 +308,9 @@ def _conflicts(domain: Domain, candidates: list[tuple[int, str]]) -> None:
     for i, name in candidates:
         owner = by_name(name)
         if owner is not None and not (owner.id == domain.id and name != domain.name):
-            errors.append(FieldError(f"[{i}]", f"An alias or a domain already exists with the name {name}."))
+            errors.append(FieldError(f"[{i}]", _l("An alias or a domain named %(name)s exists already.", name=name)))
     if errors:
-        raise Conflict("An alias or a domain may already exists with the given name.", errors)
+        raise Conflict(_l("An alias or a domain with this name exists already."), errors)
 
 
 def add_aliases(principal: Principal, domain_pk: int, values: list[str]) -> list[DomainAlias]:
@@ -333,7 +339,7 @@ def delete_alias(principal: Principal, domain_pk: int, alias_pk: int) -> None:
     domain = get(principal, domain_pk, Permission.DOMAIN_EDIT)
     alias = next((a for a in domain.aliases if a.id == alias_pk), None)
     if alias is None:
-        raise NotFound("The alias does not exist in this domain.")
+        raise NotFound(_l("The alias does not exist in this domain."))
     domain.aliases.remove(alias)
     db.session.flush()
     rules_changed()
@@ -355,7 +361,7 @@ def set_end_user_access(principal: Principal, domain_pk: int, values: list[str])
     errors = [FieldError(f"[{i}]", f"{v!r} is not an end-user permission.") for i, v in enumerate(values)
               if v not in known]
     if errors:
-        raise Invalid("Unknown permission.", errors)
+        raise Invalid(_l("Unknown permission."), errors)
     domain.end_user_permissions = " ".join(p for p in (str(e) for e in EndUserPermission) if p in set(values))
     db.session.flush()
     return domain

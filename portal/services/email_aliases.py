@@ -18,6 +18,7 @@ from ..errors import Conflict, FieldError, Invalid, NotFound
 from ..extensions import db
 from ..models import Domain, EmailAlias, EmailAliasRecipient, MailUser
 from ..permissions import Permission
+from ..words import _l
 from . import domains, names
 from .listing import ListSpec, wildcard
 from .principal import Principal
@@ -49,7 +50,7 @@ def get(principal: Principal, domain_pk: int, alias_pk: int, *, write: bool = Fa
     domain = _domain(principal, domain_pk, write)
     alias = db.session.get(EmailAlias, alias_pk)
     if alias is None or alias.domain_id != domain.id:
-        raise NotFound("The domain and/or the email alias may not exist.")
+        raise NotFound(_l("The domain and/or the email alias may not exist."))
     return alias
 
 
@@ -57,7 +58,7 @@ def _own_address(domain: Domain, value: str, field: str) -> str:
     email = names.address(value, field)
     part = email.rsplit("@", 1)[1]
     if part != domain.name and part not in {a.name for a in domain.aliases}:
-        raise Invalid.on(field, f"The address must be in {domain.name} or one of its aliases.")
+        raise Invalid.on(field, _l("The address must be in %(domain)s or one of its aliases.", domain=domain.name))
     return email
 
 
@@ -66,7 +67,7 @@ def _address_free(email: str, field: str, exclude: int | None = None) -> None:
                                                           EmailAlias.id != (exclude or -1)))
     user = db.session.scalar(select(MailUser.id).where(MailUser.email == email))
     if taken is not None or user is not None:
-        raise Conflict.on(field, "An email alias or a mailbox already exists with this address.")
+        raise Conflict.on(field, _l("An email alias or a mailbox already exists with this address."))
 
 
 def _seen(principal: Principal, emails: set[str]) -> tuple[dict[str, tuple[str | None, str | None]], set[str]]:
@@ -123,7 +124,7 @@ def _recipients(principal: Principal, alias: EmailAlias, values: list[str],
         existing.add(email)
         added.append(EmailAliasRecipient(email=email, type=kind))
     if errors:
-        raise Invalid("Invalid recipients.", errors)
+        raise Invalid(_l("Invalid recipients."), errors)
     return added
 
 
@@ -166,7 +167,7 @@ def delete_recipient(principal: Principal, domain_pk: int, alias_pk: int, recipi
     alias = get(principal, domain_pk, alias_pk, write=True)
     recipient = next((r for r in alias.recipients if r.id == recipient_pk), None)
     if recipient is None:
-        raise NotFound("The recipient is not in this email alias.")
+        raise NotFound(_l("The recipient is not in this email alias."))
     alias.recipients.remove(recipient)
     db.session.flush()
 
@@ -174,7 +175,7 @@ def delete_recipient(principal: Principal, domain_pk: int, alias_pk: int, recipi
 def delete(principal: Principal, alias_pk: int) -> None:
     alias = db.session.get(EmailAlias, alias_pk)
     if alias is None:
-        raise NotFound("The domain and/or the alias may not exist.")
+        raise NotFound(_l("The domain and/or the alias may not exist."))
     get(principal, alias.domain_id, alias.id, write=True)
     db.session.delete(alias)
     db.session.flush()

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 
 from ..errors import FieldError, Invalid
 from ..extensions import db
+from ..words import _l
 
 DEFAULT_PAGE_SIZE = 40
 
@@ -68,7 +69,7 @@ def paging(args: Mapping[str, str], max_page_size: int) -> tuple[int, int]:
     errors: list[FieldError] = []
     result = _paging(args, max_page_size, errors)
     if errors:
-        raise Invalid("Invalid list parameters.", errors)
+        raise Invalid(_l("Invalid list parameters."), errors)
     return result
 
 
@@ -89,7 +90,7 @@ def parse(args: Mapping[str, str], spec: ListSpec, max_page_size: int) -> ListPa
         if len(params.filter_value) > 255 or any(ord(c) < 32 for c in params.filter_value):
             errors.append(FieldError(given[0], "Must be at most 255 printable characters."))
     if errors:
-        raise Invalid("Invalid list parameters.", errors)
+        raise Invalid(_l("Invalid list parameters."), errors)
     return params
 
 

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..integrations.mailstore import Folder, ImapStore, MaildirStore, MailStore, Search, Summary, maildir_root
 from ..models import MailUser
 from ..permissions import EndUserPermission, ObjectType, Permission
+from ..words import Message, _l
 from . import listing, platforms
 from .principal import Principal
 
@@ -31,7 +32,7 @@ def find_user(value: str) -> MailUser:
     user = (db.session.scalar(select(MailUser).where(MailUser.email == value.lower())) if "@" in value
             else db.session.get(MailUser, ids.in_body(value)))
     if user is None:
-        raise NotFound("The user does not exist.")
+        raise NotFound(_l("The user does not exist."))
     return user
 
 
@@ -42,7 +43,7 @@ def check_folder(path: str, field: str = "folderPath") -> str:
     """A folder path as the stores take it: no control characters, no empty, `.` or `..` segment."""
     if not path or len(path) > 500 or any(ord(c) < 32 or ord(c) == 127 for c in path) or any(
             part in ("", ".", "..") for part in path.split("/")):
-        raise Invalid.on(field, "Not a folder name.")
+        raise Invalid.on(field, _l("Not a folder name."))
     return path
 
 
@@ -92,16 +93,17 @@ def capabilities(principal: Principal, user: MailUser) -> Capabilities:
                         send=holds(Permission.IMPERSONATE))
 
 
-def _require(principal: Principal, user: MailUser, allowed: bool, *, need: Permission, refused: str) -> None:
+def _require(principal: Principal, user: MailUser, allowed: bool, *, need: Permission, refused: Message) -> None:
     """404 unless the principal sees the user, 403 unless `allowed` (`refused` for a mailbox user)."""
     if allowed:
         return
     if principal.user is not None:
         if principal.user.id == user.id:
             raise Forbidden(refused)
-        raise NotFound("The user does not exist.")
-    principal.reach(user.domain_id, need, seen_with=Permission.USER_READ, missing="The user does not exist.")
-    raise Forbidden(f"You need {need} on this domain.")  # held as USER_READ only: reach passed on `need`
+        raise NotFound(_l("The user does not exist."))
+    principal.reach(user.domain_id, need, seen_with=Permission.USER_READ, missing=_l("The user does not exist."))
+    # held as USER_READ only: reach passed on `need`
+    raise Forbidden(_l("You need the %(permission)s permission on this domain.", permission=need))
 
 
 def require_read(principal: Principal, user: MailUser, folder: str | None = None) -> Capabilities:
@@ -111,7 +113,7 @@ def require_read(principal: Principal, user: MailUser, folder: str | None = None
         check_folder(folder)
     caps = capabilities(principal, user)
     _require(principal, user, caps.reads(folder), need=Permission.QUARANTINE_READ,
-             refused="Your domain does not let you read this mail here.")
+             refused=_l("Your domain does not let you read this mail here."))
     return caps
 
 
@@ -123,13 +125,13 @@ def require_release(principal: Principal, user: MailUser, folder: str) -> None:
     if principal.user is not None:
         require_read(principal, user, folder)
     _require(principal, user, caps.release, need=Permission.QUARANTINE_RELEASE,
-             refused="Your domain does not let you release messages.")
+             refused=_l("Your domain does not let you release messages."))
 
 
 def require_delete(principal: Principal, user: MailUser) -> None:
     """Removing held messages (after `require_read`): the owner, an administrator who may release."""
     _require(principal, user, capabilities(principal, user).delete, need=Permission.QUARANTINE_RELEASE,
-             refused="Your domain does not let you delete messages.")
+             refused=_l("Your domain does not let you delete messages."))
 
 
 @contextmanager
@@ -199,7 +201,7 @@ def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
     if reason is not None and reason not in REASONS:
         errors.append(FieldError("reason", f"One of: {', '.join(REASONS)}."))
     if errors:
-        raise Invalid("Invalid search.", errors)
+        raise Invalid(_l("Invalid search."), errors)
     search = Search(reason=reason, received_after=dates["receivedAfter"], received_before=dates["receivedBefore"],
                     sender=texts["from"], to=texts["to"], cc=texts["cc"], subject=texts["subject"],
                     body=texts["body"], id=texts["id"], operator=operator)

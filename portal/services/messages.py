@@ -21,6 +21,7 @@ from ..errors import NotFound, PreconditionFailed, Unavailable
 from ..integrations.mailstore import Summary
 from ..models import MailUser
 from ..safe_html import clean_mail
+from ..words import _l
 from . import audit, mailboxes, scanner
 from .principal import Principal
 
@@ -163,7 +164,7 @@ def attachment(principal: Principal, user: MailUser, folder: str, message_id: st
             payload = list(message.walk())[part].get_payload(decode=True) or b""
             audit.mail_read(user, folder, message_id, f"attachment {part}")
             return found, payload
-    raise NotFound("No such attachment.")
+    raise NotFound(_l("No such attachment."))
 
 
 def attachments_zip(principal: Principal, user: MailUser, folder: str, message_id: str, *,

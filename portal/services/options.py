@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -10,15 +9,16 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import and_, or_, select
 
+from .. import branding
 from ..errors import Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Domain, MailUser, OptionValue
 from ..options import OPTIONS, OptionDef, Scope
+from ..words import _l
 from . import names
 from .principal import Principal
 
 Chain = list[tuple[Scope, int]]
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 @dataclass(frozen=True)
@@ -69,38 +69,38 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
     value = value.strip()
     kind = definition.type
     if any(ord(c) < 32 for c in value) and kind != "TEXT":
-        raise Invalid.on(field, "Must not contain control characters.")
+        raise Invalid.on(field, _l("Must not contain control characters."))
     if kind == "EMAIL":
         try:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise Invalid.on(field, f"Not an email address: {exc}") from exc
+            raise Invalid.on(field, _l("“%(value)s” is not a valid e-mail address.", value=value)) from exc
+    if definition.name == "LOGO_URL":  # shown in pages, its origin allowed for images: https only
+        return branding.logo_url(value, field)
     if kind == "URL":
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise Invalid.on(field, "Give an http:// or https:// URL.")
+            raise Invalid.on(field, _l("Give an http:// or https:// URL."))
         return value
     if kind == "HOST":
         return names.host(value, field)
     if kind == "COLOR":
-        if not _COLOR.match(value):
-            raise Invalid.on(field, "Give a colour as #rrggbb.")
-        return value.lower()
+        return branding.color(value, field)
     if kind == "BOOL":
         if value.lower() not in ("true", "false"):
-            raise Invalid.on(field, "Must be true or false.")
+            raise Invalid.on(field, _l("Must be true or false."))
         return value.lower()
     if kind == "LIST":
         if value not in (definition.values or ()):
-            raise Invalid.on(field, f"Must be one of {', '.join(definition.values or ())}.")
+            raise Invalid.on(field, _l("Must be one of: %(choices)s.", choices=", ".join(definition.values or ())))
         return value
     if kind == "TIMEZONE":
         if value not in zoneinfo.available_timezones():
-            raise Invalid.on(field, "Not a known time zone (e.g. Europe/Paris).")
+            raise Invalid.on(field, _l("Not a known time zone (e.g. Europe/Paris)."))
         return value
     limit = 4000 if kind == "TEXT" else 255
     if len(value) > limit:
-        raise Invalid.on(field, f"At most {limit} characters.")
+        raise Invalid.on(field, _l("At most %(num)d characters.", num=limit))
     return value
 
 
@@ -117,7 +117,7 @@ def set_value(principal: Principal, chain: Chain, name: str, value: str) -> Reso
     scope, object_id = chain[-1]
     definition = _definition(name, scope, unknown_is_404=False)
     if definition.restricted and not principal.is_sysadmin:
-        raise Forbidden.on("name", f"Only a system administrator may set {name}.")
+        raise Forbidden.on("name", _l("Only a system administrator may set %(name)s.", name=name))
     clean = validate(definition, value)
     row = db.session.scalar(select(OptionValue).where(
         OptionValue.scope == str(scope), OptionValue.object_id == object_id, OptionValue.name == name))
@@ -134,7 +134,7 @@ def delete_value(principal: Principal, chain: Chain, name: str) -> None:
     scope, object_id = chain[-1]
     definition = _definition(name, scope, unknown_is_404=True)
     if definition.restricted and not principal.is_sysadmin:
-        raise Forbidden(f"Only a system administrator may change {name}.")
+        raise Forbidden(_l("Only a system administrator may change %(name)s.", name=name))
     row = db.session.scalar(select(OptionValue).where(
         OptionValue.scope == str(scope), OptionValue.object_id == object_id, OptionValue.name == name))
     if row is not None:

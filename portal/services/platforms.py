@@ -12,6 +12,7 @@ from ..errors import FieldError, Invalid
 from ..extensions import db
 from ..models import Domain, MailUser, Platform
 from ..schemas.domains import PlatformIn
+from ..words import _l
 from . import names
 
 MASK = "********"
@@ -40,33 +41,33 @@ def _settings(data: Any, spec: dict[str, str], field: str, previous: dict[str, A
     if not isinstance(data, dict):
         raise Invalid.on(field, "Must be an object.")
     if not spec:
-        raise Invalid.on(field, "This type takes no settings.")
+        raise Invalid.on(field, _l("This type takes no settings."))
     clean: dict[str, Any] = {}
     for key, value in data.items():
         where = f"{field}.{key}"
         kind = spec.get(key)
         if kind is None:
-            raise Invalid.on(where, "Unknown field.")
+            raise Invalid.on(where, _l("Unknown field."))
         if value is None:
             continue
         if kind == "bool":
             if not isinstance(value, bool):
-                raise Invalid.on(where, "Must be true or false.")
+                raise Invalid.on(where, _l("Must be true or false."))
         elif kind == "port":
             if not isinstance(value, int) or isinstance(value, bool):
-                raise Invalid.on(where, "Must be a whole number.")
+                raise Invalid.on(where, _l("Must be a whole number."))
             names.port(value, where)
         else:
             if not isinstance(value, str) or len(value) > (8000 if kind == "text" else 255):
-                raise Invalid.on(where, "Must be a string of reasonable length.")
+                raise Invalid.on(where, _l("Must be a string of reasonable length."))
             if kind != "text" and any(ord(c) < 32 for c in value):
-                raise Invalid.on(where, "Must not contain control characters.")
+                raise Invalid.on(where, _l("Must not contain control characters."))
             if kind == "host":
                 value = names.host(value, where)
             if key in SECRET_KEYS:
                 if value == MASK:
                     if not previous or key not in previous:
-                        raise Invalid.on(where, "Give the secret (no stored one to keep).")
+                        raise Invalid.on(where, _l("Give the secret (no stored one to keep)."))
                     value = previous[key]
                 else:
                     value = _ENC + encrypt(value)
@@ -120,7 +121,7 @@ def replace_all(domain: Domain, items: list[PlatformIn], field: str = "platforms
         if item.id:
             platform = existing.get(ids.in_body(item.id))
             if platform is None:
-                raise Invalid.on(f"{where}.id", "No platform of this domain has this id.")
+                raise Invalid.on(f"{where}.id", _l("No platform of this domain has this id."))
         else:
             platform = Platform()
         _fill(platform, item, where)
@@ -131,10 +132,10 @@ def replace_all(domain: Domain, items: list[PlatformIn], field: str = "platforms
             in_use = db.session.scalar(select(func.count(MailUser.id)).where(
                 MailUser.platform_id.in_([p.id for p in removed]))) or 0
         if in_use:
-            raise Invalid.on(field, "A platform you left out is still used by users: move them first.")
+            raise Invalid.on(field, _l("A platform you left out is still used by users: move them first."))
     defaults = [p for p in keep if p.is_default]
     if len(defaults) > 1:
-        raise Invalid("Only one platform can be the default.",
+        raise Invalid(_l("Only one platform can be the default."),
                       [FieldError(f"{field}[{keep.index(p)}].default", "Only one default platform.")
                        for p in defaults[1:]])
     if keep and not defaults:
@@ -146,6 +147,6 @@ def of_domain(domain: Domain, public_id: str | None, field: str) -> Platform:
     pk = ids.in_body(public_id)
     platform = next((p for p in domain.platforms if p.id == pk), None)
     if platform is None:
-        raise Invalid.on(field, "No platform of this domain has this id.")
+        raise Invalid.on(field, _l("No platform of this domain has this id."))
     return platform
 

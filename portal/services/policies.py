@@ -14,6 +14,7 @@ from ..models import Domain, MailUser, Policy
 from ..permissions import Permission
 from ..schemas.common import wire_name
 from ..schemas.domains import ArchiveProps, PolicyIn, QuarantineProps, RelayProps, RetentionProps
+from ..words import _l
 from .listing import ListSpec
 from .principal import Principal
 
@@ -51,9 +52,9 @@ def list_query(domain: Domain) -> Select[tuple[Policy]]:
 def get(principal: Principal, policy_pk: int) -> Policy:
     policy = db.session.get(Policy, policy_pk)
     if policy is None:
-        raise NotFound("Policy not found with given id.")
+        raise NotFound(_l("Policy not found with given id."))
     principal.require_admin()
-    principal.reach(policy.domain_id, Permission.DOMAIN_READ, missing="Domain not found with given id.")
+    principal.reach(policy.domain_id, Permission.DOMAIN_READ, missing=_l("Domain not found with given id."))
     return policy
 
 
@@ -61,7 +62,7 @@ def _name_free(domain_id: int, name: str, exclude: int | None = None) -> None:
     taken = db.session.scalar(select(Policy.id).where(
         Policy.domain_id == domain_id, func.lower(Policy.name) == name.lower(), Policy.id != (exclude or -1)))
     if taken is not None:
-        raise Conflict.on("name", "A policy may already exists with the given name.")
+        raise Conflict.on("name", _l("A policy with this name exists already."))
 
 
 def apply(policy: Policy, data: PolicyIn) -> None:
@@ -71,7 +72,7 @@ def apply(policy: Policy, data: PolicyIn) -> None:
         if field in given:
             value = getattr(data, field)
             if value is None:
-                raise Invalid.on(wire_name(field), "Must not be null.")
+                raise Invalid.on(wire_name(field), _l("Must not be null."))
             setattr(policy, field, value)
     for field in PROPS:
         if field in given and getattr(data, field) is not None:
@@ -93,9 +94,9 @@ def apply(policy: Policy, data: PolicyIn) -> None:
 def create(principal: Principal, domain: Domain, data: PolicyIn) -> Policy:
     principal.require_sysadmin()
     if data.domain_id is not None and data.domain_id != ids.encode(domain.id):
-        raise Invalid.on("domainId", "The policy must belong to the domain of the URL.")
+        raise Invalid.on("domainId", _l("The policy must belong to the domain of the URL."))
     if not data.name:
-        raise Invalid.on("name", "A name is required.")
+        raise Invalid.on("name", _l("A name is required."))
     _name_free(domain.id, data.name)
     policy = Policy(domain_id=domain.id, quarantine=False, retention=False, archive=False, incoming=True,
                     outgoing=False, mail_size_limit=21, spam_score=5.0, relay_props={})
@@ -109,7 +110,7 @@ def update(principal: Principal, policy_pk: int, data: PolicyIn) -> Policy:
     policy = get(principal, policy_pk)
     principal.require_sysadmin()
     if data.domain_id is not None and data.domain_id != ids.encode(policy.domain_id):
-        raise Invalid.on("domainId", "A policy cannot move to another domain.")
+        raise Invalid.on("domainId", _l("A policy cannot move to another domain."))
     if data.name:
         _name_free(policy.domain_id, data.name, exclude=policy.id)
     apply(policy, data)
@@ -122,7 +123,7 @@ def delete(principal: Principal, policy_pk: int) -> None:
     principal.require_sysadmin()
     users = db.session.scalar(select(func.count(MailUser.id)).where(MailUser.policy_id == policy.id)) or 0
     if policy.is_default or users:
-        raise Invalid("The policy is affected to the domain or to users: assign another one first.")
+        raise Invalid(_l("The policy is affected to the domain or to users: assign another one first."))
     db.session.delete(policy)
     db.session.flush()
 
@@ -131,5 +132,5 @@ def of_domain(domain: Domain, public_id: str | None, field: str) -> Policy:
     """A policy of this domain named by a public id in a body (400 when it is not one)."""
     policy = db.session.get(Policy, ids.in_body(public_id))
     if policy is None or policy.domain_id != domain.id:
-        raise Invalid.on(field, "No policy of this domain has this id.")
+        raise Invalid.on(field, _l("No policy of this domain has this id."))
     return policy

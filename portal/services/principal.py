@@ -10,6 +10,11 @@ from ..errors import Forbidden, NotFound
 from ..extensions import db
 from ..models import Admin, Authority, Customer, Domain, MailUser
 from ..permissions import ObjectType, Permission
+from ..words import Message, _l
+
+ANY_AUTHORITY = "ANY_AUTHORITY"
+"""Pass as a permission: any authority at all. A domain is in an administrator's sight where they hold one
+(through its broker, customer or the domain itself): it is listed, and refusals on it are 403, not 404."""
 
 
 @dataclass
@@ -102,7 +107,7 @@ class Principal:
             scope = Scope(everything=self.is_sysadmin)
             if self.admin is not None and not scope.everything:
                 for auth in self.admin.authorities:
-                    if key in auth.permissions:
+                    if key in auth.permissions or (key == ANY_AUTHORITY and auth.permissions):
                         {
                             ObjectType.BROKER: scope.brokers,
                             ObjectType.CUSTOMER: scope.customers,
@@ -118,7 +123,7 @@ class Principal:
         return self.scope(permission).covers(object_type, object_id)
 
     def reach(self, domain_id: int, need: Permission | str, *, seen_with: Permission | str = Permission.DOMAIN_READ,
-              missing: str = "Not found.", refused: str | None = None) -> None:
+              missing: Message = "Not found.", refused: Message | None = None) -> None:
         """The one access rule for an object of a domain: 404 unless it is visible, 403 unless allowed.
 
         An administrator holding `need` on the domain passes; one who only sees the domain (`seen_with`)
@@ -126,18 +131,18 @@ class Principal:
         if self.admin is not None and self.holds_on(need, ObjectType.DOMAIN, domain_id):
             return
         if self.admin is not None and self.holds_on(seen_with, ObjectType.DOMAIN, domain_id):
-            raise Forbidden(refused or f"You need {need} on this domain.")
+            raise Forbidden(refused or _l("You need the %(permission)s permission on this domain.", permission=need))
         raise NotFound(missing)
 
     def require_admin(self) -> Admin:
         if self.admin is None:
-            raise Forbidden("This action is for administrators.")
+            raise Forbidden(_l("This action is for administrators."))
         return self.admin
 
     def require_sysadmin(self) -> Admin:
         admin = self.require_admin()
         if not admin.sys_admin:
-            raise Forbidden("Only a system administrator may do this.")
+            raise Forbidden(_l("Only a system administrator may do this."))
         return admin
 
 

@@ -9,6 +9,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import OutgoingProvider
 from ..models.tenancy import domain_outgoing_providers
+from ..words import _l
 from . import names
 from .principal import Principal
 
@@ -27,10 +28,10 @@ def create(principal: Principal, name: str, spf_provider: str) -> OutgoingProvid
     principal.require_sysadmin()
     name = name.strip()
     if not name or len(name) > 255 or any(ord(c) < 32 for c in name):
-        raise Invalid.on("name", "Give a name of at most 255 printable characters.")
-    host = names.host(spf_provider, "spfProvider")
+        raise Invalid.on("name", _l("Give a name of at most 255 printable characters."))
+    host = names.dns_name(spf_provider, "spfProvider")
     if db.session.scalar(select(OutgoingProvider).where(func.lower(OutgoingProvider.name) == name.lower())):
-        raise Conflict.on("name", f"A provider named {name!r} exists already.")
+        raise Conflict.on("name", _l("A provider named “%(name)s” exists already.", name=name))
     provider = OutgoingProvider(name=name, spf_provider=host, active=True)
     db.session.add(provider)
     db.session.flush()
@@ -40,7 +41,7 @@ def create(principal: Principal, name: str, spf_provider: str) -> OutgoingProvid
 def _get(provider_pk: int) -> OutgoingProvider:
     provider = db.session.get(OutgoingProvider, provider_pk)
     if provider is None:
-        raise NotFound("No such provider.")
+        raise NotFound(_l("No such provider."))
     return provider
 
 

@@ -22,6 +22,7 @@ from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
 from ..models import MailUser
 from ..schemas.rules import SenderRuleType
 from ..unit_of_work import attempt
+from ..words import _l
 from . import mailboxes, names, release, scanner, wblist
 from .principal import Principal
 
@@ -54,7 +55,7 @@ def _owner(principal: Principal, user: MailUser) -> wblist.Owner:
     try:
         return wblist.user_owner(principal, user.id, write=True)
     except Forbidden as error:
-        raise Forbidden("Your domain does not let you edit your senders.") from error
+        raise Forbidden(_l("Your domain does not let you edit your senders.")) from error
 
 
 def _rule(owner: wblist.Owner, sender: str, kind: SenderRuleType, outcome: Outcome) -> None:
@@ -74,9 +75,9 @@ def apply(principal: Principal, user: MailUser, action: Action, message_ids: lis
 
     Releases are claimed one by one (`release.release`), before the rules are written."""
     if not message_ids:
-        raise Invalid.on("ids", "Select at least one message.")
+        raise Invalid.on("ids", _l("Select at least one message."))
     if len(message_ids) > MAX_SELECTED:
-        raise Invalid.on("ids", f"Select at most {MAX_SELECTED} messages.")
+        raise Invalid.on("ids", _l("Select at most %(num)d messages.", num=MAX_SELECTED))
     mailboxes.require_read(principal, user, FOLDER)
     outcome = Outcome()
     if action == Action.DELETE:

@@ -20,6 +20,7 @@ from ..errors import FieldError, Invalid
 from ..extensions import db
 from ..schemas.common import wire_name
 from ..schemas.rules import FilterSenderAdd
+from ..words import _l
 from . import content_rules, names, wblist
 
 MAX_ROWS = 20000
@@ -51,10 +52,11 @@ def rows(text: str, required: set[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, stripped cells) of a CSV with a header line naming at least `required`."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if not reader.fieldnames or not required <= {f.strip() for f in reader.fieldnames}:
-        raise Invalid.on("csv", f"The first line must name the columns, with at least {', '.join(sorted(required))}.")
+        raise Invalid.on("csv", _l("The first line must name the columns, with at least %(columns)s.",
+                                    columns=", ".join(sorted(required))))
     for n, row in enumerate(reader, start=2):
         if n - 1 > MAX_ROWS:
-            raise Invalid.on("csv", f"At most {MAX_ROWS} rules at once.")
+            raise Invalid.on("csv", _l("At most %(num)d rules at once.", num=MAX_ROWS))
         yield n, {k.strip(): (v or "").strip() for k, v in row.items() if k}
 
 
@@ -85,7 +87,7 @@ def parse(text: str) -> list[FilterSenderAdd]:
             errors += [FieldError(f"line {n}.{wire_name(str(e['loc'][0]))}", e["msg"])
                        for e in exc.errors(include_url=False)]
     if errors:
-        raise Invalid("The CSV has errors.", errors)
+        raise Invalid(_l("The CSV has errors."), errors)
     return items
 
 
@@ -100,7 +102,7 @@ def parse_content(kind_name: str, text: str) -> list[Any]:
             errors += [FieldError(f"line {n}.{e['loc'][0] if e['loc'] else 'csv'}", e["msg"])
                        for e in exc.errors(include_url=False)]
     if errors:
-        raise Invalid("The CSV has errors.", errors)
+        raise Invalid(_l("The CSV has errors."), errors)
     return items
 
 

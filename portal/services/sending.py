@@ -37,6 +37,7 @@ from ..models import MailUser
 from ..permissions import EndUserPermission, Permission
 from ..safe_html import clean_mail
 from ..schemas.emails import SmtpMessageIn
+from ..words import _l
 from . import delivery, mailboxes, names, uploads
 from .header_words import encoded_words
 from .messages import safe_filename
@@ -122,19 +123,19 @@ def reply_fields(principal: Principal, user: MailUser, folder: str, message_id: 
 def require_send_mail(user: MailUser) -> None:
     """A mailbox user sends from the portal only when the domain grants SEND_MAIL."""
     if not user.domain.grants(EndUserPermission.SEND_MAIL):
-        raise Forbidden("Your domain does not let you send mail from the portal.")
+        raise Forbidden(_l("Your domain does not let you send mail from the portal."))
 
 
 def require_sender(principal: Principal, user: MailUser) -> None:
     """The principal may send as the mailbox: 404 unless the user is visible, 403 unless allowed."""
     if principal.user is not None:
         if user.id != principal.user.id:
-            raise NotFound("The user does not exist.")
+            raise NotFound(_l("The user does not exist."))
         require_send_mail(user)
         return
     principal.reach(user.domain_id, Permission.IMPERSONATE, seen_with=Permission.USER_READ,
-                    missing="The user does not exist.",
-                    refused="Sending as a user needs IMPERSONATE on the user's domain.")
+                    missing=_l("The user does not exist."),
+                    refused=_l("Sending as a user needs IMPERSONATE on the user's domain."))
 
 
 def _recipients(data: SmtpMessageIn) -> dict[str, list[str]]:
@@ -156,7 +157,7 @@ def _recipients(data: SmtpMessageIn) -> dict[str, list[str]]:
     if not seen and not errors:
         errors.append(FieldError("to", "Give at least one recipient."))
     if errors:
-        raise Invalid("Invalid recipients.", errors)
+        raise Invalid(_l("Invalid recipients."), errors)
     return result
 
 
@@ -258,7 +259,7 @@ def checked_headers(user: MailUser, data: SmtpMessageIn) -> None:
         except Invalid as error:
             errors.extend(error.errors)
     if errors:
-        raise Invalid("Invalid header values.", errors)
+        raise Invalid(_l("Invalid header values."), errors)
 
 
 def _sound(message: EmailMessage) -> None:
@@ -269,7 +270,7 @@ def _sound(message: EmailMessage) -> None:
                 header_text(str(value), name)
             except Invalid as error:
                 log.error("refused to send a mail whose %s header holds a control character", name)
-                raise Invalid("A header of the mail holds a control character.", error.errors) from None
+                raise Invalid(_l("A header of the mail holds a control character."), error.errors) from None
 
 
 def send(principal: Principal, user: MailUser, data: SmtpMessageIn) -> Sent:
@@ -287,10 +288,10 @@ def send(principal: Principal, user: MailUser, data: SmtpMessageIn) -> Sent:
         raw = message.as_bytes()
         limit = uploads.user_size_limit(user)
         if len(raw) > limit:
-            raise PayloadTooLarge(f"The mail is larger than the limit of {limit // (1024 * 1024)} MB.")
+            raise PayloadTooLarge(_l("The mail is larger than the limit of %(size)d MB.", size=limit // (1024 * 1024)))
         handed = delivery.deliver(user, user.email, recipients, raw)
         if handed.refused:
-            raise Invalid("The relay refused some recipients; the others got the mail.", [
+            raise Invalid(_l("The relay refused some recipients; the others got the mail."), [
                 FieldError("to", f"{r}: {answer}") for r, answer in handed.refused.items()])
         for upload in files:
             db.session.delete(upload)

@@ -14,6 +14,7 @@ from ..extensions import db
 from ..models import MailUser
 from ..permissions import EndUserPermission, Permission
 from ..safe_html import clean_signature
+from ..words import _l
 from . import users
 from .principal import Principal
 
@@ -24,14 +25,14 @@ def _user(principal: Principal, user_pk: int, *, write: bool) -> MailUser:
     if principal.user is not None:
         user = db.session.get(MailUser, user_pk)
         if user is None or user.id != principal.user.id:
-            raise NotFound("Unknown user.")
+            raise NotFound(_l("Unknown user."))
         if not user.domain.grants(EndUserPermission.SIGN_EDIT):
-            raise Forbidden("Your domain does not let you edit your signature.")
+            raise Forbidden(_l("Your domain does not let you edit your signature."))
     else:
         user = users.get(principal, user_pk, Permission.USER_EDIT if write else Permission.USER_READ)
     policy = user.policy or user.domain.default_policy
     if policy is None or not (policy.quarantine or policy.retention or policy.archive):
-        raise Invalid("The account has no quarantine, retention or archive service.")
+        raise Invalid(_l("The account has no quarantine, retention or archive service."))
     return user
 
 
@@ -47,7 +48,7 @@ def set_sign(principal: Principal, user_pk: int, encoded: str) -> str:
     except ValueError as exc:  # binascii.Error, UnicodeDecodeError, and a str that is not ASCII
         raise Invalid.on("sign", "Must be UTF-8 HTML encoded in base64.") from exc
     if len(html.encode()) > MAX_BYTES:
-        raise Invalid.on("sign", f"At most {MAX_BYTES} bytes.")
+        raise Invalid.on("sign", _l("The signature may be at most %(num)d bytes.", num=MAX_BYTES))
     user.sign = clean_signature(html)
     db.session.flush()
     return base64.b64encode((user.sign or "").encode()).decode()

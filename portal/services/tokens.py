@@ -16,6 +16,7 @@ from ..crypto import token_digest
 from ..errors import Forbidden, Invalid, NotFound, Unauthorized
 from ..extensions import db
 from ..models import Admin, ApiToken, MailUser
+from ..words import _l
 from .principal import Principal, principal_for_admin, principal_for_user
 
 LAST_USE_RESOLUTION = timedelta(seconds=60)  # lastUse is written at most once a minute per token
@@ -25,7 +26,7 @@ def _owner(principal: Principal, admin_pk: int) -> Admin:
     me = principal.require_admin()
     target = db.session.get(Admin, admin_pk)
     if target is None:
-        raise NotFound("Resource does not exist.")
+        raise NotFound(_l("Resource does not exist."))
     if target.id != me.id and not me.sys_admin:
         raise Forbidden("Only sysadmin or target user can call this endpoint.")
     return target
@@ -39,7 +40,7 @@ def create(principal: Principal, admin_pk: int, name: str, expiration_ms: int | 
 def issue(owner: Admin | MailUser, name: str, expiration: datetime | None = None) -> tuple[ApiToken, str]:
     """Make a token for an account; returns it with its value (the only time the value exists)."""
     if expiration is not None and expiration <= utcnow():
-        raise Invalid.on("expiration", "The expiration date must be in the future.")
+        raise Invalid.on("expiration", _l("The expiration date must be in the future."))
     value = secrets.token_hex(16)
     token = ApiToken(name=name, digest=token_digest(value), expiration=expiration)
     if isinstance(owner, Admin):
@@ -62,7 +63,7 @@ def revoke(principal: Principal, admin_pk: int, token_pk: int) -> None:
     owner = _owner(principal, admin_pk)
     token = db.session.get(ApiToken, token_pk)
     if token is None or token.admin_id != owner.id:
-        raise NotFound("Resource does not exist.")
+        raise NotFound(_l("Resource does not exist."))
     db.session.delete(token)
     db.session.flush()
 

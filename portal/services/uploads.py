@@ -22,6 +22,7 @@ from ..errors import Forbidden, Invalid, NotFound, PayloadTooLarge
 from ..extensions import db
 from ..models import MailUser, Upload
 from ..permissions import EndUserPermission
+from ..words import _l
 from .messages import safe_filename
 from .principal import Principal
 
@@ -63,18 +64,19 @@ def store(principal: Principal, stream: IO[bytes], filename: str | None, content
     if not filename or not filename.strip():
         raise Invalid.on("file", "Send the file as multipart/form-data in a field named 'file'.")
     if principal.user is not None and not principal.user.domain.grants(EndUserPermission.SEND_MAIL):
-        raise Forbidden("Your domain does not let you send mail from the portal, so there is nothing to attach to.")
+        raise Forbidden(_l("Your domain does not let you send mail from the portal, so there is nothing to attach to."))
     limit = size_limit(principal)
     data = stream.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"The file is larger than your limit of {limit // (1024 * 1024)} MB.")
+        raise PayloadTooLarge(_l("The file is larger than your limit of %(size)d MB.", size=limit // (1024 * 1024)))
     count, held = db.session.execute(select(func.count(), func.coalesce(func.sum(Upload.size), 0))
                                       .where(_owned(principal))).one()
     if count >= MAX_PENDING:
-        raise Invalid.on("file", f"You already have {MAX_PENDING} files waiting; send or delete some first.")
+        raise Invalid.on("file", _l("You already have %(num)d files waiting; send or delete some first.",
+                                    num=MAX_PENDING))
     if held + len(data) > PENDING_FACTOR * limit:  # what waits is bounded too, not only each file
-        raise PayloadTooLarge(f"Your waiting files would exceed {PENDING_FACTOR * limit // (1024 * 1024)} MB; "
-                              "send or delete some first.")
+        raise PayloadTooLarge(_l("Your waiting files would exceed %(size)d MB; send or delete some first.",
+                                 size=PENDING_FACTOR * limit // (1024 * 1024)))
     upload = Upload(uid=secrets.token_hex(16), name=name, content_type=_content_type(content_type, name),
                     size=len(data), data=data,
                     user_id=principal.user.id if principal.user else None,
@@ -87,10 +89,10 @@ def store(principal: Principal, stream: IO[bytes], filename: str | None, content
 def get(principal: Principal, uid: str, filename: str | None = None) -> Upload:
     """One of the principal's files; someone else's, a wrong name or a malformed uid is a 404."""
     if len(uid) != 32 or not all(c in "0123456789abcdef" for c in uid):
-        raise NotFound("No such file.")
+        raise NotFound(_l("No such file."))
     upload = db.session.scalar(select(Upload).where(Upload.uid == uid, _owned(principal)))
     if upload is None or (filename is not None and filename != upload.name):
-        raise NotFound("No such file.")
+        raise NotFound(_l("No such file."))
     return upload
 
 
@@ -105,7 +107,7 @@ def take(principal: Principal, uids: Sequence[str], field: str) -> list[Upload]:
         try:
             found.append(get(principal, uid))
         except NotFound as exc:
-            raise Invalid.on(f"{field}[{i}].uid", "No such uploaded file (already sent, expired or not yours).") \
+            raise Invalid.on(f"{field}[{i}].uid", _l("No such uploaded file (already sent, expired or not yours).")) \
                 from exc
     return found
 

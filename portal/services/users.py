@@ -15,6 +15,7 @@ from ..permissions import ObjectType, Permission
 from ..safe_html import clean_signature
 from ..schemas.common import wire_name
 from ..schemas.users import NewUser, UpdateUser
+from ..words import _l
 from . import domains, options, platforms, policies
 from .listing import ListSpec, wildcard
 from .passwords import hash_password
@@ -52,8 +53,8 @@ def get(principal: Principal, user_pk: int, need: Permission = Permission.USER_R
     principal.require_admin()
     user = db.session.get(MailUser, user_pk)
     if user is None:
-        raise NotFound("User not found with given id.")
-    principal.reach(user.domain_id, need, seen_with=Permission.USER_READ, missing="User not found with given id.")
+        raise NotFound(_l("User not found with given id."))
+    principal.reach(user.domain_id, need, seen_with=Permission.USER_READ, missing=_l("User not found with given id."))
     return user
 
 
@@ -63,20 +64,20 @@ def _domain_of(principal: Principal, email: str, domain_id: str | None) -> Domai
     if domain_id is not None:
         named = db.session.get(Domain, ids.in_body(domain_id))
         if named is None or domain is None or named.id != domain.id:
-            raise Invalid.on("domainId", "The domain does not match the domain of the email address.")
+            raise Invalid.on("domainId", _l("The domain does not match the domain of the email address."))
     if domain is None:
-        raise Invalid.on("email", f"No domain {domain_name} is managed here.")
+        raise Invalid.on("email", _l("No domain %(name)s is managed here.", name=domain_name))
     try:
-        principal.reach(domain.id, Permission.USER_EDIT, refused="Creating users needs USER_EDIT on the domain.")
+        principal.reach(domain.id, Permission.USER_EDIT, refused=_l("Creating users needs USER_EDIT on the domain."))
     except NotFound:  # a domain out of sight is, for a new address, one that is not managed here
-        raise Invalid.on("email", f"No domain {domain_name} is managed here.") from None
+        raise Invalid.on("email", _l("No domain %(name)s is managed here.", name=domain_name)) from None
     return domain
 
 
 def _email_free(email: str, exclude: int | None = None) -> None:
     taken = db.session.scalar(select(MailUser.id).where(MailUser.email == email, MailUser.id != (exclude or -1)))
     if taken is not None:
-        raise Conflict.on("email", "A user already exists with this address.")
+        raise Conflict.on("email", _l("A user already exists with this address."))
 
 
 def _policy(principal: Principal, domain: Domain, public_id: str | None) -> Policy | None:
@@ -84,7 +85,7 @@ def _policy(principal: Principal, domain: Domain, public_id: str | None) -> Poli
     if public_id is None:
         return None
     if not principal.holds_on(Permission.POLICY_ASSIGN, ObjectType.DOMAIN, domain.id):
-        raise Forbidden.on("policyId", "Assigning policies needs POLICY_ASSIGN.")
+        raise Forbidden.on("policyId", _l("Assigning policies needs POLICY_ASSIGN."))
     return policies.of_domain(domain, public_id, "policyId")
 
 
@@ -117,14 +118,14 @@ def update(principal: Principal, user_pk: int, data: UpdateUser) -> MailUser:
     given = data.model_fields_set
     for field in ("email", "status", "language", "sender_verify_on"):
         if field in given and getattr(data, field) is None:
-            raise Invalid.on(wire_name(field), "Must not be null.")
+            raise Invalid.on(wire_name(field), _l("Must not be null."))
     if data.domain_id is not None and data.domain_id != ids.encode(user.domain_id):
-        raise Invalid.on("domainId", "A user cannot move to another domain.")
+        raise Invalid.on("domainId", _l("A user cannot move to another domain."))
     if data.email is not None:
         email = str(data.email).lower()
         if email != user.email:
             if email.rsplit("@", 1)[1] != user.domain.name:
-                raise Invalid.on("email", "The address must stay in the user's domain.")
+                raise Invalid.on("email", _l("The address must stay in the user's domain."))
             _email_free(email, exclude=user.id)
             user.email = email
     for field in ("firstname", "lastname", "sender_verify_on"):

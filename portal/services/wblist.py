@@ -21,6 +21,7 @@ from ..extensions import db
 from ..models import Domain, MailUser, SenderRule
 from ..permissions import EndUserPermission, ObjectType, Permission
 from ..schemas.rules import FilterSenderAdd, FilterSenderItem, SenderRuleType
+from ..words import _l
 from . import domains, names
 from .changes import rules_changed
 from .listing import ListSpec
@@ -61,15 +62,15 @@ def domain_owner(principal: Principal, domain_pk: int, *, write: bool) -> Owner:
 def user_owner(principal: Principal, user_pk: int, *, write: bool) -> Owner:
     user = db.session.get(MailUser, user_pk)
     if user is None:
-        raise NotFound("User may not exist.")
+        raise NotFound(_l("User may not exist."))
     if principal.user is not None:
         if not _end_user_may_edit(principal, user):
             if principal.user.id == user.id:
-                raise Forbidden("Your domain does not let you edit your senders.")
-            raise NotFound("User may not exist.")
+                raise Forbidden(_l("Your domain does not let you edit your senders."))
+            raise NotFound(_l("User may not exist."))
     else:
         principal.reach(user.domain_id, Permission.FILTER_EDIT if write else Permission.USER_READ,
-                        seen_with=Permission.USER_READ, missing="User may not exist.")
+                        seen_with=Permission.USER_READ, missing=_l("User may not exist."))
     return Owner(f"u:{user.id}", user.domain, user)
 
 
@@ -78,16 +79,16 @@ def owner_named(principal: Principal, name: str, field: str) -> Owner:
     if "@" in name:
         user = db.session.scalar(select(MailUser).where(MailUser.email == name.strip().lower()))
         if user is None:
-            raise Invalid.on(field, f"No mailbox {name!r}.")
+            raise Invalid.on(field, _l("No mailbox “%(name)s”.", name=name))
         try:
             return user_owner(principal, user.id, write=True)
         except NotFound as exc:
-            raise Forbidden.on(field, "This owner belongs to another tenant.") from exc
+            raise Forbidden.on(field, _l("This owner belongs to another tenant.")) from exc
     domain = domains.by_name(name.strip().lower())
     if domain is None:
-        raise Invalid.on(field, f"No domain {name!r}.")
+        raise Invalid.on(field, _l("No domain “%(name)s”.", name=name))
     if principal.user is not None or not principal.holds_on(Permission.FILTER_EDIT, ObjectType.DOMAIN, domain.id):
-        raise Forbidden.on(field, "You may not edit the rules of this owner.")
+        raise Forbidden.on(field, _l("You may not edit the rules of this owner."))
     return Owner(f"d:{domain.id}", domain, None)
 
 
@@ -99,11 +100,11 @@ def _clean(item: FilterSenderAdd, where: str) -> dict[str, object]:
     value = names.address_or_domain(item.value, f"{where}value")
     expire = from_ms(item.expire_at)
     if expire is not None and expire <= utcnow():
-        raise Invalid.on(f"{where}expireAt", "The expiration date must be in the future.")
+        raise Invalid.on(f"{where}expireAt", _l("The expiration date must be in the future."))
     spf = item.spf_on
     if item.type == SenderRuleType.ALLOW:
         if spf is None:
-            raise Invalid.on(f"{where}spfOn", "spfOn is required for an ALLOW rule.")
+            raise Invalid.on(f"{where}spfOn", _l("spfOn is required for an ALLOW rule."))
     else:
         spf = None
     return {"value": value, "type": item.type.value, "expire_at": expire, "description": item.description,
@@ -124,7 +125,8 @@ def _build(items: list[tuple[Owner, FilterSenderAdd]], prefix: str = "") -> list
             continue
         key = (owner.key, str(values["value"]))
         if key in seen:
-            raise Conflict.on(f"{where}value", f"The same rule is given twice (items {seen[key]} and {i}).")
+            raise Conflict.on(f"{where}value", _l("The same rule is given twice (items %(first)d and %(second)d).",
+                                                  first=seen[key], second=i))
         seen[key] = i
         rules.append({"owner_key": owner.key, "domain_id": owner.domain.id,
                       "user_id": owner.user.id if owner.user else None, **values})
@@ -146,7 +148,7 @@ def _refuse_existing(rules: list[dict[str, Any]], ignore: set[int] | None = None
                 SenderRule.owner_key == owner_key, SenderRule.value.in_(chunk))).all())
         for i, rule in group:
             if rule["value"] in existing and existing[rule["value"]] not in (ignore or set()):
-                raise Conflict.on(f"[{i}].value", f"A rule for {rule['value']} already exists.")
+                raise Conflict.on(f"[{i}].value", _l("A rule for %(value)s already exists.", value=rule["value"]))
 
 
 def preview_rows(owner: Owner, items: list[FilterSenderAdd]) -> list[dict[str, Any]]:
@@ -197,7 +199,7 @@ def replace_all(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
 def _rule_of(owner: Owner, rule_pk: int) -> SenderRule:
     rule = db.session.get(SenderRule, rule_pk)
     if rule is None or rule.owner_key != owner.key:
-        raise NotFound("No such rule for this owner.")
+        raise NotFound(_l("No such rule for this owner."))
     return rule
 
 

@@ -153,7 +153,7 @@ def release_action(principal: Principal, user: MailUser, where: Where) -> Respon
         outcome = release.release(principal, user, mailboxes.QUARANTINE, message_id,
                                   virus_lover=request.form.get("virus_lover") == "on")
     except ServiceError as error:
-        flash(error.detail, "error")
+        flash(str(error.detail), "error")
         return redirect(where.url("_message", id=message_id))
     if outcome.refused:
         flash(_("The relay refused the message; it stays in quarantine."), "error")
@@ -179,7 +179,7 @@ def bulk_action(principal: Principal, user: MailUser, where: Where, rules_owner:
         outcome = quarantine.apply(principal, user, action, request.form.getlist("ids"),
                                    rules_owner=rules_owner)
     except ServiceError as error:
-        flash(error.detail if not error.errors else error.errors[0].message, "error")
+        flash(str(error.detail if not error.errors else error.errors[0].message), "error")
         return redirect(back)
     for text, category in summary(outcome):
         flash(text, category)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -13,11 +13,22 @@ CSP = (
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
+def allow_images_from(origin: str) -> None:
+    """This response may load images from `origin` (a checked https origin: the brand's logo)."""
+    g.image_origins = {*g.get("image_origins", set()), origin}
+
+
+def _policy() -> str:
+    policy = DOCS_CSP if request.endpoint == "api.api_docs" else CSP
+    origins = sorted(g.get("image_origins", ()))
+    return policy.replace("img-src 'self' data:", " ".join(["img-src 'self' data:", *origins])) if origins else policy
+
+
 def init_app(app: Flask) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("Content-Security-Policy", DOCS_CSP if request.endpoint == "api.api_docs" else CSP)
+        headers.setdefault("Content-Security-Policy", _policy())
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")

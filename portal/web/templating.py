@@ -6,6 +6,7 @@ from flask import Flask
 from flask_babel import get_locale
 
 from .. import ids
+from ..words import value_label, yes_no
 from .i18n import LANGUAGES
 from .listing import list_url
 
@@ -14,4 +15,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["public_id"] = ids.encode
+    app.jinja_env.filters["yesno"] = yes_no
+    app.jinja_env.filters["label"] = value_label
     app.jinja_env.globals["list_url"] = list_url

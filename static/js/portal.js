@@ -32,3 +32,11 @@ document.addEventListener("htmx:afterRequest", (event) => {
   if (bar) bar.hidden = true;
   if (event.target.matches && event.target.matches("form[data-reset-after]")) event.target.reset();
 });
+
+// The brand's stylesheet follows a boosted navigation (hx-boost swaps the body, not <head>): signing out, or in.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const current = document.getElementById("brand-css");
+  if (!event.detail.boosted || !current || !event.detail.xhr) return;
+  const next = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html").getElementById("brand-css");
+  if (next && next.getAttribute("href") !== current.getAttribute("href")) current.setAttribute("href", next.getAttribute("href"));
+});

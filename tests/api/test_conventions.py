@@ -178,3 +178,17 @@ def test_docs_page_loads_its_assets(client: FlaskClient) -> None:
     assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_openapi_servers_follow_the_host_the_document_was_read_from(client: FlaskClient) -> None:
+    """`make run PORT=5101`: "Try it out" must call port 5101, not POSTERN_BASE_URL's; no Host header is echoed."""
+    from urllib.parse import urljoin
+
+    assert client.application.config["BASE_URL"] != "http://127.0.0.1:5101"
+    document_url = "http://127.0.0.1:5101/api/openapi.json"
+    document = client.get(document_url).json
+    server = urljoin(document_url, document["servers"][0]["url"])
+    assert server == "http://127.0.0.1:5101/"
+    assert client.get(server.rstrip("/") + "/api/openapi.json").status_code == 200  # where "Try it out" goes
+    hostile = client.get("/api/openapi.json", headers={"Host": "evil.example:6666"}).json
+    assert "evil.example" not in str(hostile)

@@ -270,13 +270,25 @@ def test_option_inheritance(client: FlaskClient, world: World) -> None:
 @pytest.mark.parametrize(("name", "value"), [
     ("SUPPORT_EMAIL", "not-an-email"), ("BRAND_COLOR", "red"), ("LOGO_URL", "javascript:alert(1)"),
     ("TIMEZONE", "Mars/Olympus"), ("DIGEST_FREQUENCY", "HOURLY"), ("UNKNOWN_OPTION", "x"),
-    ("SUPPORT_EMAIL", "a@b.example\r\nBcc: x@y.example"),
+    ("SUPPORT_EMAIL", "a@b.example\r\nBcc: x@y.example"), ("BRAND_COLOR", "#12345"),
+    ("BRAND_COLOR", "red;}body{display:none"), ("LOGO_URL", "http://cdn.a.example/logo.png"),
+    ("LOGO_URL", "https://user:pw@cdn.a.example/logo.png"),
 ])
 def test_option_values_are_validated(client: FlaskClient, world: World, name: str, value: str) -> None:
     response = client.post(f"/api/domains/{world.id('A')}/options", json={"name": name, "value": value},
                            headers=world.headers("sysadmin"))
     assert response.status_code == 400
     assert response.json["errors"][0]["field"] in ("value", "name")
+
+
+def test_brand_values_are_stored_clean(client: FlaskClient, world: World) -> None:
+    url, h = f"/api/domains/{world.id('A')}/options", world.headers("domainA")
+    assert client.post(url, json={"name": "BRAND_COLOR", "value": " #ABC "}, headers=h).json["value"] == "#aabbcc"
+    logo = "https://cdn.a.example/logo.png"
+    assert client.post(url, json={"name": "LOGO_URL", "value": logo}, headers=h).json["value"] == logo
+    refused = client.post(url, json={"name": "BRAND_COLOR", "value": "blue"}, headers=h)
+    assert refused.json["errors"] == [{"field": "value", "message": "“blue” is not a colour: give it as #rrggbb or "
+                                                                     "#rgb, e.g. #1e88e5."}]
 
 
 # --- domain admins and end-user access ------------------------------------------------------------

@@ -176,6 +176,13 @@ def test_outgoing_providers(app: Flask, client: FlaskClient, world: World) -> No
                                                  "spf_provider": "spf.protection.outlook.com"}).status_code == 302
     dup = client.post("/admin/providers", data={"csrf_token": token, "name": "m365", "spf_provider": "x.example"})
     assert dup.status_code == 409
+    # an SPF include host may have underscores (`include:_spf.google.com`); an address is not one
+    assert client.post("/admin/providers", data={"csrf_token": token, "name": "Google Workspace",
+                                                 "spf_provider": "_spf.Google.com"}).status_code == 302
+    assert "<code>_spf.google.com</code>" in client.get("/admin/providers").text
+    address = client.post("/admin/providers", data={"csrf_token": token, "name": "By address",
+                                                     "spf_provider": "192.0.2.1"})
+    assert address.status_code == 400 and 'id="e-spf_provider"' in address.text and 'value="192.0.2.1"' in address.text
     from portal import ids
     from portal.models import OutgoingProvider
 

@@ -18,6 +18,7 @@ from ...permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, 
 from ...schemas.accounts import AdminAdd
 from ...schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PlatformIn
 from ...services import admins, domains, options, providers
+from ...services.principal import ANY_AUTHORITY
 from ...unit_of_work import attempt
 from .. import forms
 from ..i18n import LANGUAGES
@@ -26,13 +27,20 @@ from ..render import render
 from ..session import current_principal
 from .blueprint import bp
 
-TABS = ("settings", "aliases", "platforms", "policies", "options", "admins", "access")
+# The domain page's tabs and the permission that opens each; an admin sees the tabs they may open (and the links
+# to the domain's users and rules pages likewise), so one who holds only USER_READ on a domain lands on its users.
+TAB_NEEDS: dict[str, Permission] = {
+    "settings": Permission.DOMAIN_READ, "aliases": Permission.DOMAIN_READ, "platforms": Permission.DOMAIN_READ,
+    "policies": Permission.DOMAIN_READ, "options": Permission.DOMAIN_READ, "admins": Permission.GRANT,
+    "access": Permission.DOMAIN_READ,
+}
+TABS = tuple(TAB_NEEDS)
 
 
 @bp.get("/admin/domains")
 def domains_list() -> Response:
     principal = current_principal()
-    stmt = domains.list_query(principal).options(*domains.loading_options())
+    stmt = domains.list_query(principal, ANY_AUTHORITY).options(*domains.loading_options())
     return list_page(stmt, domains.LIST_SPEC, "admin/domains/list.html", "admin/domains/_table.html",
                      columns=serializers.DOMAIN_COLUMNS, export_name="domains",
                      search_field="name", status_filter=request.args.get("status", ""),
@@ -83,13 +91,19 @@ def _domain(domain_id: str, need: Permission = Permission.DOMAIN_READ) -> Domain
     return domains.get(current_principal(), ids.decode(domain_id), need)
 
 
-def _tab_context(domain: Domain, tab: str) -> dict[str, Any]:
+def _open_tabs(domain: Domain) -> list[str]:
+    principal = current_principal()
+    return [tab for tab, need in TAB_NEEDS.items() if principal.holds_on(need, ObjectType.DOMAIN, domain.id)]
+
+
+def _tab_context(domain: Domain, tab: str | None) -> dict[str, Any]:
     principal = current_principal()
     ctx: dict[str, Any] = {
-        "domain": domain, "domain_id": ids.encode(domain.id), "tab": tab, "tabs": TABS,
+        "domain": domain, "domain_id": ids.encode(domain.id), "tab": tab, "tabs": _open_tabs(domain),
         "can_edit": principal.holds_on(Permission.DOMAIN_EDIT, ObjectType.DOMAIN, domain.id),
         "can_grant": principal.holds_on(Permission.GRANT, ObjectType.DOMAIN, domain.id),
         "can_users": principal.holds_on(Permission.USER_READ, ObjectType.DOMAIN, domain.id),
+        "can_rules": principal.holds_on(Permission.DOMAIN_READ, ObjectType.DOMAIN, domain.id),
         "is_sysadmin": principal.is_sysadmin, "languages": LANGUAGES,
         "statuses": [s.value for s in DomainStatus if s != DomainStatus.DELETED],
     }
@@ -116,12 +130,22 @@ def _render_tab(domain: Domain, tab: str, status: int = 200, **extra: Any) -> Re
 
 @bp.get("/admin/domains/<domain_id>")
 def domain_page(domain_id: str) -> Response:
-    return redirect(url_for("admin.domain_tab", domain_id=domain_id, tab="settings"))
+    """The domain's first section the admin may open: a tab, else its users; else the page without a section."""
+    domain = domains.get(current_principal(), ids.decode(domain_id), ANY_AUTHORITY)
+    tabs = _open_tabs(domain)
+    if tabs:
+        return redirect(url_for("admin.domain_tab", domain_id=domain_id, tab=tabs[0]))
+    context = _tab_context(domain, None)
+    if context["can_users"]:
+        return redirect(url_for("admin.domain_users", domain_id=domain_id))
+    return render("admin/domains/page.html", "admin/domains/_tabs.html", **context, form={}, errors={})
 
 
 @bp.get("/admin/domains/<domain_id>/tab/<tab>")
 def domain_tab(domain_id: str, tab: str) -> Response:
-    return _render_tab(_domain(domain_id), tab, form={}, errors={})
+    if tab not in TABS:
+        abort(404)
+    return _render_tab(_domain(domain_id, TAB_NEEDS[tab]), tab, form={}, errors={})
 
 
 def _after(domain_id: str, tab: str, message: str) -> Response:
@@ -280,7 +304,7 @@ def domain_access(domain_id: str) -> Response:
 
 @bp.post("/admin/domains/<domain_id>/admins")
 def domain_admin_add(domain_id: str) -> Response:
-    domain = _domain(domain_id)
+    domain = _domain(domain_id, Permission.GRANT)
     login = request.form.get("login", "").strip()
     unknown = Invalid.on("login", _("No administrator has this login (create the account first)."))
     try:
@@ -299,5 +323,5 @@ def domain_admin_add(domain_id: str) -> Response:
 
 @bp.post("/admin/domains/<domain_id>/admins/<admin_id>/revoke")
 def domain_admin_revoke(domain_id: str, admin_id: str) -> Response:
-    admins.revoke_domain_admin(current_principal(), _domain(domain_id), ids.decode(admin_id))
+    admins.revoke_domain_admin(current_principal(), _domain(domain_id, Permission.GRANT), ids.decode(admin_id))
     return _after(domain_id, "admins", _("Access revoked."))

@@ -89,7 +89,7 @@ def policy_delete(policy_id: str) -> Response:
         with attempt():
             policies.delete(principal, policy.id)
     except ServiceError as error:
-        flash(error.detail, "error")
+        flash(str(error.detail), "error")
         return redirect(url_for("admin.policy_edit", policy_id=policy_id))
     flash(_("Policy deleted."), "success")
     return redirect(url_for("admin.domain_tab", domain_id=domain_id, tab="policies"))

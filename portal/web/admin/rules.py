@@ -11,6 +11,7 @@ from typing import Any
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy.orm import selectinload
 
 from ... import ids, serializers
@@ -22,6 +23,7 @@ from ...schemas.rules import FilterAttachmentAdd, FilterSenderAdd, FilterUriBlAd
 from ...services import content_rules, decisions, domains, rule_import, wblist
 from ...services import email_aliases as groups
 from ...unit_of_work import attempt
+from ...words import value_label, yes_no
 from .. import forms
 from ..listing import list_page
 from ..render import render
@@ -46,16 +48,18 @@ def _expiry(rule: Any) -> str:
 
 KINDS: dict[str, Kind] = {
     "senders": Kind(_l("Sender rules"), wblist.LIST_SPEC, [
-        (_l("Sender"), lambda r: r.value), (_l("Type"), lambda r: r.type), (_l("SPF"), lambda r: r.spf_on),
+        (_l("Sender"), lambda r: r.value), (_l("Type"), lambda r: value_label(r.type)),
+        (_l("SPF"), lambda r: yes_no(r.spf_on)),
         (_l("Expires"), _expiry), (_l("Description"), lambda r: r.description or "")],
         serializers.SENDER_COLUMNS, "value", _l("sender; * as wildcard"), Permission.FILTER_EDIT),
     "attachments": Kind(_l("Attachment rules"), content_rules.ATTACHMENT_SPEC, [
-        (_l("Action"), lambda r: r.action), (_l("Checks"), lambda r: r.check_type),
+        (_l("Action"), lambda r: value_label(r.action)),
+        (_l("Checks"), lambda r: value_label(r.check_type)),
         (_l("Expression"), lambda r: r.filter), (_l("Priority"), lambda r: r.priority),
         (_l("Description"), lambda r: r.description or "")],
         serializers.ATTACHMENT_COLUMNS, "action", _l("ALLOW or DENY"), Permission.FILTER_EDIT),
     "uris": Kind(_l("URI rules"), content_rules.URI_SPEC, [
-        (_l("Action"), lambda r: r.action), (_l("Host"), lambda r: r.filter), (_l("Priority"), lambda r: r.priority),
+        (_l("Action"), lambda r: value_label(r.action)), (_l("Host"), lambda r: r.filter), (_l("Priority"), lambda r: r.priority),
         (_l("Description"), lambda r: r.description or "")],
         serializers.URI_COLUMNS, "action", _l("action"), Permission.FILTER_EDIT),
     "groups": Kind(_l("Email aliases"), groups.LIST_SPEC, [
@@ -149,7 +153,7 @@ def rules_add(domain_id: str, kind: str) -> Response:
         # "[0].value" (a one-item batch) or "filter": the name of the form field
         errors = {e.field.removeprefix("[0].") or "_form": e.message for e in error.errors} or {"_form": error.detail}
         return _page(kind, domain_id, status=error.status, form=form, form_errors=errors)
-    flash(_("Rule added."), "success")
+    flash(_("Email alias added.") if kind == "groups" else _("Rule added."), "success")
     return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
 
 
@@ -213,7 +217,7 @@ def senders_import(domain_id: str) -> Response:
         if request.form.get("confirm") == "yes" and plan.applicable:
             with attempt():
                 (wblist.replace_all if replace else wblist.add)(owner, items)
-            flash(_("%(count)d rules imported.", count=len(items)), "success")
+            flash(ngettext("%(num)d rule imported.", "%(num)d rules imported.", len(items)), "success")
             return redirect(url_for("admin.rules_list", domain_id=domain_id, kind="senders"))
         context["plan"] = plan
     except ServiceError as error:
@@ -241,7 +245,8 @@ def content_import(domain_id: str, kind: str) -> Response:
         if request.form.get("confirm") == "yes":
             with attempt():
                 done = content_rules.apply_import(kind, principal, domain.id, items, replace=replace)
-            flash(_("%(count)d rules added, %(removed)d removed.", count=done.added, removed=done.removed), "success")
+            flash(ngettext("%(num)d rule added", "%(num)d rules added", done.added) + ", "
+                  + ngettext("%(num)d removed.", "%(num)d removed.", done.removed), "success")
             return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))
         context["plan"] = content_rules.plan_import(kind, principal, domain.id, items, replace=replace)
     except ServiceError as error:

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from ... import ids, safe_html
 from ...errors import Forbidden, Invalid, ServiceError, Unavailable
 from ...extensions import limiter
-from ...permissions import END_USER_PERMISSIONS
+from ...permissions import END_USER_ABILITIES
 from ...schemas.rules import FilterSenderAddList
 from ...services import auth, signs, wblist
 from ...services.login_throttle import Throttled
@@ -64,7 +64,7 @@ def login() -> Response:
 @login_required
 def home() -> Response:
     user = current_user.user
-    return render("user/home.html", user=user, descriptions=END_USER_PERMISSIONS)
+    return render("user/home.html", user=user, descriptions=END_USER_ABILITIES)
 
 
 def _owner() -> wblist.Owner:
