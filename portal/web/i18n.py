@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import request, session
 from flask_login import current_user
 
-LANGUAGES = {"EN": "English", "FR": "Français", "DE": "Deutsch", "ES": "Español", "DA": "Dansk", "NB": "Norsk bokmål", "RU": "Русский"}
+LANGUAGES = {"EN": "English", "FR": "Français", "DE": "Deutsch", "ES": "Español", "DA": "Dansk", "NB": "Norsk bokmål",
+             "RU": "Русский"}
 
 
 def select_locale() -> str:

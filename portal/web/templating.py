@@ -6,6 +6,7 @@ from flask import Flask
 from flask_babel import get_locale
 
 from .. import ids
+from . import shell
 from .i18n import LANGUAGES
 from .listing import list_url
 
@@ -15,3 +16,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.filters["public_id"] = ids.encode
     app.jinja_env.globals["list_url"] = list_url
+    shell.init_app(app)
