@@ -138,15 +138,16 @@ def user_nav() -> list[NavItem]:
     return [item for item in map(_item, USER_NAV) if item is not None]
 
 
-def home_crumb() -> tuple[Any, str] | None:
-    """The first breadcrumb: the signed-in account's home page; none on that page itself or signed out."""
+def home_crumb() -> tuple[Any, str, bool] | None:
+    """The first breadcrumb: the signed-in account's home page (label, URL, whether it is this page); none
+    signed out."""
     if not current_user.is_authenticated:
         return None
     if current_user.kind == "user":
         endpoint, label = "user.home", _l("My portal")
     else:
         endpoint, label = "admin.dashboard", _l("Dashboard")
-    return None if request.endpoint in (endpoint, "admin.admin_home") else (label, url_for(endpoint))
+    return label, url_for(endpoint), request.endpoint in (endpoint, "admin.admin_home")
 
 
 def init_app(app: Flask) -> None:
