@@ -114,11 +114,20 @@ document.addEventListener("htmx:afterSettle", (event) => {
   focusAfterSwap(target, boosted);
   announce(boosted ? announcements(document.getElementById("main") || target, true) : announcements(target, false));
 });
+// The language form reloads the whole page (so that <html lang> follows): the new page then starts at its
+// content and says which language it is in, instead of leaving the person at the top.
+document.addEventListener("submit", (event) => {
+  if (event.target.matches(".lang-switch")) sessionStorage.setItem("postern-language-switched", "1");
+});
 document.addEventListener("DOMContentLoaded", () => {
   wireMenuButton();
   const main = document.getElementById("main");
   if (!main) return;
+  const switched = sessionStorage.getItem("postern-language-switched");
+  sessionStorage.removeItem("postern-language-switched");
   const flash = main.querySelector(".flash");
   if (flash) flash.focus();
-  announce(announcements(main, true));
+  else if (switched) main.focus();
+  const chosen = switched && document.querySelector(".lang-switch select option:checked");
+  announce([chosen ? chosen.textContent : "", announcements(main, true)].join(" ").trim());
 });

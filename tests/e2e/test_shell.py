@@ -116,6 +116,12 @@ def test_focus_and_announcement_follow_an_htmx_sort_and_page(page: Page, live_ur
     expect(page.locator("#announce")).to_contain_text(total)
     expect(page.locator("#announce")).to_have_attribute("aria-live", "polite")
 
+    page.goto(f"{live_url}/admin/domains/{world.id('A')}")
+    page.click("nav.tabs >> text=Policies")
+    expect(page).to_have_url(re.compile(r"/tab/policies$"))
+    expect(page.locator("#domain-tabs:focus, #domain-tabs :focus")).to_have_count(1)
+    page.goto(f"{live_url}/admin/admins?pageSize=2")
+
     # typing in the search box keeps the focus there
     page.locator("#search").press_sequentially("root")
     expect(page.locator("#admins-total")).to_have_text("1 administrator")
@@ -148,6 +154,8 @@ def test_html_lang_follows_the_language_switch(page: Page, live_url: str, world:
     page.select_option("details.account-menu select[name=lang]", "FR")
     page.click("details.account-menu button:has-text('Switch')")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.locator("#main")).to_be_focused()  # the reloaded page starts at its content
+    expect(page.locator("#announce")).to_have_text("Français")
     expect(page.locator("#sidebar nav")).to_contain_text("Domaines")
     # the language changed elsewhere (another tab): a boosted page (only the body is swapped) follows it too
     token = page.locator(".lang-switch input[name=csrf_token]").first.input_value()
