@@ -15,6 +15,9 @@ from flask import Flask, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from ..permissions import Permission
+from .session import current_principal
+
 
 def _always(_args: Mapping[str, Any]) -> bool:
     return True
@@ -22,6 +25,11 @@ def _always(_args: Mapping[str, Any]) -> bool:
 
 def _sysadmin(_args: Mapping[str, Any]) -> bool:
     return bool(current_user.admin.sys_admin)
+
+
+def _grants_anywhere(_args: Mapping[str, Any]) -> bool:
+    """The administrators list answers only where the account holds GRANT (services/admins.list_query)."""
+    return current_principal().holds_anywhere(Permission.GRANT)
 
 
 def _in_domain(args: Mapping[str, Any]) -> bool:
@@ -67,7 +75,7 @@ ADMIN_NAV: tuple[Group, ...] = (
             "admin.domain_page", "admin.domain_tab", "admin.domain_new", "admin.domain_delete", "admin.domain_users",
             "admin.user_edit", "admin.user_quarantine", "admin.user_quarantine_message", "admin.policy_new",
             "admin.policy_edit", "admin.rules_list", "admin.senders_import", "admin.content_import")),
-        Link("admin.admins_list", _l("Administrators"),
+        Link("admin.admins_list", _l("Administrators"), _grants_anywhere,
              under=("admin.admin_edit", "admin.admin_new", "admin.admin_delete")),
     )),
     # Rules are kept per domain: the group shows the current domain's lists.

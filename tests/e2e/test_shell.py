@@ -64,6 +64,7 @@ def test_a_domain_admin_sees_no_system_group(page: Page, live_url: str, world: W
     expect(page.locator("#sidebar .nav-group", has_text="Overview")).to_have_count(1)
     expect(page.locator("#sidebar .nav-group", has_text="System")).to_have_count(0)
     expect(page.locator("#sidebar a", has_text="Jobs")).to_have_count(0)
+    expect(page.locator("#sidebar a", has_text="Administrators")).to_have_count(1)  # holds GRANT on its domain
 
 
 def test_sidebar_collapses_on_a_phone_and_opens_with_the_button(page: Page, live_url: str, world: World) -> None:
