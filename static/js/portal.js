@@ -82,7 +82,8 @@ function announce(text) {
 }
 function announcements(root, wholePage) {
   const marked = root.querySelectorAll("[data-announce]");
-  const found = marked.length ? marked : root.querySelectorAll(wholePage ? ".flash" : ".flash, [id$='-total']");
+  const found = marked.length ? marked
+    : root.querySelectorAll(wholePage ? ".flash, .form-error" : ".flash, .form-error, .field-error, [id$='-total']");
   return Array.from(found, (el) => el.dataset.announce || el.textContent.trim()).filter(Boolean).join(" ");
 }
 // An HX-Trigger header may announce too: HX-Trigger: {"announce": "…"}.
