@@ -7,6 +7,7 @@ from flask_babel import get_locale
 
 from .. import ids
 from ..words import value_label, yes_no
+from . import shell
 from .i18n import LANGUAGES
 from .listing import list_url
 
@@ -18,3 +19,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["yesno"] = yes_no
     app.jinja_env.filters["label"] = value_label
     app.jinja_env.globals["list_url"] = list_url
+    shell.init_app(app)

@@ -40,3 +40,103 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   const next = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html").getElementById("brand-css");
   if (next && next.getAttribute("href") !== current.getAttribute("href")) current.setAttribute("href", next.getAttribute("href"));
 });
+
+// --- The application shell -------------------------------------------------------------------------------
+
+document.documentElement.classList.add("js");
+
+// The sidebar behind the menu button on phones (without JS the sidebar simply stays open above the page).
+function wireMenuButton() {
+  const button = document.querySelector(".menu-button");
+  const sidebar = button && document.getElementById(button.getAttribute("aria-controls"));
+  if (!button || !sidebar) return;
+  button.hidden = false;
+  button.setAttribute("aria-expanded", String(sidebar.classList.contains("open")));
+}
+document.addEventListener("click", (event) => {
+  const button = event.target.closest(".menu-button");
+  if (button) {
+    const sidebar = document.getElementById(button.getAttribute("aria-controls"));
+    const open = sidebar.classList.toggle("open");
+    button.setAttribute("aria-expanded", String(open));
+    if (open) {
+      const first = sidebar.querySelector("a");
+      if (first) first.focus();
+    }
+    return;
+  }
+  // A click outside an open dropdown (the account menu) closes it.
+  for (const menu of document.querySelectorAll("details.dropdown[open]")) {
+    if (!menu.contains(event.target)) menu.open = false;
+  }
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  for (const menu of document.querySelectorAll("details.dropdown[open]")) {
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  }
+  const button = document.querySelector(".menu-button[aria-expanded=true]");
+  if (button && window.matchMedia("(max-width: 767.98px)").matches) button.click();
+});
+
+// The one live region (#announce, kept across swaps): what a page or a swapped part marks is said politely.
+// A server part marks its text with data-announce (its value, or else its text); flashes and list totals count too.
+function announce(text) {
+  const region = document.getElementById("announce");
+  if (!region || !text) return;
+  region.textContent = "";
+  window.setTimeout(() => { region.textContent = text.trim(); }, 50);
+}
+function announcements(root, wholePage) {
+  const marked = root.querySelectorAll("[data-announce]");
+  const found = marked.length ? marked
+    : root.querySelectorAll(wholePage ? ".flash, .form-error" : ".flash, .form-error, .field-error, [id$='-total']");
+  return Array.from(found, (el) => el.dataset.announce || el.textContent.trim()).filter(Boolean).join(" ");
+}
+// An HX-Trigger header may announce too: HX-Trigger: {"announce": "…"}.
+document.addEventListener("announce", (event) => announce(event.detail && event.detail.value));
+
+// After a swap, focus goes to the news (a status message) or to the updated part, not to the top of the page,
+// unless the person is still in a field outside it (typing in a search box, choosing in a select).
+function focusAfterSwap(target, boosted) {
+  const active = document.activeElement;
+  if (!boosted && active && active !== document.body && active.isConnected && !target.contains(active)) return;
+  const news = target.querySelector(".flash, [data-announce]");
+  const invalid = target.querySelector("[aria-invalid=true]");
+  const goal = invalid || news || (boosted ? document.getElementById("main") : target);
+  if (!goal) return;
+  if (!goal.matches("a, button, input, select, textarea, [tabindex]")) goal.setAttribute("tabindex", "-1");
+  goal.focus({ preventScroll: !boosted && !invalid && !news });
+}
+
+document.addEventListener("htmx:beforeSwap", (event) => {
+  // A boosted page brings its own <html lang> (HTMX swaps only the body): follow it.
+  if (!event.detail.boosted || !event.detail.xhr) return;
+  const match = /<html[^>]*\slang="([^"]+)"/i.exec(event.detail.xhr.responseText || "");
+  if (match) document.documentElement.lang = match[1];
+});
+document.addEventListener("htmx:afterSettle", (event) => {
+  const target = event.detail.target || event.target;
+  const boosted = Boolean(event.detail.boosted) || target === document.body;
+  wireMenuButton();
+  focusAfterSwap(target, boosted);
+  announce(boosted ? announcements(document.getElementById("main") || target, true) : announcements(target, false));
+});
+// The language form reloads the whole page (so that <html lang> follows): the new page then starts at its
+// content and says which language it is in, instead of leaving the person at the top.
+document.addEventListener("submit", (event) => {
+  if (event.target.matches(".lang-switch")) sessionStorage.setItem("postern-language-switched", "1");
+});
+document.addEventListener("DOMContentLoaded", () => {
+  wireMenuButton();
+  const main = document.getElementById("main");
+  if (!main) return;
+  const switched = sessionStorage.getItem("postern-language-switched");
+  sessionStorage.removeItem("postern-language-switched");
+  const flash = main.querySelector(".flash");
+  if (flash) flash.focus();
+  else if (switched) main.focus();
+  const chosen = switched && document.querySelector(".lang-switch select option:checked");
+  announce([chosen ? chosen.textContent : "", announcements(main, true)].join(" ").trim());
+});

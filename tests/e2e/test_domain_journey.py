@@ -61,7 +61,7 @@ def test_domain_journey(app: Flask, page: Page, live_url: str, world: World) -> 
     page.click("button:has-text('Create user')")
     expect(page.locator("h1")).to_contain_text("walker@journey.example")
 
-    page.click("nav[aria-label=breadcrumb] >> text=journey.example")
+    page.click("nav[aria-label=Breadcrumb] >> text=journey.example")
     page.click("text=Delete the domain…")
     page.click("button:has-text('Delete')")
     expect(page.locator("#deleted-banner")).to_contain_text("It will be purged on")
