@@ -21,15 +21,14 @@ class Text:
 
     __slots__ = ("msgid", "num", "plural", "values")
 
-    def __init__(self, msgid: str, plural: str | None = None, num: int | None = None, **values: Any) -> None:
-        self.msgid, self.plural, self.num, self.values = msgid, plural, num, values
+    def __init__(self, msgid: str, plural: str | None = None, num: int | None = None, /, **values: Any) -> None:
+        self.msgid, self.plural, self.num, self.values = msgid, plural, num, values  # `num` may also be a value
 
     def english(self) -> str:
         values = {k: english(v) for k, v in self.values.items()}
         source = self.msgid
-        if self.plural is not None and self.num != 1:
-            source = self.plural
-        if self.num is not None:
+        if self.plural is not None and self.num is not None:
+            source = self.msgid if self.num == 1 else self.plural
             values.setdefault("num", self.num)
         return source % values if values else source
 

@@ -78,6 +78,11 @@ def label(loc: tuple[int | str, ...]) -> Text:
     return LABELS.get(name) or _l("The field “%(name)s”", name=field_path(loc))
 
 
+def required(field: str) -> Text:
+    """"The name is required.": a field left empty, named for people."""
+    return _l("%(field)s is required.", field=label(tuple(field.split("."))))
+
+
 def _choices(expected: str) -> str:
     return expected.replace("'", "").replace(" or ", ", ")
 
@@ -107,7 +112,7 @@ def message_for(loc: tuple[int | str, ...], kind: str, ctx: dict[str, Any], valu
     if kind == "value_error":
         if "control characters" in str(ctx.get("error", "")):
             return _l("%(field)s must not contain control characters (such as line breaks).", field=field)
-        if "email address" in str(ctx.get("reason", "")) or "email address" in str(ctx.get("error", "")):
+        if "reason" in ctx:  # EmailStr's refusal (a ValueError of ours carries `error` instead)
             if not shown:
                 return _l("%(field)s is required.", field=field)
             return _l("“%(value)s” is not a valid e-mail address.", value=shown)

@@ -22,6 +22,7 @@ from ..models import AttachmentRule, Domain, UriRule
 from ..permissions import Permission
 from ..schemas.common import wire_name
 from ..schemas.rules import FilterAttachmentAdd, FilterUriBlAdd
+from ..schemas.validation import required
 from ..words import _l
 from . import domains, names
 from .changes import rules_changed
@@ -111,7 +112,7 @@ def _values(kind: RuleKind, data: FilterAttachmentAdd | FilterUriBlAdd, rule: An
         else:
             value = getattr(rule, name) if rule is not None else DEFAULTS.get(name)
         if value is None and name in kind.identity:
-            raise Invalid.on(wire_name(name), _l("Required."))
+            raise Invalid.on(wire_name(name), required(wire_name(name)))
         values[name] = value
     return values
 

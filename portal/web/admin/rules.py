@@ -59,7 +59,8 @@ KINDS: dict[str, Kind] = {
         (_l("Description"), lambda r: r.description or "")],
         serializers.ATTACHMENT_COLUMNS, "action", _l("ALLOW or DENY"), Permission.FILTER_EDIT),
     "uris": Kind(_l("URI rules"), content_rules.URI_SPEC, [
-        (_l("Action"), lambda r: value_label(r.action)), (_l("Host"), lambda r: r.filter), (_l("Priority"), lambda r: r.priority),
+        (_l("Action"), lambda r: value_label(r.action)), (_l("Host"), lambda r: r.filter),
+         (_l("Priority"), lambda r: r.priority),
         (_l("Description"), lambda r: r.description or "")],
         serializers.URI_COLUMNS, "action", _l("action"), Permission.FILTER_EDIT),
     "groups": Kind(_l("Email aliases"), groups.LIST_SPEC, [
