@@ -27,7 +27,7 @@ LABELS: dict[str, Text] = {
     "displayName": _l("The display name"),
     "domainId": _l("The domain"),
     "duration": _l("The duration"),
-    "email": _l("The e-mail address"),
+    "email": _l("The email address"),
     "enabled": _l("Enabled"),
     "expiration": _l("The expiry date"),
     "externalId": _l("The external id"),
@@ -115,7 +115,7 @@ def message_for(loc: tuple[int | str, ...], kind: str, ctx: dict[str, Any], valu
         if "reason" in ctx:  # EmailStr's refusal (a ValueError of ours carries `error` instead)
             if not shown:
                 return _l("%(field)s is required.", field=field)
-            return _l("“%(value)s” is not a valid e-mail address.", value=shown)
+            return _l("“%(value)s” is not a valid email address.", value=shown)
         return _l("%(field)s is not valid.", field=field)
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return _l("%(field)s must be a whole number.", field=field)

@@ -75,7 +75,7 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
         try:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise Invalid.on(field, _l("“%(value)s” is not a valid e-mail address.", value=value)) from exc
+            raise Invalid.on(field, _l("“%(value)s” is not a valid email address.", value=value)) from exc
     if kind == "URL":
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -32,7 +32,7 @@ def test_list_live_search_returns_a_fragment(client: FlaskClient, world: World) 
     assert "<html" not in fragment.text
     assert "reader-a" in fragment.text and "admin-b" not in fragment.text
     assert "1 administrator" in fragment.text
-    assert '<span class="badge">domain a.example</span>' in fragment.text  # its authorities, named
+    assert '<span class="badge">Domain a.example</span>' in fragment.text  # its authorities, named
     boosted = client.get("/admin/admins", headers={"HX-Request": "true", "HX-Boosted": "true"})
     assert "<html" in boosted.text
 

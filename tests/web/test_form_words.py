@@ -34,7 +34,7 @@ class Case:
 PASSWORD_SHORT = {"en": "The password must be at least 10 characters long.",
                   "fr": "Le mot de passe doit contenir au moins 10 caractères.",
                   "ru": "Пароль: не менее 10 символов."}
-BAD_EMAIL = {"en": "“foo@” is not a valid e-mail address.", "fr": "« foo@ » n'est pas une adresse e-mail valide.",
+BAD_EMAIL = {"en": "“foo@” is not a valid email address.", "fr": "« foo@ » n'est pas une adresse e-mail valide.",
              "ru": "«foo@» — недопустимый адрес эл. почты."}
 NAME_REQUIRED = {"en": "The name is required.", "fr": "Le nom est obligatoire.", "ru": "Имя: обязательное поле."}
 
@@ -76,7 +76,7 @@ CASES = {
     "sender rule": Case("root", "/admin/domains/{A}/rules/senders", "/admin/domains/{A}/rules/senders", {
         "value": "bad value", "type": "BLOCK", "description": "Typed description"},
         ("bad value", "Typed description"), "value", {
-            "en": "“bad value” is neither an e-mail address nor a domain name.",
+            "en": "“bad value” is neither an email address nor a domain name.",
             "fr": "« bad value » n'est ni une adresse e-mail ni un nom de domaine.",
             "ru": "«bad value» — не адрес эл. почты и не имя домена."}),
     "uri rule": Case("root", "/admin/domains/{A}/rules/uris", "/admin/domains/{A}/rules/uris", {
@@ -126,7 +126,7 @@ CASES = {
     "senders": Case("user@a.example", "/me/senders", "/me/senders", {
         "value": "bad value", "type": "BLOCK", "description": "Typed description"},
         ("bad value",), "value", {
-            "en": "“bad value” is neither an e-mail address nor a domain name.",
+            "en": "“bad value” is neither an email address nor a domain name.",
             "fr": "« bad value » n'est ni une adresse e-mail ni un nom de domaine.",
             "ru": "«bad value» — не адрес эл. почты и не имя домена."}),
 }
@@ -184,8 +184,8 @@ def test_every_pydantic_error_names_its_field_in_plain_words() -> None:
         (("name",), "string_too_short", {"min_length": 1}, "", "The name is required."),
         (("description",), "string_too_long", {"max_length": 1}, "ab",
          "The description must be at most 1 character long."),
-        (("email",), "value_error", {"reason": "x"}, "foo@", "“foo@” is not a valid e-mail address."),
-        (("to", 0), "value_error", {"reason": "x"}, "foo@", "“foo@” is not a valid e-mail address."),
+        (("email",), "value_error", {"reason": "x"}, "foo@", "“foo@” is not a valid email address."),
+        (("to", 0), "value_error", {"reason": "x"}, "foo@", "“foo@” is not a valid email address."),
         (("login",), "string_pattern_mismatch", {"pattern": r"^[^\s]+$"}, "a b", "The login must not contain spaces."),
         (("language",), "enum", {"expected": "'EN', 'FR' or 'DE'"}, "xx", "The language must be one of: EN, FR, DE."),
         (("priority",), "less_than_equal", {"le": 1000}, 5000, "The priority must be at most 1000."),
@@ -208,7 +208,7 @@ def test_a_message_is_translated_when_shown_and_escaped_in_pages(app: Flask) -> 
     with app.test_request_context(headers={"Accept-Language": "ru"}):
         short = message_for(("password",), "string_too_short", {"min_length": 2}, "x")
         assert str(short) == "Пароль: не менее 2 символов."
-    assert english(message) == "“<b>@” is not a valid e-mail address."  # the API's and the command line's words
+    assert english(message) == "“<b>@” is not a valid email address."  # the API's and the command line's words
 
 
 def test_the_api_keeps_english_whatever_the_browser_asks(client: FlaskClient, world: World) -> None:
@@ -216,4 +216,29 @@ def test_the_api_keeps_english_whatever_the_browser_asks(client: FlaskClient, wo
                           headers={"Authorization": f"Bearer {world.token['sysadmin']}", "Accept-Language": "fr"})
     assert answer.status_code == 400
     messages = {e["field"]: e["message"] for e in answer.json["errors"]}
-    assert messages["email"] == "“foo@” is not a valid e-mail address."
+    assert messages["email"] == "“foo@” is not a valid email address."
+
+
+def test_the_wordings_people_read(app: Flask, world: World) -> None:
+    """Yes/No for booleans, words for enumeration values, counted lines through ngettext, the permission
+    lines written for their reader, and the right message after adding an alias."""
+    admin = _sign_in(app, "root", "fr")
+    senders = f"/admin/domains/{world.id('A')}/rules/senders"
+    page = admin.get(senders)
+    admin.post(senders, data={"csrf_token": csrf_token(page.text), "value": "friend@x.example", "type": "ALLOW",
+                              "spf_on": "on"})
+    admin.post(senders, data={"csrf_token": csrf_token(page.text), "value": "foe@x.example", "type": "BLOCK"})
+    table = html.unescape(admin.get(senders).text)
+    assert "<td>Oui</td>" in table and "<td>Non</td>" in table and ">True<" not in table and ">False<" not in table
+    assert "<td>Autoriser</td>" in table and "<td>Bloquer</td>" in table
+    groups = f"/admin/domains/{world.id('A')}/rules/groups"
+    added = admin.post(groups, data={"csrf_token": csrf_token(page.text), "email": "team@a.example",
+                                     "recipients": "user@a.example"}, follow_redirects=True)
+    assert "Alias e-mail ajouté." in html.unescape(added.text) and "Règle ajoutée." not in html.unescape(added.text)
+    preview = admin.post(f"{senders}/import", data={"csrf_token": csrf_token(page.text), "mode": "merge",
+                                                    "csv": "value,type\nnew@x.example,BLOCK\n"})
+    assert "1 nouvelle règle" in html.unescape(preview.text)
+
+    user = _sign_in(app, "user@a.example", "en")
+    home = user.get("/me/").text
+    assert "See your quarantined messages" in home and "one's" not in home

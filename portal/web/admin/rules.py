@@ -276,7 +276,7 @@ def rules_update(domain_id: str, kind: str, item_id: str) -> Response:
         with attempt():
             _update(principal, pk, item, kind, request.form)
     except ServiceError as error:
-        detail = "; ".join(e.message for e in error.errors) or error.detail
+        detail = "; ".join(str(e.message) for e in error.errors) or error.detail
         return _page(kind, domain_id, status=error.status, form_errors={"_form": detail})
     flash(_("Saved."), "success")
     return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))

@@ -148,7 +148,7 @@ def folders() -> Response:
     except Forbidden:
         raise
     except Invalid as exc:
-        error = "; ".join(e.message for e in exc.errors) or exc.detail
+        error = "; ".join(str(e.message) for e in exc.errors) or exc.detail
         status, query = 400, pages.printable(query)
     except ServiceError as exc:
         error = exc.detail
