@@ -38,7 +38,7 @@ BAD_EMAIL = {"en": "“foo@” is not a valid email address.", "fr": "« foo@ »
              "ru": "«foo@» — недопустимый адрес эл. почты."}
 NAME_REQUIRED = {"en": "The name is required.", "fr": "Le nom est obligatoire.", "ru": "Имя: обязательное поле."}
 
-IDS = ("A", "B1", "C1", "userA")
+IDS = ("A", "B1", "C1", "userA", "domainA")
 
 CASES = {
     "admin": Case("root", "/admin/admins/new", "/admin/admins/new", {
@@ -120,6 +120,24 @@ CASES = {
                       ("<p>Typed</p>" + "x" * 20001,), "sign", {
                           "en": "The signature may be at most 20000 bytes.",
                           "fr": "La signature fait au plus 20000 octets.", "ru": "Подпись — не более 20000 байт."}),
+    "admin edit": Case("root", "/admin/admins/{domainA}", "/admin/admins/{domainA}", {
+        "display_name": "Typed Name", "email": "foo@", "language": "EN"}, ("Typed Name", "foo@"), "email", BAD_EMAIL),
+    "platform": Case("root", "/admin/domains/{A}/tab/platforms", "/admin/domains/{A}/platforms", {
+        "name": "Typed relay", "transport_dest": "bad host!", "transport_port": "25", "transport_type": "SMTP",
+        "auth_type": "local"}, ("Typed relay", "bad host!"), "transport_dest", {
+            "en": "“bad host!” is not a host name or an IP address.",
+            "fr": "« bad host! » n'est pas un nom d'hôte ni une adresse IP.",
+            "ru": "«bad host!» — не имя узла и не IP-адрес."}),
+    "domain settings": Case("root", "/admin/domains/{A}/tab/settings", "/admin/domains/{A}/settings", {
+        "status": "ENABLED", "description": "Typed description", "outgoing_subnets": "192.0.2.1/24",
+        "wblist_priority": "DOMAIN", "default_language": "EN"}, ("Typed description",), "outgoing_subnets", {
+            "en": "“192.0.2.1/24” has host bits set; did you mean 192.0.2.0/24?",
+            "fr": "« 192.0.2.1/24 » a des bits d'hôte ; vouliez-vous dire 192.0.2.0/24 ?",
+            "ru": "В «192.0.2.1/24» заданы биты узла; может быть, 192.0.2.0/24?"}),
+    "domain admins": Case("root", "/admin/domains/{A}/tab/admins", "/admin/domains/{A}/admins", {
+        "login": "reader-a"}, ("reader-a",), "permissions", {
+            "en": "Give at least one permission.", "fr": "Donnez au moins une permission.",
+            "ru": "Выдайте хотя бы одно право."}),
     "compose": Case("user@a.example", "/me/compose", "/me/compose", {
         "to": "foo@", "subject": "Typed subject", "body": "Typed body"},
         ("foo@", "Typed subject", "Typed body"), "to", BAD_EMAIL),

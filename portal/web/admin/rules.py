@@ -189,7 +189,7 @@ def explain() -> Response:
             result = decisions.decide(current_principal(), args.get("sender", ""), args.get("recipient", ""),
                                       args.get("spf") or None, args.get("dkim") or None)
         except ServiceError as error:
-            errors = error.field_messages() or {"_form": error.detail}
+            errors = forms.messages(error)
     return render("admin/rules/explain.html", "admin/rules/_decision.html", status=400 if errors else 200,
                   form=args, errors=errors, result=result)
 
