@@ -133,7 +133,7 @@ CASES = {
         "wblist_priority": "DOMAIN", "default_language": "EN"}, ("Typed description",), "outgoing_subnets", {
             "en": "“192.0.2.1/24” has host bits set; did you mean 192.0.2.0/24?",
             "fr": "« 192.0.2.1/24 » a des bits d'hôte ; vouliez-vous dire 192.0.2.0/24 ?",
-            "ru": "В «192.0.2.1/24» заданы биты узла; может быть, 192.0.2.0/24?"}),
+            "ru": "В «192.0.2.1/24» заданы биты узла; может быть, 192.0.2.0/24?"}),  # noqa: RUF001
     "domain admins": Case("root", "/admin/domains/{A}/tab/admins", "/admin/domains/{A}/admins", {
         "login": "reader-a"}, ("reader-a",), "permissions", {
             "en": "Give at least one permission.", "fr": "Donnez au moins une permission.",
