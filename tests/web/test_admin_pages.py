@@ -85,7 +85,7 @@ def test_create_admin_errors_keep_input(app: Flask, client: FlaskClient, world: 
         ({"login": "reader-a"}, 409, "already taken"),
         ({"object_name": "c.example"}, 403, "GRANT"),
         ({"object_name": "nowhere.example"}, 400, "No domain is named"),
-        ({"permissions": ["DOMAIN_CREATE"]}, 400, "not a permission of a domain"),
+        ({"permissions": ["DOMAIN_CREATE"]}, 400, "is not a permission that can be given here"),
         ({"object_name": ""}, 400, "at least one authority"),
     ]
     for change, status, message in cases:
