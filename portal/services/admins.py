@@ -86,7 +86,7 @@ def attachable(principal: Principal, target: Admin) -> bool:
     return not target.sys_admin and governs(principal, target)
 
 
-NO_SUCH_ADMIN = "No administrator has this id."
+NO_SUCH_ADMIN = _l("No administrator has this id.")
 
 
 def normalize_login(login: str) -> str:
