@@ -55,7 +55,7 @@ CASES = {
     "broker": Case("root", "/admin/customers", "/admin/brokers", {
         "broker_name": "Broker One", "broker_description": "Typed broker"},
         ("Typed broker",), "broker_name", {"en": "A broker named “Broker One” exists already.",
-                                            "fr": "Un courtier nommé « Broker One » existe déjà.",
+                                            "fr": "Un revendeur nommé « Broker One » existe déjà.",
                                             "ru": "Брокер «Broker One» уже существует."}),
     "token": Case("root", "/account/tokens", "/account/tokens", {"name": "Typed token", "expiration": "2000-01-01"},
                   ("Typed token", "2000-01-01"), "expiration", {
