@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .words import Text, _l
+
 
 class Scope(StrEnum):
     PLATFORM = "PLATFORM"
@@ -26,28 +28,28 @@ class OptionDef:
     type: str  # STRING, TEXT, COLOR, EMAIL, BOOL, URL, LIST, TIMEZONE, HOST
     default: str | None
     scopes: frozenset[Scope]
-    description: str
+    description: Text  # for people: translated on pages, English in the API (`words.english`)
     restricted: bool = False
     values: tuple[str, ...] | None = None
     group: str | None = None
 
 
-def _d(name: str, type_: str, default: str | None, scopes: str, description: str, **kw: object) -> OptionDef:
+def _d(name: str, type_: str, default: str | None, scopes: str, description: Text, **kw: object) -> OptionDef:
     letters = {"P": Scope.PLATFORM, "C": Scope.CUSTOMER, "D": Scope.DOMAIN, "U": Scope.USER}
     return OptionDef(name, type_, default, frozenset(letters[c] for c in scopes), description, **kw)  # type: ignore[arg-type]
 
 
 OPTIONS: dict[str, OptionDef] = {o.name: o for o in (
     _d("APP_URL", "URL", None, "PCD",
-       "Public URL of the portal used in links of mails sent for this scope (else POSTERN_BASE_URL)",
+       _l("Public URL of the portal used in links of mails sent for this scope (else POSTERN_BASE_URL)"),
        restricted=True, group="branding"),
-    _d("DOMAIN_ADMIN", "EMAIL", None, "PD", "Address of the domain's administrator, shown to users for help"),
-    _d("SUPPORT_EMAIL", "EMAIL", None, "PCD", "Support address shown in the user portal and in mails"),
-    _d("DIGEST_FREQUENCY", "LIST", "DAILY", "PCDU", "How often users receive their quarantine digest",
+    _d("DOMAIN_ADMIN", "EMAIL", None, "PD", _l("Address of the domain's administrator, shown to users for help")),
+    _d("SUPPORT_EMAIL", "EMAIL", None, "PCD", _l("Support address shown in the user portal and in mails")),
+    _d("DIGEST_FREQUENCY", "LIST", "DAILY", "PCDU", _l("How often users receive their quarantine digest"),
        values=("NEVER", "DAILY", "WEEKLY"), group="notifications"),
-    _d("SPAM_REPORT_ADDRESS", "EMAIL", None, "PCD", "Where 'report as spam' forwards a message", group="reports"),
-    _d("HAM_REPORT_ADDRESS", "EMAIL", None, "PCD", "Where 'not spam' forwards a released message", group="reports"),
-    _d("BRAND_COLOR", "COLOR", "#1e88e5", "PCD", "Accent colour of the user portal", group="branding"),
-    _d("LOGO_URL", "URL", None, "PCD", "Logo shown in the user portal (https)", group="branding"),
-    _d("TIMEZONE", "TIMEZONE", "UTC", "PCDU", "Time zone of dates in the portal and in digests"),
+    _d("SPAM_REPORT_ADDRESS", "EMAIL", None, "PCD", _l("Where 'report as spam' forwards a message"), group="reports"),
+    _d("HAM_REPORT_ADDRESS", "EMAIL", None, "PCD", _l("Where 'not spam' forwards a released message"), group="reports"),
+    _d("BRAND_COLOR", "COLOR", "#1e88e5", "PCD", _l("Accent colour of the user portal"), group="branding"),
+    _d("LOGO_URL", "URL", None, "PCD", _l("Logo shown in the user portal (https)"), group="branding"),
+    _d("TIMEZONE", "TIMEZONE", "UTC", "PCDU", _l("Time zone of dates in the portal and in digests")),
 )}

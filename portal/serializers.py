@@ -46,6 +46,7 @@ from .services import admins, domains, options, platforms, wblist
 from .services import email_aliases as email_alias_service
 from .services.decisions import Considered, Decision
 from .services.principal import Principal
+from .words import english
 
 ADMIN_COLUMNS = [
     ("id", lambda a: ids.encode(a.id)), ("login", lambda a: a.login), ("displayName", lambda a: a.display_name),
@@ -181,7 +182,7 @@ def option_out(resolved: options.Resolved) -> OptionOut:
             ptf_scope=Scope.PLATFORM in d.scopes, url_scope=False, customer_scope=Scope.CUSTOMER in d.scopes,
             domain_scope=Scope.DOMAIN in d.scopes, user_scope=Scope.USER in d.scopes, restricted=d.restricted,
             group=d.group, name=d.name, type=d.type, values=list(d.values) if d.values else None,
-            description=d.description,
+            description=english(d.description),
         ),
     )
 

@@ -21,15 +21,14 @@ class Text:
 
     __slots__ = ("msgid", "num", "plural", "values")
 
-    def __init__(self, msgid: str, plural: str | None = None, num: int | None = None, **values: Any) -> None:
-        self.msgid, self.plural, self.num, self.values = msgid, plural, num, values
+    def __init__(self, msgid: str, plural: str | None = None, num: int | None = None, /, **values: Any) -> None:
+        self.msgid, self.plural, self.num, self.values = msgid, plural, num, values  # `num` may also be a value
 
     def english(self) -> str:
         values = {k: english(v) for k, v in self.values.items()}
         source = self.msgid
-        if self.plural is not None and self.num != 1:
-            source = self.plural
-        if self.num is not None:
+        if self.plural is not None and self.num is not None:
+            source = self.msgid if self.num == 1 else self.plural
             values.setdefault("num", self.num)
         return source % values if values else source
 
@@ -109,6 +108,9 @@ VALUES: dict[str, Text] = {
     "DELETED": _l("Deleted"),
     "PENDING": _l("Pending"),
     "PROTECTED": _l("Protected"),
+    "NEVER": _l("Never"),
+    "DAILY": _l("Daily"),
+    "WEEKLY": _l("Weekly"),
     "BROKER": _l("Broker"),
     "CUSTOMER": _l("Customer"),
     "DOMAIN": _l("Domain"),
@@ -119,6 +121,15 @@ VALUES: dict[str, Text] = {
     "URIDNSBL_SKIP_DOMAIN": _l("Skip the URI blocklist check"),
     "WHITELIST_URI_HOST": _l("Trust the host"),
     "BLACKLIST_URI_HOST": _l("Block the host"),
+    # why a message is held (X-Quarantine-Reason)
+    "SPAM": _l("spam"),
+    "VIRUS": _l("virus"),
+    "ADVERT": _l("advertising"),
+    "BLACKLISTED": _l("blocked sender"),
+    "SENDER_VERIFY": _l("unverified sender"),
+    "BAD_HEADERS": _l("bad headers"),
+    "BAD_ENCODING": _l("bad encoding"),
+    "BAD_ATTACHMENTS": _l("forbidden attachment"),
 }
 
 

@@ -25,14 +25,15 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 SAME_AS_ENGLISH: dict[str, set[str]] = {
     "fr": {"Action", "action", "Actions", "Alias", "Arguments", "Audit", "Code", "Date", "Description", "Expression",
            "Important", "Message", "Option", "Options", "Pages", "Permissions", "Port", "Score", "Services", "Spam",
-           "Transport", "Type"},
-    "de": {"Administrator", "Alias", "Broker", "Code", "Domains", "Fallback", "Host", "Name", "Option", "Port",
-           "Relay", "Spam", "Status", "System"},
-    "es": {"Alias", "Error", "General", "Host", "Relay", "Spam"},
+           "Transport", "Type", "Menu", "spam",
+           "virus"},
+    "de": {"Administrator", "Alias", "Broker", "Code", "Domain", "Domains", "Fallback", "Host", "Name", "Option",
+           "Port", "Relay", "Spam", "Status", "System"},
+    "es": {"Alias", "Error", "General", "Host", "Relay", "Spam", "spam", "virus"},
     "da": {"Administrator", "Alias", "Broker", "Database", "Platform", "Port", "Score", "Send", "Spam", "Status",
-           "System", "Test", "Type"},
+           "System", "Test", "Type", "Menu", "spam", "virus"},
     "nb": {"Administrator", "Alias", "Broker", "Database", "Policy", "Port", "Send", "Spam", "Status", "System",
-           "Test", "Type"},
+           "Test", "Type", "spam", "virus"},
     "ru": set(),
 }
 # gettext's plural rules as every catalog tool writes them (CLDR's extra French/Spanish form for millions is not

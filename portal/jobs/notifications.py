@@ -11,6 +11,7 @@ from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
+from flask_babel import force_locale, gettext
 
 from ..extensions import db
 from ..models import MailUser
@@ -26,15 +27,17 @@ def send_welcome(user_id: int) -> str | None:
         return None
     base = current_app.config["BASE_URL"]
     sender = current_app.config.get("MAIL_FROM", "postern@localhost")
+    with force_locale(user.language.lower()):  # the words are ours: in the recipient's language
+        subject = gettext("Your Postern account")
+        text = gettext("Hello %(name)s,\n\nYour account %(email)s on the Postern mail-security portal is ready: "
+                       "%(url)s\nThere you can see the messages held for you, release them and choose your "
+                       "senders.\n", name=user.firstname or user.email, email=user.email, url=f"{base}/me/login")
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = user.email
-    message["Subject"] = "Your Postern account"
+    message["Subject"] = subject
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    message.set_content(
-        f"Hello {user.firstname or user.email},\n\n"
-        f"Your account {user.email} on the Postern mail-security portal is ready: {base}/me/login\n"
-        "There you can see the messages held for you, release them and choose your senders.\n")
+    message.set_content(text)
     delivery.deliver(user, sender, [user.email], message.as_bytes())
     return str(message["Message-ID"])

@@ -27,7 +27,7 @@ LABELS: dict[str, Text] = {
     "displayName": _l("The display name"),
     "domainId": _l("The domain"),
     "duration": _l("The duration"),
-    "email": _l("The e-mail address"),
+    "email": _l("The email address"),
     "enabled": _l("Enabled"),
     "expiration": _l("The expiry date"),
     "externalId": _l("The external id"),
@@ -78,6 +78,11 @@ def label(loc: tuple[int | str, ...]) -> Text:
     return LABELS.get(name) or _l("The field “%(name)s”", name=field_path(loc))
 
 
+def required(field: str) -> Text:
+    """"The name is required.": a field left empty, named for people."""
+    return _l("%(field)s is required.", field=label(tuple(field.split("."))))
+
+
 def _choices(expected: str) -> str:
     return expected.replace("'", "").replace(" or ", ", ")
 
@@ -107,10 +112,10 @@ def message_for(loc: tuple[int | str, ...], kind: str, ctx: dict[str, Any], valu
     if kind == "value_error":
         if "control characters" in str(ctx.get("error", "")):
             return _l("%(field)s must not contain control characters (such as line breaks).", field=field)
-        if "email address" in str(ctx.get("reason", "")) or "email address" in str(ctx.get("error", "")):
+        if "reason" in ctx:  # EmailStr's refusal (a ValueError of ours carries `error` instead)
             if not shown:
                 return _l("%(field)s is required.", field=field)
-            return _l("“%(value)s” is not a valid e-mail address.", value=shown)
+            return _l("“%(value)s” is not a valid email address.", value=shown)
         return _l("%(field)s is not valid.", field=field)
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return _l("%(field)s must be a whole number.", field=field)

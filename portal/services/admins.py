@@ -86,7 +86,7 @@ def attachable(principal: Principal, target: Admin) -> bool:
     return not target.sys_admin and governs(principal, target)
 
 
-NO_SUCH_ADMIN = "No administrator has this id."
+NO_SUCH_ADMIN = _l("No administrator has this id.")
 
 
 def normalize_login(login: str) -> str:
@@ -210,7 +210,8 @@ def _check_grant(principal: Principal, authority: AuthorityIn, where: str) -> tu
         raise Forbidden.on(f"{prefix}objectId", _l("You need the GRANT permission on this object."))
     allowed = {str(p) for p in permissions_for_scope(object_type)}
     errors = [
-        FieldError(f"{prefix}permissions[{i}]", f"{name!r} is not a permission of a {object_type.lower()}.")
+        FieldError(f"{prefix}permissions[{i}]", _l("“%(name)s” is not a permission that can be given here.",
+                                                   name=name))
         for i, name in enumerate(authority.permissions) if name not in allowed
     ]
     if errors:

@@ -22,6 +22,7 @@ from ..models import AttachmentRule, Domain, UriRule
 from ..permissions import Permission
 from ..schemas.common import wire_name
 from ..schemas.rules import FilterAttachmentAdd, FilterUriBlAdd
+from ..schemas.validation import required
 from ..words import _l
 from . import domains, names
 from .changes import rules_changed
@@ -58,7 +59,8 @@ def safe_regex(pattern: str, field: str) -> str:
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise Invalid.on(field, f"Not a valid regular expression: {exc}.") from exc
+        raise Invalid.on(field, _l("“%(value)s” is not a valid regular expression (%(why)s).", value=pattern,
+                                   why=str(exc))) from exc
     except (OverflowError, RecursionError, MemoryError) as exc:  # `a{99999999999}`, thousands of nested groups
         raise Invalid.on(field, _l("Not a valid regular expression: a repeat count or nesting is too large.")) from exc
     if any(int(n) > MAX_REPEAT for pair in _COUNT.findall(pattern) for n in pair if n):
@@ -111,7 +113,7 @@ def _values(kind: RuleKind, data: FilterAttachmentAdd | FilterUriBlAdd, rule: An
         else:
             value = getattr(rule, name) if rule is not None else DEFAULTS.get(name)
         if value is None and name in kind.identity:
-            raise Invalid.on(wire_name(name), _l("Required."))
+            raise Invalid.on(wire_name(name), required(wire_name(name)))
         values[name] = value
     return values
 
@@ -225,7 +227,7 @@ def plan_import(kind_name: str, principal: Principal, domain_pk: int, items: lis
             continue
         identity = tuple(values[name] for name in kind.identity)
         if identity in seen:
-            errors.append(FieldError(f"line {n}.filter", "The same rule is given twice."))
+            errors.append(FieldError(f"line {n}.filter", _l("The same rule is given twice.")))
             continue
         seen.add(identity)
         rows.append(values)

@@ -13,6 +13,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Broker, Customer, Domain
 from ..permissions import ObjectType, Permission
+from ..schemas import validation
 from ..words import _l
 from .listing import ListSpec
 from .principal import Principal
@@ -29,7 +30,7 @@ def _text(value: str | None, field: str, *, required: bool, limit: int = 255) ->
     value = (value or "").strip()
     if not value:
         if required:
-            raise Invalid.on(field, _l("Required."))
+            raise Invalid.on(field, validation.required(field))
         return None
     if len(value) > limit or any(ord(c) < 32 for c in value):
         raise Invalid.on(field, _l("At most %(num)d printable characters.", num=limit))

@@ -119,7 +119,8 @@ def _recipients(principal: Principal, alias: EmailAlias, values: list[str],
             continue
         kind = _kind(principal, email)
         if email == alias.email or _reaches(email, alias.email):
-            errors.append(FieldError(field, f"{email} delivers back to {alias.email}: that would loop."))
+            errors.append(FieldError(field, _l("%(email)s delivers back to %(alias)s: that would loop.", email=email,
+                                               alias=alias.email)))
             continue
         existing.add(email)
         added.append(EmailAliasRecipient(email=email, type=kind))

@@ -55,10 +55,10 @@ def _paging(args: Mapping[str, str], max_page_size: int, errors: list[FieldError
         try:
             value = int(raw)
         except ValueError:
-            errors.append(FieldError(name, "Must be a whole number."))
+            errors.append(FieldError(name, _l("Must be a whole number.")))
             continue
         if not low <= value <= high:
-            errors.append(FieldError(name, f"Must be between {low} and {high}."))
+            errors.append(FieldError(name, _l("Must be between %(low)d and %(high)d.", low=low, high=high)))
             continue
         values[name] = value
     return values["offset"], values["pageSize"]
@@ -80,15 +80,16 @@ def parse(args: Mapping[str, str], spec: ListSpec, max_page_size: int) -> ListPa
     params.offset, params.page_size = _paging(args, max_page_size, errors)
     sort = args.get("sort") or spec.default_sort
     if sort.lstrip("-") not in spec.sorts:
-        errors.append(FieldError("sort", f"Sort by one of: {', '.join(sorted(spec.sorts))} (prefix - to reverse)."))
+        errors.append(FieldError("sort", _l("Sort by one of: %(choices)s (prefix - to reverse).",
+                                            choices=", ".join(sorted(spec.sorts)))))
     params.sort = sort
     given = [name for name in spec.filters if args.get(name) not in (None, "")]
     if len(given) > 1:
-        errors.append(FieldError(given[1], "Only one filter is allowed."))
+        errors.append(FieldError(given[1], _l("Only one filter is allowed.")))
     elif given:
         params.filter_name, params.filter_value = given[0], args[given[0]]
         if len(params.filter_value) > 255 or any(ord(c) < 32 for c in params.filter_value):
-            errors.append(FieldError(given[0], "Must be at most 255 printable characters."))
+            errors.append(FieldError(given[0], _l("Must be at most 255 printable characters.")))
     if errors:
         raise Invalid(_l("Invalid list parameters."), errors)
     return params

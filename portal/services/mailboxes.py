@@ -178,10 +178,11 @@ def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
         offset, page_size = 0, listing.DEFAULT_PAGE_SIZE
     sort = args.get("sort") or "-sentDate"
     if sort.lstrip("-") not in MESSAGE_SORTS:
-        errors.append(FieldError("sort", f"Sort by one of: {', '.join(MESSAGE_SORTS)} (prefix - to reverse)."))
+        errors.append(FieldError("sort", _l("Sort by one of: %(choices)s (prefix - to reverse).",
+                                            choices=", ".join(MESSAGE_SORTS))))
     operator = (args.get("operator") or "AND").upper()
     if operator not in OPERATORS:
-        errors.append(FieldError("operator", "Must be AND, OR or NOT."))
+        errors.append(FieldError("operator", _l("Must be one of: %(choices)s.", choices="AND, OR, NOT")))
     dates: dict[str, datetime | None] = {}
     for name in ("receivedAfter", "receivedBefore"):
         raw = args.get(name)
@@ -190,16 +191,16 @@ def search_from(args: Mapping[str, str]) -> tuple[Search, str, int, int]:
             try:
                 dates[name] = from_ms(int(raw))
             except (ValueError, OverflowError, OSError):
-                errors.append(FieldError(name, "Give a date in epoch milliseconds."))
+                errors.append(FieldError(name, _l("Give a date in epoch milliseconds.")))
     texts: dict[str, str | None] = {}
     for name in ("from", "to", "cc", "subject", "body", "id"):
         value = args.get(name) or None
         if value is not None and (len(value) > 255 or any(ord(c) < 32 for c in value)):
-            errors.append(FieldError(name, "At most 255 printable characters."))
+            errors.append(FieldError(name, _l("Must be at most 255 printable characters.")))
         texts[name] = value
     reason = (args.get("reason") or "").upper() or None
     if reason is not None and reason not in REASONS:
-        errors.append(FieldError("reason", f"One of: {', '.join(REASONS)}."))
+        errors.append(FieldError("reason", _l("Must be one of: %(choices)s.", choices=", ".join(REASONS))))
     if errors:
         raise Invalid(_l("Invalid search."), errors)
     search = Search(reason=reason, received_after=dates["receivedAfter"], received_before=dates["receivedBefore"],

@@ -82,7 +82,7 @@ def address(value: str, field: str) -> str:
     raw = value.strip()
     local, sep, domain = raw.rpartition("@")
     if not sep or not local or len(local) > 64 or not _LOCAL.match(local):
-        raise Invalid.on(field, _l("“%(value)s” is not a valid e-mail address.", value=value))
+        raise Invalid.on(field, _l("“%(value)s” is not a valid email address.", value=value))
     return f"{local.lower()}@{domain_name(domain, field)}"
 
 
@@ -95,7 +95,7 @@ def address_or_domain(value: str, field: str) -> str:
     try:
         return domain_name(value, field)
     except Invalid:
-        raise Invalid.on(field, _l("“%(value)s” is neither an e-mail address nor a domain name.",
+        raise Invalid.on(field, _l("“%(value)s” is neither an email address nor a domain name.",
                                    value=value)) from None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import select
 
@@ -10,6 +10,7 @@ from ..errors import Invalid
 from ..extensions import db
 from ..models import Broker, Customer, Domain
 from ..permissions import ObjectType
+from ..words import Text, _l
 
 MODELS: dict[ObjectType, type[Broker] | type[Customer] | type[Domain]] = {
     ObjectType.BROKER: Broker,
@@ -36,12 +37,19 @@ def names(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
     return found
 
 
+NOT_NAMED: dict[ObjectType, Callable[[str], Text]] = {
+    ObjectType.BROKER: lambda name: _l("No broker is named “%(name)s”.", name=name),
+    ObjectType.CUSTOMER: lambda name: _l("No customer is named “%(name)s”.", name=name),
+    ObjectType.DOMAIN: lambda name: _l("No domain is named “%(name)s”.", name=name),
+}
+
+
 def find_by_name(object_type: ObjectType, name: str, field: str) -> int:
     """The id of the object with that name; a customer name must be unambiguous."""
     model = MODELS[object_type]
     ids = db.session.scalars(select(model.id).where(model.name == name.strip()).limit(2)).all()
     if not ids:
-        raise Invalid.on(field, f"No {object_type.lower()} is named {name!r}.")
+        raise Invalid.on(field, NOT_NAMED[object_type](name.strip()))
     if len(ids) > 1:
-        raise Invalid.on(field, f"Several {object_type.lower()}s are named {name!r}.")
+        raise Invalid.on(field, _l("Several customers are named “%(name)s”.", name=name.strip()))
     return ids[0]

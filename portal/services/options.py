@@ -74,7 +74,7 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
         try:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise Invalid.on(field, _l("“%(value)s” is not a valid e-mail address.", value=value)) from exc
+            raise Invalid.on(field, _l("“%(value)s” is not a valid email address.", value=value)) from exc
     if definition.name == "LOGO_URL":  # shown in pages, its origin allowed for images: https only
         return branding.logo_url(value, field)
     if kind == "URL":

@@ -22,7 +22,7 @@ from ..errors import Forbidden, Invalid, PreconditionFailed, ServiceError
 from ..models import MailUser
 from ..schemas.rules import SenderRuleType
 from ..unit_of_work import attempt
-from ..words import _l
+from ..words import Message, _l
 from . import mailboxes, names, release, scanner, wblist
 from .principal import Principal
 
@@ -44,7 +44,7 @@ class Action(StrEnum):
 class Outcome:
     released: list[str] = field(default_factory=list)
     infected: list[str] = field(default_factory=list)  # left: they need an explicit choice each
-    failed: dict[str, str] = field(default_factory=dict)  # message id -> why
+    failed: dict[str, Message] = field(default_factory=dict)  # message id -> why (words for people)
     deleted: int = 0
     rules: list[str] = field(default_factory=list)  # senders allowed or blocked
     postponed: list[str] = field(default_factory=list)  # not tried: the selection's time budget ran out
@@ -63,7 +63,7 @@ def _rule(owner: wblist.Owner, sender: str, kind: SenderRuleType, outcome: Outco
         value = names.address(sender, "value")
         wblist.put(owner, value, kind, "From the quarantine")
     except (Invalid, ValidationError):
-        outcome.failed[sender] = "not an address a rule can name"
+        outcome.failed[sender] = _l("not an address a rule can name")
         return
     if value not in outcome.rules:
         outcome.rules.append(value)

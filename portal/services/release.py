@@ -38,6 +38,7 @@ from ..extensions import db
 from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
 from ..unit_of_work import apart
+from ..words import _l
 from . import delivery, mailboxes, scanner
 from .header_words import encoded_words
 from .principal import Principal
@@ -48,7 +49,7 @@ SENDING, DELIVERED = "sending", "delivered"  # states of a Release row
 ALREADY, IN_FLIGHT = "already", "in flight"  # what a claim may find instead
 CLAIM_MARGIN_SECONDS = 30
 RETRY_AFTER_SECONDS = 5  # what a request answering "being released" suggests
-IN_FLIGHT_DETAIL = "The message is being released by another request; try again in a moment."
+IN_FLIGHT_DETAIL = _l("The message is being released by another request; try again in a moment.")
 
 VERDICT_HEADERS = ("X-Spam-Score", "X-Spam-Status", "X-Spam-Flag", "X-Spam-Level", "X-Quarantine-Reason",
                    "X-Virus-Name", "X-Virus-Status")

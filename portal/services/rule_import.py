@@ -20,6 +20,7 @@ from ..errors import FieldError, Invalid
 from ..extensions import db
 from ..schemas.common import wire_name
 from ..schemas.rules import FilterSenderAdd
+from ..schemas.validation import message_for
 from ..words import _l
 from . import content_rules, names, wblist
 
@@ -69,8 +70,8 @@ def parse(text: str) -> list[FilterSenderAdd]:
             try:
                 data["expireAt"] = _ms(row["expireAt"])
             except ValueError:
-                errors.append(FieldError(f"line {n}.expireAt",
-                                         "Give a date-time such as 2026-12-31T23:59:00Z, or epoch milliseconds."))
+                errors.append(FieldError(f"line {n}.expireAt", _l("Give a date-time such as 2026-12-31T23:59:00Z, "
+                                                                  "or epoch milliseconds.")))
         if row.get("description"):
             data["description"] = row["description"]
         if row.get("spfOn"):
@@ -84,7 +85,8 @@ def parse(text: str) -> list[FilterSenderAdd]:
         try:
             items.append(FilterSenderAdd.model_validate(data))
         except ValidationError as exc:
-            errors += [FieldError(f"line {n}.{wire_name(str(e['loc'][0]))}", e["msg"])
+            errors += [FieldError(f"line {n}.{wire_name(str(e['loc'][0]))}",
+                                  message_for(e["loc"], e["type"], e.get("ctx") or {}, e.get("input")))
                        for e in exc.errors(include_url=False)]
     if errors:
         raise Invalid(_l("The CSV has errors."), errors)
@@ -99,7 +101,8 @@ def parse_content(kind_name: str, text: str) -> list[Any]:
         try:
             items.append(schema.model_validate({k: v for k, v in row.items() if k != "id" and v}))
         except ValidationError as exc:
-            errors += [FieldError(f"line {n}.{e['loc'][0] if e['loc'] else 'csv'}", e["msg"])
+            errors += [FieldError(f"line {n}.{e['loc'][0] if e['loc'] else 'csv'}",
+                                  message_for(e["loc"], e["type"], e.get("ctx") or {}, e.get("input")))
                        for e in exc.errors(include_url=False)]
     if errors:
         raise Invalid(_l("The CSV has errors."), errors)

@@ -155,7 +155,7 @@ def _recipients(data: SmtpMessageIn) -> dict[str, list[str]]:
                 seen.add(address)
                 result[field].append(address)
     if not seen and not errors:
-        errors.append(FieldError("to", "Give at least one recipient."))
+        errors.append(FieldError("to", _l("Give at least one recipient.")))
     if errors:
         raise Invalid(_l("Invalid recipients."), errors)
     return result

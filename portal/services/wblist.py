@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import Domain, MailUser, SenderRule
 from ..permissions import EndUserPermission, ObjectType, Permission
 from ..schemas.rules import FilterSenderAdd, FilterSenderItem, SenderRuleType
-from ..words import _l
+from ..words import _l, english
 from . import domains, names
 from .changes import rules_changed
 from .listing import ListSpec
@@ -131,7 +131,7 @@ def _build(items: list[tuple[Owner, FilterSenderAdd]], prefix: str = "") -> list
         rules.append({"owner_key": owner.key, "domain_id": owner.domain.id,
                       "user_id": owner.user.id if owner.user else None, **values})
     if errors:
-        raise Invalid("Invalid rules: " + "; ".join(f"{e.field}: {e.message}" for e in errors[:5]), errors)
+        raise Invalid("Invalid rules: " + "; ".join(f"{e.field}: {english(e.message)}" for e in errors[:5]), errors)
     return rules
 
 

@@ -67,5 +67,5 @@ def test_domain_journey(app: Flask, page: Page, live_url: str, world: World) -> 
     expect(page.locator("#deleted-banner")).to_contain_text("It will be purged on")
     page.click("button:has-text('Revert the deletion')")
     expect(page.locator("#deleted-banner")).to_have_count(0)
-    expect(page.locator("h1 .badge")).to_have_text("enabled")
+    expect(page.locator("h1 .badge")).to_have_text("Enabled")
     expect(page).to_have_url(re.compile(r"/tab/settings$"))

@@ -17,7 +17,7 @@ from tests.world import World
 def test_reach_answers_pass_403_or_404(app: Flask, world: World) -> None:
     reader = principal_for_admin(db.session.get(Admin, world.pk["readerA"]))
     reader.reach(world.pk["A"], Permission.DOMAIN_READ)  # held: passes
-    with pytest.raises(Forbidden, match=r"^You need DOMAIN_EDIT on this domain\.$"):
+    with pytest.raises(Forbidden, match=r"^You need the DOMAIN_EDIT permission on this domain\.$"):
         reader.reach(world.pk["A"], Permission.DOMAIN_EDIT)  # seen, not allowed
     with pytest.raises(Forbidden, match=r"^Editing is refused\.$"):
         reader.reach(world.pk["A"], Permission.DOMAIN_EDIT, refused="Editing is refused.")

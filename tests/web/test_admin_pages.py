@@ -32,7 +32,7 @@ def test_list_live_search_returns_a_fragment(client: FlaskClient, world: World) 
     assert "<html" not in fragment.text
     assert "reader-a" in fragment.text and "admin-b" not in fragment.text
     assert "1 administrator" in fragment.text
-    assert '<span class="badge">domain a.example</span>' in fragment.text  # its authorities, named
+    assert '<span class="badge">Domain a.example</span>' in fragment.text  # its authorities, named
     boosted = client.get("/admin/admins", headers={"HX-Request": "true", "HX-Boosted": "true"})
     assert "<html" in boosted.text
 
@@ -85,7 +85,7 @@ def test_create_admin_errors_keep_input(app: Flask, client: FlaskClient, world: 
         ({"login": "reader-a"}, 409, "already taken"),
         ({"object_name": "c.example"}, 403, "GRANT"),
         ({"object_name": "nowhere.example"}, 400, "No domain is named"),
-        ({"permissions": ["DOMAIN_CREATE"]}, 400, "not a permission of a domain"),
+        ({"permissions": ["DOMAIN_CREATE"]}, 400, "is not a permission that can be given here"),
         ({"object_name": ""}, 400, "at least one authority"),
     ]
     for change, status, message in cases:

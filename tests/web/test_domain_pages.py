@@ -77,7 +77,7 @@ def test_aliases_tab(app: Flask, client: FlaskClient, world: World) -> None:
     url = f"/admin/domains/{world.id('A')}/aliases"
     assert client.post(url, data={"csrf_token": token, "alias": "second-a.example"}).status_code == 302
     taken = client.post(url, data={"csrf_token": token, "alias": "b.example"})
-    assert taken.status_code == 409 and "already exists" in taken.text
+    assert taken.status_code == 409 and "exists already" in taken.text
     page = client.get(f"/admin/domains/{world.id('A')}/tab/aliases")
     assert "second-a.example" in page.text and "hx-confirm" in page.text
     alias = re.search(r"/aliases/([A-Za-z0-9]+)/delete", page.text).group(1)

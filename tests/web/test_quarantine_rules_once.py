@@ -81,7 +81,7 @@ def test_bulk_release_leaves_a_message_in_flight(app: Flask, client: FlaskClient
         db.session.commit()
     token = _login(client)
     done = client.post("/me/quarantine/bulk", data={"csrf_token": token, "action": "release", "ids": ["clean"]})
-    assert release.IN_FLIGHT_DETAIL in client.get(done.headers["Location"]).text and held.messages == []
+    assert str(release.IN_FLIGHT_DETAIL) in client.get(done.headers["Location"]).text and held.messages == []
     single = client.post("/me/quarantine/release", data={"csrf_token": token, "id": "clean"})
     assert "being released right now" in client.get(single.headers["Location"]).text and held.messages == []
 

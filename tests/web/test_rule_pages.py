@@ -85,7 +85,7 @@ def test_explain_page(client: FlaskClient, world: World) -> None:
                           headers={"HX-Request": "true"})
     assert "<html" not in fragment.text and "verdict-allow" in fragment.text
     bad = client.get("/admin/explain?sender=nope&recipient=user@a.example")
-    assert bad.status_code == 400 and "not an email address" in bad.text
+    assert bad.status_code == 400 and "is not a valid email address" in bad.text
 
 
 def test_csv_import_with_preview(app: Flask, client: FlaskClient, world: World) -> None:

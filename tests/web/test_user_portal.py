@@ -83,8 +83,8 @@ def test_menu_and_home_follow_the_domain_grants(app: Flask, client: FlaskClient,
         assert shown in menu
     for hidden in ('href="/me/folders"', 'href="/me/senders"'):
         assert hidden not in menu and hidden not in home
-    assert "Send mail from the portal" in home and "See one&#39;s quarantined messages" in home
-    assert "Edit one&#39;s signature" not in home and "My signature" not in home
+    assert "Send mail from the portal" in home and "See your quarantined messages" in home
+    assert "Edit your signature" not in home and "My signature" not in home
 
 
 def test_admin_is_sent_to_admin_pages(client: FlaskClient, world: World) -> None:

@@ -46,7 +46,7 @@ def account() -> Response:
             flash(_("Your account was saved."), "success")
             return redirect(url_for("admin.account"))
         except ServiceError as error:
-            errors, status = error.field_messages() or {"_form": error.detail}, error.status
+            errors, status = forms.messages(error), error.status
     return render("admin/account/profile.html", status=status, me=me, form=request.form, errors=errors,
                   languages=LANGUAGES)
 
@@ -75,7 +75,7 @@ def my_tokens_create() -> Response:
             token, value = tokens.create(principal, me.id, body.name, body.expiration)
     except ServiceError as error:
         return render("admin/account/tokens.html", status=error.status, rows=tokens.list_for(principal, me.id),
-                      form=request.form, errors=error.field_messages() or {"_form": error.detail}, new_value=None)
+                      form=request.form, errors=forms.messages(error), new_value=None)
     return render("admin/account/tokens.html", rows=tokens.list_for(principal, me.id), form={}, errors={},
                   new_value=value, new_name=token.name)
 

@@ -82,7 +82,7 @@ def admin_new() -> Response:
             flash(_("Administrator %(login)s was created.", login=admin.login), "success")
             return redirect(url_for("admin.admin_edit", admin_id=ids.encode(admin.id)))
         except ServiceError as error:
-            errors = error.field_messages() or {"_form": error.detail}
+            errors = forms.messages(error)
             status = error.status
     return render("admin/admins/new.html", status=status,
                   **_form_context(form=request.form, errors=errors, is_sysadmin=principal.is_sysadmin))
@@ -128,7 +128,7 @@ def admin_update(admin_id: str) -> Response:
     except ServiceError as error:
         target = admins.get(principal, pk)
         return render("admin/admins/edit.html", status=error.status, **_edit_context(
-            target, form=request.form, errors=error.field_messages() or {"_form": error.detail}))
+            target, form=request.form, errors=forms.messages(error)))
     flash(_("Changes saved."), "success")
     return redirect(url_for("admin.admin_edit", admin_id=admin_id))
 

@@ -17,6 +17,7 @@ from ...options import OPTIONS, Scope
 from ...permissions import ObjectType, Permission
 from ...services import customers, options
 from ...unit_of_work import attempt
+from .. import forms
 from ..listing import list_page
 from ..render import render
 from ..session import current_principal
@@ -46,7 +47,7 @@ def customer_create() -> Response:
             customer = customers.create_customer(current_principal(), broker_id, form.get("name", ""),
                                                  form.get("description"), form.get("external_id"))
     except ServiceError as error:
-        return _list(error.status, form=form, form_errors=error.field_messages() or {"_form": error.detail})
+        return _list(error.status, form=form, form_errors=forms.messages(error))
     flash(_("Customer %(name)s created.", name=customer.name), "success")
     return redirect(url_for("admin.customer_page", customer_id=ids.encode(customer.id)))
 

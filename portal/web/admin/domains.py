@@ -81,7 +81,7 @@ def domain_new() -> Response:
             flash(_("Domain %(name)s was created.", name=domain.name), "success")
             return redirect(url_for("admin.domain_tab", domain_id=ids.encode(domain.id), tab="settings"))
         except ServiceError as error:
-            errors, status = error.field_messages() or {"_form": error.detail}, error.status
+            errors, status = forms.messages(error), error.status
     return render("admin/domains/new.html", status=status, form=request.form, errors=errors,
                   customers=_creatable_customers(), languages=LANGUAGES,
                   statuses=[s.value for s in DomainStatus if s != DomainStatus.DELETED])
@@ -157,7 +157,7 @@ def _failed(domain_id: str, tab: str, error: ServiceError, **extra: Any) -> Resp
     """The tab again with the error (the call ran in `attempt()`: nothing it wrote is left)."""
     domain = _domain(domain_id)
     return _render_tab(domain, tab, status=error.status,
-                       errors=error.field_messages() or {"_form": error.detail}, **extra)
+                       errors=forms.messages(error), **extra)
 
 
 @bp.post("/admin/domains/<domain_id>/settings")
@@ -196,7 +196,7 @@ def domain_delete(domain_id: str) -> Response:
             domains.delete(current_principal(), domain.id, ignore_mx=request.form.get("ignore_mx") == "on")
     except ServiceError as error:
         return render("admin/domains/delete.html", status=error.status, domain=_domain(domain_id),
-                      domain_id=domain_id, errors=error.field_messages() or {"_form": error.detail})
+                      domain_id=domain_id, errors=forms.messages(error))
     return _after(domain_id, "settings", _("The domain is deleted; it can be restored until its purge date."))
 
 

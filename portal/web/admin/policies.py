@@ -56,7 +56,7 @@ def policy_new(domain_id: str) -> Response:
         with attempt():
             policy = policies.create(principal, domain, forms.parse(PolicyIn, policy_form.parse(request.form)))
     except ServiceError as error:
-        return _page(domain, None, request.form.to_dict(), error.field_messages() or {"_form": error.detail},
+        return _page(domain, None, request.form.to_dict(), forms.messages(error),
                      error.status)
     flash(_("Policy %(name)s was created.", name=policy.name), "success")
     return redirect(url_for("admin.domain_tab", domain_id=domain_id, tab="policies"))
@@ -75,7 +75,7 @@ def policy_edit(policy_id: str) -> Response:
     except ServiceError as error:
         policy = policies.get(principal, ids.decode(policy_id))
         return _page(policy.domain, policy, request.form.to_dict(),
-                     error.field_messages() or {"_form": error.detail}, error.status)
+                     forms.messages(error), error.status)
     flash(_("Policy saved."), "success")
     return redirect(url_for("admin.policy_edit", policy_id=policy_id))
 

@@ -9,6 +9,7 @@ from ... import ids
 from ...errors import ServiceError
 from ...services import providers
 from ...unit_of_work import attempt
+from .. import forms
 from ..render import render
 from ..session import current_principal
 from .blueprint import bp
@@ -32,7 +33,7 @@ def provider_create() -> Response:
             provider = providers.create(current_principal(), request.form.get("name", ""),
                                         request.form.get("spf_provider", ""))
     except ServiceError as error:
-        return _page(error.status, error.field_messages() or {"_form": error.detail}, request.form)
+        return _page(error.status, forms.messages(error), request.form)
     flash(_("Provider %(name)s added.", name=provider.name), "success")
     return redirect(url_for("admin.providers_list"))
 

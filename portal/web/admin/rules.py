@@ -59,7 +59,8 @@ KINDS: dict[str, Kind] = {
         (_l("Description"), lambda r: r.description or "")],
         serializers.ATTACHMENT_COLUMNS, "action", _l("ALLOW or DENY"), Permission.FILTER_EDIT),
     "uris": Kind(_l("URI rules"), content_rules.URI_SPEC, [
-        (_l("Action"), lambda r: value_label(r.action)), (_l("Host"), lambda r: r.filter), (_l("Priority"), lambda r: r.priority),
+        (_l("Action"), lambda r: value_label(r.action)), (_l("Host"), lambda r: r.filter),
+         (_l("Priority"), lambda r: r.priority),
         (_l("Description"), lambda r: r.description or "")],
         serializers.URI_COLUMNS, "action", _l("action"), Permission.FILTER_EDIT),
     "groups": Kind(_l("Email aliases"), groups.LIST_SPEC, [
@@ -188,7 +189,7 @@ def explain() -> Response:
             result = decisions.decide(current_principal(), args.get("sender", ""), args.get("recipient", ""),
                                       args.get("spf") or None, args.get("dkim") or None)
         except ServiceError as error:
-            errors = error.field_messages() or {"_form": error.detail}
+            errors = forms.messages(error)
     return render("admin/rules/explain.html", "admin/rules/_decision.html", status=400 if errors else 200,
                   form=args, errors=errors, result=result)
 
@@ -275,7 +276,7 @@ def rules_update(domain_id: str, kind: str, item_id: str) -> Response:
         with attempt():
             _update(principal, pk, item, kind, request.form)
     except ServiceError as error:
-        detail = "; ".join(e.message for e in error.errors) or error.detail
+        detail = "; ".join(str(e.message) for e in error.errors) or error.detail
         return _page(kind, domain_id, status=error.status, form_errors={"_form": detail})
     flash(_("Saved."), "success")
     return redirect(url_for("admin.rules_list", domain_id=domain_id, kind=kind))

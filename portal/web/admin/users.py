@@ -57,7 +57,7 @@ def domain_user_create(domain_id: str) -> Response:
         stmt = users.list_query(principal, domain)
         return list_page(stmt, users.LIST_SPEC, "admin/users/list.html", "admin/users/list.html",
                          status=error.status, domain=domain, domain_id=domain_id, search="", can_edit=True, form=form,
-                         form_errors=error.field_messages() or {"_form": error.detail})
+                         form_errors=forms.messages(error))
     flash(_("User %(email)s was created.", email=user.email), "success")
     return redirect(url_for("admin.user_edit", user_id=ids.encode(user.id)))
 
@@ -98,7 +98,7 @@ def user_edit(user_id: str) -> Response:
             users.update(principal, user.id, forms.parse(UpdateUser, values))
     except ServiceError as error:
         return _user_page(users.get(principal, ids.decode(user_id)), error.status, form=form,
-                          errors=error.field_messages() or {"_form": error.detail})
+                          errors=forms.messages(error))
     flash(_("User saved."), "success")
     return redirect(url_for("admin.user_edit", user_id=user_id))
 

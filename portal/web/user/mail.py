@@ -14,7 +14,6 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import escape
-from pydantic import ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import ValidationError as CsrfInvalid
@@ -26,6 +25,8 @@ from ...models import Upload
 from ...schemas.emails import SmtpMessageIn
 from ...services import audit, mailboxes, sending, signs, uploads, wblist
 from ...services.principal import principal_for_admin
+from ...words import Message
+from .. import forms
 from .. import quarantine_pages as pages
 from .. import session as web_session
 from ..listing import MailPage, clear_search_url, mail_search
@@ -147,7 +148,7 @@ def folders() -> Response:
     except Forbidden:
         raise
     except Invalid as exc:
-        error = "; ".join(e.message for e in exc.errors) or exc.detail
+        error = "; ".join(str(e.message) for e in exc.errors) or exc.detail
         status, query = 400, pages.printable(query)
     except ServiceError as exc:
         error = exc.detail
@@ -212,7 +213,7 @@ def _html_body(text: str, with_signature: bool) -> str:
 _COMPOSE_FIELDS = {"from": "_form", "originId": "_form"}  # no field of the page: above the form
 
 
-def _header_message(field: str, message: str) -> str:
+def _header_message(field: str, message: Message) -> Message:
     """The page's words for the header refusals of `sending` (its messages are the API's English)."""
     if field == "from" and message in (sending.CONTROL_REFUSED, sending.TOO_ENCODED, sending.UNREADABLE):
         return _("Your display name holds control characters (line breaks, NUL, ...), perhaps encoded: "
@@ -244,11 +245,8 @@ def compose_send() -> Response:
            "attachments": [{"name": u.name, "uid": u.uid} for u in chosen]}
     try:
         sending.header_text(raw["subject"], "subject")  # before the schema: its message is the page's own
-        data = SmtpMessageIn.model_validate(raw)
+        data = forms.parse(SmtpMessageIn, raw)
         sent = sending.send(current_principal(), current_user.user, data)
-    except ValidationError as exc:
-        errors = {str(e["loc"][0]) if e["loc"] else "_form": e["msg"] for e in exc.errors()}
-        return _compose_page(400, form, errors)
     except ServiceError as error:
         errors = {_COMPOSE_FIELDS.get(e.field.split("[")[0], e.field.split("[")[0]): _header_message(e.field, e.message)
                   for e in error.errors} or {"_form": error.detail}

@@ -131,7 +131,7 @@ def signature() -> Response:
             flash(_("Your signature was saved."), "success")
             return redirect(url_for("user.signature"))
         except ServiceError as error:
-            errors, status = error.field_messages() or {"_form": error.detail}, error.status
+            errors, status = forms.messages(error), error.status
     current = base64.b64decode(signs.get(current_principal(), user.id)).decode()
     frame = safe_html.frame_document(current, allow_remote_images=False) if current else ""
     return render("user/signature.html", status=status, current=request.form.get("sign", current),
