@@ -56,6 +56,7 @@ class Stop:
     status: int = 200
     click: str = ""  # a CSS selector; the page is checked after the swap it triggers
     ready: str = ""  # a CSS selector that appears once the page's scripts have drawn it
+    translated: bool = True  # False: English whatever the language (the API documentation)
 
     def url(self, world: World) -> str:
         page = Page("GET", self.path, {}, dict(self.params))
@@ -103,7 +104,8 @@ MAILBOX = ("user", "viewas")
 A = (("domain_id", "A"),)
 
 EXTRA = [
-    Stop("/api/docs", "/api/docs", roles=("anonymous", "sysadmin"), ready=".swagger-ui section.models"),
+    Stop("/api/docs", "/api/docs", roles=("anonymous", "sysadmin"), ready=".swagger-ui section.models",
+         translated=False),
     # HTMX states: a sorted list, page 2, another domain tab, the quarantine's page 2 and sort
     Stop("users sorted htmx", "/admin/domains/<domain_id>/users", A, roles=USERS_OF_A,
          click="a[hx-get][href*='sort=']"),
@@ -159,7 +161,7 @@ def plan() -> list[Visit]:
             visits.append(Visit(stop, role, "en", WIDE))
             if role in PHONE_ROLES:
                 visits.append(Visit(stop, role, "en", NARROW))
-            if role in LANGUAGE_ROLES:
+            if role in LANGUAGE_ROLES and stop.translated:
                 visits.extend(Visit(stop, role, lang, WIDE) for lang in LANGS[1:])
     roles, langs, widths, pages = (_wanted(n) for n in ("ROLES", "LANGS", "WIDTHS", "PAGES"))
     visits = [v for v in visits if (roles is None or v.role in roles) and (langs is None or v.lang in langs)
@@ -185,8 +187,10 @@ OVERFLOW_SCRIPT = """
 () => {
   const width = window.innerWidth, scroll = document.documentElement.scrollWidth;
   if (scroll <= width) return null;
-  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+  const one = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
     + (el.classList.length ? '.' + [...el.classList].join('.') : '');
+  const name = (el) => (el.parentElement && el.parentElement !== document.body
+    ? one(el.parentElement) + ' > ' : '') + one(el);
   const out = [];
   for (const el of document.body.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
