@@ -165,9 +165,15 @@ def test_tour(tabs: Tabs, live_url: str, tour_world: World, visit: tour.Visit) -
         tab.locator(visit.stop.ready).first.wait_for()
     if visit.stop.click:
         tab.locator(visit.stop.click).first.click()
-        tab.wait_for_function("() => window.__tour.settled > 0")
+    if visit.stop.search:
+        tab.locator("#search").fill(visit.stop.search)
     problems: dict[str, list[str]] = {}
     notes: dict[str, list[str]] = {}
+    if visit.stop.click or visit.stop.search:
+        tab.wait_for_function("() => window.__tour.settled > 0")
+        focus = tab.evaluate("document.activeElement ? document.activeElement.outerHTML.slice(0, 80) : ''")
+        if visit.stop.click and (not focus or focus.startswith("<body")):
+            notes["focus after the swap"] = ["on <body>: the page's top, not the updated content"]
     csp = tab.evaluate("window.__tour.csp")
     console = [m for m in tab.tour_console
                if not (visit.stop.status != 200 and f"status of {visit.stop.status}" in m)]

@@ -5,7 +5,7 @@ HTMX states and error pages, crossed with roles, languages and widths so that th
 
   English at 1366 px     every page x every role: console, CSP, overflow, axe-core (critical and serious)
   English at 390 px      every page x PHONE_ROLES: console, CSP, overflow
-  other languages        every page x LANGUAGE_ROLES at 1366 px: untranslated strings, console, CSP
+  other languages        every page x LANGUAGE_ROLES at 1366 px: untranslated strings, <html lang>, console, CSP
 
 Narrowing it for debugging (comma-separated; unset: everything): POSTERN_TOUR_ROLES, POSTERN_TOUR_LANGS
 (en, fr, ...), POSTERN_TOUR_WIDTHS (1366, 390), POSTERN_TOUR_PAGES (substrings of the page's name).
@@ -37,7 +37,7 @@ HEIGHT = {WIDE: 900, NARROW: 844}
 ROLES = ("anonymous", "user", "userB", "userC", "viewas", "sysadmin", "broker", "customer", "domainA", "operatorA",
          "helpdeskA", "readerA", "domainB", "adminC")
 PHONE_ROLES = ("anonymous", "user", "viewas", "sysadmin", "helpdeskA")
-LANGUAGE_ROLES = ("anonymous", "user", "sysadmin")
+LANGUAGE_ROLES = ("anonymous", "user", "viewas", "sysadmin")
 # pages that are downloads, not documents
 DOWNLOADS = {"/me/quarantine/attachment", "/me/quarantine/source", "/admin/users/<user_id>/quarantine/attachment",
              "/admin/users/<user_id>/quarantine/source"}
@@ -55,6 +55,7 @@ class Stop:
     roles: tuple[str, ...] = ()
     status: int = 200
     click: str = ""  # a CSS selector; the page is checked after the swap it triggers
+    search: str = ""  # typed into the page's search box (#search); checked after the swap
     ready: str = ""  # a CSS selector that appears once the page's scripts have drawn it
     translated: bool = True  # False: English whatever the language (the API documentation)
 
@@ -116,6 +117,12 @@ EXTRA = [
     Stop("quarantine page 2 htmx", "/me/quarantine", query="pageSize=1", roles=MAILBOX,
          click="a[hx-get][href*='offset=']"),
     Stop("quarantine sorted htmx", "/me/quarantine", roles=MAILBOX, click="a[hx-get][href*='sort=']"),
+    # a search as typed: what matches, and nothing (the empty state of a search)
+    Stop("users searched htmx", "/admin/domains/<domain_id>/users", A, roles=USERS_OF_A, search="mailbox1"),
+    Stop("users search without match htmx", "/admin/domains/<domain_id>/users", A, roles=USERS_OF_A,
+         search="nobody-by-that-name"),
+    Stop("quarantine searched htmx", "/me/quarantine", roles=MAILBOX, search="offer"),
+    Stop("quarantine search without match htmx", "/me/quarantine", roles=MAILBOX, search="nothing-like-this"),
     # error pages
     Stop("404 page", "/no-such-page", roles=("anonymous", "sysadmin"), status=404),
     Stop("403 page", "/admin/options", roles=("domainA",), status=403),
@@ -245,8 +252,7 @@ ALLOWED_EVERYWHERE = {
 SHARED = {"Alias", "Spam", "Port"}
 ALLOWED: dict[str, set[str]] = {
     "fr": SHARED | {"Action", "action", "Arguments", "Audit", "Code", "Date", "Description", "Expression", "Important",
-                    "Message", "Option", "Options", "Pages", "Permissions", "Score", "Services", "Transport", "Type",
-                    "%(num)d messages"},
+                    "Message", "Option", "Options", "Pages", "Permissions", "Score", "Services", "Transport", "Type"},
     "de": SHARED | {"Administrator", "Broker", "Code", "Domains", "Fallback", "Host", "Name", "Option", "Relay",
                     "Status", "System"},
     "es": SHARED | {"Error", "General", "Host", "Relay"},
@@ -256,12 +262,25 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+def _pattern(message: str) -> re.Pattern[str]:
+    """A message with placeholders as a pattern of its rendered text."""
+    parts = re.split(r"(%\(\w+\)d|%\(\w+\)s|%[sd]|%%)", " ".join(message.split()))
+    return re.compile("^" + "".join(r"\d+" if p.startswith("%") and p.endswith("d") else
+                                    ".+?" if p.startswith("%") and p.endswith("s") else
+                                    "%" if p == "%%" else re.escape(p) for p in parts) + "$")
+
+
+def _catalogs() -> list[Path]:
+    return sorted((ROOT / "portal/translations").glob("*/LC_MESSAGES/messages.po"))
+
+
 @cache
 def english_messages() -> tuple[frozenset[str], tuple[tuple[str, re.Pattern[str]], ...]]:
-    """The catalog's English msgids: plain ones, and those with placeholders as patterns."""
+    """The catalogs' English msgids: plain ones, and those with placeholders as patterns (keyed by the
+    singular msgid)."""
     plain: set[str] = set()
     patterns: dict[str, re.Pattern[str]] = {}
-    for path in sorted((ROOT / "portal/translations").glob("*/LC_MESSAGES/messages.po")):
+    for path in _catalogs():
         with path.open("rb") as fh:
             for message in read_po(fh):
                 ids = message.id if isinstance(message.id, tuple) else (message.id,)
@@ -270,20 +289,30 @@ def english_messages() -> tuple[frozenset[str], tuple[tuple[str, re.Pattern[str]
                         continue
                     if "%" not in msgid:
                         plain.add(" ".join(msgid.split()))
-                        continue
-                    literal = re.sub(r"%\(\w+\)[sd]|%[sd]", "", msgid)
-                    if sum(c.isalpha() for c in literal) < 4:
-                        continue
-                    parts = re.split(r"(%\(\w+\)d|%\(\w+\)s|%[sd]|%%)", " ".join(msgid.split()))
-                    regex = "".join(r"\d+" if p.endswith("d") and p.startswith("%") else
-                                    ".+?" if p.startswith("%") and p.endswith("s") else
-                                    "%" if p == "%%" else re.escape(p) for p in parts)
-                    patterns[msgid] = re.compile(f"^{regex}$")
-    return frozenset(plain), tuple(patterns.items())
+                    elif sum(c.isalpha() for c in re.sub(r"%\(\w+\)[sd]|%[sd]", "", msgid)) >= 4:
+                        patterns[msgid] = _pattern(msgid)
+                        patterns.setdefault(ids[0], _pattern(ids[0]))
+    return frozenset(plain), tuple((msgid, pattern) for msgid, pattern in patterns.items())
+
+
+@cache
+def translated_patterns(lang: str) -> dict[str, tuple[re.Pattern[str], ...]]:
+    """msgid (singular and plural) -> its translations in `lang` as patterns: the French for "%(num)d message"
+    renders "0 message", like the English, and is translated all the same."""
+    found: dict[str, tuple[re.Pattern[str], ...]] = {}
+    with (ROOT / f"portal/translations/{lang}/LC_MESSAGES/messages.po").open("rb") as fh:
+        for message in read_po(fh):
+            if message.id and message.string:
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                ids = message.id if isinstance(message.id, tuple) else (message.id,)
+                for msgid in ids:
+                    found[msgid] = tuple(_pattern(s) for s in strings if s)
+    return found
 
 
 def untranslated(texts: list[str], lang: str) -> list[str]:
-    """Texts of a page in `lang` that are an English msgid (or match one with placeholders)."""
+    """Texts of a page in `lang` that are an English msgid, or read as one with placeholders and not as its
+    translation."""
     plain, patterns = english_messages()
     allowed = ALLOWED_EVERYWHERE | ALLOWED.get(lang, set())
     found = []
@@ -294,7 +323,7 @@ def untranslated(texts: list[str], lang: str) -> list[str]:
             found.append(text)
             continue
         for msgid, pattern in patterns:
-            if msgid not in allowed and pattern.match(text):
+            if pattern.match(text) and not any(p.match(text) for p in translated_patterns(lang).get(msgid, ())):
                 found.append(f"{text}  (msgid {msgid!r})")
                 break
     return sorted(set(found))
