@@ -155,7 +155,8 @@ def _report(visit: tour.Visit, url: str, problems: dict[str, list[str]], notes: 
 @pytest.mark.parametrize("visit", PLAN, ids=[v.id for v in PLAN])
 def test_tour(tabs: Tabs, live_url: str, tour_world: World, visit: tour.Visit) -> None:
     tab = tabs.get(visit.role, visit.lang)
-    tab.set_viewport_size({"width": visit.width, "height": tour.HEIGHT[visit.width]})
+    if tab.viewport_size["width"] != visit.width:
+        tab.set_viewport_size({"width": visit.width, "height": tour.HEIGHT[visit.width]})
     tab.tour_console.clear()
     url = visit.stop.url(tour_world)
     answer = tab.goto(live_url + url, wait_until="load")
@@ -174,16 +175,15 @@ def test_tour(tabs: Tabs, live_url: str, tour_world: World, visit: tour.Visit) -
         focus = tab.evaluate("document.activeElement ? document.activeElement.outerHTML.slice(0, 80) : ''")
         if visit.stop.click and (not focus or focus.startswith("<body")):
             notes["focus after the swap"] = ["on <body>: the page's top, not the updated content"]
-    csp = tab.evaluate("window.__tour.csp")
+    look = tab.evaluate(tour.LOOK_SCRIPT, visit.words)
     console = [m for m in tab.tour_console
                if not (visit.stop.status != 200 and f"status of {visit.stop.status}" in m)]
     # chromium logs each violation too: those of frames (a message's sandboxed body) are seen there only
-    problems["csp"] = csp or [m for m in console if "Content Security Policy" in m]
+    problems["csp"] = look["csp"] or [m for m in console if "Content Security Policy" in m]
     problems["console"] = [m for m in console if "Content Security Policy" not in m]
-    overflow = tab.evaluate(tour.OVERFLOW_SCRIPT)
-    if overflow:
-        problems["overflow"] = [f"scrollWidth {overflow['scroll']}px > {overflow['width']}px: "
-                                + ", ".join(overflow["culprits"])]
+    if look["overflow"]:
+        problems["overflow"] = [f"scrollWidth {look['overflow']['scroll']}px > {look['overflow']['width']}px: "
+                                + ", ".join(look["overflow"]["culprits"])]
     if visit.axe:
         if not AXE_SOURCE:
             AXE_SOURCE.append(tour.AXE.read_text(encoding="utf-8"))
@@ -194,10 +194,9 @@ def test_tour(tabs: Tabs, live_url: str, tour_world: World, visit: tour.Visit) -
         notes["axe (moderate, minor)"] = [f"{v['impact']} {v['id']}: {v['help']} — " + "; ".join(v["nodes"])
                                           for v in violations if v["impact"] not in ("critical", "serious")]
     if visit.words:
-        problems["untranslated"] = tour.untranslated(tab.evaluate(tour.TEXT_SCRIPT), visit.lang)
-        lang = tab.evaluate("document.documentElement.lang")
-        if not (lang or "").lower().startswith(visit.lang):
-            problems["html lang"] = [f"<html lang={lang!r}> on a {visit.lang} page"]
+        problems["untranslated"] = tour.untranslated(look["texts"], visit.lang)
+        if not (look["lang"] or "").lower().startswith(visit.lang):
+            problems["html lang"] = [f"<html lang={look['lang']!r}> on a {visit.lang} page"]
     problems = {kind: found for kind, found in problems.items() if found}
     notes = {kind: found for kind, found in notes.items() if found}
     _report(visit, url, problems, notes)

@@ -234,6 +234,10 @@ TEXT_SCRIPT = """
 }
 """
 
+# What a visit reads from the page, in one round trip.
+LOOK_SCRIPT = (f"(words) => ({{csp: window.__tour.csp, overflow: ({OVERFLOW_SCRIPT.strip()})(), "
+               f"texts: words ? ({TEXT_SCRIPT.strip()})() : [], lang: document.documentElement.lang}})")
+
 AXE_SCRIPT = """
 async () => {
   const result = await axe.run(document, {iframes: false, resultTypes: ['violations']});
