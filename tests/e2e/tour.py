@@ -257,9 +257,9 @@ SHARED = {"Alias", "Spam", "Port"}
 ALLOWED: dict[str, set[str]] = {
     "fr": SHARED | {"Action", "action", "Arguments", "Audit", "Code", "Date", "Description", "Expression", "Important",
                     "Message", "Option", "Options", "Pages", "Permissions", "Score", "Services", "Transport", "Type"},
-    "de": SHARED | {"Administrator", "Broker", "Code", "Domains", "Fallback", "Host", "Name", "Option", "Relay",
-                    "Status", "System"},
-    "es": SHARED | {"Error", "General", "Host", "Relay"},
+    "de": SHARED | {"Administrator", "Broker", "Code", "Domain", "Domains", "Fallback", "Host", "Name", "Option",
+                    "Relay", "Status", "System"},
+    "es": SHARED | {"Error", "General", "Host", "No", "Relay"},
     "da": SHARED | {"Administrator", "Broker", "Job", "Platform", "Score", "Send", "Status", "System", "Test", "Type"},
     "nb": SHARED | {"Administrator", "Broker", "Policy", "Send", "Status", "System", "Test", "Type"},
     "ru": set(),
