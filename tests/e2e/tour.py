@@ -81,8 +81,8 @@ def _matrix_stops() -> list[Stop]:
     stops: list[Stop] = []
     seen: set[str] = set()
     for page in MATRIX:
-        if page.method != "GET" or page.rule in DOWNLOADS:
-            continue
+        if page.method != "GET" or page.rule in DOWNLOADS or "." in page.rule.rsplit("/", 1)[-1]:
+            continue  # a download or a file (a brand's stylesheet), not a page
         roles = tuple(r for r in ROLES if page.expected.get(r) == OK)
         if not roles:
             continue
