@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -162,8 +163,10 @@ def test_tour(tabs: Tabs, live_url: str, tour_world: World, visit: tour.Visit) -
     answer = tab.goto(live_url + url, wait_until="load")
     assert answer is not None and answer.status == visit.stop.status, \
         f"{url}: {answer.status if answer else 'no answer'} instead of {visit.stop.status} ({tab.url})"
+    assert urlsplit(tab.url).path == urlsplit(url).path, f"{url} went to {tab.url}"  # not a sign-in page instead
     if visit.stop.ready:
         tab.locator(visit.stop.ready).first.wait_for()
+    settled = tab.evaluate("window.__tour.settled")  # swaps of the page's own (on load) are not the one awaited
     if visit.stop.click:
         tab.locator(visit.stop.click).first.click()
     if visit.stop.search:
@@ -171,7 +174,7 @@ def test_tour(tabs: Tabs, live_url: str, tour_world: World, visit: tour.Visit) -
     problems: dict[str, list[str]] = {}
     notes: dict[str, list[str]] = {}
     if visit.stop.click or visit.stop.search:
-        tab.wait_for_function("() => window.__tour.settled > 0")
+        tab.wait_for_function("(before) => window.__tour.settled > before", arg=settled)
         focus = tab.evaluate("document.activeElement ? document.activeElement.outerHTML.slice(0, 80) : ''")
         if visit.stop.click and (not focus or focus.startswith("<body")):
             notes["focus after the swap"] = ["on <body>: the page's top, not the updated content"]
