@@ -21,8 +21,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --group test
 	touch $@
 
-static/vendor/.installed: package.json package-lock.json
+# npm ci installs node_modules/ (and writes its .package-lock.json): the front-end assets, copied into static/vendor/,
+# and axe-core, a test asset the browser tour (tests/e2e/test_tour.py) loads from node_modules/, never served
+node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+static/vendor/.installed: node_modules/.package-lock.json
 	rm -rf static/vendor && mkdir -p static/vendor/htmx static/vendor/pico static/vendor/swagger-ui
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx/
 	cp node_modules/@picocss/pico/css/pico.min.css static/vendor/pico/
