@@ -61,7 +61,8 @@ def test_the_domains_brand_in_a_browser(app: Flask, page: Page, live_url: str, w
     assert page.evaluate("document.querySelector('img.brand-logo').naturalWidth") > 0
     assert page.evaluate("window.__violations") == []
 
-    page.locator("header button:has-text('Log out')").click()  # a boosted form: the body is swapped, not <head>
+    page.locator("details.account-menu summary").click()  # the account menu holds the log-out button
+    page.locator("details.account-menu button", has_text="Log out").click()  # boosted: the body is swapped, not <head>
     expect(page).to_have_url(f"{live_url}/me/login")
     expect(page.locator("main button[type=submit]")).to_have_css("background-color", "rgb(26, 120, 202)")
     assert _primary(page) == INSTALLATION
