@@ -67,7 +67,7 @@ def test_the_stylesheet_is_named_by_its_colour_and_cached_long(client: FlaskClie
 
 @pytest.mark.parametrize("value", ["#1e88e5", "#ffeb3b", "#000000", "#ffffff", "#777777", "#ff9800", "#0172ad"])
 def test_text_on_and_in_the_brand_colour_stays_readable(value: str) -> None:
-    for theme, page in (("light", branding.WHITE), ("dark", branding.DARK_PAGE)):
+    for theme, page in (("light", branding.LIGHT_SURFACE), ("light", branding.WHITE), ("dark", branding.DARK_PAGE)):
         colours = branding.palette(value)[theme]
         assert branding.contrast(colours["--pico-primary"], page) >= 4.5, theme
         assert branding.contrast(colours["--pico-primary-background"], colours["--pico-primary-inverse"]) >= 4.5
