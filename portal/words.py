@@ -108,6 +108,7 @@ VALUES: dict[str, Text] = {
     "DELETED": _l("Deleted"),
     "PENDING": _l("Pending"),
     "PROTECTED": _l("Protected"),
+    "NONE": _l("No rule decides"),
     "NEVER": _l("Never"),
     "DAILY": _l("Daily"),
     "WEEKLY": _l("Weekly"),

@@ -81,3 +81,14 @@ def test_refusals_are_translated_on_pages_and_english_in_the_api(app: Flask, wor
         f"/api/filters/uris/{missing}",
         headers={"Authorization": f"Bearer {world.token['sysadmin']}", "Accept-Language": "fr"})
     assert answer.status_code == 404 and answer.json["detail"] == "No uriBl filter found with given id."
+
+
+def test_the_sender_explainer_speaks_the_readers_language(app: Flask, world: World) -> None:
+    """The verdict, the rule types and every reason in French on the page; the API still says them in English."""
+    client = _sign_in(app, "root", "fr")
+    page = html.unescape(client.get("/admin/explain?sender=spammer@bad.example&recipient=user@a.example").text)
+    assert "<strong>Bloquer</strong>" in page and "bloque cette adresse exacte." in page
+    assert "blocks the exact address" not in page and "<strong>BLOCK</strong>" not in page
+    answer = app.test_client().get("/api/wblist/decision?sender=spammer@bad.example&recipient=user@a.example",
+                                   headers={**world.headers("sysadmin"), "Accept-Language": "fr"})
+    assert answer.status_code == 200 and answer.json["reason"].endswith("blocks the exact address.")
