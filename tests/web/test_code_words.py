@@ -5,6 +5,7 @@ show are translated there, while the API keeps its English."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 
 from portal import ids
 from portal.errors import NotFound
+from portal.integrations.mailstore import MaildirStore
 from portal.options import OPTIONS, Scope
 from portal.permissions import ADMIN_PERMISSIONS, Permission, permission_label
 from portal.services import content_rules, options
@@ -92,3 +94,13 @@ def test_the_sender_explainer_speaks_the_readers_language(app: Flask, world: Wor
     answer = app.test_client().get("/api/wblist/decision?sender=spammer@bad.example&recipient=user@a.example",
                                    headers={**world.headers("sysadmin"), "Accept-Language": "fr"})
     assert answer.status_code == 200 and answer.json["reason"].endswith("blocks the exact address.")
+
+
+
+def test_mail_store_refusals_are_translated_where_they_are_shown(app: Flask, tmp_path: Path) -> None:
+    store = MaildirStore(tmp_path / "absent")
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        with pytest.raises(NotFound) as missing:
+            store.message("INBOX", "x")
+        assert str(missing.value.detail) == "Cette boîte n'a pas encore de stockage de courrier."
+    assert english(missing.value.detail) == "This mailbox has no mail store yet."
