@@ -28,28 +28,37 @@ class OptionDef:
     type: str  # STRING, TEXT, COLOR, EMAIL, BOOL, URL, LIST, TIMEZONE, HOST
     default: str | None
     scopes: frozenset[Scope]
+    label: Text  # a few words naming it on pages (the name stays visible next to it)
     description: Text  # for people: translated on pages, English in the API (`words.english`)
     restricted: bool = False
     values: tuple[str, ...] | None = None
     group: str | None = None
 
 
-def _d(name: str, type_: str, default: str | None, scopes: str, description: Text, **kw: object) -> OptionDef:
+def _d(name: str, type_: str, default: str | None, scopes: str, label: Text, description: Text,
+       **kw: object) -> OptionDef:
     letters = {"P": Scope.PLATFORM, "C": Scope.CUSTOMER, "D": Scope.DOMAIN, "U": Scope.USER}
-    return OptionDef(name, type_, default, frozenset(letters[c] for c in scopes), description, **kw)  # type: ignore[arg-type]
+    return OptionDef(name, type_, default, frozenset(letters[c] for c in scopes), label, description, **kw)  # type: ignore[arg-type]
 
 
 OPTIONS: dict[str, OptionDef] = {o.name: o for o in (
-    _d("APP_URL", "URL", None, "PCD",
+    _d("APP_URL", "URL", None, "PCD", _l("Portal address"),
        _l("Public URL of the portal used in links of mails sent for this scope (else POSTERN_BASE_URL)"),
        restricted=True, group="branding"),
-    _d("DOMAIN_ADMIN", "EMAIL", None, "PD", _l("Address of the domain's administrator, shown to users for help")),
-    _d("SUPPORT_EMAIL", "EMAIL", None, "PCD", _l("Support address shown in the user portal and in mails")),
-    _d("DIGEST_FREQUENCY", "LIST", "DAILY", "PCDU", _l("How often users receive their quarantine digest"),
-       values=("NEVER", "DAILY", "WEEKLY"), group="notifications"),
-    _d("SPAM_REPORT_ADDRESS", "EMAIL", None, "PCD", _l("Where 'report as spam' forwards a message"), group="reports"),
-    _d("HAM_REPORT_ADDRESS", "EMAIL", None, "PCD", _l("Where 'not spam' forwards a released message"), group="reports"),
-    _d("BRAND_COLOR", "COLOR", "#1e88e5", "PCD", _l("Accent colour of the user portal"), group="branding"),
-    _d("LOGO_URL", "URL", None, "PCD", _l("Logo shown in the user portal (https)"), group="branding"),
-    _d("TIMEZONE", "TIMEZONE", "UTC", "PCDU", _l("Time zone of dates in the portal and in digests")),
+    _d("DOMAIN_ADMIN", "EMAIL", None, "PD", _l("Domain administrator"),
+       _l("Address of the domain's administrator, shown to users for help")),
+    _d("SUPPORT_EMAIL", "EMAIL", None, "PCD", _l("Support address"),
+       _l("Support address shown in the user portal and in mails")),
+    _d("DIGEST_FREQUENCY", "LIST", "DAILY", "PCDU", _l("Quarantine digest"),
+       _l("How often users receive their quarantine digest"), values=("NEVER", "DAILY", "WEEKLY"),
+       group="notifications"),
+    _d("SPAM_REPORT_ADDRESS", "EMAIL", None, "PCD", _l("Address for spam reports"),
+       _l("Where 'report as spam' forwards a message"), group="reports"),
+    _d("HAM_REPORT_ADDRESS", "EMAIL", None, "PCD", _l("Address for not-spam reports"),
+       _l("Where 'not spam' forwards a released message"), group="reports"),
+    _d("BRAND_COLOR", "COLOR", "#1e88e5", "PCD", _l("Accent colour"), _l("Accent colour of the user portal"),
+       group="branding"),
+    _d("LOGO_URL", "URL", None, "PCD", _l("Logo address"), _l("Logo shown in the user portal (https)"),
+       group="branding"),
+    _d("TIMEZONE", "TIMEZONE", "UTC", "PCDU", _l("Time zone"), _l("Time zone of dates in the portal and in digests")),
 )}

@@ -27,7 +27,8 @@ ALL_SCOPES = (ObjectType.BROKER, ObjectType.CUSTOMER, ObjectType.DOMAIN)
 @dataclass(frozen=True)
 class PermissionInfo:
     name: str
-    description: str
+    label: Text  # a few words for pages (the code stays visible next to it, as the API and the docs name it)
+    description: Text
     scopes: tuple[ObjectType, ...] = ALL_SCOPES
 
 
@@ -52,28 +53,37 @@ class Permission(StrEnum):
 
 ADMIN_PERMISSIONS: dict[Permission, PermissionInfo] = {
     Permission.GRANT: PermissionInfo(
-        "GRANT", "Manage administrators and give them the permissions one holds oneself"),
+        "GRANT", _l("Manage administrators"),
+        _l("Manage administrators and give them the permissions one holds oneself")),
     Permission.DOMAIN_CREATE: PermissionInfo(
-        "DOMAIN_CREATE", "Create domains for a customer", (ObjectType.BROKER, ObjectType.CUSTOMER)),
+        "DOMAIN_CREATE", _l("Create domains"),
+        _l("Create domains for a customer"), (ObjectType.BROKER, ObjectType.CUSTOMER)),
     Permission.DOMAIN_READ: PermissionInfo(
-        "DOMAIN_READ", "See domains, their aliases, platforms, policies and options"),
+        "DOMAIN_READ", _l("See domains"), _l("See domains, their aliases, platforms, policies and options")),
     Permission.DOMAIN_EDIT: PermissionInfo(
-        "DOMAIN_EDIT", "Edit and delete domains, their aliases, options and end-user access"),
-    Permission.USER_READ: PermissionInfo("USER_READ", "See mailbox users and their options"),
-    Permission.USER_EDIT: PermissionInfo("USER_EDIT", "Create, edit and delete mailbox users"),
+        "DOMAIN_EDIT", _l("Edit domains"),
+        _l("Edit and delete domains, their aliases, options and end-user access")),
+    Permission.USER_READ: PermissionInfo(
+        "USER_READ", _l("See mailbox users"), _l("See mailbox users and their options")),
+    Permission.USER_EDIT: PermissionInfo(
+        "USER_EDIT", _l("Edit mailbox users"), _l("Create, edit and delete mailbox users")),
     Permission.POLICY_ASSIGN: PermissionInfo(
-        "POLICY_ASSIGN", "Assign filtering policies to domains and users"),
+        "POLICY_ASSIGN", _l("Assign policies"), _l("Assign filtering policies to domains and users")),
     Permission.FILTER_EDIT: PermissionInfo(
-        "FILTER_EDIT", "Edit sender, attachment and URI filter rules"),
-    Permission.ALIAS_EDIT: PermissionInfo("ALIAS_EDIT", "Edit email aliases (groups)"),
-    Permission.DKIM_EDIT: PermissionInfo("DKIM_EDIT", "Create, rotate and delete DKIM keys"),
+        "FILTER_EDIT", _l("Edit filter rules"), _l("Edit sender, attachment and URI filter rules")),
+    Permission.ALIAS_EDIT: PermissionInfo(
+        "ALIAS_EDIT", _l("Edit aliases"), _l("Edit email aliases (groups)")),
+    Permission.DKIM_EDIT: PermissionInfo(
+        "DKIM_EDIT", _l("Manage DKIM keys"), _l("Create, rotate and delete DKIM keys")),
     Permission.QUARANTINE_READ: PermissionInfo(
-        "QUARANTINE_READ", "Read the quarantine and folders of the domain's mailboxes"),
+        "QUARANTINE_READ", _l("Read the quarantine"),
+        _l("Read the quarantine and folders of the domain's mailboxes")),
     Permission.QUARANTINE_RELEASE: PermissionInfo(
-        "QUARANTINE_RELEASE", "Release and delete quarantined messages"),
+        "QUARANTINE_RELEASE", _l("Release quarantined mail"), _l("Release and delete quarantined messages")),
     Permission.IMPERSONATE: PermissionInfo(
-        "IMPERSONATE", "Open a mailbox user's portal as that user (audited)"),
-    Permission.HEALTH_RUN: PermissionInfo("HEALTH_RUN", "Run domain and relay diagnostics"),
+        "IMPERSONATE", _l("Act as a mailbox user"), _l("Open a mailbox user's portal as that user (audited)")),
+    Permission.HEALTH_RUN: PermissionInfo(
+        "HEALTH_RUN", _l("Run diagnostics"), _l("Run domain and relay diagnostics")),
 }
 
 
@@ -105,6 +115,12 @@ END_USER_ABILITIES: dict[EndUserPermission, Text] = {  # as the user reads them,
     EndUserPermission.SEND_MAIL: _l("Send mail from the portal"),
     EndUserPermission.FOLDERS_VIEW: _l("Browse your retention and archive folders"),
 }
+
+
+def permission_label(code: object) -> object:
+    """An administrator permission in words (`FILTER_EDIT` → Edit filter rules), else the code (a Jinja filter)."""
+    info = ADMIN_PERMISSIONS.get(str(code))  # type: ignore[call-overload]
+    return info.label if info is not None else code
 
 
 def permissions_for_scope(scope: ObjectType) -> list[Permission]:

@@ -269,10 +269,10 @@ ALIAS_COLUMNS = [
 
 def decision(result: Decision) -> DecisionOut:
     def considered(item: Considered) -> ConsideredRule:
-        return ConsideredRule(rule=sender_rule(item.rule, item.owner), reason=item.reason)
+        return ConsideredRule(rule=sender_rule(item.rule, item.owner), reason=english(item.reason))
 
     return DecisionOut(
-        sender=result.sender, recipient=result.recipient, verdict=result.verdict, reason=result.reason,
+        sender=result.sender, recipient=result.recipient, verdict=result.verdict, reason=english(result.reason),
         decided_by=considered(result.decided_by) if result.decided_by else None,
         shadowed=[considered(c) for c in result.shadowed], owners=result.owners,
     )

@@ -108,6 +108,7 @@ VALUES: dict[str, Text] = {
     "DELETED": _l("Deleted"),
     "PENDING": _l("Pending"),
     "PROTECTED": _l("Protected"),
+    "NONE": _l("No rule decides"),
     "NEVER": _l("Never"),
     "DAILY": _l("Daily"),
     "WEEKLY": _l("Weekly"),
@@ -121,6 +122,12 @@ VALUES: dict[str, Text] = {
     "URIDNSBL_SKIP_DOMAIN": _l("Skip the URI blocklist check"),
     "WHITELIST_URI_HOST": _l("Trust the host"),
     "BLACKLIST_URI_HOST": _l("Block the host"),
+    # how a platform's relay is reached, and how its users sign in
+    "SMTP": _l("SMTP without encryption"),
+    "SMTPS_ENCRYPT": _l("Always encrypted (SMTPS)"),
+    "SMTPS_MAY": _l("Encrypted when offered (STARTTLS)"),
+    "local": _l("Password kept by the portal"),
+    "imap": _l("Password checked by the IMAP server"),
     # why a message is held (X-Quarantine-Reason)
     "SPAM": _l("spam"),
     "VIRUS": _l("virus"),

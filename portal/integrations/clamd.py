@@ -6,6 +6,7 @@ import socket
 import struct
 
 from ..errors import Unavailable
+from ..words import _l
 from .deadline import Deadline
 
 CHUNK = 64 * 1024
@@ -29,16 +30,19 @@ def scan(address: str, data: bytes, *, timeout: float) -> str | None:
             reply = _exchange(address, data, deadline)
         except (OSError, ValueError) as exc:
             if deadline.expired:
-                raise Unavailable(f"The virus scanner at {address} did not answer within {timeout:g} s.") from exc
-            raise Unavailable(f"The virus scanner at {address} cannot be reached ({exc}).") from exc
+                raise Unavailable(_l("The virus scanner at %(address)s did not answer within %(seconds)s s.",
+                                address=str(address), seconds=f"{timeout:g}")) from exc
+            raise Unavailable(_l("The virus scanner at %(address)s cannot be reached (%(why)s).", address=str(address),
+                                why=str(exc))) from exc
         if deadline.expired:  # cut while reading: what arrived is not clamd's whole answer
-            raise Unavailable(f"The virus scanner at {address} did not answer within {timeout:g} s.")
+            raise Unavailable(_l("The virus scanner at %(address)s did not answer within %(seconds)s s.",
+                                address=str(address), seconds=f"{timeout:g}"))
     text = reply.rstrip(b"\0").decode(errors="replace")  # "stream: OK" / "stream: Eicar FOUND" / "... ERROR"
     if text.endswith(" FOUND"):
         return text.split(":", 1)[1].strip()[: -len(" FOUND")].strip()
     if text.endswith(" OK"):
         return None
-    raise Unavailable(f"The virus scanner could not scan the message ({text}).")
+    raise Unavailable(_l("The virus scanner could not scan the message (%(why)s).", why=text))
 
 
 def _exchange(address: str, data: bytes, deadline: Deadline) -> bytes:

@@ -28,6 +28,7 @@ from imapclient import IMAPClient, imap4, tls
 from imapclient.exceptions import IMAPClientError, LoginError
 
 from ..errors import NotFound, StoreUnavailable
+from ..words import _l
 from .deadline import Deadline
 
 T = TypeVar("T")
@@ -165,7 +166,8 @@ def _open(deadline: Deadline, host: str, port: int, use_ssl: bool, timeout: floa
 
 
 def _late(host: str, port: int, deadline: Deadline) -> StoreUnavailable:
-    return StoreUnavailable(f"The mail server at {host}:{port} did not answer within {deadline.seconds:g} s.")
+    return StoreUnavailable(_l("The mail server at %(address)s did not answer within %(seconds)s s.",
+                                   address=f"{host}:{port}", seconds=f"{deadline.seconds:g}"))
 
 
 class ImapStore:
@@ -199,11 +201,12 @@ class ImapStore:
             client = _open(deadline, host, port, use_ssl, timeout, self._cadata)
             client.login(login, password)
         except LoginError as exc:
-            raise StoreUnavailable("The mail server refused the portal's login.") from exc
+            raise StoreUnavailable(_l("The mail server refused the portal's login.")) from exc
         except (TimeoutError, OSError, IMAPClientError) as exc:
             if deadline.expired:
                 raise _late(host, port, deadline) from exc
-            raise StoreUnavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
+            raise StoreUnavailable(_l("The mail server at %(address)s cannot be reached (%(why)s).",
+                                                   address=f"{host}:{port}", why=str(exc))) from exc
         return client
 
     @contextlib.contextmanager
@@ -219,7 +222,7 @@ class ImapStore:
                 self._broken = True
                 if deadline.expired:
                     raise _late(host, port, deadline) from exc
-                raise StoreUnavailable(f"The mail server failed: {exc}") from exc
+                raise StoreUnavailable(_l("The mail server failed: %(why)s", why=str(exc))) from exc
 
     @staticmethod
     def _select(imap: IMAPClient, folder: str) -> None:
@@ -233,7 +236,7 @@ class ImapStore:
             imap.select_folder(folder)
         except IMAPClientError:
             if not imap.folder_exists(folder):
-                raise NotFound("No such folder.") from None
+                raise NotFound(_l("No such folder.")) from None
             raise
         imap.postern_selected = folder
 
@@ -241,7 +244,7 @@ class ImapStore:
         with self._command() as imap:
             if parent:
                 if not imap.folder_exists(parent):
-                    raise NotFound("No such folder.")
+                    raise NotFound(_l("No such folder."))
                 listed = imap.list_folders(directory=parent + SEPARATOR, pattern="%")
             else:
                 listed = imap.list_folders(pattern="%")
@@ -285,7 +288,7 @@ class ImapStore:
             uid = self._find(imap, message_id)[0]
             data = imap.fetch([uid], ["FLAGS", "RFC822.SIZE", "BODY.PEEK[]"]).get(uid)
         if data is None:
-            raise NotFound("No such message.")
+            raise NotFound(_l("No such message."))
         raw = next((v for k, v in data.items() if k.startswith(b"BODY[")), b"")
         flags = {f.decode() for f in data.get(b"FLAGS", ())}
         head = raw.split(b"\r\n\r\n", 1)[0]
@@ -303,7 +306,7 @@ class ImapStore:
             if not uids and message_id.isdigit():  # the UID is the id of a message with neither header
                 uids = imap.search(["UID", message_id])
         if not uids:
-            raise NotFound("No such message.")
+            raise NotFound(_l("No such message."))
         return sorted(uids)
 
     def is_folder(self, path: str) -> bool:
@@ -366,7 +369,8 @@ def check_login(host: str, port: int, login: str, password: str, *, use_ssl: boo
         except (TimeoutError, OSError, IMAPClientError) as exc:
             if deadline.expired:
                 raise _late(host, port, deadline) from exc
-            raise StoreUnavailable(f"The mail server at {host}:{port} cannot be reached ({exc}).") from exc
+            raise StoreUnavailable(_l("The mail server at %(address)s cannot be reached (%(why)s).",
+                                                   address=f"{host}:{port}", why=str(exc))) from exc
         try:
             client.login(login, password)
         except LoginError:
@@ -374,7 +378,8 @@ def check_login(host: str, port: int, login: str, password: str, *, use_ssl: boo
         except (TimeoutError, OSError, IMAPClientError) as exc:
             if deadline.expired:
                 raise _late(host, port, deadline) from exc
-            raise StoreUnavailable(f"The mail server at {host}:{port} failed ({exc}).") from exc
+            raise StoreUnavailable(_l("The mail server at %(address)s failed (%(why)s).",
+                                                   address=f"{host}:{port}", why=str(exc))) from exc
         finally:
             with contextlib.suppress(OSError, IMAPClientError):
                 client.logout()
@@ -418,7 +423,7 @@ def _rescanning(method: Callable[..., T]) -> Callable[..., T]:
                 return method(self, *args, **kwargs)
             except FileNotFoundError:
                 if attempt == RESCANS - 1:
-                    raise StoreUnavailable("The mailbox kept changing while it was read; try again.") from None
+                    raise StoreUnavailable(_l("The mailbox kept changing while it was read; try again.")) from None
         raise AssertionError("unreachable")
     return again
 
@@ -433,12 +438,12 @@ class MaildirStore:
 
     def _dir(self, path: str) -> Path:
         if not self.root.is_dir():
-            raise NotFound("This mailbox has no mail store yet.")
+            raise NotFound(_l("This mailbox has no mail store yet."))
         directory = self.root
         for part in ([] if path in ("", "INBOX") else path.split(SEPARATOR)):
             directory = directory / f".{part}"
             if not (directory / "cur").is_dir():
-                raise NotFound("No such folder.")
+                raise NotFound(_l("No such folder."))
         return directory
 
     @staticmethod
@@ -521,7 +526,7 @@ class MaildirStore:
                 if wanted in ids or message_id == file.key:
                     found.append(file)
         if not found:
-            raise NotFound("No such message.")
+            raise NotFound(_l("No such message."))
         return found
 
     @_rescanning
@@ -573,7 +578,7 @@ class MaildirStore:
 def maildir_root(base: Path, email: str) -> Path:
     local, _, domain = email.partition("@")
     if not local or "/" in local or local.startswith(".") or "/" in domain or os.sep in local:
-        raise NotFound("No mail store for this address.")
+        raise NotFound(_l("No mail store for this address."))
     return base / domain / local / "Maildir"
 
 

@@ -55,8 +55,8 @@ def check_user_password(email: str, password: str) -> MailUser:
                          use_ssl=use_ssl, cadata=data.get("cert_pem"),
                          timeout=float(current_app.config.get("IMAP_TIMEOUT", 10)))
     elif kind not in ("local", "imap"):
-        raise Invalid.on("password", f"Accounts of this domain sign in with {kind}, which this portal does not offer "
-                                     "yet; ask your administrator.")
+        raise Invalid.on("password", _l("Accounts of this domain sign in with %(kind)s, which this portal does not "
+                                        "offer yet; ask your administrator.", kind=kind))
     else:
         ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.enabled:

@@ -23,7 +23,7 @@ from ..permissions import Permission
 from ..schemas.common import wire_name
 from ..schemas.rules import FilterAttachmentAdd, FilterUriBlAdd
 from ..schemas.validation import required
-from ..words import _l
+from ..words import Text, _l
 from . import domains, names
 from .changes import rules_changed
 from .listing import ListSpec
@@ -85,14 +85,14 @@ class RuleKind:
     fields: tuple[str, ...]  # the editable columns, in the schema's snake_case
     identity: tuple[str, ...]  # two rules of a domain may not agree on all of these (409)
     clean: dict[str, Callable[[str, str], str]]  # field -> validator(value, wire name)
-    missing: str  # the 404 message
+    missing: Text  # the 404 message
 
 
 ATTACHMENTS = RuleKind(AttachmentRule, ("action", "check_type", "filter", "priority", "description"),
                        ("action", "check_type", "filter"), {"filter": safe_regex},
-                       "No attachment filter found with given id.")
+                       _l("No attachment filter found with given id."))
 URIS = RuleKind(UriRule, ("action", "filter", "priority", "description"), ("action", "filter"),
-                {"filter": names.domain_name}, "No uriBl filter found with given id.")
+                {"filter": names.domain_name}, _l("No uriBl filter found with given id."))
 DEFAULTS = {"priority": 1, "description": None}
 
 

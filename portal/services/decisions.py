@@ -20,7 +20,7 @@ from ..clock import utcnow
 from ..errors import Forbidden, Invalid
 from ..extensions import db
 from ..permissions import Permission
-from ..words import _l
+from ..words import Message, Text, _l
 from . import domains, names
 from .principal import Principal
 
@@ -45,7 +45,7 @@ class RuleRow:
 class Considered:
     rule: RuleRow
     owner: str
-    reason: str
+    reason: Message  # words: translated on pages, English in the API
 
 
 @dataclass
@@ -53,7 +53,7 @@ class Decision:
     sender: str
     recipient: str
     verdict: str  # ALLOW, BLOCK or NONE
-    reason: str
+    reason: Message
     decided_by: Considered | None
     shadowed: list[Considered] = field(default_factory=list)
     owners: list[str] = field(default_factory=list)
@@ -94,38 +94,51 @@ def decide(principal: Principal, sender: str, recipient: str, spf: str | None = 
     live, expired = [], []
     for rule in rules:
         (expired if rule.expire_at is not None and rule.expire_at <= now else live).append(rule)
-    decision = Decision(sender, recipient, "NONE", "No sender rule matches: the normal filtering applies.", None,
+    decision = Decision(sender, recipient, "NONE", _l("No sender rule matches: the normal filtering applies."), None,
                         owners=[label for _, label in owners])
-    decision.shadowed = [Considered(r, labels[r.owner_key], "expired") for r in expired]
+    decision.shadowed = [Considered(r, labels[r.owner_key], _l("expired")) for r in expired]
     authenticated = spf == "pass" or dkim == "pass"
 
     protected = sorted((r for r in live if r.type == "PROTECTED"), key=lambda r: specificity[r.value])
     if protected and not authenticated:
         decision.verdict, decision.decided_by = "BLOCK", Considered(protected[0], labels[protected[0].owner_key],
-                                                                    "protected")
-        decision.reason = (f"{protected[0].value} is protected and neither SPF nor DKIM passed for {sender}: "
-                           "refused as a spoof.")
-        decision.shadowed += [Considered(r, labels[r.owner_key], "shadowed by the protection")
+                                                                    _l("protected"))
+        decision.reason = _l("%(value)s is protected and neither SPF nor DKIM passed for %(sender)s: "
+                             "refused as a spoof.", value=protected[0].value, sender=sender)
+        decision.shadowed += [Considered(r, labels[r.owner_key], _l("shadowed by the protection"))
                               for r in live if r is not protected[0]]
         return decision
-    decision.shadowed += [Considered(r, labels[r.owner_key], "protected, and SPF or DKIM passed") for r in protected]
+    decision.shadowed += [Considered(r, labels[r.owner_key], _l("protected, and SPF or DKIM passed"))
+                          for r in protected]
     for key, label in owners:
         matching = sorted((r for r in live if r.owner_key == key and r.type in ("ALLOW", "BLOCK")),
                           key=lambda r: specificity[r.value])
         for rule in matching:
             if rule.type == "ALLOW" and rule.spf_on and spf != "pass":
-                decision.shadowed.append(Considered(rule, label, "needs SPF to pass"))
+                decision.shadowed.append(Considered(rule, label, _l("needs SPF to pass")))
                 continue
             if decision.decided_by is None:
                 decision.verdict = rule.type
-                decision.decided_by = Considered(rule, label, "decides")
-                exact = "the exact address" if rule.value == sender else f"the domain {rule.value}"
-                decision.reason = f"{label} {'allows' if rule.type == 'ALLOW' else 'blocks'} {exact}."
+                decision.decided_by = Considered(rule, label, _l("decides"))
+                decision.reason = _reason(rule, label, sender)
+            elif rule.owner_key == decision.decided_by.rule.owner_key:
+                decision.shadowed.append(Considered(rule, label, _l("shadowed: less specific")))
             else:
-                why = "less specific" if rule.owner_key == decision.decided_by.rule.owner_key else (
-                    f"{decision.decided_by.owner} comes first (wblistPriority {priority})")
-                decision.shadowed.append(Considered(rule, label, f"shadowed: {why}"))
+                decision.shadowed.append(Considered(rule, label, _l(
+                    "shadowed: %(owner)s comes first (wblistPriority %(priority)s)",
+                    owner=decision.decided_by.owner, priority=priority)))
     return decision
+
+
+def _reason(rule: RuleRow, owner: str, sender: str) -> Text:
+    """Why the deciding rule decides, in words (one sentence each, so that every language can say it)."""
+    if rule.value == sender:
+        if rule.type == "ALLOW":
+            return _l("%(owner)s allows the exact address.", owner=owner)
+        return _l("%(owner)s blocks the exact address.", owner=owner)
+    if rule.type == "ALLOW":
+        return _l("%(owner)s allows the domain %(domain)s.", owner=owner, domain=rule.value)
+    return _l("%(owner)s blocks the domain %(domain)s.", owner=owner, domain=rule.value)
 
 
 def _check_access(principal: Principal, domain_id: int, user_id: int | None) -> None:

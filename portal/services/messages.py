@@ -141,7 +141,7 @@ def content(principal: Principal, user: MailUser, folder: str, message_id: str, 
     return found
 
 
-INFECTED_DOWNLOAD = "The message is infected: send X-Virus-Lover to download its attachments anyway."
+INFECTED_DOWNLOAD = _l("The message is infected: send X-Virus-Lover to download its attachments anyway.")
 
 
 def _refuse_infected(summary: Summary, raw: bytes, virus_lover: bool) -> None:

@@ -104,12 +104,27 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
     return value
 
 
+# One sentence per scope, so that each language can decline the scope's name as it needs.
+_NO_OPTION = {
+    Scope.PLATFORM: _l("No option %(name)s at platform scope.").msgid,
+    Scope.CUSTOMER: _l("No option %(name)s at customer scope.").msgid,
+    Scope.DOMAIN: _l("No option %(name)s at domain scope.").msgid,
+    Scope.USER: _l("No option %(name)s at user scope.").msgid,
+}
+_NO_OPTION_TO_SET = {
+    Scope.PLATFORM: _l("No option %(name)s can be set at platform scope.").msgid,
+    Scope.CUSTOMER: _l("No option %(name)s can be set at customer scope.").msgid,
+    Scope.DOMAIN: _l("No option %(name)s can be set at domain scope.").msgid,
+    Scope.USER: _l("No option %(name)s can be set at user scope.").msgid,
+}
+
+
 def _definition(name: str, scope: Scope, *, unknown_is_404: bool) -> OptionDef:
     definition = OPTIONS.get(name)
     if definition is None or scope not in definition.scopes:
         if unknown_is_404:
-            raise NotFound(f"No option {name!r} at {scope.lower()} scope.")
-        raise Invalid.on("name", f"No option {name!r} can be set at {scope.lower()} scope.")
+            raise NotFound(_l(_NO_OPTION[scope], name=repr(name)))
+        raise Invalid.on("name", _l(_NO_OPTION_TO_SET[scope], name=repr(name)))
     return definition
 
 

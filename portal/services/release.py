@@ -236,9 +236,9 @@ def release(principal: Principal, user: MailUser, folder: str, message_id: str, 
         summary, raw = store.message(folder, message_id)
         infected = scanner.is_infected(summary, raw)
         if infected and not virus_lover:
-            raise PreconditionFailed("The message is infected: send X-Virus-Lover to release it anyway.")
+            raise PreconditionFailed(_l("The message is infected: send X-Virus-Lover to release it anyway."))
         if virus_lover and not infected:
-            raise PreconditionFailed("X-Virus-Lover was sent but the message is not infected.")
+            raise PreconditionFailed(_l("X-Virus-Lover was sent but the message is not infected."))
         key = message_key(summary)
         recipients = [_recipient(user, summary)]
         outcome = Outcome([], [], sender=summary.sender)

@@ -109,7 +109,7 @@ def attachment_download(principal: Principal, user: MailUser, where: Where) -> R
     as its release."""
     part = request.args.get("part", "")
     if not (part.isascii() and part.isdigit()):  # "²" is a digit to str.isdigit, not to int()
-        raise NotFound("No such attachment.")
+        raise NotFound(_("No such attachment."))
     message_id, folder = request.args.get("id", ""), folder_arg()
     try:
         found, data = messages.attachment(principal, user, folder, message_id, int(part),
@@ -142,7 +142,7 @@ def source_download(principal: Principal, user: MailUser) -> Response:
     message_id = request.args.get("id", "")
     found = messages.content(principal, user, folder_arg(), message_id, with_source=True)
     if found.source is None:
-        raise NotFound("No such message.")
+        raise NotFound(_("No such message."))
     return download(found.source, messages.safe_filename(message_id, 0) + ".eml")
 
 

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_babel import get_locale
 
 from .. import ids
+from ..permissions import permission_label
 from ..schemas.common import wire_name
 from ..words import value_label, yes_no
 from . import shell
@@ -19,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["public_id"] = ids.encode
     app.jinja_env.filters["yesno"] = yes_no
     app.jinja_env.filters["label"] = value_label
+    app.jinja_env.filters["permission"] = permission_label  # FILTER_EDIT → Edit filter rules
     app.jinja_env.filters["wire"] = wire_name  # a form field's snake_case name as the errors name it
     app.jinja_env.globals["list_url"] = list_url
     shell.init_app(app)

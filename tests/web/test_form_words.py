@@ -247,9 +247,8 @@ def test_the_wordings_people_read(app: Flask, world: World) -> None:
                               "spf_on": "on"})
     admin.post(senders, data={"csrf_token": csrf_token(page.text), "value": "foe@x.example", "type": "BLOCK"})
     table = html.unescape(admin.get(senders).text)
-    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table)
-    assert "Oui" in cells and "Non" in cells and ">True<" not in table and ">False<" not in table
-    assert "Autoriser" in cells and "Bloquer" in cells
+    assert ">Oui</td>" in table and ">Non</td>" in table and ">True<" not in table and ">False<" not in table
+    assert ">Autoriser</td>" in table and ">Bloquer</td>" in table
     groups = f"/admin/domains/{world.id('A')}/rules/groups"
     added = admin.post(groups, data={"csrf_token": csrf_token(page.text), "email": "team@a.example",
                                      "recipients": "user@a.example"}, follow_redirects=True)
