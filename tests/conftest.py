@@ -58,10 +58,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield application
 
 
-@pytest.fixture(autouse=True)
-def _clean_database(app: Flask) -> Iterator[None]:
-    """Every test starts with empty tables (and fresh rate-limit counters)."""
-    yield
+def empty_tables(app: Flask) -> None:
+    """Every table emptied (PostgreSQL's identities restarted)."""
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
@@ -71,6 +69,14 @@ def _clean_database(app: Flask) -> Iterator[None]:
             else:
                 for table in tables:
                     conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(app: Flask) -> Iterator[None]:
+    """Every test starts with empty tables (and fresh rate-limit counters)."""
+    yield
+    empty_tables(app)
+    with app.app_context():
         limiter.reset()
 
 

@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
 
 from portal.extensions import db, limiter
 from portal.integrations.mailstore import maildir_root
 from portal.models import MailUser
 from portal.services import mailboxes
+from tests.conftest import empty_tables
 from tests.e2e import tour
 from tests.services_runtime import missing
 from tests.web.test_page_matrix import MAILBOXES
@@ -54,15 +54,7 @@ def tour_world(app: Flask) -> Iterator[World]:
         db.session.commit()
         _quarantine_reasons(Path(app.config["MAIL_ROOT"]))
     yield world
-    with app.app_context():
-        db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
+    empty_tables(app)
     for email in MAILBOXES:
         shutil.rmtree(maildir_root(Path(app.config["MAIL_ROOT"]), email), ignore_errors=True)
     limiter.reset()
