@@ -3,6 +3,7 @@
 from .accounts import Admin, ApiToken, Authority, LoginThrottle
 from .jobs import OutboxJob
 from .mail import AuditEvent, JobFailure, Upload
+from .mailservers import MailServer
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
 from .tenancy import (
     Broker,
@@ -30,6 +31,7 @@ __all__ = [
     "EmailAliasRecipient",
     "JobFailure",
     "LoginThrottle",
+    "MailServer",
     "MailUser",
     "OptionValue",
     "OutboxJob",
