@@ -67,6 +67,13 @@ class Unprocessable(ServiceError):
     status, title = 422, "Unprocessable Content"
 
 
+class TooManyRequests(ServiceError):
+    """Asked again too soon (a mail server's check); `retry_after` seconds, answered as Retry-After."""
+
+    status, title = 429, "Too Many Requests"
+    retry_after: int = 1
+
+
 class Unavailable(ServiceError):
     status, title = 503, "Service Unavailable"
 

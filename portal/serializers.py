@@ -14,6 +14,7 @@ from .models import (
     Domain,
     DomainAlias,
     EmailAlias,
+    MailServer,
     MailUser,
     Platform,
     Policy,
@@ -32,6 +33,7 @@ from .schemas.domains import (
     PlatformOut,
     PolicyOut,
 )
+from .schemas.mailservers import CheckOut, MailServerOut, OAuthOut
 from .schemas.rules import (
     ConsideredRule,
     DecisionOut,
@@ -42,7 +44,7 @@ from .schemas.rules import (
     FilterUriBlOut,
 )
 from .schemas.users import UserOut
-from .services import admins, domains, options, platforms, wblist
+from .services import admins, domains, mailservers, options, platforms, wblist
 from .services import email_aliases as email_alias_service
 from .services.decisions import Considered, Decision
 from .services.principal import Principal
@@ -276,3 +278,27 @@ def decision(result: Decision) -> DecisionOut:
         decided_by=considered(result.decided_by) if result.decided_by else None,
         shadowed=[considered(c) for c in result.shadowed], owners=result.owners,
     )
+
+
+def check_out(server: MailServer) -> CheckOut | None:
+    if server.checked_at is None:
+        return None
+    return CheckOut(ok=bool(server.check_ok), stage=server.check_stage or "", message=server.check_message or "",
+                    transcript=list(server.check_transcript or []), checked_at=to_ms(server.checked_at))
+
+
+def mailserver_out(server: MailServer) -> MailServerOut:
+    """Every setting but the secrets: whether one is stored, never its value."""
+    oauth = None
+    if server.auth == "OAUTH2":
+        oauth = OAuthOut(tenant_id=server.oauth_tenant_id, client_id=server.oauth_client_id,
+                         token_url=mailservers.token_url_of(server), scope=mailservers.scope_of(server),
+                         client_secret_set=bool(server.oauth_client_secret))
+    return MailServerOut(
+        id=ids.encode(server.id), name=server.name, remark=server.remark, protocol=server.protocol,
+        host=server.host, port=server.port, security=server.security, certificate=server.certificate,
+        certificate_pem=server.certificate_pem, auth=server.auth, username=server.username,
+        password_set=bool(server.password), oauth=oauth, sender_name=server.sender_name,
+        sender_address=server.sender_address, subject_prefix=server.subject_prefix, enabled=server.enabled,
+        in_use=server.enabled and server.protocol == "SMTP", last_check=check_out(server),
+        created_date=to_ms(server.created_at), updated_date=to_ms(server.updated_at))

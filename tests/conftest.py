@@ -52,6 +52,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "BASE_URL": "http://postern.test",
         "GATEWAY_MX_HOSTS": [],
         "DNS_SERVERS": [],
+        "ALLOW_PRIVATE_TARGETS": True,  # the fixtures' servers listen on loopback
+        "MAILSERVER_CHECK_INTERVAL": 0,
     })
     with application.app_context():
         flask_migrate.upgrade()

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, json
 
-from ..errors import FieldError, ServiceError
+from ..errors import FieldError, ServiceError, TooManyRequests
 from ..words import Message, english
 
 PROBLEM_TYPE = "application/problem+json"
@@ -28,4 +28,6 @@ def problem(status: int, title: str, detail: Message = "", errors: list[FieldErr
 
 def from_service_error(error: ServiceError) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="postern"'} if error.status == 401 else None
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)}
     return problem(error.status, error.title, error.detail, error.errors, headers)
