@@ -264,7 +264,7 @@ def remove(principal: Principal, pks: list[int]) -> None:
     if not pks:
         raise Invalid.on("ids", _l("Give the ids of the servers to delete."))
     if len(pks) > MAX_BULK_DELETE:
-        raise Invalid.on("ids", _l("Delete at most %(count)s servers at once.", count=MAX_BULK_DELETE))
+        raise Invalid.on("ids", _l("Delete at most %(limit)s servers at once.", limit=MAX_BULK_DELETE))
     found = set(db.session.scalars(select(MailServer.id).where(MailServer.id.in_(pks))))
     if found != set(pks):
         raise NotFound(_l("No such mail server."))
