@@ -45,13 +45,14 @@ from .errors import Conflict, FieldError
 from .extensions import db
 from .models import Admin, MailUser
 from .services import audit
+from .words import Message, _l
 
 UNIQUE_DEFAULT = "This already exists: it was saved at the same time by another request."
 REFERENCE_DEFAULT = ("This refers to something that was changed or removed at the same time, "
                      "or that is still in use: reload the page and try again.")
 
 # constraint name -> (field named in the error, message); the names follow extensions.NAMING.
-CONFLICTS: dict[str, tuple[str, str]] = {
+CONFLICTS: dict[str, tuple[str, Message]] = {
     "uq_admins_login": ("login", "This login is already taken."),
     "uq_brokers_name": ("name", "A broker with this name exists already."),
     "uq_customers_broker_id": ("name", "The broker has a customer with this name already."),
@@ -66,6 +67,9 @@ CONFLICTS: dict[str, tuple[str, str]] = {
     "uq_attachment_rules_domain_id": ("filter", "This item may already exists with same rules."),
     "uq_uri_rules_domain_id": ("filter", "This item may already exists with same rules."),
     "uq_option_values_scope": ("value", "The option was set at the same time by another request."),
+    "uq_mail_servers_name": ("name", _l("A mail server with this name exists already.")),
+    "uq_mail_servers_enabled_smtp": ("enabled", _l("Another SMTP server was enabled at the same time: reload and "
+                                                   "try again.")),
     "uq_authorities_admin_id": ("authorities", "The administrator was given access to this object at the same "
                                                "time by another request."),
 }
