@@ -74,6 +74,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_ROOT": _env("POSTERN_MAIL_ROOT"),  # default: INSTANCE_DIR/mail (below)
         "DELIVERY": _env("POSTERN_DELIVERY", "smtp"),  # smtp: platform relays; local: INBOXes here + outbox
         "SMTP_TIMEOUT": float(_env("POSTERN_SMTP_TIMEOUT", "20")),  # type: ignore[arg-type]
+        # Mail servers (and their checks) on loopback, link-local or private addresses: refused unless true.
+        "ALLOW_PRIVATE_TARGETS": _env("POSTERN_ALLOW_PRIVATE_TARGETS", "false") == "true",
         "UPLOAD_MAX_BYTES": int(_env("POSTERN_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))),  # type: ignore[arg-type]
         "UPLOAD_TTL_HOURS": int(_env("POSTERN_UPLOAD_TTL_HOURS", "24")),  # type: ignore[arg-type]
         "CLAMD": _env("POSTERN_CLAMD"),  # unix:/run/clamav/clamd.ctl or host:port; unset: no live scan
