@@ -17,7 +17,7 @@ from ..schemas.mailservers import (
     TestMailIn,
     TestMailOut,
 )
-from ..services import mailservers
+from ..services import mailservers, own_mail
 from ..words import english
 from .framework import (
     Access,
@@ -131,6 +131,6 @@ def check_mailserver(serverId: str) -> Response:
 @endpoint("/mailservers/<serverId>/test-mail", "POST", access=Access.SYSADMIN, tag=TAG, body=TestMailIn,
           response=TestMailOut, summary="Send a test mail through the server", errors=RATE, extension=True)
 def test_mail(serverId: str, body: TestMailIn) -> Response:
-    result = mailservers.send_test(principal(), ids.decode(serverId), str(body.to))
+    result = own_mail.send_test(principal(), ids.decode(serverId), str(body.to))
     return json_response(TestMailOut(ok=result.ok, stage=result.stage, message=english(result.message),
                                      message_id=result.message_id))

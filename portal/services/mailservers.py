@@ -297,7 +297,7 @@ def scope_of(server: MailServer) -> str:
     return server.oauth_scope or mailserver.DEFAULT_SCOPE[server.protocol]
 
 
-def _claim(server: MailServer) -> None:
+def claim(server: MailServer) -> None:
     """One check or test mail of a server at a time, and not again within the interval, across processes."""
     interval = float(current_app.config["MAILSERVER_CHECK_INTERVAL"])
     now = utcnow()
@@ -313,7 +313,7 @@ def _claim(server: MailServer) -> None:
         raise error
 
 
-def _options() -> dict[str, Any]:
+def options() -> dict[str, Any]:
     return {"timeout": float(current_app.config["MAILSERVER_TIMEOUT"]),
             "allow_private": bool(current_app.config["ALLOW_PRIVATE_TARGETS"])}
 
@@ -321,8 +321,8 @@ def _options() -> dict[str, Any]:
 def check(principal: Principal, pk: int) -> mailserver.CheckResult:
     """Connect, greet, TLS, authenticate as configured; the result is kept with the server."""
     server = get(principal, pk)
-    _claim(server)
-    result = mailserver.check(endpoint_of(server), **_options())
+    claim(server)
+    result = mailserver.check(endpoint_of(server), **options())
     server.checked_at = result.checked_at.replace(tzinfo=None)
     server.check_ok, server.check_stage = result.ok, result.stage
     server.check_message = str(result.message.english() if hasattr(result.message, "english") else result.message)
