@@ -2,6 +2,7 @@
 
 from .accounts import Admin, ApiToken, Authority, LoginThrottle
 from .jobs import OutboxJob
+from .links import LinkToken
 from .mail import AuditEvent, JobFailure, Upload
 from .mailservers import MailServer
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
@@ -30,6 +31,7 @@ __all__ = [
     "EmailAlias",
     "EmailAliasRecipient",
     "JobFailure",
+    "LinkToken",
     "LoginThrottle",
     "MailServer",
     "MailUser",
