@@ -204,7 +204,7 @@ base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 instance_name = postern-{port}
-protocols = imap
+protocols = imap pop3
 first_valid_uid = 1
 listen = 127.0.0.1
 disable_plaintext_auth = no
@@ -249,6 +249,17 @@ service imap-login {{
   inet_listener imaps {{
     address = 127.0.0.1
     port = {tls_port}
+    ssl = yes
+  }}
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3_tls_port}
     ssl = yes
   }}
 }}
@@ -300,8 +311,8 @@ def _listening(command: list[str], port: int, seconds: float = 10.0) -> subproce
 @contextmanager
 def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master secret"),
             ) -> Iterator[dict[str, object]]:
-    """A private Dovecot IMAP server on free loopback ports (plain and implicit TLS with a self-signed
-    certificate, given as `cert_pem`), Maildir under a temp dir."""
+    """A private Dovecot IMAP and POP3 server on free loopback ports (plain with STARTTLS/STLS, and implicit TLS,
+    with a self-signed certificate for 127.0.0.1 given as `cert_pem`), Maildir under a temp dir."""
     binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
     if binary is None:
         missing("Dovecot is not installed (apt-get install dovecot-imapd)")
@@ -310,7 +321,7 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
     for sub in ("run", "state", "mail"):
         os.makedirs(os.path.join(workdir, sub))
     os.chmod(os.path.join(workdir, "mail"), 0o777)
-    port, tls_port = free_port(), free_port()
+    port, tls_port, pop3_port, pop3_tls_port = free_port(), free_port(), free_port(), free_port()
     cert_pem, key_pem = self_signed()
     for name, text in (("cert.pem", cert_pem), ("key.pem", key_pem)):
         with open(os.path.join(workdir, name), "w") as fh:
@@ -323,11 +334,12 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
         os.chmod(os.path.join(workdir, name), 0o644)
     conf = os.path.join(workdir, "dovecot.conf")
     with open(conf, "w") as fh:
-        fh.write(DOVECOT_CONF.format(d=workdir, port=port, tls_port=tls_port))
+        fh.write(DOVECOT_CONF.format(d=workdir, port=port, tls_port=tls_port, pop3_port=pop3_port,
+                                     pop3_tls_port=pop3_tls_port))
     proc = _listening([binary, "-F", "-c", conf], port)
     try:
-        yield {"host": "127.0.0.1", "port": port, "tls_port": tls_port, "cert_pem": cert_pem, "master": master,
-               "dir": workdir}
+        yield {"host": "127.0.0.1", "port": port, "tls_port": tls_port, "pop3_port": pop3_port,
+               "pop3_tls_port": pop3_tls_port, "cert_pem": cert_pem, "master": master, "dir": workdir}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -610,9 +622,10 @@ class AuthSmtpSink(SmtpSink):
 def mail_smtp_server(security: str = "NONE", *, ca: CertificateAuthority | None = None,
                      names: tuple[str, ...] = ("127.0.0.1", "localhost"), users: dict[str, str] | None = None,
                      tokens: dict[str, str] | None = None, auth_required: bool = False,
-                     ) -> Iterator[tuple[AuthSmtpSink, int]]:
+                     exclude: list[str] | None = None) -> Iterator[tuple[AuthSmtpSink, int]]:
     """An aiosmtpd server as a configured mail server: plain (NONE), STARTTLS or implicit TLS (SSL_TLS) with a
-    certificate for `names` from `ca`, AUTH PLAIN/LOGIN for `users` and XOAUTH2 for `tokens` when given."""
+    certificate for `names` from `ca`, AUTH PLAIN/LOGIN for `users` and XOAUTH2 for `tokens` when given
+    (`exclude`: mechanisms not to offer)."""
     from aiosmtpd.controller import Controller
 
     sink = AuthSmtpSink(users or {}, tokens or {})
@@ -626,7 +639,8 @@ def mail_smtp_server(security: str = "NONE", *, ca: CertificateAuthority | None 
     else:
         options["auth_require_tls"] = False  # plain; and aiosmtpd does not count implicit TLS as encrypted
     if users is not None or tokens is not None:
-        options.update(authenticator=sink.authenticate, auth_required=auth_required)
+        options.update(authenticator=sink.authenticate, auth_required=auth_required,
+                       auth_exclude_mechanism=exclude or [])
     controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10, **options)
     controller.start()
     try:

@@ -78,7 +78,7 @@ HIDDEN = "****"
 class OAuth:
     tenant_id: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     token_url: str  # resolved by the caller: `token_url_for(tenant_id, given)`
     scope: str
 
@@ -97,12 +97,8 @@ class Endpoint:
     certificate_pem: str | None  # CUSTOM: the only trust anchor; None: the system CAs
     auth: str  # "NO_AUTH" | "USERNAME_PASSWORD" | "OAUTH2"
     username: str | None = None
-    password: str | None = None
-    oauth: OAuth | None = field(default=None)
-
-    def __repr__(self) -> str:  # no secret in logs or tracebacks
-        return (f"Endpoint({self.protocol} {self.host}:{self.port} {self.security} {self.auth} "
-                f"user={self.username!r})")
+    password: str | None = field(default=None, repr=False)  # no secret in logs or tracebacks
+    oauth: OAuth | None = None
 
 
 @dataclass
@@ -193,36 +189,44 @@ def _context(pem: str | None) -> ssl.SSLContext:
 
 # ---------------------------------------------------------------- transcript and redaction
 
-def _sasl_line(line: str) -> str:
-    m = re.match(r"(?i)^(\S+\s+AUTH(?:ENTICATE)?\s+\S+|AUTH\s+\S+)(\s+\S.*)?$", line)
+def _sasl_command(line: str) -> str:
+    """"AUTH MECH ****" / "a1 AUTHENTICATE MECH ****": the mechanism shown, an initial response hidden."""
+    m = re.match(r"(?i)^(\S+\s+AUTHENTICATE\s+\S+|AUTH\s+\S+)(\s+\S.*)?$", line)
     if m:
         return m.group(1) + (f" {HIDDEN}" if m.group(2) else "")
     return HIDDEN
 
 
+# A redactor gets a client line and whether it is a response inside an authentication exchange (every line the
+# client sends after the AUTH / AUTHENTICATE / LOGIN command until the exchange ends): those are always hidden.
+
 def redact_smtp(line: str, in_auth: bool) -> str:
-    """An SMTP client line as shown: in SASL, "AUTH MECH ****" and "****" for each response."""
-    return _sasl_line(line) if in_auth or re.match(r"(?i)^AUTH\s", line) else line
+    """An SMTP client line as shown: "AUTH MECH ****", then "****" for each SASL response."""
+    if in_auth:
+        return HIDDEN
+    return _sasl_command(line) if re.match(r"(?i)^AUTH\s", line) else line
 
 
 _IMAP_LOGIN = re.compile(r'(?i)^(\S+ LOGIN )("(?:[^"\\]|\\.)*"|\S+)')
 
 
 def redact_imap(line: str, in_auth: bool) -> str:
-    """An IMAP client line as shown: "a1 LOGIN user ****"; in AUTHENTICATE "a1 AUTHENTICATE MECH", "****"."""
+    """An IMAP client line as shown: "a1 LOGIN "user" ****"; "a1 AUTHENTICATE MECH", then "****"."""
+    if in_auth:
+        return HIDDEN
     m = _IMAP_LOGIN.match(line)
     if m:
         return f"{m.group(1)}{m.group(2)} {HIDDEN}"
-    if in_auth or re.match(r"(?i)^\S+ AUTHENTICATE\s", line):
-        return _sasl_line(line)
-    return line
+    return _sasl_command(line) if re.match(r"(?i)^\S+ AUTHENTICATE\s", line) else line
 
 
 def redact_pop3(line: str, in_auth: bool) -> str:
-    """A POP3 client line as shown: "PASS ****"; in AUTH "AUTH MECH ****", "****"."""
+    """A POP3 client line as shown: "PASS ****"; "AUTH MECH ****", then "****"."""
+    if in_auth:
+        return HIDDEN
     if re.match(r"(?i)^PASS(\s|$)", line):
         return f"PASS {HIDDEN}"
-    return _sasl_line(line) if in_auth or re.match(r"(?i)^AUTH\s", line) else line
+    return _sasl_command(line) if re.match(r"(?i)^AUTH\s", line) else line
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -239,7 +243,8 @@ class Transcript:
 
     def __init__(self, redact: Callable[[str, bool], str]) -> None:
         self.lines: list[str] = []
-        self.in_auth = False
+        self._in_auth = False
+        self._auth_lines = 0  # client lines sent since the authentication exchange began
         self._redact = redact
         self._pending = b""
         self.secrets: list[str] = []
@@ -250,11 +255,22 @@ class Transcript:
         elif len(self.lines) == MAX_LINES:
             self.lines.append("# (transcript cut)")
 
+    @property
+    def in_auth(self) -> bool:
+        return self._in_auth
+
+    @in_auth.setter
+    def in_auth(self, value: bool) -> None:
+        """True from just before the authentication command is sent until its exchange ended."""
+        self._in_auth, self._auth_lines = value, 0
+
     def client(self, data: bytes) -> None:
         self._pending += data
         *complete, self._pending = self._pending.split(b"\r\n")
         for raw in complete:
-            self._add("C: " + _shown(self._redact(raw.decode("utf-8", "replace"), self.in_auth)))
+            response = self._in_auth and self._auth_lines > 0
+            self._auth_lines += self._in_auth
+            self._add("C: " + _shown(self._redact(raw.decode("utf-8", "replace"), response)))
 
     def server(self, line: bytes | str) -> None:
         self._add("S: " + _shown(line))
@@ -487,12 +503,17 @@ def _imap_session(session: _Session) -> _IMAP:
         return client
     if "LOGINDISABLED" in client.capabilities:
         raise _Failed("auth", _l("The server refuses logins on an unencrypted connection."))
+    if not user.isascii():
+        raise _Failed("auth", _l("The user name or the password contains characters that cannot be sent."))
+    session.transcript.in_auth = True
     try:
-        _imap_quote(user).encode("ascii"), _imap_quote(secret).encode("ascii")
-    except UnicodeEncodeError:
-        raise _Failed("auth", _l("The user name or the password contains characters that cannot be sent.")) \
-            from None
-    typ, _ = client._simple_command("LOGIN", _imap_quote(user), _imap_quote(secret))
+        if secret.isascii():
+            typ, _ = client._simple_command("LOGIN", _imap_quote(user), _imap_quote(secret))
+        else:  # 8-bit: a literal ("a1 LOGIN user {n}", then the bytes)
+            client.literal = secret.encode()
+            typ, _ = client._simple_command("LOGIN", _imap_quote(user))
+    finally:
+        session.transcript.in_auth = False
     if typ != "OK":
         raise _Failed("auth", _l("The server refused the login."))
     client.state = "AUTH"
@@ -530,7 +551,9 @@ def _pop3_session(session: _Session) -> _POP3:
     def capabilities() -> dict[str, list[str]]:
         try:
             return client.capa()
-        except poplib.error_proto:  # CAPA is optional (RFC 2449)
+        except poplib.error_proto:  # CAPA is optional (RFC 2449): an -ERR is "none"; a cut is a failure
+            if session.deadline.expired:
+                raise
             return {}
 
     caps = capabilities()
@@ -706,11 +729,12 @@ def send(endpoint: Endpoint, sender: str, recipients: list[str], raw: bytes, *, 
         except (OSError, EOFError, ValueError, smtplib.SMTPException) as exc:
             handed_over = client is not None and client.handed_over
             _close(session.client)
-            if handed_over and not isinstance(exc, smtplib.SMTPResponseException):
+            answered = isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code > 0  # -1: no reply line
+            if handed_over and not answered:
                 raise MaybeDelivered(_l("The mail server %(address)s did not confirm the message within "
                                         "%(seconds)s s; it may have been delivered.", address=address_text,
                                         seconds=f"{timeout:g}")) from None
-            if isinstance(exc, smtplib.SMTPResponseException):
+            if answered:
                 raise Unavailable(_l("The mail server %(address)s did not take the message (%(code)s).",
                                      address=address_text, code=str(exc.smtp_code))) from None
             raise Unavailable(_failure(session, exc)[1]) from None

@@ -55,6 +55,8 @@ def is_public(address: str) -> bool:
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d is that IPv4 address
+            return is_public(str(ip.ipv4_mapped))
         inner = _embedded_v4(ip)
         if inner is not None and not is_public(str(inner)):
             return False
