@@ -668,7 +668,7 @@ def check(endpoint: Endpoint, *, timeout: float, allow_private: bool, helo: str 
             addresses = resolve(endpoint.host, endpoint.port, allow_private=allow_private,
                                 ports=allowed_ports(endpoint.protocol, extra_ports), timeout=deadline.remaining())
         except TargetRefused as exc:
-            return result(False, "target", exc.detail if isinstance(exc.detail, Text) else _l("Not allowed."))
+            return result(False, "target", exc.message)
         except OSError:
             return result(False, "connect", _l("The host name could not be resolved."))
         session = _Session(endpoint, addresses, deadline, transcript, timeout, allow_private)

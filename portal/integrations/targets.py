@@ -16,7 +16,7 @@ import threading
 import time
 
 from ..errors import FieldError, Invalid
-from ..words import _l
+from ..words import Text, _l
 from .deadline import Deadline
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -24,6 +24,11 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 class TargetRefused(Invalid):
     """A host or port Postern may not connect to (400; `errors` names the field, `host` or `port`)."""
+
+    @property
+    def message(self) -> Text:
+        """The phrase for people (always a `Text` here)."""
+        return self.detail if isinstance(self.detail, Text) else _l("This is not a valid host name.")
 
 
 def refused_host() -> TargetRefused:
