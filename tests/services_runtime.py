@@ -208,7 +208,7 @@ protocols = imap pop3
 first_valid_uid = 1
 listen = 127.0.0.1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 auth_failure_delay = 0
 auth_master_user_separator = *
 passdb {{
@@ -266,6 +266,15 @@ service pop3-login {{
 ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
+{oauth2}"""
+
+
+# XOAUTH2 logins checked by the token endpoint's introspection route (`token_endpoint().introspection_url`)
+DOVECOT_OAUTH2 = """passdb {{
+  driver = oauth2
+  mechanisms = xoauth2
+  args = {d}/oauth2.conf
+}}
 """
 
 
@@ -310,7 +319,7 @@ def _listening(command: list[str], port: int, seconds: float = 10.0) -> subproce
 
 @contextmanager
 def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master secret"),
-            ) -> Iterator[dict[str, object]]:
+            introspection_url: str | None = None) -> Iterator[dict[str, object]]:
     """A private Dovecot IMAP and POP3 server on free loopback ports (plain with STARTTLS/STLS, and implicit TLS,
     with a self-signed certificate for 127.0.0.1 given as `cert_pem`), Maildir under a temp dir."""
     binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
@@ -335,7 +344,15 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
     conf = os.path.join(workdir, "dovecot.conf")
     with open(conf, "w") as fh:
         fh.write(DOVECOT_CONF.format(d=workdir, port=port, tls_port=tls_port, pop3_port=pop3_port,
-                                     pop3_tls_port=pop3_tls_port))
+                                     pop3_tls_port=pop3_tls_port,
+                                     mechanisms=" xoauth2" if introspection_url else "",
+                                     oauth2=DOVECOT_OAUTH2.format(d=workdir) if introspection_url else ""))
+    if introspection_url:
+        with open(os.path.join(workdir, "oauth2.conf"), "w") as fh:
+            fh.write(f"introspection_mode = post\nintrospection_url = {introspection_url}\n"
+                     "force_introspection = yes\nusername_attribute = username\nactive_attribute = active\n"
+                     "active_value = true\n")
+        os.chmod(os.path.join(workdir, "oauth2.conf"), 0o644)
     proc = _listening([binary, "-F", "-c", conf], port)
     try:
         yield {"host": "127.0.0.1", "port": port, "tls_port": tls_port, "pop3_port": pop3_port,
@@ -659,6 +676,8 @@ class TokenEndpoint:
         self.expires_in: int = 3600
         self.delay = 0.0
         self.url = ""
+        self.introspection_url = ""
+        self.users: dict[str, str] = {}  # token -> user, for introspection
 
 
 @contextmanager
@@ -675,6 +694,10 @@ def token_endpoint(client_id: str = "postern-client", client_secret: str = "s3cr
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+            if self.path.endswith("/introspect"):  # RFC 7662, as Dovecot's oauth2 passdb asks
+                self._answer(200, {"active": True, "username": state.users[form["token"]]}
+                             if form.get("token") in state.users else {"active": False})
+                return
             state.requests.append(form)
             if state.delay:
                 threading.Event().wait(state.delay)
@@ -686,6 +709,9 @@ def token_endpoint(client_id: str = "postern-client", client_secret: str = "s3cr
             else:
                 status, body = (state.status if state.status != 200 else 401), {
                     "error": "invalid_client", "error_description": f"bad secret {form.get('client_secret')}"}
+            self._answer(status, body)
+
+        def _answer(self, status: int, body: dict[str, object]) -> None:
             data = json.dumps(body).encode()
             try:
                 self.send_response(status)
@@ -702,6 +728,7 @@ def token_endpoint(client_id: str = "postern-client", client_secret: str = "s3cr
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state.url = f"http://127.0.0.1:{server.server_address[1]}/tenant-1/oauth2/v2.0/token"
+    state.introspection_url = f"http://127.0.0.1:{server.server_address[1]}/introspect"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

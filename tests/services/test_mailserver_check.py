@@ -357,6 +357,27 @@ def test_imap_and_pop3_refuse_a_wrong_anchor_and_a_missing_mechanism(imap_pop3: 
     assert_result(check(oauth, timeout=5, allow_private=True), False, "auth", "OAuth2")
 
 
+@pytest.mark.parametrize("protocol", ["IMAP", "POP3"])
+def test_imap_and_pop3_xoauth2_with_a_token_dovecot_introspects(protocol: str) -> None:
+    with token_endpoint() as tokens, dovecot({USER: PASSWORD}, introspection_url=tokens.introspection_url) as server:
+        tokens.users[tokens.token] = USER
+        port = server["port"] if protocol == "IMAP" else server["pop3_port"]
+
+        def endpoint(user: str) -> Endpoint:
+            return Endpoint(protocol, "127.0.0.1", port, "STARTTLS", server["cert_pem"], "OAUTH2", user, None,
+                            _oauth(tokens.url))
+
+        result = check(endpoint(USER), timeout=5, allow_private=True)
+        assert_result(result, True, "done", "accepted the login")
+        assert_no_secret(result, tokens.token, tokens.client_secret)
+        assert any(line.endswith(("AUTHENTICATE XOAUTH2", "AUTH XOAUTH2 ****")) for line in result.transcript)
+        # the token is another mailbox's: Dovecot refuses it
+        other = check(endpoint("bob@example.com"), timeout=5, allow_private=True)
+        assert_result(other, False, "auth", "refused the login")
+        assert_no_secret(other, tokens.token, tokens.client_secret)
+        assert len(tokens.requests) == 1  # one token for both checks
+
+
 def test_a_pop3_user_name_with_a_line_break_never_reaches_the_server(imap_pop3: dict[str, object]) -> None:
     endpoint = Endpoint("POP3", "127.0.0.1", imap_pop3["pop3_port"], "NONE", None, "USERNAME_PASSWORD",
                         "alice\r\nDELE 1", PASSWORD)
