@@ -37,14 +37,14 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from ..errors import Invalid, MaybeDelivered, Unavailable
 from ..words import Text, _l
 from . import oauth2
 from .deadline import Deadline
-from .targets import TargetRefused, connect_first, resolve
+from .targets import TargetRefused, connect_first, normalize_host, resolve
 
 __all__ = [
     "DEFAULT_PORTS", "DEFAULT_SCOPE", "DEFAULT_TOKEN_URL", "CertificateInvalid", "CheckResult", "Endpoint",
@@ -663,6 +663,10 @@ def check(endpoint: Endpoint, *, timeout: float, allow_private: bool, helo: str 
 
     if endpoint.protocol not in PROTOCOLS or endpoint.security not in SECURITIES or endpoint.auth not in AUTHS:
         return result(False, "target", _l("The server settings are not complete."))
+    try:
+        endpoint = replace(endpoint, host=normalize_host(endpoint.host))
+    except TargetRefused as exc:
+        return result(False, "target", exc.message)
     with Deadline(timeout) as deadline:
         try:
             addresses = resolve(endpoint.host, endpoint.port, allow_private=allow_private,
@@ -709,6 +713,7 @@ def send(endpoint: Endpoint, sender: str, recipients: list[str], raw: bytes, *, 
     refuses the login or the message, `MaybeDelivered` when the exchange broke after DATA was sent."""
     if endpoint.protocol != "SMTP":
         raise Invalid(_l("Only an SMTP server can send mail."))
+    endpoint = replace(endpoint, host=normalize_host(endpoint.host))
     address_text = f"{endpoint.host}:{endpoint.port}"
     with Deadline(timeout) as deadline:
         try:

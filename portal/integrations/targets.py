@@ -15,6 +15,8 @@ import socket
 import threading
 import time
 
+import idna
+
 from ..errors import FieldError, Invalid
 from ..words import Text, _l
 from .deadline import Deadline
@@ -69,6 +71,21 @@ def is_public(address: str) -> bool:
                                  or ip.is_link_local or ip.is_private)
 
 
+def normalize_host(host: str) -> str:
+    """The name to look up and to verify TLS against: trimmed, an IPv6 literal without brackets, an IDN in its
+    ASCII form (UTS 46). Raises `TargetRefused` for what is no host name."""
+    name = host.strip().removeprefix("[").removesuffix("]").rstrip(".") if isinstance(host, str) else ""
+    if name and not name.isascii():
+        try:
+            name = idna.encode(name, uts46=True).decode()
+        except (idna.IDNAError, UnicodeError):
+            name = ""
+    if not valid_host(name):
+        message = _l("This is not a valid host name.")
+        raise TargetRefused(message, [FieldError("host", message)])
+    return name.lower()
+
+
 def valid_host(host: str) -> bool:
     """A host name or IP literal that can be looked up (no spaces, control characters, schemes or paths)."""
     if not host or len(host) > 253 or not host.isascii():
@@ -109,10 +126,7 @@ def resolve(host: str, port: int, *, allow_private: bool, ports: set[int] | froz
             timeout: float = 5.0) -> list[tuple[str, int]]:
     """The addresses to connect to for `host`:`port`, in the resolver's order (try them in turn, never look the
     name up again). Raises `TargetRefused` (policy) or `OSError` (the lookup failed)."""
-    host = host.strip().removeprefix("[").removesuffix("]")
-    if not valid_host(host):
-        message = _l("This is not a valid host name.")
-        raise TargetRefused(message, [FieldError("host", message)])
+    host = normalize_host(host)
     if port not in ports or not 0 < port < 65536:
         raise refused_port()
     addresses = _lookup(host, port, timeout)

@@ -469,3 +469,14 @@ def test_validate_certificate(ca: CertificateAuthority) -> None:
 def test_an_endpoint_s_repr_hides_its_secrets() -> None:
     endpoint = smtp(587, password=PASSWORD, oauth=_oauth("https://x/token", "client-Secret-9"))
     assert PASSWORD not in repr(endpoint) and "client-Secret-9" not in repr(endpoint)
+
+
+def test_host_names_are_normalized_for_lookup_and_tls() -> None:
+    from portal.integrations.targets import normalize_host
+
+    assert normalize_host(" Mail.Example.COM. ") == "mail.example.com"
+    assert normalize_host("[2001:db8::1]") == "2001:db8::1"
+    assert normalize_host("bücher.example") == "xn--bcher-kva.example"
+    for bad in ("exa mple.com", "a\r\nb", "☃\u200b..", "x" * 300):
+        with pytest.raises(TargetRefused):
+            normalize_host(bad)
