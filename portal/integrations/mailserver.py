@@ -343,6 +343,8 @@ class _Session:
         if ep.auth == "OAUTH2":
             if ep.oauth is None or not ep.username:
                 raise _Failed("auth", _l("OAuth2 needs a user name (the mailbox) and the client credentials."))
+            if _CONTROL.search(ep.username):
+                raise _Failed("auth", _l("The user name or the password contains characters that cannot be sent."))
             self.transcript.hide(ep.oauth.client_secret)
             try:
                 token = oauth2.client_credentials_token(
@@ -376,7 +378,7 @@ class _SMTP(smtplib.SMTP):
 
     def send(self, s: bytes | str) -> None:
         if self.session.transcript is not None and not self.handed_over:
-            self.session.transcript.client(s.encode("ascii") if isinstance(s, str) else s)
+            self.session.transcript.client(s.encode("utf-8", "replace") if isinstance(s, str) else s)
         super().send(s)
 
     def getreply(self) -> tuple[int, bytes]:
@@ -412,6 +414,8 @@ class _SMTP(smtplib.SMTP):
 
 def _smtp_session(session: _Session, helo: str) -> _SMTP:
     ep = session.endpoint
+    if not helo or _CONTROL.search(helo) or " " in helo:
+        helo = "postern.localdomain"
     client = _SMTP(local_hostname=helo, timeout=session.deadline.remaining())
     client.session, session.client = session, client
     client._host = ep.host  # the name STARTTLS verifies
@@ -440,9 +444,18 @@ def _smtp_session(session: _Session, helo: str) -> _SMTP:
         client.sasl("XOAUTH2", oauth2.xoauth2(user, secret).encode(), lambda challenge: b"")
     elif "PLAIN" in offered:
         client.sasl("PLAIN", f"\0{user}\0{secret}".encode(), lambda challenge: b"")
-    elif "LOGIN" in offered:
-        answers = iter([secret.encode()])
-        client.sasl("LOGIN", user.encode(), lambda challenge: next(answers, b""))
+    elif "LOGIN" in offered:  # no initial response: the server asks "Username:", then "Password:"
+        answers = iter([user.encode(), secret.encode()])
+
+        def login(challenge: bytes) -> bytes:
+            asked = challenge.lower()
+            if b"username" in asked:
+                return user.encode()
+            if b"password" in asked:
+                return secret.encode()
+            return next(answers, b"")
+
+        client.sasl("LOGIN", None, login)
     else:
         raise _Failed("auth", _l("The server offers no login method Postern supports (PLAIN, LOGIN)."))
     return client
