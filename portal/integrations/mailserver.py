@@ -435,16 +435,25 @@ def _smtp_session(session: _Session, helo: str) -> _SMTP:
     if ep.auth == "NO_AUTH":
         return client
     session.stage = "auth"
-    secret = session.secret()
     offered = client.esmtp_features.get("auth", "").upper().split() if client.has_extn("auth") else []
-    user = ep.username or ""
     if ep.auth == "OAUTH2":
-        if "XOAUTH2" not in offered:
+        mechanism = "XOAUTH2" if "XOAUTH2" in offered else None
+    else:
+        mechanism = next((m for m in ("PLAIN", "LOGIN") if m in offered), None)
+    if mechanism is None:
+        if not offered and not session.encrypted and client.has_extn("starttls"):
+            raise _Failed("auth", _l("The server offers a login only after STARTTLS: choose STARTTLS as the "
+                                     "security."))
+        if ep.auth == "OAUTH2":
             raise _Failed("auth", _l("The server does not offer OAuth2 (XOAUTH2) login."))
+        raise _Failed("auth", _l("The server offers no login method Postern supports (PLAIN, LOGIN)."))
+    secret = session.secret()  # the token is fetched only for a server that takes it
+    user = ep.username or ""
+    if mechanism == "XOAUTH2":
         client.sasl("XOAUTH2", oauth2.xoauth2(user, secret).encode(), lambda challenge: b"")
-    elif "PLAIN" in offered:
+    elif mechanism == "PLAIN":
         client.sasl("PLAIN", f"\0{user}\0{secret}".encode(), lambda challenge: b"")
-    elif "LOGIN" in offered:  # no initial response: the server asks "Username:", then "Password:"
+    else:  # LOGIN, without an initial response: the server asks "Username:", then "Password:"
         answers = iter([user.encode(), secret.encode()])
 
         def login(challenge: bytes) -> bytes:
@@ -456,8 +465,6 @@ def _smtp_session(session: _Session, helo: str) -> _SMTP:
             return next(answers, b"")
 
         client.sasl("LOGIN", None, login)
-    else:
-        raise _Failed("auth", _l("The server offers no login method Postern supports (PLAIN, LOGIN)."))
     return client
 
 
@@ -501,11 +508,13 @@ def _imap_session(session: _Session) -> _IMAP:
     if ep.auth == "NO_AUTH":
         return client
     session.stage = "auth"
+    if ep.auth == "OAUTH2" and "AUTH=XOAUTH2" not in client.capabilities:
+        raise _Failed("auth", _l("The server does not offer OAuth2 (XOAUTH2) login."))
+    if ep.auth != "OAUTH2" and "LOGINDISABLED" in client.capabilities:
+        raise _Failed("auth", _l("The server refuses logins on an unencrypted connection."))
     secret = session.secret()
     user = ep.username or ""
     if ep.auth == "OAUTH2":
-        if "AUTH=XOAUTH2" not in client.capabilities:
-            raise _Failed("auth", _l("The server does not offer OAuth2 (XOAUTH2) login."))
         blob = oauth2.xoauth2(user, secret).encode()
         answers = iter([blob])
         session.transcript.in_auth = True
@@ -514,8 +523,6 @@ def _imap_session(session: _Session) -> _IMAP:
         finally:
             session.transcript.in_auth = False
         return client
-    if "LOGINDISABLED" in client.capabilities:
-        raise _Failed("auth", _l("The server refuses logins on an unencrypted connection."))
     if not user.isascii():
         raise _Failed("auth", _l("The user name or the password contains characters that cannot be sent."))
     session.transcript.in_auth = True
@@ -584,11 +591,11 @@ def _pop3_session(session: _Session) -> _POP3:
     if ep.auth == "NO_AUTH":
         return client
     session.stage = "auth"
+    if ep.auth == "OAUTH2" and "XOAUTH2" not in [m.upper() for m in caps.get("SASL", [])]:
+        raise _Failed("auth", _l("The server does not offer OAuth2 (XOAUTH2) login."))
     secret = session.secret()
     user = ep.username or ""
     if ep.auth == "OAUTH2":
-        if "XOAUTH2" not in [m.upper() for m in caps.get("SASL", [])]:
-            raise _Failed("auth", _l("The server does not offer OAuth2 (XOAUTH2) login."))
         session.transcript.in_auth = True
         try:
             answer = client._shortcmd("AUTH XOAUTH2 " + base64.b64encode(oauth2.xoauth2(user, secret).encode())

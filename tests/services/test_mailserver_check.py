@@ -139,6 +139,19 @@ def test_the_server_s_own_self_signed_certificate_can_be_the_anchor() -> None:
         assert_result(check(endpoint, timeout=5, allow_private=True), True, "done")
 
 
+def test_an_smtp_server_without_the_configured_mechanism(ca: CertificateAuthority) -> None:
+    with token_endpoint() as tokens, mail_smtp_server("NONE", users={USER: PASSWORD}, exclude=["XOAUTH2"]) as (_, port):
+        result = check(smtp(port, auth="OAUTH2", oauth=_oauth(tokens.url)), timeout=5, allow_private=True)
+        assert_result(result, False, "auth", "does not offer OAuth2 (XOAUTH2)")
+        assert tokens.requests == []  # no token fetched for a server that cannot take it
+        assert not any(line.startswith("C: AUTH") for line in result.transcript)
+    # AUTH offered only after STARTTLS, and the setting says NONE
+    with mail_smtp_server("STARTTLS", ca=ca, users={USER: PASSWORD}) as (sink, port):
+        result = check(smtp(port, "NONE"), timeout=5, allow_private=True)
+    assert_result(result, False, "auth", "only after STARTTLS")
+    assert sink.logins == []
+
+
 def test_credentials_that_cannot_be_sent_are_refused_before_sending(ca: CertificateAuthority) -> None:
     with mail_smtp_server("NONE", users={USER: PASSWORD}) as (_, port):
         for hostile in ("pw\r\nQUIT", "pw\nRSET", "pw\0x"):
@@ -354,7 +367,9 @@ def test_imap_and_pop3_refuse_a_wrong_anchor_and_a_missing_mechanism(imap_pop3: 
     oauth = Endpoint(protocol, "127.0.0.1", imap_pop3[f"{prefix}port"], "STARTTLS", imap_pop3["cert_pem"], "OAUTH2",
                      USER, None, _oauth("http://127.0.0.1:9/token"))
     # Dovecot here offers PLAIN and LOGIN only: the token is not even fetched
-    assert_result(check(oauth, timeout=5, allow_private=True), False, "auth", "OAuth2")
+    result = check(oauth, timeout=5, allow_private=True)
+    assert_result(result, False, "auth", "does not offer OAuth2 (XOAUTH2)")
+    assert "# OAuth2 token obtained" not in result.transcript
 
 
 @pytest.mark.parametrize("protocol", ["IMAP", "POP3"])
