@@ -71,6 +71,7 @@ AUTHS = ("NO_AUTH", "USERNAME_PASSWORD", "OAUTH2")
 MAX_CERTIFICATE = 64 * 1024
 MAX_LINES = 200  # transcript lines kept (a server that floods its EHLO answer is cut here)
 MAX_LINE = 300  # characters kept of one transcript line
+MAX_RECEIVED = 1000  # lines a server may send in one check: a flood ends the exchange (smtplib keeps a reply whole)
 HIDDEN = "****"
 
 
@@ -238,6 +239,10 @@ def _shown(line: bytes | str) -> str:
     return text if len(text) <= MAX_LINE else text[: MAX_LINE - 1] + "…"
 
 
+class _Flood(OSError):
+    """A server that would not stop talking (counted as a broken connection)."""
+
+
 class Transcript:
     """The lines of one exchange; client lines pass through the protocol's redactor."""
 
@@ -248,6 +253,7 @@ class Transcript:
         self._redact = redact
         self._pending = b""
         self.secrets: list[str] = []
+        self.received = 0
 
     def _add(self, line: str) -> None:
         if len(self.lines) < MAX_LINES:
@@ -273,6 +279,9 @@ class Transcript:
             self._add("C: " + _shown(self._redact(raw.decode("utf-8", "replace"), response)))
 
     def server(self, line: bytes | str) -> None:
+        self.received += 1
+        if self.received > MAX_RECEIVED:
+            raise _Flood("the server sent too many lines")
         self._add("S: " + _shown(line))
 
     def note(self, text: str) -> None:
@@ -382,11 +391,33 @@ class _SMTP(smtplib.SMTP):
         super().send(s)
 
     def getreply(self) -> tuple[int, bytes]:
-        code, message = super().getreply()
-        lines = message.split(b"\n") if message else [b""]
-        for i, line in enumerate(lines):
-            self.session.transcript.server(f"{code}{'-' if i < len(lines) - 1 else ' '}".encode() + line)
-        return code, message
+        """smtplib's, each line recorded as it comes, and a reply of endless lines cut (`MAX_RECEIVED`)."""
+        lines: list[bytes] = []
+        if self.file is None:
+            self.file = self.sock.makefile("rb")
+        while True:
+            try:
+                line = self.file.readline(smtplib._MAXLINE + 1)  # type: ignore[attr-defined]
+                if line:
+                    self.session.transcript.server(line)
+            except OSError as exc:
+                self.close()
+                raise smtplib.SMTPServerDisconnected(f"Connection unexpectedly closed: {exc}") from exc
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            if len(line) > smtplib._MAXLINE:  # type: ignore[attr-defined]
+                self.close()
+                raise smtplib.SMTPResponseException(500, b"Line too long.")
+            lines.append(line[4:].strip(b" \t\r\n"))
+            try:
+                code = int(line[:3])
+            except ValueError:
+                code = -1
+                break
+            if line[3:4] != b"-":
+                break
+        return code, b"\n".join(lines)
 
     def data(self, msg: bytes | str) -> tuple[int, bytes]:
         self.handed_over = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -320,11 +321,20 @@ def test_a_peer_that_is_not_a_mail_server(ca: CertificateAuthority) -> None:
 
 
 def test_a_flooding_server_gives_a_capped_transcript() -> None:
-    with tcp_peer(trickle(b"220 hi\r\n", b"250-" + b"X" * 2000 + b"\r\n")) as port, bounded():
+    def flood(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(b"220 hi\r\n")
+        conn.recv(1024)  # EHLO
+        line = b"250-" + b"X\x1b" * 1000 + b"\r\n"
+        while not stop.is_set():
+            conn.sendall(line * 50)
+
+    with tcp_peer(flood) as port, bounded():
         result = check(smtp(port, auth="NO_AUTH"), timeout=DEADLINE, allow_private=True)
     assert not result.ok
-    assert len(result.transcript) <= mailserver.MAX_LINES + 1
+    assert len(result.transcript) == mailserver.MAX_LINES + 1
+    assert result.transcript[-1] == "# (transcript cut)"
     assert all(len(line) <= mailserver.MAX_LINE + 3 for line in result.transcript)
+    assert "\x1b" not in "".join(result.transcript)  # control characters are shown as "?"
 
 
 # --- IMAP and POP3 against Dovecot ---------------------------------------------------------------------
