@@ -10,6 +10,7 @@ quarantine: see bench/quarantine.py (BENCH_MESSAGES 10000, BENCH_RELEASES 200).
 outbox: see bench/outbox.py (BENCH_WRITES 300, BENCH_REDIS_URL redis://127.0.0.1:6379/0).
 db-outage: see bench/db_outage.py (BENCH_OUTAGE_TRIES 5): the time to the 503 with PostgreSQL frozen or stopped.
 release-once: see bench/release_once.py (deliveries per 10 parallel releases of one message, gunicorn -w 4).
+mailcheck: see bench/mailcheck.py (BENCH_CHECKS 200): a mail server check (STARTTLS + AUTH) vs raw smtplib.
 
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
@@ -154,10 +155,10 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import db_outage, outbox, quarantine, release_once, rules, users_page
+    from bench import db_outage, mailcheck, outbox, quarantine, release_once, rules, users_page
 
     wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine", "outbox", "db-outage",
-                                   "release-once"}
+                                   "release-once", "mailcheck"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -215,6 +216,10 @@ def main() -> None:
             return result
 
         results += on_databases("release", release_one)
+    if "mailcheck" in wanted:
+        result = mailcheck.run(int(os.environ.get("BENCH_CHECKS", "200")))
+        print(json.dumps(result))
+        results.append(result)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

@@ -76,6 +76,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SMTP_TIMEOUT": float(_env("POSTERN_SMTP_TIMEOUT", "20")),  # type: ignore[arg-type]
         # Mail servers (portal/services/mailservers.py): targets on loopback / private networks only when allowed.
         "ALLOW_PRIVATE_TARGETS": _env("POSTERN_ALLOW_PRIVATE_TARGETS", "false") == "true",
+        # ports beyond each protocol's usual ones a mail server may use: "2525,10000-10100"
+        "MAILSERVER_PORTS": _env("POSTERN_MAILSERVER_PORTS", ""),
         "MAILSERVER_TIMEOUT": float(_env("POSTERN_MAILSERVER_TIMEOUT", "15")),  # type: ignore[arg-type]
         # a server is checked (or sent a test mail) at most once in this many seconds, across processes
         "MAILSERVER_CHECK_INTERVAL": float(_env("POSTERN_MAILSERVER_CHECK_INTERVAL", "5")),  # type: ignore[arg-type]
@@ -114,6 +116,10 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     if overrides:
         cfg.update(overrides)
     cfg.setdefault("RATELIMIT_STORAGE_URI", cfg["REDIS_URL"] or "memory://")
+    if isinstance(cfg["MAILSERVER_PORTS"], str):
+        from .integrations.mailserver import parse_ports
+
+        cfg["MAILSERVER_PORTS"] = parse_ports(cfg["MAILSERVER_PORTS"])
     for key, sub in (("MAIL_ROOT", "mail"), ("EXPORT_DIR", "export")):  # below the instance dir in use
         cfg[key] = cfg[key] or str(Path(cfg["INSTANCE_DIR"]) / sub)
     if "SECRET_KEY" not in cfg:

@@ -54,6 +54,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "DNS_SERVERS": [],
         "ALLOW_PRIVATE_TARGETS": True,  # the fixtures' servers listen on loopback
         "MAILSERVER_CHECK_INTERVAL": 0,
+        "MAILSERVER_PORTS": "1024-65535",  # the fixtures' free ports
     })
     with application.app_context():
         flask_migrate.upgrade()

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -203,11 +204,11 @@ base_dir = {d}/run
 state_dir = {d}/state
 log_path = {d}/dovecot.log
 instance_name = postern-{port}
-protocols = imap
+protocols = imap pop3
 first_valid_uid = 1
 listen = 127.0.0.1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 auth_failure_delay = 0
 auth_master_user_separator = *
 passdb {{
@@ -251,9 +252,29 @@ service imap-login {{
     ssl = yes
   }}
 }}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {pop3_tls_port}
+    ssl = yes
+  }}
+}}
 ssl = yes
 ssl_cert = <{d}/cert.pem
 ssl_key = <{d}/key.pem
+{oauth2}"""
+
+
+# XOAUTH2 logins checked by the token endpoint's introspection route (`token_endpoint().introspection_url`)
+DOVECOT_OAUTH2 = """passdb {{
+  driver = oauth2
+  mechanisms = xoauth2
+  args = {d}/oauth2.conf
+}}
 """
 
 
@@ -298,9 +319,9 @@ def _listening(command: list[str], port: int, seconds: float = 10.0) -> subproce
 
 @contextmanager
 def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master secret"),
-            ) -> Iterator[dict[str, object]]:
-    """A private Dovecot IMAP server on free loopback ports (plain and implicit TLS with a self-signed
-    certificate, given as `cert_pem`), Maildir under a temp dir."""
+            introspection_url: str | None = None) -> Iterator[dict[str, object]]:
+    """A private Dovecot IMAP and POP3 server on free loopback ports (plain with STARTTLS/STLS, and implicit TLS,
+    with a self-signed certificate for 127.0.0.1 given as `cert_pem`), Maildir under a temp dir."""
     binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None)
     if binary is None:
         missing("Dovecot is not installed (apt-get install dovecot-imapd)")
@@ -309,7 +330,7 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
     for sub in ("run", "state", "mail"):
         os.makedirs(os.path.join(workdir, sub))
     os.chmod(os.path.join(workdir, "mail"), 0o777)
-    port, tls_port = free_port(), free_port()
+    port, tls_port, pop3_port, pop3_tls_port = free_port(), free_port(), free_port(), free_port()
     cert_pem, key_pem = self_signed()
     for name, text in (("cert.pem", cert_pem), ("key.pem", key_pem)):
         with open(os.path.join(workdir, name), "w") as fh:
@@ -322,11 +343,20 @@ def dovecot(users: dict[str, str], master: tuple[str, str] = ("postern", "master
         os.chmod(os.path.join(workdir, name), 0o644)
     conf = os.path.join(workdir, "dovecot.conf")
     with open(conf, "w") as fh:
-        fh.write(DOVECOT_CONF.format(d=workdir, port=port, tls_port=tls_port))
+        fh.write(DOVECOT_CONF.format(d=workdir, port=port, tls_port=tls_port, pop3_port=pop3_port,
+                                     pop3_tls_port=pop3_tls_port,
+                                     mechanisms=" xoauth2" if introspection_url else "",
+                                     oauth2=DOVECOT_OAUTH2.format(d=workdir) if introspection_url else ""))
+    if introspection_url:
+        with open(os.path.join(workdir, "oauth2.conf"), "w") as fh:
+            fh.write(f"introspection_mode = post\nintrospection_url = {introspection_url}\n"
+                     "force_introspection = yes\nusername_attribute = username\nactive_attribute = active\n"
+                     "active_value = true\n")
+        os.chmod(os.path.join(workdir, "oauth2.conf"), 0o644)
     proc = _listening([binary, "-F", "-c", conf], port)
     try:
-        yield {"host": "127.0.0.1", "port": port, "tls_port": tls_port, "cert_pem": cert_pem, "master": master,
-               "dir": workdir}
+        yield {"host": "127.0.0.1", "port": port, "tls_port": tls_port, "pop3_port": pop3_port,
+               "pop3_tls_port": pop3_tls_port, "cert_pem": cert_pem, "master": master, "dir": workdir}
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -486,3 +516,224 @@ def gunicorn_app(environment: dict[str, str], workers: int = 4, *, app: str = "a
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+class CertificateAuthority:
+    """A throwaway CA (`pem`, the trust anchor a mail server setting names) that issues server certificates."""
+
+    def __init__(self, name: str = "Postern Test CA") -> None:
+        import datetime
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = datetime.datetime.now(datetime.UTC)
+        self._cert = (x509.CertificateBuilder().subject_name(self._name).issuer_name(self._name)
+                      .public_key(self._key.public_key()).serial_number(x509.random_serial_number())
+                      .not_valid_before(now - datetime.timedelta(minutes=5))
+                      .not_valid_after(now + datetime.timedelta(days=1))
+                      .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                      .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                                   content_commitment=False, key_encipherment=False,
+                                                   data_encipherment=False, key_agreement=False,
+                                                   encipher_only=False, decipher_only=False), critical=True)
+                      .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()),
+                                     critical=False)
+                      .sign(self._key, hashes.SHA256()))
+        self.pem = self._cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def issue(self, *names: str) -> tuple[str, str]:
+        """A server certificate for `names` (IP literals become IP SANs) and its key, both PEM."""
+        import datetime
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        sans: list[x509.GeneralName] = []
+        for name in names:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                sans.append(x509.DNSName(name))
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+                .issuer_name(self._name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()),
+                               critical=False)
+                .sign(self._key, hashes.SHA256()))
+        key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+        return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+    def server_context(self, *names: str) -> ssl.SSLContext:
+        """A server-side TLS context presenting a certificate for `names` issued by this CA."""
+        cert_pem, key_pem = self.issue(*names)
+        workdir = tempfile.mkdtemp(prefix="cert-")
+        try:
+            for file_name, text in (("cert.pem", cert_pem), ("key.pem", key_pem)):
+                with open(os.path.join(workdir, file_name), "w") as fh:
+                    fh.write(text)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem"))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return context
+
+
+class AuthSmtpSink(SmtpSink):
+    """An SMTP peer that also knows logins (`users`: name -> password, for PLAIN and LOGIN) and OAuth2 bearer
+    tokens (`tokens`: token -> user, for XOAUTH2); `logins` records who logged in and how."""
+
+    def __init__(self, users: dict[str, str], tokens: dict[str, str]) -> None:
+        super().__init__()
+        self.users, self.tokens = users, tokens
+        self.logins: list[tuple[str, str]] = []
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        if login in self.users and self.users[login] == password:
+            self.logins.append((mechanism, login))
+            return AuthResult(success=True, auth_data=auth_data)
+        return AuthResult(success=False, handled=False)
+
+    async def auth_XOAUTH2(self, server, args):
+        """SASL XOAUTH2: `user=U^Aauth=Bearer T^A^A`; a wrong token gets the 334 error challenge, then 535."""
+        import base64
+        import json
+
+        from aiosmtpd.smtp import MISSING, AuthResult
+
+        if len(args) > 1:  # [mechanism, initial response]
+            blob: bytes | object = base64.b64decode(args[1] + "=" * (-len(args[1]) % 4))
+        else:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False)
+        fields = dict(part.split("=", 1) for part in blob.decode().split("\x01") if "=" in part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        if self.tokens.get(token) == user:
+            self.logins.append(("XOAUTH2", user))
+            return AuthResult(success=True, auth_data=user)
+        error = json.dumps({"status": "401", "schemes": "bearer", "scope": "https://mail.example/"})
+        await server.challenge_auth(error)  # the client answers with an empty line
+        await server.push("535 5.7.8 Authentication credentials invalid")
+        return AuthResult(success=False, handled=True)
+
+
+@contextmanager
+def mail_smtp_server(security: str = "NONE", *, ca: CertificateAuthority | None = None,
+                     names: tuple[str, ...] = ("127.0.0.1", "localhost"), users: dict[str, str] | None = None,
+                     tokens: dict[str, str] | None = None, auth_required: bool = False,
+                     exclude: list[str] | None = None) -> Iterator[tuple[AuthSmtpSink, int]]:
+    """An aiosmtpd server as a configured mail server: plain (NONE), STARTTLS or implicit TLS (SSL_TLS) with a
+    certificate for `names` from `ca`, AUTH PLAIN/LOGIN for `users` and XOAUTH2 for `tokens` when given
+    (`exclude`: mechanisms not to offer)."""
+    from aiosmtpd.controller import Controller
+
+    sink = AuthSmtpSink(users or {}, tokens or {})
+    port = free_port()
+    options: dict[str, object] = {}
+    if security != "NONE":
+        context = (ca or CertificateAuthority()).server_context(*names)
+        options["tls_context" if security == "STARTTLS" else "ssl_context"] = context
+    if security == "STARTTLS":
+        options["require_starttls"] = True
+    else:
+        options["auth_require_tls"] = False  # plain; and aiosmtpd does not count implicit TLS as encrypted
+    if users is not None or tokens is not None:
+        options.update(authenticator=sink.authenticate, auth_required=auth_required,
+                       auth_exclude_mechanism=exclude or [])
+    controller = Controller(sink, hostname="127.0.0.1", port=port, ready_timeout=10, **options)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+class TokenEndpoint:
+    """What the local OAuth2 token endpoint saw and will answer (`status`, `expires_in`, `delay` per request)."""
+
+    def __init__(self, client_id: str, client_secret: str, token: str) -> None:
+        self.client_id, self.client_secret, self.token = client_id, client_secret, token
+        self.requests: list[dict[str, str]] = []
+        self.status = 200
+        self.expires_in: int = 3600
+        self.delay = 0.0
+        self.url = ""
+        self.introspection_url = ""
+        self.users: dict[str, str] = {}  # token -> user, for introspection
+
+
+@contextmanager
+def token_endpoint(client_id: str = "postern-client", client_secret: str = "s3cret-Client/Value",
+                   token: str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.test-access-token") -> Iterator[TokenEndpoint]:
+    """A client-credentials token endpoint (http on loopback, a thread) that counts its requests."""
+    import json
+    import urllib.parse
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = TokenEndpoint(client_id, client_secret, token)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+            if self.path.endswith("/introspect"):  # RFC 7662, as Dovecot's oauth2 passdb asks
+                self._answer(200, {"active": True, "username": state.users[form["token"]]}
+                             if form.get("token") in state.users else {"active": False})
+                return
+            state.requests.append(form)
+            if state.delay:
+                threading.Event().wait(state.delay)
+            good = (form.get("grant_type") == "client_credentials" and form.get("client_id") == state.client_id
+                    and form.get("client_secret") == state.client_secret)
+            if good and state.status == 200:
+                status, body = 200, {"token_type": "Bearer", "expires_in": state.expires_in,
+                                     "access_token": state.token}
+            else:
+                status, body = (state.status if state.status != 200 else 401), {
+                    "error": "invalid_client", "error_description": f"bad secret {form.get('client_secret')}"}
+            self._answer(status, body)
+
+        def _answer(self, status: int, body: dict[str, object]) -> None:
+            data = json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/tenant-1/oauth2/v2.0/token"
+    state.introspection_url = f"http://127.0.0.1:{server.server_address[1]}/introspect"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -143,8 +143,9 @@ def build_world() -> World:
                           data=b"hello"))
     token, _ = tokens.issue(db.session.get(Admin, w.pk["readerA"]), "reader token")
     w.pk["readerA_token"] = token.id
-    # a mail server nothing listens on (loopback port 9): a check answers "ok": false at once
-    server = MailServer(name="Relay", protocol="SMTP", host="127.0.0.1", port=9, security="NONE", auth="NO_AUTH")
+    # a mail server nothing listens on (loopback, SMTP's port 2525): a check answers "ok": false at once
+    server = MailServer(name="Loopback relay", protocol="SMTP", host="127.0.0.1", port=2525, security="NONE",
+                        auth="NO_AUTH")
     db.session.add(server)
     db.session.flush()
     w.pk["server"] = server.id

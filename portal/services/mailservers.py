@@ -12,12 +12,11 @@ servers kept and checked the same way. Installation-wide: system administrators 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ipaddress
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
 from flask import current_app
 from sqlalchemy import Select, delete, or_, select, update
 
@@ -25,7 +24,7 @@ from .. import crypto
 from ..clock import utcnow
 from ..errors import Conflict, FieldError, Invalid, NotFound, TooManyRequests
 from ..extensions import db
-from ..integrations import mailserver
+from ..integrations import mailserver, targets
 from ..models import MailServer
 from ..schemas.mailservers import MailServerIn, MailServerPatch
 from ..unit_of_work import apart
@@ -81,29 +80,32 @@ def in_use() -> MailServer | None:
 
 # --- saving ------------------------------------------------------------------------------------------
 
-@dataclass
-class _Values:
-    """The settings a write ends with, before they are checked and stored."""
-
-    fields: dict[str, Any]
-    password: str | None  # given in this request (None: keep / none)
-    client_secret: str | None
-
-
-def _certificate(pem: str | None) -> str:
-    """The PEM of one or more X.509 certificates, nothing else (no private key)."""
-    refused = Invalid.on("certificatePem", _l("Paste one or more PEM certificates (-----BEGIN CERTIFICATE-----)."))
-    if not pem or not pem.strip():
-        raise Invalid.on("certificatePem", _l("A custom certificate needs its PEM."))
-    if "PRIVATE KEY" in pem:
-        raise Invalid.on("certificatePem", _l("This is a private key: paste the certificate only."))
+def _certificate(pem: str | None, _field: str) -> str:
+    """The PEM of one or more X.509 certificates, nothing else (the integration's rule: it is the trust anchor)."""
     try:
-        found = x509.load_pem_x509_certificates(pem.strip().encode())
+        mailserver.validate_certificate(pem or "")
+    except mailserver.CertificateInvalid as error:
+        raise Invalid.on("certificatePem", error.message) from None
+    return (pem or "").strip() + "\n"
+
+
+def _target(values: dict[str, Any], errors: list[FieldError]) -> None:
+    """What can be told without a connection: a port off the protocol's allow-list, an IP address Postern may not
+    reach. A name that resolves to such an address is refused by the check itself (resolved once, then used)."""
+    if values["port"] not in mailserver.allowed_ports(values["protocol"], current_app.config["MAILSERVER_PORTS"]):
+        errors.append(FieldError("port", _l("This port is not allowed for this kind of server.")))
+    host = values["host"]
+    if not current_app.config["ALLOW_PRIVATE_TARGETS"] and targets.valid_host(host) and \
+            _is_address(host) and not targets.is_public(host):
+        errors.append(FieldError("host", _l("This host is not allowed: it is a local, private or reserved address.")))
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
     except ValueError:
-        raise refused from None
-    if not found:
-        raise refused
-    return pem.strip() + "\n"
+        return False
+    return True
 
 
 def _token_url(value: str | None) -> str | None:
@@ -130,13 +132,15 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
     field("host", "host", names.host)
     if values["port"] is None:
         values["port"] = DEFAULT_PORTS[(values["protocol"], values["security"])]
+    if not errors:
+        _target(values, errors)
     for name, wire in (("sender_name", "senderName"), ("subject_prefix", "subjectPrefix")):
         if values[name]:
             field(name, wire, header_text)
     if values["sender_address"]:
         field("sender_address", "senderAddress", names.address)
     if values["certificate"] == "CUSTOM":
-        field("certificate_pem", "certificatePem", lambda pem, _w: _certificate(pem))
+        field("certificate_pem", "certificatePem", _certificate)
     else:
         values["certificate_pem"] = None
     if values["auth"] == "USERNAME_PASSWORD" and not values["username"]:
@@ -315,7 +319,8 @@ def claim(server: MailServer) -> None:
 
 def options() -> dict[str, Any]:
     return {"timeout": float(current_app.config["MAILSERVER_TIMEOUT"]),
-            "allow_private": bool(current_app.config["ALLOW_PRIVATE_TARGETS"])}
+            "allow_private": bool(current_app.config["ALLOW_PRIVATE_TARGETS"]),
+            "extra_ports": current_app.config["MAILSERVER_PORTS"]}
 
 
 def check(principal: Principal, pk: int) -> mailserver.CheckResult:

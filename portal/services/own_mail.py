@@ -138,7 +138,8 @@ def _transport(server: MailServer, sender: str, recipients: list[str], raw: byte
     config = current_app.config
     return mailserver.send(mailservers.endpoint_of(server), sender, recipients, raw,
                            timeout=float(config.get("SMTP_TIMEOUT", 20)),
-                           allow_private=bool(config.get("ALLOW_PRIVATE_TARGETS", False)))
+                           allow_private=bool(config.get("ALLOW_PRIVATE_TARGETS", False)),
+                           extra_ports=config["MAILSERVER_PORTS"])
 
 
 def _compose(server: MailServer | None, to: str, subject: str, text: str, html: str | None, *,

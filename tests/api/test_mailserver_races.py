@@ -35,7 +35,7 @@ def _post(url: str, token: str) -> tuple[int, dict[str, Any]]:
 def _environment(app: Flask, database_url: str, **extra: str) -> dict[str, str]:
     return {"POSTERN_DATABASE_URL": database_url, "POSTERN_SECRET_KEY": app.config["SECRET_KEY"],
             "POSTERN_INSTANCE_DIR": str(app.config["INSTANCE_DIR"]), "POSTERN_ALLOW_PRIVATE_TARGETS": "true",
-            "POSTERN_LOGIN_RATE_LIMIT": "1000 per second", **extra}
+            "POSTERN_LOGIN_RATE_LIMIT": "1000 per second", "POSTERN_MAILSERVER_PORTS": "1024-65535", **extra}
 
 
 def _in_parallel(urls: list[str], token: str) -> list[tuple[int, dict[str, Any]]]:

@@ -1,0 +1,75 @@
+"""mailcheck: a live check of a local STARTTLS + AUTH SMTP server (portal/integrations/mailserver.check) against a
+raw smtplib session doing the same steps: connect, EHLO, STARTTLS, EHLO, AUTH PLAIN, QUIT. Goal: a ratio ≤ 1.3.
+
+The server is aiosmtpd on loopback with a certificate from a throwaway CA (the setting's custom certificate);
+both clients verify it with the same (cached) TLS context. Runs alternate (check, raw, check, ...) after a
+warm-up, so drift on a shared machine hits both alike; figures are medians.
+
+Run: `bench/run.py mailcheck` or `python bench/mailcheck.py`. Environment: BENCH_CHECKS (200 of each).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+USER, PASSWORD = "bench@example.com", "bench password"
+HELO = "postern.localdomain"
+
+
+def run(checks: int = 200) -> dict[str, object]:
+    from portal.integrations import mailserver
+    from tests.services_runtime import CertificateAuthority, mail_smtp_server
+
+    ca = CertificateAuthority()
+    context = mailserver._context(ca.pem)  # the context check() uses: the raw session shares it
+    with mail_smtp_server("STARTTLS", ca=ca, users={USER: PASSWORD}, exclude=["LOGIN"]) as (sink, port):
+        endpoint = mailserver.Endpoint("SMTP", "127.0.0.1", port, "STARTTLS", ca.pem, "USERNAME_PASSWORD", USER,
+                                       PASSWORD)
+
+        def ours() -> float:
+            started = time.perf_counter()
+            result = mailserver.check(endpoint, timeout=10, allow_private=True, extra_ports={port})
+            elapsed = time.perf_counter() - started
+            if not result.ok:
+                raise RuntimeError(f"the check failed: {result.stage} {result.message}")
+            return elapsed
+
+        def raw() -> float:
+            started = time.perf_counter()
+            client = smtplib.SMTP("127.0.0.1", port, local_hostname=HELO, timeout=10)
+            client.ehlo()
+            client.starttls(context=context)
+            client.ehlo()
+            client.login(USER, PASSWORD)
+            client.quit()
+            return time.perf_counter() - started
+
+        for _ in range(10):  # warm-up: imports, the first handshake, aiosmtpd's loop
+            ours()
+            raw()
+        check_times, raw_times = [], []
+        for _ in range(checks):
+            check_times.append(ours())
+            raw_times.append(raw())
+        assert len(sink.logins) == 2 * (checks + 10)
+    check_ms, raw_ms = statistics.median(check_times) * 1000, statistics.median(raw_times) * 1000
+    return {
+        "benchmark": "mailcheck", "runs": checks,
+        "check_median_ms": round(check_ms, 2), "raw_smtplib_median_ms": round(raw_ms, 2),
+        "check_p90_ms": round(statistics.quantiles(check_times, n=10)[-1] * 1000, 2),
+        "raw_p90_ms": round(statistics.quantiles(raw_times, n=10)[-1] * 1000, 2),
+        "ratio": round(check_ms / raw_ms, 3), "goal": 1.3,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(os.environ.get("BENCH_CHECKS", "200")))))
