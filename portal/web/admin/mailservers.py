@@ -237,8 +237,11 @@ def mailserver_check(server_id: str) -> Response:
 
 
 def _send_test(principal: Any, pk: int, to: str) -> Any:
-    """The service's test mail (services.mailservers today; services.own_mail after the merge, same signature)."""
-    return mailservers.send_test(principal, pk, to, str(get_locale() or "en").upper())  # type: ignore[attr-defined]
+    """The service's test mail, in the reader's language: `services.own_mail.send_test` (it lands there with the
+    merge of the own-mail work; imported here, not at the top, so that this module loads without it)."""
+    from ...services import own_mail
+
+    return own_mail.send_test(principal, pk, to, str(get_locale() or "en").upper())  # type: ignore[attr-defined]
 
 
 @bp.post("/admin/mailservers/<server_id>/test-mail")
