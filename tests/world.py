@@ -144,7 +144,8 @@ def build_world() -> World:
     token, _ = tokens.issue(db.session.get(Admin, w.pk["readerA"]), "reader token")
     w.pk["readerA_token"] = token.id
     # a mail server nothing listens on (loopback port 9): a check answers "ok": false at once
-    server = MailServer(name="Relay", protocol="SMTP", host="127.0.0.1", port=9, security="NONE", auth="NO_AUTH")
+    server = MailServer(name="Loopback relay", protocol="SMTP", host="127.0.0.1", port=9, security="NONE",
+                        auth="NO_AUTH")  # its name is not an English msgid: the tour reads it on French pages
     db.session.add(server)
     db.session.flush()
     w.pk["server"] = server.id

@@ -23,7 +23,7 @@ def test_mailserver_journey(page: Page, live_url: str, world: World, monkeypatch
         page.click("button[type=submit]:has-text('Log in')")
         page.click("nav >> text=Mail servers")
         expect(page.locator("h1")).to_have_text("Mail servers")
-        expect(page.locator("#mailservers")).to_contain_text("Relay")  # the world's server
+        expect(page.locator("#mailservers")).to_contain_text("Loopback relay")  # the world's server
 
         page.click("text=Add a mail server")
         # the fields follow the choices: no password without authentication, OAuth fields only for OAuth

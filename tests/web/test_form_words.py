@@ -119,7 +119,7 @@ CASES = {
             "fr": "« bad host! » n'est pas un nom d'hôte ni une adresse IP.",
             "ru": "«bad host!» — не имя узла и не IP-адрес."}),
     "mail server edit": Case("root", "/admin/mailservers/{server}", "/admin/mailservers/{server}", {
-        "name": "Relay", "protocol": "SMTP", "host": "127.0.0.1", "port": "70000", "security": "NONE",
+        "name": "Loopback relay", "protocol": "SMTP", "host": "127.0.0.1", "port": "70000", "security": "NONE",
         "certificate": "DEFAULT", "auth": "NO_AUTH", "remark": "Typed remark"},
         ("70000", "Typed remark"), "port", {
             "en": "The port must be at most 65535.", "fr": "Le port doit valoir au plus 65535.",

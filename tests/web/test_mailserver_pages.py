@@ -62,7 +62,7 @@ def test_only_system_administrators_see_or_change_mail_servers(app: Flask, world
                       (f"/admin/mailservers/{server}/test-mail", {"to": "someone@example.org"})):
         assert _post(client, url, data).status_code == 403, url
     assert "Mail servers" not in client.get("/").text  # not in the sidebar either
-    relay = _stored(app, "Relay")
+    relay = _stored(app, "Loopback relay")
     assert relay is not None and relay.enabled is False and relay.checked_at is None
     assert _stored(app, "Office relay") is None
 
@@ -72,10 +72,10 @@ def test_the_list_shows_each_server_searches_and_says_when_nothing_matches(app: 
     page = client.get("/admin/mailservers")
     assert page.status_code == 200
     text = html.unescape(page.text)
-    assert "Relay" in text and "127.0.0.1:9" in text and "never checked" in text
+    assert "Loopback relay" in text and "127.0.0.1:9" in text and "never checked" in text
     assert 'href="/admin/mailservers"' in text and 'aria-current="page"' in text  # the sidebar's link
-    found = client.get("/admin/mailservers?name=ela", headers={"HX-Request": "true"})
-    assert "Relay" in found.text and "<html" not in found.text  # contains, and only the table for HTMX
+    found = client.get("/admin/mailservers?name=pback", headers={"HX-Request": "true"})
+    assert "Loopback relay" in found.text and "<html" not in found.text  # contains, and only the table for HTMX
     none = html.unescape(client.get("/admin/mailservers?name=nothing").text)
     assert "No mail server matches “nothing”." in none and 'id="clear-search"' in none
 
@@ -153,16 +153,16 @@ def test_enable_disable_and_delete_after_a_confirm_page(app: Flask, world: World
     server = world.id("server")
     enabled = _post(client, f"/admin/mailservers/{server}/enabled", {"enabled": "true"}, follow_redirects=True)
     assert "Postern&#39;s own mail now leaves through it" in enabled.text or "own mail now leaves" in enabled.text
-    assert _stored(app, "Relay").enabled is True  # type: ignore[union-attr]
+    assert _stored(app, "Loopback relay").enabled is True  # type: ignore[union-attr]
     assert "in use" in client.get("/admin/mailservers").text
     _post(client, f"/admin/mailservers/{server}/enabled", {"enabled": "false", "back": "list"})
-    assert _stored(app, "Relay").enabled is False  # type: ignore[union-attr]
+    assert _stored(app, "Loopback relay").enabled is False  # type: ignore[union-attr]
     confirm = client.get(f"/admin/mailservers/{server}/delete")
-    assert confirm.status_code == 200 and "Delete Relay?" in confirm.text
-    assert _stored(app, "Relay") is not None  # the page asks, it does not delete
+    assert confirm.status_code == 200 and "Delete Loopback relay?" in confirm.text
+    assert _stored(app, "Loopback relay") is not None  # the page asks, it does not delete
     deleted = _post(client, f"/admin/mailservers/{server}/delete", {})
     assert deleted.status_code == 302 and deleted.headers["Location"].endswith("/admin/mailservers")
-    assert _stored(app, "Relay") is None
+    assert _stored(app, "Loopback relay") is None
     assert client.get(f"/admin/mailservers/{server}").status_code == 404
 
 
@@ -180,7 +180,7 @@ def test_a_check_shows_its_result_and_transcript_and_is_kept(app: Flask, world: 
     assert answer.status_code == 200
     assert "<html" not in answer.text and 'id="check-message"' in answer.text  # the fragment only
     assert "badge-enabled" in answer.text and 'id="check-transcript"' in answer.text and "220" in answer.text
-    stored = _stored(app, "Relay")
+    stored = _stored(app, "Loopback relay")
     assert stored is not None and stored.check_ok is True and stored.checked_at is not None
     page = client.get(f"/admin/mailservers/{world.id('server')}")  # the server's page shows the last check
     assert "Last check" in page.text and "badge-enabled" in page.text and 'id="check-transcript"' in page.text
@@ -193,7 +193,7 @@ def test_a_failed_check_says_where_it_stopped_in_the_readers_language(app: Flask
     answer = _post(client, f"/admin/mailservers/{world.id('server')}/check", {})  # port 9: nothing listens
     assert answer.status_code == 200 and "<html" in answer.text  # without HTMX: the whole page
     assert "badge-off" in answer.text and 'id="check-message"' in answer.text
-    assert _stored(app, "Relay").check_ok is False  # type: ignore[union-attr]
+    assert _stored(app, "Loopback relay").check_ok is False  # type: ignore[union-attr]
 
 
 def test_a_check_asked_again_at_once_is_refused_in_words(app: Flask, world: World,

@@ -231,7 +231,7 @@ MATRIX = [
          {"provider_id": "provider"}),
     Page("POST", "/admin/providers/<provider_id>/delete", admin_page(*ONLY_SYSADMIN_WRITES),
          {"provider_id": "provider"}),
-    # mail servers (issue 12): installation-wide, system administrators only; "server" is Relay (127.0.0.1:9)
+    # mail servers (issue 12): installation-wide, system administrators only; "server" is Loopback relay (127.0.0.1:9)
     Page("GET", "/admin/mailservers", admin_page(*ONLY_SYSADMIN)),
     Page("GET", "/admin/mailservers/new", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/mailservers/new", admin_page(*ONLY_SYSADMIN_WRITES),
@@ -239,7 +239,7 @@ MATRIX = [
                "certificate": "DEFAULT", "auth": "NO_AUTH"}),
     Page("GET", "/admin/mailservers/<server_id>", admin_page(*ONLY_SYSADMIN), {"server_id": "server"}),
     Page("POST", "/admin/mailservers/<server_id>", admin_page(*ONLY_SYSADMIN_WRITES), {"server_id": "server"},
-         form={"name": "Relay", "protocol": "SMTP", "host": "127.0.0.1", "port": "9", "security": "NONE",
+         form={"name": "Loopback relay", "protocol": "SMTP", "host": "127.0.0.1", "port": "9", "security": "NONE",
                "certificate": "DEFAULT", "auth": "NO_AUTH", "subject_prefix": "[Relay]"}),
     Page("POST", "/admin/mailservers/<server_id>/enabled", admin_page(*ONLY_SYSADMIN_WRITES), {"server_id": "server"},
          form={"enabled": "true"}),
