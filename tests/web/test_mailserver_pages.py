@@ -224,3 +224,14 @@ def test_a_test_mail_reaches_the_sink(app: Flask, world: World, monkeypatch: pyt
         sent = _post(client, url, {"to": "someone@example.org"}, headers={"HX-Request": "true"})
     assert sent.status_code == 200 and 'id="test-mail-result"' in sent.text and "badge-enabled" in sent.text
     assert [rcpt for _from, rcpt, _data in sink.messages] == [["someone@example.org"]]
+
+
+def test_a_typed_secret_never_comes_back_and_hostile_input_stays_text(app: Flask, world: World) -> None:
+    client = _signed_in(app)
+    refused = _post(client, "/admin/mailservers/new", {
+        **FORM, "name": "<script>alert(1)</script>", "port": "70000", "sender_name": "Evil\r\nBcc: all@example.org"})
+    assert refused.status_code == 400
+    assert SECRET not in refused.text  # the password typed with a refused form is not sent back
+    assert "<script>alert(1)</script>" not in refused.text and "&lt;script&gt;" in refused.text
+    assert re.search(r'id="e-sender_name"', refused.text)  # CR/LF in a header value is refused next to it
+    assert _stored(app, "<script>alert(1)</script>") is None
