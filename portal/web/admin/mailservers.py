@@ -33,6 +33,7 @@ SECURITY: dict[str, Any] = {
     "SSL_TLS": _l("SSL/TLS from the start"),
     "NONE": _l("None (plain text)"),
 }
+SECURITY_SHORT: dict[str, Any] = {"STARTTLS": "STARTTLS", "SSL_TLS": "SSL/TLS", "NONE": _l("None")}  # the list's
 CERTIFICATES: dict[str, Any] = {
     "DEFAULT": _l("Trusted by the system's authorities"),
     "CUSTOM": _l("A certificate of my own (PEM)"),
@@ -111,8 +112,8 @@ def _posted() -> dict[str, Any]:
 
 
 def _choices() -> dict[str, Any]:
-    return {"protocols": PROTOCOLS, "securities": SECURITY, "certificates": CERTIFICATES, "auths": AUTHS,
-            "stages": STAGES, "default_ports": mailservers.DEFAULT_PORTS}
+    return {"protocols": PROTOCOLS, "securities": SECURITY, "securities_short": SECURITY_SHORT,
+            "certificates": CERTIFICATES, "auths": AUTHS, "stages": STAGES}
 
 
 def _in_use_id() -> int | None:
