@@ -59,6 +59,24 @@ LABELS: dict[str, Text] = {
     "transportPort": _l("The relay's port"),
     "type": _l("The type"),
     "value": _l("The value"),
+    # mail servers (issue 12)
+    "auth": _l("The authentication"),
+    "certificate": _l("The server certificate"),
+    "certificatePem": _l("The certificate"),
+    "clientId": _l("The client ID"),
+    "clientSecret": _l("The client secret"),
+    "host": _l("The host"),
+    "port": _l("The port"),
+    "protocol": _l("The protocol"),
+    "remark": _l("The remark"),
+    "scope": _l("The scope"),
+    "security": _l("The connection security"),
+    "senderAddress": _l("The sender address"),
+    "senderName": _l("The sender name"),
+    "subjectPrefix": _l("The subject prefix"),
+    "tenantId": _l("The tenant ID"),
+    "tokenUrl": _l("The token URL"),
+    "username": _l("The user name"),
 }
 
 

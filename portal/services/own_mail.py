@@ -109,16 +109,17 @@ class TestMail:
 TestMail.__test__ = False  # type: ignore[attr-defined]
 
 
-def send_test(principal: Principal, server_pk: int, to: str) -> TestMail:
-    """A test mail through this server (enabled or not) to `to`, in the administrator's language. Claimed like
-    a check (one per server per interval, across processes); a server that fails is an answer, not an error."""
+def send_test(principal: Principal, server_pk: int, to: str, language: str | None = None) -> TestMail:
+    """A test mail through this server (enabled or not) to `to`, in `language` (default: the administrator's).
+    Claimed like a check (one per server per interval, across processes); a server that fails is an answer, not
+    an error."""
     server = mailservers.get(principal, server_pk)
     if server.protocol != "SMTP":
         raise Invalid.on("to", _l("Only an SMTP server sends mail."))
     recipient = names.address(to, "to")
     mailservers.claim(server)
     admin = principal.require_admin()
-    message = test_message(recipient, server, admin.language)
+    message = test_message(recipient, server, language or admin.language)
     raw = message.as_bytes(policy=SMTP_POLICY)
     try:
         refused = mailserver.send(mailservers.endpoint_of(server), _sender(server)[1], [recipient], raw,

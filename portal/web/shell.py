@@ -93,6 +93,9 @@ ADMIN_NAV: tuple[Group, ...] = (
     Group(_l("System"), (
         Link("admin.installation_options", _l("Options"), _sysadmin),
         Link("admin.providers_list", _l("Providers"), _sysadmin),
+        Link("admin.mailservers_list", _l("Mail servers"), _sysadmin, under=(
+            "admin.mailserver_new", "admin.mailserver_edit", "admin.mailserver_update", "admin.mailserver_delete",
+            "admin.mailserver_check", "admin.mailserver_test_mail")),
         Link("admin.jobs_page", _l("Jobs"), _sysadmin),
     )),
 )

@@ -140,3 +140,23 @@ document.addEventListener("DOMContentLoaded", () => {
   const chosen = switched && document.querySelector(".lang-switch select option:checked");
   announce([chosen ? chosen.textContent : "", announcements(main, true)].join(" ").trim());
 });
+
+// Fieldsets that apply to some choices only: data-show-when="<select name>=<value>[,<value>]" (several
+// conditions joined by ";" must all hold). Hidden ones keep their inputs; the server ignores what does not apply.
+function applyShowWhen(root) {
+  for (const part of root.querySelectorAll("[data-show-when]")) {
+    const form = part.closest("form");
+    if (!form) continue;
+    part.hidden = !part.dataset.showWhen.split(";").every((condition) => {
+      const [name, values] = condition.split("=");
+      const input = form.elements[name];
+      return !input || values.split(",").includes(input.value);
+    });
+  }
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches && event.target.matches("select") && event.target.form
+      && event.target.form.querySelector("[data-show-when]")) applyShowWhen(event.target.form);
+});
+document.addEventListener("DOMContentLoaded", () => applyShowWhen(document));
+document.addEventListener("htmx:afterSettle", () => applyShowWhen(document));

@@ -72,7 +72,7 @@ def test_every_actions_column_has_a_header(client: FlaskClient, world: World) ->
         assert "<th></th>" not in client.get(path).text, path
     client.delete_cookie("session")
     assert login(client, "root", PASSWORD).status_code == 302
-    for path in ("/admin/jobs", "/admin/providers", "/account/tokens",
+    for path in ("/admin/jobs", "/admin/providers", "/admin/mailservers", "/account/tokens",
                  f"/admin/domains/{world.id('A')}/tab/aliases", f"/admin/domains/{world.id('A')}/tab/platforms",
                  f"/admin/domains/{world.id('A')}/tab/admins", f"/admin/domains/{world.id('A')}/rules/senders"):
         page = client.get(path)

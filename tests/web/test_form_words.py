@@ -38,7 +38,7 @@ BAD_EMAIL = {"en": "“foo@” is not a valid email address.", "fr": "« foo@ »
              "ru": "«foo@» — недопустимый адрес эл. почты."}
 NAME_REQUIRED = {"en": "The name is required.", "fr": "Le nom est obligatoire.", "ru": "Имя: обязательное поле."}
 
-IDS = ("A", "B1", "C1", "userA", "domainA")
+IDS = ("A", "B1", "C1", "userA", "domainA", "server")
 
 CASES = {
     "admin": Case("root", "/admin/admins/new", "/admin/admins/new", {
@@ -111,6 +111,19 @@ CASES = {
         "name": "Typed policy", "mailSizeLimit": "99999"}, ("Typed policy", "99999"), "mailSizeLimit", {
             "en": "The mail size limit must be at most 2048.", "fr": "La taille maximale des messages doit valoir au "
             "plus 2048.", "ru": "Предельный размер письма: не больше 2048."}),
+    "mail server": Case("root", "/admin/mailservers/new", "/admin/mailservers/new", {
+        "name": "Typed server", "protocol": "SMTP", "host": "bad host!", "port": "", "security": "STARTTLS",
+        "certificate": "DEFAULT", "auth": "NO_AUTH", "sender_name": "Typed sender"},
+        ("Typed server", "bad host!", "Typed sender"), "host", {
+            "en": "“bad host!” is not a host name or an IP address.",
+            "fr": "« bad host! » n'est pas un nom d'hôte ni une adresse IP.",
+            "ru": "«bad host!» — не имя узла и не IP-адрес."}),
+    "mail server edit": Case("root", "/admin/mailservers/{server}", "/admin/mailservers/{server}", {
+        "name": "Loopback relay", "protocol": "SMTP", "host": "127.0.0.1", "port": "70000", "security": "NONE",
+        "certificate": "DEFAULT", "auth": "NO_AUTH", "remark": "Typed remark"},
+        ("70000", "Typed remark"), "port", {
+            "en": "The port must be at most 65535.", "fr": "Le port doit valoir au plus 65535.",
+            "ru": "Порт: не больше 65535."}),
     "option": Case("root", "/admin/options", "/admin/options", {"name": "SUPPORT_EMAIL", "value": "foo@"},
                    ("foo@",), "value", BAD_EMAIL),
     "user edit": Case("root", "/admin/users/{userA}", "/admin/users/{userA}", {

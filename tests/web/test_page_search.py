@@ -57,6 +57,7 @@ def test_a_users_own_sender_list_finds_what_contains_the_word(client: FlaskClien
     ("/admin/domains", "a.exam", "a.example"),
     ("/admin/customers", "one", "Customer One"),
     ("/admin/admins", "oker", "broker1"),
+    ("/admin/mailservers", "back", "Loopback relay"),
 ])
 def test_every_list_page_searches_by_contains(client: FlaskClient, world: World, url: str, typed: str,
                                               found: str) -> None:

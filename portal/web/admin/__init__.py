@@ -23,6 +23,7 @@ from . import (  # noqa: E402, F401
     domains,
     installation,
     jobs,
+    mailservers,
     policies,
     providers,
     quarantine,
