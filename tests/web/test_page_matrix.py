@@ -231,7 +231,7 @@ MATRIX = [
          {"provider_id": "provider"}),
     Page("POST", "/admin/providers/<provider_id>/delete", admin_page(*ONLY_SYSADMIN_WRITES),
          {"provider_id": "provider"}),
-    # mail servers (issue 12): installation-wide, system administrators only; "server" is Loopback relay (127.0.0.1:2525)
+    # mail servers (issue 12): installation-wide, system administrators only; "server": Loopback relay, 127.0.0.1:2525
     Page("GET", "/admin/mailservers", admin_page(*ONLY_SYSADMIN)),
     Page("GET", "/admin/mailservers/new", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/mailservers/new", admin_page(*ONLY_SYSADMIN_WRITES),
