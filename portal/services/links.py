@@ -14,6 +14,7 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from flask import current_app
 from sqlalchemy import delete, select, update
 
 from ..clock import utcnow
@@ -34,6 +35,24 @@ class Purpose(StrEnum):
     DIGEST_RELEASE_ALLOW = "DIGEST_RELEASE_ALLOW"
     DIGEST_BLOCK = "DIGEST_BLOCK"
     DIGEST_OFF = "DIGEST_OFF"
+
+
+# The path of each kind of link (the purpose is in the path: a token shown under another path is refused). They
+# are built from POSTERN_BASE_URL, never from a request (jobs build them), and served by portal/web/auth.
+PATHS: dict[Purpose, str] = {
+    Purpose.LOGIN: "/me/link/{token}",
+    Purpose.PASSWORD_SETUP: "/password/setup/{token}",
+    Purpose.PASSWORD_RESET: "/password/reset/{token}",
+    Purpose.DIGEST_RELEASE: "/me/digest/release/{token}",
+    Purpose.DIGEST_RELEASE_ALLOW: "/me/digest/release-and-allow/{token}",
+    Purpose.DIGEST_BLOCK: "/me/digest/block/{token}",
+    Purpose.DIGEST_OFF: "/me/digest/off/{token}",
+}
+
+
+def url(purpose: Purpose, value: str) -> str:
+    """The absolute URL of a link, for a mail."""
+    return current_app.config["BASE_URL"] + PATHS[purpose].format(token=value)
 
 
 class LinkRefused(ServiceError):
