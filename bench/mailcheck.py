@@ -5,6 +5,9 @@ The server is aiosmtpd on loopback with a certificate from a throwaway CA (the s
 both clients verify it with the same (cached) TLS context. Runs alternate (check, raw, check, ...) after a
 warm-up, so drift on a shared machine hits both alike; figures are medians.
 
+`run_api` measures the whole route, `POST /api/mailservers/{id}/check` in-process (token, claim written apart,
+the check, the result stored, the commit) on SQLite and on an ANALYZEd PostgreSQL, against the same raw session.
+
 Run: `bench/run.py mailcheck` or `python bench/mailcheck.py`. Environment: BENCH_CHECKS (200 of each).
 """
 
@@ -69,6 +72,77 @@ def run(checks: int = 200) -> dict[str, object]:
         "raw_p90_ms": round(statistics.quantiles(raw_times, n=10)[-1] * 1000, 2),
         "ratio": round(check_ms / raw_ms, 3), "goal": 1.3,
     }
+
+
+def run_api(label: str, database_url: str, checks: int = 200) -> dict[str, object]:
+    """The API route against the raw session, alternating, on a fresh database."""
+    import tempfile
+
+    import flask_migrate
+    from sqlalchemy import text
+
+    from portal import create_app
+    from portal.extensions import db
+    from portal.integrations import mailserver
+    from portal.models import Admin
+    from portal.services import tokens
+    from tests.services_runtime import CertificateAuthority, mail_smtp_server
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "bench", "REDIS_URL": None,
+                      "RATELIMIT_STORAGE_URI": "memory://", "INSTANCE_DIR": tempfile.mkdtemp(),
+                      "ALLOW_PRIVATE_TARGETS": True, "MAILSERVER_CHECK_INTERVAL": 0, "MAILSERVER_PORTS": "1024-65535"})
+    ca = CertificateAuthority()
+    context = mailserver._context(ca.pem)
+    with app.app_context():
+        flask_migrate.upgrade()
+        admin = Admin(login="bench", sys_admin=True)
+        db.session.add(admin)
+        db.session.flush()
+        _, token = tokens.issue(admin, "bench")
+        db.session.commit()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    with mail_smtp_server("STARTTLS", ca=ca, users={USER: PASSWORD}, exclude=["LOGIN"]) as (_sink, port):
+        made = client.post("/api/mailservers", headers=headers, json={
+            "name": "bench", "host": "127.0.0.1", "port": port, "security": "STARTTLS", "certificate": "CUSTOM",
+            "certificatePem": ca.pem, "auth": "USERNAME_PASSWORD", "username": USER, "password": PASSWORD})
+        url = f"/api/mailservers/{made.get_json()['id']}/check"
+        if database_url.startswith("postgresql"):
+            with app.app_context():
+                db.session.execute(text("ANALYZE"))
+                db.session.commit()
+
+        def ours() -> float:
+            started = time.perf_counter()
+            answer = client.post(url, headers=headers)
+            elapsed = time.perf_counter() - started
+            if answer.status_code != 200 or not answer.get_json()["ok"]:
+                raise RuntimeError(f"the check failed: {answer.status_code} {answer.get_data(as_text=True)}")
+            return elapsed
+
+        def raw() -> float:
+            started = time.perf_counter()
+            client_ = smtplib.SMTP("127.0.0.1", port, local_hostname=HELO, timeout=10)
+            client_.ehlo()
+            client_.starttls(context=context)
+            client_.ehlo()
+            client_.login(USER, PASSWORD)
+            client_.quit()
+            return time.perf_counter() - started
+
+        for _ in range(10):
+            ours()
+            raw()
+        route_times, raw_times = [], []
+        for _ in range(checks):
+            route_times.append(ours())
+            raw_times.append(raw())
+    with app.app_context():
+        db.engine.dispose()
+    route_ms, raw_ms = statistics.median(route_times) * 1000, statistics.median(raw_times) * 1000
+    return {"benchmark": "mailcheck-api", "database": label, "runs": checks,
+            "route_median_ms": round(route_ms, 2), "raw_smtplib_median_ms": round(raw_ms, 2),
+            "ratio": round(route_ms / raw_ms, 3)}
 
 
 if __name__ == "__main__":

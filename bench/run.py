@@ -220,6 +220,13 @@ def main() -> None:
         result = mailcheck.run(int(os.environ.get("BENCH_CHECKS", "200")))
         print(json.dumps(result))
         results.append(result)
+
+        def mailcheck_api(label: str, url: str) -> dict[str, object]:
+            result = mailcheck.run_api(label, url, int(os.environ.get("BENCH_CHECKS", "200")))
+            print(json.dumps(result))
+            return result
+
+        results += on_databases("mailcheck", mailcheck_api)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
