@@ -179,7 +179,9 @@ def _fields(data: MailServerIn | MailServerPatch) -> dict[str, Any]:
 
 
 def _store(server: MailServer, data: MailServerIn | MailServerPatch, new: bool) -> MailServer:
-    before = {c: getattr(server, c) for c in ("host", "security", "auth", "oauth_token_url", "oauth_tenant_id")}
+    # where a stored secret goes: when one of these changes (or the security becomes NONE) it must be given again
+    before = {c: getattr(server, c) for c in ("host", "auth", "oauth_token_url", "oauth_tenant_id")}
+    was = {c: getattr(server, c) for c in ("host", "port", "protocol", "security")}
     values = {c.key: getattr(server, c.key) for c in MailServer.__table__.columns}
     values.update(_fields(data))
     if isinstance(data, MailServerPatch) and data.port is None and (
@@ -190,7 +192,7 @@ def _store(server: MailServer, data: MailServerIn | MailServerPatch, new: bool) 
     password = data.password
     client_secret = data.oauth.client_secret if data.oauth is not None else None
     moved = (not new and any(values[key] != before[key] for key in before)) or (
-        values["security"] == "NONE" and before["security"] != "NONE")
+        values["security"] == "NONE" and was["security"] != "NONE")
     errors: list[FieldError] = []
     if values["auth"] == "USERNAME_PASSWORD" and password is None and (new or moved or not server.password):
         errors.append(FieldError("password", _l("Give the password again: where it goes has changed.")
@@ -212,7 +214,7 @@ def _store(server: MailServer, data: MailServerIn | MailServerPatch, new: bool) 
         server.username = None
     if values["auth"] != "OAUTH2":
         server.oauth_tenant_id = server.oauth_client_id = server.oauth_token_url = server.oauth_scope = None
-    if not new and any(getattr(server, key) != before[key] for key in ("host",)):
+    if not new and any(getattr(server, key) != was[key] for key in was):
         server.checked_at = server.check_ok = server.check_stage = server.check_message = None
         server.check_transcript = None  # the last check was of another server
     return server

@@ -214,3 +214,18 @@ def test_the_last_check_is_kept(client: FlaskClient, world: World) -> None:
     kept = client.get(url, headers=world.headers("sysadmin")).get_json()["lastCheck"]
     assert kept == result
     assert json.dumps(kept)  # answered as JSON, no secret to hide: NO_AUTH
+
+
+def test_a_stronger_security_keeps_the_secret_and_a_new_address_forgets_the_last_check(
+        app: Flask, client: FlaskClient, world: World) -> None:
+    server = _add(client, world)
+    before = _stored(app, server["id"]).password
+    stronger = client.patch(f"/api/mailservers/{server['id']}", json={"security": "SSL_TLS"},
+                            headers=world.headers("sysadmin"))
+    assert stronger.status_code == 200 and stronger.get_json()["port"] == 465  # the default port follows
+    assert _stored(app, server["id"]).password == before
+    url = f"/api/mailservers/{world.id('server')}"
+    client.post(url + "/check", headers=world.headers("sysadmin"))
+    assert client.get(url, headers=world.headers("sysadmin")).get_json()["lastCheck"] is not None
+    client.patch(url, json={"port": 2526}, headers=world.headers("sysadmin"))
+    assert client.get(url, headers=world.headers("sysadmin")).get_json()["lastCheck"] is None
