@@ -151,6 +151,6 @@ def _conditions(user: MailUser, error: type[ServiceError], *, enabled: bool) -> 
     if not has_service(user):
         reason = NO_SERVICE
     elif enabled and not user.enabled:
-        reason = _l("The account is disabled.")
+        reason = _l("This user is disabled.")
     if reason is not None:
         raise error(reason)

@@ -368,7 +368,7 @@ def test_unmet_conditions_are_422_and_400_for_the_token(app: Flask, client: Flas
         db.session.commit()
     for command in COMMANDS[:3]:
         disabled = _task(client, world, "sysadmin", command, recipient="other@a.example")
-        assert disabled.status_code == 422 and disabled.json["detail"] == "The account is disabled."
+        assert disabled.status_code == 422 and disabled.json["detail"] == "This user is disabled."
     with app.app_context():
         db.session.get(Policy, world.pk["policyA"]).quarantine = False
         db.session.commit()
