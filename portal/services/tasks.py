@@ -21,14 +21,17 @@ rolls its token back with everything else, so each retry mails a fresh link and 
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select
 
 from .. import outbox
-from ..errors import Forbidden, Invalid, NotFound, ServiceError, Unprocessable
+from ..clock import utcnow
+from ..errors import Forbidden, Invalid, NotFound, ServiceError, TooManyRequests, Unprocessable
 from ..extensions import db
-from ..models import Admin, MailUser
+from ..models import Admin, LinkToken, MailUser
 from ..permissions import Permission
 from ..schemas.tasks import (
     RESET_VALIDITY_HOURS,
@@ -40,6 +43,7 @@ from ..schemas.tasks import (
 )
 from ..words import Message, _l
 from . import mailboxes, options
+from .links import Purpose
 from .principal import Principal
 
 UNKNOWN = _l("Unknown recipient.")
@@ -61,16 +65,19 @@ def run(principal: Principal, command: Command, params: dict[str, Any]) -> None:
     if command == Command.SEND_WELCOME_MAIL:
         _allow(principal, user, Permission.USER_EDIT, self_allowed=False)
         _conditions(user, Unprocessable, enabled=True)
+        _throttle(user)
         outbox.enqueue(JOBS[command], user.id)
     elif command == Command.SEND_TOKEN_MAIL:
         assert isinstance(data, LinkParams)
         _allow(principal, user, Permission.IMPERSONATE)
         _conditions(user, Unprocessable, enabled=True)
+        _throttle(user)
         queue_login_link(user, data.validity)
     elif command == Command.SEND_PASSWORD_RESET_MAIL:
         assert isinstance(data, LinkParams)
         _allow(principal, user, Permission.USER_EDIT)
         _conditions(user, Unprocessable, enabled=True)
+        _throttle(user)
         queue_password_reset(user, data.validity)
     else:
         assert isinstance(data, ReportParams)
@@ -98,6 +105,7 @@ def temporary_token(principal: Principal, username: str | None, validity: str | 
         user = _recipient(username)
     _allow(principal, user, Permission.IMPERSONATE)
     _conditions(user, Invalid, enabled=True)
+    _throttle(user)
     queue_login_link(user, hours)
     return user
 
@@ -110,7 +118,10 @@ def queue_login_link(user: MailUser, hours: int | None = None) -> None:
 def queue_password_reset(account: MailUser | Admin, hours: int | None = None) -> None:
     """Ask for a password-reset mail to a mailbox user or an administrator (job send_password_reset_mail),
     in the current transaction. No checks: the caller decided (the forgot-password page answers the same for
-    every address); the job sends nothing to a disabled account or an administrator without an address."""
+    every address), except that an account sent LINK_MAILS_PER_HOUR link mails in the last hour gets no more
+    (silently); the job sends nothing to a disabled account or an administrator without an address."""
+    if _links_in_the_last_hour(account)[0] >= current_app.config["LINK_MAILS_PER_HOUR"]:
+        return
     hours = hours or RESET_VALIDITY_HOURS
     if isinstance(account, Admin):
         outbox.enqueue(JOBS[Command.SEND_PASSWORD_RESET_MAIL], admin_id=account.id, hours=hours)
@@ -154,3 +165,27 @@ def _conditions(user: MailUser, error: type[ServiceError], *, enabled: bool) -> 
         reason = _l("This user is disabled.")
     if reason is not None:
         raise error(reason)
+
+
+LINK_PURPOSES = (str(Purpose.LOGIN), str(Purpose.PASSWORD_SETUP), str(Purpose.PASSWORD_RESET))
+HOUR = timedelta(hours=1)
+
+
+def _links_in_the_last_hour(account: MailUser | Admin) -> tuple[int, datetime | None]:
+    """(how many login / setup / reset links were made for the account in the last hour, the oldest's time).
+    The links are made by the jobs that mail them: jobs still waiting are not counted."""
+    owner = LinkToken.admin_id if isinstance(account, Admin) else LinkToken.user_id
+    count, oldest = db.session.execute(select(func.count(), func.min(LinkToken.created_at)).where(
+        owner == account.id, LinkToken.purpose.in_(LINK_PURPOSES), LinkToken.created_at > utcnow() - HOUR)).one()
+    return count, oldest
+
+
+def _throttle(account: MailUser | Admin) -> None:
+    """429 once the account was sent LINK_MAILS_PER_HOUR mails with a link in the last hour (mail bombing)."""
+    count, oldest = _links_in_the_last_hour(account)
+    if count >= current_app.config["LINK_MAILS_PER_HOUR"]:
+        error = TooManyRequests(_l("This account was sent too many mails with a link in the last hour: try again "
+                                   "later."))
+        wait = (oldest + HOUR - utcnow()).total_seconds() if oldest is not None else 3600
+        error.retry_after = max(1, round(wait))
+        raise error

@@ -383,6 +383,28 @@ def test_unmet_conditions_are_422_and_400_for_the_token(app: Flask, client: Flas
     _nothing_queued(app)
 
 
+def test_link_mails_to_one_account_are_limited_per_hour(app: Flask, client: FlaskClient, world: World,
+                                                       sink: SmtpSink) -> None:
+    old = app.config["LINK_MAILS_PER_HOUR"]
+    app.config["LINK_MAILS_PER_HOUR"] = 2
+    try:
+        assert client.get("/api/token", headers=world.headers("enduser")).status_code == 202
+        reset = _task(client, world, "domainA", "send_password_reset_mail", recipient="user@a.example")
+        assert reset.status_code == 202
+        for refused in (client.get("/api/token", headers=world.headers("enduser")),
+                        _task(client, world, "sysadmin", "send_token_mail", recipient="user@a.example"),
+                        _task(client, world, "sysadmin", "send_welcome_mail", recipient="user@a.example")):
+            assert refused.status_code == 429 and 3500 < int(refused.headers["Retry-After"]) <= 3600
+        with app.app_context():  # the forgot-password page: the same answer, no mail
+            tasks.queue_password_reset(db.session.get(MailUser, world.pk["userA"]))
+            db.session.commit()
+            assert jobs.dispatch() == 0
+        assert _task(client, world, "sysadmin", "send_token_mail", recipient="other@a.example").status_code == 202
+    finally:
+        app.config["LINK_MAILS_PER_HOUR"] = old
+    assert [m[1] for m in sink.messages] == [["user@a.example"]] * 2 + [["other@a.example"]]
+
+
 # --- failures and the RQ worker -----------------------------------------------------------------------------------
 
 def test_a_relay_outage_fails_the_job_and_leaves_no_working_link(app: Flask, client: FlaskClient,
