@@ -42,11 +42,12 @@ from ..schemas.tasks import (
     validity_hours,
 )
 from ..words import Message, _l
-from . import mailboxes, options
+from . import audit, mailboxes, options
 from .links import Purpose
 from .principal import Principal
 
 UNKNOWN = _l("Unknown recipient.")
+LOGIN_LINK = "LOGIN_LINK_MAIL"  # the audit trail's action for GET /token by an administrator
 NO_SERVICE = _l("The account has no quarantine, retention or archive service.")
 REPORT_OPTION = {Command.SEND_SPAM_REPORT: "SPAM_REPORT_ADDRESS", Command.SEND_HAM_REPORT: "HAM_REPORT_ADDRESS"}
 JOBS = {  # command -> job name (portal/jobs/notifications.py)
@@ -107,7 +108,23 @@ def temporary_token(principal: Principal, username: str | None, validity: str | 
     _conditions(user, Invalid, enabled=True)
     _throttle(user)
     queue_login_link(user, hours)
+    if principal.admin is not None:  # a GET that sends a mail: the audit trail records it as a write
+        audit.record(principal.admin, LOGIN_LINK, user, user.email, f"validity={hours}h")
     return user
+
+
+def queue_login_link_for_address(address: str) -> None:
+    """A "mail me a sign-in link" form: the login link goes to a known, enabled mailbox user with a storage
+    service, under the hourly limit; any other address gets nothing. The caller answers the same either way."""
+    address = (address or "").strip().lower()
+    if not address or len(address) > 320 or any(ord(c) < 33 or ord(c) == 127 for c in address):
+        return
+    user = db.session.scalar(select(MailUser).where(MailUser.email == address))
+    if user is None or not user.enabled or not has_service(user):
+        return
+    if _links_in_the_last_hour(user)[0] >= current_app.config["LINK_MAILS_PER_HOUR"]:
+        return
+    queue_login_link(user)
 
 
 def queue_login_link(user: MailUser, hours: int | None = None) -> None:

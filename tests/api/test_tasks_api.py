@@ -21,7 +21,18 @@ from portal import jobs
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.integrations.mailstore import maildir_root
-from portal.models import Admin, Authority, JobFailure, LinkToken, MailServer, MailUser, OptionValue, OutboxJob, Policy
+from portal.models import (
+    Admin,
+    AuditEvent,
+    Authority,
+    JobFailure,
+    LinkToken,
+    MailServer,
+    MailUser,
+    OptionValue,
+    OutboxJob,
+    Policy,
+)
 from portal.permissions import ObjectType, Permission
 from portal.services import links, tasks, tokens
 from portal.services.links import LinkRefused, Purpose
@@ -170,6 +181,8 @@ def test_temporary_token_for_oneself_and_by_an_impersonating_admin(app: Flask, c
                       headers=world.headers("domainA")).status_code == 202
     assert [m[1] for m in sink.messages] == [["user@a.example"], ["other@a.example"]]
     with app.app_context():
+        (event,) = db.session.scalars(select(AuditEvent))  # the administrator's, not the user's own
+        assert (event.actor, event.action, event.target) == ("admin-a", "LOGIN_LINK_MAIL", "other@a.example")
         first, second = (links.look(_link(_mail(m[2]))[1], Purpose.LOGIN) for m in sink.messages)
         assert timedelta(hours=3, minutes=59) < first.expires_at - utcnow() <= timedelta(hours=4)  # the default
         assert first.user_id == world.pk["userA"]
@@ -403,6 +416,20 @@ def test_link_mails_to_one_account_are_limited_per_hour(app: Flask, client: Flas
     finally:
         app.config["LINK_MAILS_PER_HOUR"] = old
     assert [m[1] for m in sink.messages] == [["user@a.example"]] * 2 + [["other@a.example"]]
+
+
+def test_a_sign_in_link_form_mails_known_accounts_only(app: Flask, world: World, sink: SmtpSink) -> None:
+    """`queue_login_link_for_address`: what a "mail me a sign-in link" page calls; silent for anyone else."""
+    with app.app_context():
+        db.session.get(MailUser, world.pk["otherA"]).status = "DISABLED"
+        for address in (" USER@a.example ", "nobody@a.example", "other@a.example", "user@b.example\r\nBcc: x@y",
+                        "", "user@c.example"):
+            tasks.queue_login_link_for_address(address)
+        db.session.commit()
+        assert jobs.dispatch() == 1
+    _, token = _link(_only_mail(sink, "user@a.example"))
+    with app.app_context():
+        assert links.look(token, Purpose.LOGIN).user_id == world.pk["userA"]
 
 
 # --- failures and the RQ worker -----------------------------------------------------------------------------------
