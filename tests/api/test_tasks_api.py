@@ -459,3 +459,35 @@ def test_the_task_runs_on_an_rq_worker(app: Flask, client: FlaskClient, world: W
     _, token = _link(_only_mail(sink, "user@a.example"))
     with app.app_context():
         assert links.look(token, Purpose.LOGIN).user_id == world.pk["userA"]
+
+
+def test_on_rq_a_relay_outage_is_retried_and_only_the_committed_link_works(app: Flask, client: FlaskClient,
+                                                                           world: World) -> None:
+    """The relay is down: the job fails and RQ schedules its retry (nothing lost, no link stored); once the relay
+    is back the retry sends the mail, and its link is the only one."""
+    with app.app_context():
+        server = MailServer(name="down", protocol="SMTP", host="127.0.0.1", port=free_port(), security="NONE",
+                            auth="NO_AUTH", enabled=True)
+        db.session.add(server)
+        db.session.commit()
+        server_id = server.id
+    with redis_url() as url, _redis_config(app, url), smtp_server() as (sink, port):
+        asked = _task(client, world, "enduser", "send_password_reset_mail", recipient="user@a.example")
+        assert asked.status_code == 202
+        with app.app_context():
+            queue = jobs.queue()
+            (job_id,) = queue.job_ids
+            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+            job = queue.fetch_job(job_id)
+            assert job.get_status() == "scheduled" and job.retries_left == 2  # retried later, not lost
+            assert db.session.scalar(select(func.count()).select_from(LinkToken)) == 0
+            db.session.get(MailServer, server_id).port = port  # the relay is back
+            db.session.commit()
+            queue.scheduled_job_registry.remove(job)
+            queue.enqueue_job(job)  # the retry's time has come
+            SimpleWorker([queue], connection=queue.connection).work(burst=True)
+            assert queue.fetch_job(job_id).get_status() == "finished"
+            assert db.session.scalar(select(func.count()).select_from(LinkToken)) == 1
+        _, token = _link(_only_mail(sink, "user@a.example"))
+        with app.app_context():
+            assert links.look(token, Purpose.PASSWORD_RESET).user_id == world.pk["userA"]
