@@ -211,6 +211,16 @@ MATRIX = [
     Case("PUT", "/users/<userId>/sign", expect(**{**TENANT_OK, "enduser": 200}), {"userId": "userA"},
          body={"sign": "PGI+aGk8L2I+"}),
     Case("DELETE", "/users/<userId>/sign", expect(**{**TENANT_WRITE, "enduser": 204}), {"userId": "userA"}),
+    # 5.12 Tasks, 5.13 TemporaryAuthTokens (202: queued; the job then fails on the test relay, which is down)
+    Case("POST", "/tasks", expect(sysadmin=202, broker=202, customer=202, domainA=202, domainB=404, enduser=403),
+         body={"command": "send_welcome_mail", "params": {"recipient": "user@a.example"}}, label="welcome"),
+    Case("POST", "/tasks", expect(sysadmin=202, broker=202, customer=202, domainA=202, domainB=404, enduser=202),
+         body={"command": "send_token_mail", "params": {"recipient": "user@a.example"}}, label="login link"),
+    Case("POST", "/tasks", expect(sysadmin=202, broker=202, customer=202, domainA=202, domainB=404, enduser=404),
+         body={"command": "send_password_reset_mail", "params": {"recipient": "other@a.example"}},
+         label="another user's reset"),
+    Case("GET", "/token", expect(sysadmin=202, broker=202, customer=202, domainA=202, domainB=404, enduser=202),
+         query={"username": "user@a.example"}),
     # mail servers (a Postern extension): system administrators only
     Case("GET", "/mailservers", expect(sysadmin=200, **ONLY_SYSADMIN)),
     Case("POST", "/mailservers", expect(sysadmin=201, **ONLY_SYSADMIN),
