@@ -71,6 +71,7 @@ def test_login_link_confirms_then_signs_in_with_a_new_session(app: Flask, client
     before = _state(app)
     page = client.get(_path(Purpose.LOGIN, value))
     assert page.status_code == 200 and "user@a.example" in page.text and 'method="post"' in page.text
+    assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
     assert _state(app) == before  # opening the link changed nothing
     assert client.get("/me/quarantine").status_code == 302  # not signed in by a GET
     with client.session_transaction() as session:

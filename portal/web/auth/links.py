@@ -48,6 +48,18 @@ def _signed_in() -> Admin | MailUser | None:
     return current_user.admin or current_user.impersonator or current_user.user
 
 
+_TOKEN_PAGES = {"auth.link_login", "auth.link_login_post", "auth.password_setup", "auth.password_setup_post",
+                "auth.password_reset", "auth.password_reset_post"}
+
+
+@bp.after_request
+def _no_referrer(response: Response) -> Response:
+    """The URL of a link page carries its token: no Referer header names it, not even to this site."""
+    if request.endpoint in _TOKEN_PAGES:
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 def _refused(error: ServiceError, purpose: Purpose) -> Response:
     return render("auth/link_refused.html", status=error.status, message=error.detail, purpose=str(purpose),
                   other_account=isinstance(error, account_links.OtherAccount))
