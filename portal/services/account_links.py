@@ -6,8 +6,8 @@
 - A link is checked before anything else is (`links.look`), and used (`links.use`) only once the form is valid,
   in the request's transaction: a refused form leaves the link as it was (the page's 4xx rolls back).
 - A new password follows the API's rules (`schemas.common.Password`: 10 to 256 characters, no control
-  character), ends every session of the account (a new `session_nonce`) and retires the account's other
-  unused password links.
+  character), ends every session of the account (a new `session_nonce`), retires the account's other unused
+  password links and clears the failed sign-ins counted against its name.
 - "Forgot my password" answers the same whether the account exists or not: the page always says a mail may be
   on its way; the mail is queued (after the commit, through the outbox) only for an enabled account that signs
   in with a portal password.
@@ -27,7 +27,7 @@ from ..models import Admin, LinkToken, MailUser
 from ..schemas.common import Password
 from ..schemas.validation import invalid_from_pydantic
 from ..words import _l
-from . import admins, auth, links
+from . import admins, auth, links, login_throttle
 from .links import Purpose
 from .passwords import hash_password
 
@@ -130,6 +130,9 @@ def set_password(value: str, purpose: Purpose, password: str, confirm: str,
     links.use(value, purpose)
     account.password_hash = hash_password(password)
     auth.end_sessions(account)
+    # the name's failed sign-ins are forgotten: a guesser who locked it out does not lock out the new password
+    login_throttle.succeeded(login_throttle.key("admin", account.login) if isinstance(account, Admin)
+                             else login_throttle.key("user", account.email))
     owner = LinkToken.admin_id if isinstance(account, Admin) else LinkToken.user_id
     db.session.execute(update(LinkToken).where(
         owner == account.id, LinkToken.purpose.in_([str(p) for p in PASSWORD_PURPOSES]),

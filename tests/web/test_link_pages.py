@@ -263,11 +263,14 @@ def test_setup_for_the_signed_in_admin_keeps_this_browser_signed_in(app: Flask, 
 
 
 def test_admin_reset_from_an_anonymous_browser(app: Flask, client: FlaskClient, world: World) -> None:
+    for n in range(app.config["LOGIN_ACCOUNT_FAILURES"] + 1):  # a guesser locked the name out
+        login(app.test_client(), "reader-a", f"guess {n}")
+    assert login(app.test_client(), "reader-a", PASSWORD).status_code == 429
     value = _issue(app, Purpose.PASSWORD_RESET, admin="reader-a")
     saved = _post(client, _path(Purpose.PASSWORD_RESET, value), password=NEW_PASSWORD, confirm=NEW_PASSWORD)
     assert saved.status_code == 302 and saved.headers["Location"] == "/login"
     assert client.get("/").status_code == 302  # not signed in: the login page asks (and TOTP, if on)
-    assert login(client, "reader-a", NEW_PASSWORD).status_code == 302
+    assert login(client, "reader-a", NEW_PASSWORD).status_code == 302  # the lock-out went with the old password
 
 
 def test_a_mailbox_password_account_gets_no_form(app: Flask, client: FlaskClient, world: World) -> None:
