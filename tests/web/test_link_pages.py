@@ -1,4 +1,5 @@
-"""The pages behind the links of mails: a confirm page that changes nothing, a POST that acts once; abuse refused.
+"""The pages behind the links of mails: a confirm page that changes nothing, a POST that acts once (also across
+gunicorn workers); abuse refused.
 
 Links are made with `links.issue` as the mails' jobs make them; the pages are driven like a browser (the test
 client, CSRF tokens from the pages). "Forgot my password" queues its mail through the "tasks" branch's
@@ -7,8 +8,13 @@ client, CSRF tokens from the pages). "Forgot my password" queues its mail throug
 
 from __future__ import annotations
 
+import http.cookiejar
 import importlib.util
 import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +29,7 @@ from portal.services import links
 from portal.services.links import Purpose
 from portal.services.passwords import verify_password
 from tests.conftest import csrf_token, login
+from tests.services_runtime import gunicorn_app
 from tests.snapshot import snapshot
 from tests.world import PASSWORD, World
 
@@ -395,3 +402,50 @@ def test_forgot_is_rate_limited_per_name_and_per_client(app: Flask, world: World
         app.config["LOGIN_RATE_LIMIT"] = "1000 per minute"
     assert per_client == [200, 200, 429]
 
+
+
+# --- once across processes --------------------------------------------------------------------------------------
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+def _browser() -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect)
+
+
+def _open(browser: urllib.request.OpenerDirector, url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    try:
+        with browser.open(url, data=data, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_parallel_posts_under_gunicorn_use_a_link_once(app: Flask, world: World, database_url: str) -> None:
+    value = _issue(app, Purpose.LOGIN, user="user@a.example")
+    env = {"POSTERN_DATABASE_URL": database_url, "POSTERN_SECRET_KEY": app.config["SECRET_KEY"],
+           "POSTERN_INSTANCE_DIR": str(app.config["INSTANCE_DIR"]), "POSTERN_MAIL_ROOT": app.config["MAIL_ROOT"],
+           "POSTERN_LOGIN_RATE_LIMIT": "1000 per second"}
+    with gunicorn_app(env, workers=4) as base:
+        url = base + _path(Purpose.LOGIN, value)
+        browsers = [_browser() for _ in range(8)]
+        tokens = []
+        for browser in browsers:
+            status, text = _open(browser, url)
+            assert status == 200, text[-500:]
+            tokens.append(csrf_token(text))
+        start = threading.Barrier(len(browsers))
+
+        def one(n: int) -> int:
+            start.wait(timeout=30)
+            return _open(browsers[n], url, {"csrf_token": tokens[n]})[0]
+
+        with ThreadPoolExecutor(len(browsers)) as pool:
+            codes = list(pool.map(one, range(len(browsers))))
+        assert codes.count(302) == 1, codes
+        assert set(codes) <= {302, 410, 503}, codes  # SQLite: a writer that waited too long is a 503, never a use
+        assert sum(_open(b, base + "/me/")[0] == 200 for b in browsers) == 1
+    assert _used(app) == [True]
