@@ -37,6 +37,9 @@ MAX_NAME = 320  # the longest address or login "forgot my password" looks up
 MAX_ADMINS_PER_ADDRESS = 5  # admins sharing one address each get their own link (and login) in a mail
 
 
+OTHER_ACCOUNT = _l("This link is for another account. Log out first, then open the link again.")
+
+
 class OtherAccount(Forbidden):
     """The browser is signed in as another account than the link's."""
 
@@ -72,7 +75,7 @@ def _account(token: LinkToken) -> Account:
 
 def _same_account(signed_in: Account | None, account: Account) -> None:
     if signed_in is not None and (type(signed_in) is not type(account) or signed_in.id != account.id):
-        raise OtherAccount(_l("This link is for another account. Log out first, then open the link again."))
+        raise OtherAccount(OTHER_ACCOUNT)
 
 
 def open_link(value: str, purpose: Purpose, signed_in: Account | None = None) -> Opened:

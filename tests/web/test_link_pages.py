@@ -198,6 +198,14 @@ def test_another_accounts_link_is_refused(app: Flask, client: FlaskClient, world
     with app.app_context():
         assert verify_password(db.session.scalar(select(Admin.password_hash).where(Admin.login == "admin-a")),
                                PASSWORD)
+    viewing = app.test_client()  # admin-a viewing user@a.example's portal: their own link is refused too
+    assert login(viewing, "admin-a", PASSWORD).status_code == 302
+    assert viewing.post(f"/admin/users/{world.id('userA')}/impersonate",
+                        data={"csrf_token": csrf_token(viewing.get("/").text)}).status_code == 302
+    assert viewing.get(_path(Purpose.LOGIN, value)).status_code == 403
+    assert _post(viewing, _path(Purpose.PASSWORD_RESET, reset), password=NEW_PASSWORD,
+                 confirm=NEW_PASSWORD).status_code == 403
+    assert _used(app) == [False, False] and viewing.get("/me/").status_code == 200  # still viewing as the user
 
 
 def test_one_of_parallel_posts_of_a_link_goes_through(app: Flask, world: World) -> None:

@@ -42,10 +42,13 @@ def _forgot_key() -> str:
 
 
 def _signed_in() -> Admin | MailUser | None:
-    """The account of this browser's session; an administrator viewing a user's portal is that administrator."""
+    """The account of this browser's session. An administrator viewing a user's portal is refused every link
+    (`OtherAccount`: log out first), so that no link ends a view-as behind the audit trail's back."""
     if not current_user.is_authenticated:
         return None
-    return current_user.admin or current_user.impersonator or current_user.user
+    if current_user.impersonator is not None:
+        raise account_links.OtherAccount(account_links.OTHER_ACCOUNT)
+    return current_user.admin or current_user.user
 
 
 _TOKEN_PAGES = {"auth.link_login", "auth.link_login_post", "auth.password_setup", "auth.password_setup_post",
@@ -92,8 +95,8 @@ def link_login_post(token: str) -> Response:
 # --- choose a password --------------------------------------------------------------------------------------
 
 def _password_page(token: str, purpose: Purpose) -> Response:
-    signed_in = _signed_in()
     try:
+        signed_in = _signed_in()
         opened = account_links.open_link(token, purpose, signed_in)
     except ServiceError as error:
         return _refused(error, purpose)
