@@ -10,7 +10,7 @@
   password links and clears the failed sign-ins counted against its name.
 - "Forgot my password" answers the same whether the account exists or not: the page always says a mail may be
   on its way; the mail is queued (after the commit, through the outbox) only for an enabled account that signs
-  in with a portal password.
+  in with a portal password. "Mail me a sign-in link" answers alike (the "tasks" branch picks who gets one).
 """
 
 from __future__ import annotations
@@ -179,6 +179,18 @@ def forgot(kind: str, name: str) -> None:
         raise ValueError(kind)
     for account in accounts_named(kind, clean_name(name)):
         _queue_reset(account)
+
+
+def mail_login_link(address: str) -> None:
+    """"Mail me a sign-in link": checked like "forgot" (`Invalid` for an empty or hostile value); the link goes
+    only to a known, enabled mailbox user (the "tasks" branch decides and limits), the page answers the same."""
+    address = clean_name(address).lower()
+    user = db.session.scalar(select(MailUser).where(MailUser.email == address))
+    if user is None or not user.enabled:
+        return
+    from . import tasks  # local: portal/services/tasks.py comes with the "tasks" branch
+
+    tasks.queue_login_link_for_address(address)
 
 
 def _queue_reset(account: Account) -> None:

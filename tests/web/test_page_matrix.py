@@ -152,6 +152,8 @@ MATRIX = [
     Page("POST", "/password/reset/<token>", link_page("readerA", DASH, LOGIN), {"token": "resetLinkReaderA"},
          form={"password": "a new and long password", "confirm": "a new and long password"},
          label="(reader-a's reset link)"),
+    Page("GET", "/me/link", everyone(OK)),
+    Page("POST", "/me/link", everyone(OK), form={"name": "nobody@a.example"}, label="(no such mailbox)"),
     Page("GET", "/me/password/forgot", everyone(OK)),
     Page("POST", "/me/password/forgot", everyone(OK), form={"name": "nobody@a.example"}, label="(no such account)"),
     Page("GET", "/password/forgot", everyone(OK)),

@@ -3,8 +3,9 @@
 A link's GET is a confirm page that changes nothing; its POST does the action (rules in
 `portal/services/account_links.py`). A link that cannot be used is a page that says why (410: unknown, used,
 expired or for another action; 403: for another account than the signed-in one) and how to get a new one.
-Every POST is rate-limited per client (LOGIN_RATE_LIMIT); "forgot my password" also per account name
-(PASSWORD_RESET_ACCOUNT_RATE_LIMIT), and answers the same for accounts that exist and names that do not.
+Every POST is rate-limited per client (LOGIN_RATE_LIMIT); "forgot my password" and "mail me a sign-in link"
+also per account name (PASSWORD_RESET_ACCOUNT_RATE_LIMIT), and answer the same for accounts that exist and names
+that do not.
 """
 
 from __future__ import annotations
@@ -90,6 +91,29 @@ def link_login_post(token: str) -> Response:
     if user.domain.grants(EndUserPermission.QUARANTINE_VIEW):
         return redirect(url_for("user.quarantine"))
     return redirect(url_for("user.home"))
+
+
+def _link_request() -> Response:
+    form = {"name": request.form.get("name", "")}
+    if request.method == "GET":
+        return render("auth/link_request.html", form={}, errors={}, sent=False)
+    try:
+        account_links.mail_login_link(form["name"])
+    except Invalid as error:
+        return render("auth/link_request.html", status=400, form=form, errors=error.field_messages(), sent=False)
+    return render("auth/link_request.html", form={}, errors={}, sent=True)
+
+
+@bp.get("/me/link")
+def link_request() -> Response:
+    return _link_request()
+
+
+@bp.post("/me/link")
+@limiter.limit(_client_limit, methods=["POST"])
+@limiter.limit(_account_limit, key_func=_forgot_key, methods=["POST"])
+def link_request_post() -> Response:
+    return _link_request()
 
 
 # --- choose a password --------------------------------------------------------------------------------------
