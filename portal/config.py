@@ -61,6 +61,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LOGIN_ACCOUNT_MAX_DELAY": int(_env("POSTERN_LOGIN_ACCOUNT_MAX_DELAY", "300")),  # type: ignore[arg-type]
         # mails with a login, setup or reset link one account may be sent per hour (tasks, GET /token, forgot password)
         "LINK_MAILS_PER_HOUR": int(_env("POSTERN_LINK_MAILS_PER_HOUR", "10")),  # type: ignore[arg-type]
+        # "forgot my password" per account name, whoever asks (per client: LOGIN_RATE_LIMIT)
+        "PASSWORD_RESET_ACCOUNT_RATE_LIMIT": _env("POSTERN_PASSWORD_RESET_ACCOUNT_RATE_LIMIT", "5 per hour"),
         # reverse proxies in front that set X-Forwarded-For (0: the TCP peer is the client; its header is ignored)
         "PROXY_HOPS": int(_env("POSTERN_PROXY_HOPS", "0")),  # type: ignore[arg-type]
         "API_MAX_PAGE_SIZE": int(_env("POSTERN_API_MAX_PAGE_SIZE", "500")),  # type: ignore[arg-type]

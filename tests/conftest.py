@@ -47,6 +47,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "INSTANCE_DIR": tmp_path_factory.mktemp("instance"),
         "PASSWORD_HASHER": "fast",
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "PASSWORD_RESET_ACCOUNT_RATE_LIMIT": "1000 per minute",
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "BASE_URL": "http://postern.test",

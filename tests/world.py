@@ -33,7 +33,8 @@ from portal.models import (
     UriRule,
 )
 from portal.permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, Permission
-from portal.services import policies, tokens
+from portal.services import links, policies, tokens
+from portal.services.links import Purpose
 from portal.services.passwords import hash_password
 
 PASSWORD = "correct horse battery"
@@ -196,7 +197,7 @@ def add_page_roles(w: World) -> None:
     """What the page matrix adds to `build_world`: mailbox users who can sign in on B (which grants its users
     everything, like A) and on C (which grants nothing); admins of A: a helpdesk (every *_READ, no write) and an
     operator (users, filters, quarantine); targets: a spare relay of A, a soft-deleted domain of C1, an outgoing
-    provider, a failed job."""
+    provider, a failed job; links of mails: user@a.example's login and setup links, reader-a's reset link."""
     from portal.models import JobFailure, OutgoingProvider
 
     da, dbb, dc = (db.session.get(Domain, w.pk[name]) for name in ("A", "B", "C"))
@@ -222,3 +223,9 @@ def add_page_roles(w: World) -> None:
                 provider=provider.id, gone=gone.id, jobFailure=failure.id)
     w.public.update({name: ids.encode(w.pk[name]) for name in (
         "userC", "helpdeskA", "spareRelayA", "provider", "gone")}, jobFailure=f"db-{failure.id}")
+    # links of mails (issue 13): the token values are what the URLs carry
+    user_a, reader_a = db.session.get(MailUser, w.pk["userA"]), db.session.get(Admin, w.pk["readerA"])
+    day = timedelta(days=1)
+    w.public.update(loginLinkA=links.issue(Purpose.LOGIN, user=user_a, valid_for=day),
+                    setupLinkA=links.issue(Purpose.PASSWORD_SETUP, user=user_a, valid_for=day),
+                    resetLinkReaderA=links.issue(Purpose.PASSWORD_RESET, admin=reader_a, valid_for=day))

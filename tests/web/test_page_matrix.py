@@ -89,6 +89,11 @@ def everyone(outcome: Any) -> dict[str, Any]:
     return dict.fromkeys(ROLES, outcome)
 
 
+def link_page(owner: str, for_owner: Any, for_anonymous: Any) -> dict[str, Any]:
+    """A page behind a mail's link: its account's (and an anonymous browser's); signed in as another, 403."""
+    return {**everyone(NO), owner: for_owner, "anonymous": for_anonymous}
+
+
 ANY_ADMIN = (OK,) * 9
 ANY_ADMIN_WRITES = (DONE,) * 9
 ONLY_SYSADMIN = (OK,) + (NO,) * 8
@@ -131,6 +136,28 @@ MATRIX = [
     Page("POST", "/logout", everyone(LOGIN)),
     Page("POST", "/language", everyone(DASH), form={"lang": "FR"}),
     Page("GET", "/brand/<key>.css", everyone(OK), {"key": "=1e88e5"}, label="(a brand's colours: public)"),
+    # the pages behind the links of mails (issue 13): the link names the account; a browser signed in as another
+    # one is refused (403: log out first); "forgot my password" answers everyone alike
+    Page("GET", "/me/link/<token>", link_page("user", OK, OK), {"token": "loginLinkA"},
+         label="(user@a.example's login link)"),
+    Page("POST", "/me/link/<token>", link_page("user", DONE, DONE), {"token": "loginLinkA"},
+         label="(user@a.example's login link: to their quarantine)"),
+    Page("GET", "/password/setup/<token>", link_page("user", OK, OK), {"token": "setupLinkA"},
+         label="(user@a.example's setup link)"),
+    Page("POST", "/password/setup/<token>", link_page("user", ME, LOGIN), {"token": "setupLinkA"},
+         form={"password": "a new and long password", "confirm": "a new and long password"},
+         label="(user@a.example's setup link)"),
+    Page("GET", "/password/reset/<token>", link_page("readerA", OK, OK), {"token": "resetLinkReaderA"},
+         label="(reader-a's reset link)"),
+    Page("POST", "/password/reset/<token>", link_page("readerA", DASH, LOGIN), {"token": "resetLinkReaderA"},
+         form={"password": "a new and long password", "confirm": "a new and long password"},
+         label="(reader-a's reset link)"),
+    Page("GET", "/me/link", everyone(OK)),
+    Page("POST", "/me/link", everyone(OK), form={"name": "nobody@a.example"}, label="(no such mailbox)"),
+    Page("GET", "/me/password/forgot", everyone(OK)),
+    Page("POST", "/me/password/forgot", everyone(OK), form={"name": "nobody@a.example"}, label="(no such account)"),
+    Page("GET", "/password/forgot", everyone(OK)),
+    Page("POST", "/password/forgot", everyone(OK), form={"name": "no-such-login"}, label="(no such account)"),
     # --- web.user: the mailbox user's portal; what the domain grants decides -------------------------------
     # user_page(user, userB, userC, viewas)
     Page("GET", "/me/login", {**everyone(OK), **dict.fromkeys(USER_ROLES, ME)}),
