@@ -456,27 +456,32 @@ def _target(token: LinkToken) -> Target:
 
 
 def act(value: str, purpose: links.Purpose) -> tuple[Target, object]:
-    """Use the link once and do its action: the quarantine's own (`quarantine.apply`, as the user) for the
-    message actions, DIGEST_FREQUENCY = NEVER for the user's digest for DIGEST_OFF. Raises what the action
-    raises (the request then rolls back, the link's use with it)."""
+    """Do the link's action, then use the link (once): the quarantine's own action (`quarantine.apply`, as the
+    link's user) for a message, DIGEST_FREQUENCY = NEVER for DIGEST_OFF. The action runs first because a release
+    commits its delivery record apart from the request (on SQLite that commits the session too): a release that
+    fails must leave the link unused. Two requests at once may both reach the action; the release's own claim
+    sends the message once and a sender rule is written once, and only one of them uses the link (the other is
+    refused: `LinkRefused`). Raises what the action raises; the request then rolls back."""
     from . import quarantine  # quarantine imports release and wblist: kept out of this module's import time
 
-    token = links.use(value, purpose)
-    found = _target(token)
+    found = _target(links.look(value, purpose))
     user = found.user
     principal = principal_for_user(user)
+    outcome: object = None
     if purpose == links.Purpose.DIGEST_OFF:
         options.set_value(principal, options.user_chain(user), "DIGEST_FREQUENCY", "NEVER")
-        return found, None
-    if found.summary is None or found.message_id is None:
-        raise NotFound(_l("This message is not in your quarantine any more."))
-    action = {links.Purpose.DIGEST_RELEASE: quarantine.Action.RELEASE,
-              links.Purpose.DIGEST_RELEASE_ALLOW: quarantine.Action.RELEASE_ALLOW,
-              links.Purpose.DIGEST_BLOCK: quarantine.Action.BLOCK}[purpose]
-    outcome = quarantine.apply(principal, user, action, [found.message_id])
-    if outcome.failed or outcome.infected or outcome.postponed:
-        why = next(iter(outcome.failed.values()), None) if outcome.failed else None
-        raise ActionFailed(why or _l("The message is infected: release it from your quarantine, one by one."))
+    else:
+        if found.summary is None or found.message_id is None:
+            raise NotFound(_l("This message is not in your quarantine any more."))
+        action = {links.Purpose.DIGEST_RELEASE: quarantine.Action.RELEASE,
+                  links.Purpose.DIGEST_RELEASE_ALLOW: quarantine.Action.RELEASE_ALLOW,
+                  links.Purpose.DIGEST_BLOCK: quarantine.Action.BLOCK}[purpose]
+        done = quarantine.apply(principal, user, action, [found.message_id])
+        if done.failed or done.infected or done.postponed:
+            why = next(iter(done.failed.values()), None) if done.failed else None
+            raise ActionFailed(why or _l("The message is infected: release it from your quarantine, one by one."))
+        outcome = done
+    links.use(value, purpose)
     return found, outcome
 
 
