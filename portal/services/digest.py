@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
@@ -39,6 +39,7 @@ from flask_babel import force_locale, format_datetime, gettext, ngettext
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .. import branding as portal_branding
 from ..clock import utcnow
 from ..errors import Invalid, MaybeDelivered, NotFound, ServiceError
 from ..extensions import db
@@ -49,7 +50,8 @@ from ..permissions import Permission
 from ..unit_of_work import apart, attempt
 from ..words import _l, value_label
 from . import links, mailboxes, options, own_mail, release
-from .branding import of_chain
+from .branding import DEFAULT as DEFAULT_BRAND
+from .branding import Brand
 from .principal import Principal, principal_for_user
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,26 @@ def _settings(values: dict[str, str | None]) -> Settings:
 
 
 def settings_of(user: MailUser) -> Settings:
+    return _options_of(user)[0]
+
+
+def _options_of(user: MailUser) -> tuple[Settings, Brand]:
+    """The user's digest settings and brand from one read of the option values along its chain (the rules of
+    `options.effective` and `branding.of_chain`, without a query per name)."""
     chain = options.user_chain(user)
-    return _settings({name: options.effective(chain, name) for name in NAMES})
+    stored = options._stored(chain)
+    settings = _settings({name: options._resolve(OPTIONS[name], chain, stored) for name in NAMES})
+
+    def valid(name: str, check: Callable[[str | None], str | None]) -> str | None:
+        for end in range(len(chain), 0, -1):  # the most specific valid value, as branding.of_chain
+            found = check(options._resolve(OPTIONS[name], chain[:end], stored))
+            if found:
+                return found
+        return None
+
+    brand = Brand(valid("BRAND_COLOR", portal_branding.safe_color) or DEFAULT_BRAND.color,
+                  valid("LOGO_URL", portal_branding.safe_logo))
+    return settings, brand
 
 
 def period(settings: Settings, now: datetime) -> str | None:
@@ -299,11 +319,10 @@ def entries(user: MailUser, summaries: list[Summary], after: datetime, now: date
 def compose(user: MailUser, listed: list[Entry], total: int, *, test: bool = False) -> EmailMessage:
     """The digest mail (HTML + text) in the user's language, branded, with its login and unsubscribe links."""
     language = (user.language or "EN").lower()
-    brand = of_chain(options.user_chain(user))
+    settings, brand = _options_of(user)
     login = links.url(links.Purpose.LOGIN, links.issue(links.Purpose.LOGIN, user=user, valid_for=LOGIN_LINK_VALID))
     off = links.url(links.Purpose.DIGEST_OFF,
                     links.issue(links.Purpose.DIGEST_OFF, user=user, valid_for=OFF_LINK_VALID))
-    settings = settings_of(user)
     groups: dict[str, list[Entry]] = {}
     for entry in listed:
         groups.setdefault(entry.reason, []).append(entry)
