@@ -316,10 +316,12 @@ def entries(user: MailUser, summaries: list[Summary], after: datetime, now: date
 
 # --- the mail -----------------------------------------------------------------------------------------------
 
-def compose(user: MailUser, listed: list[Entry], total: int, *, test: bool = False) -> EmailMessage:
-    """The digest mail (HTML + text) in the user's language, branded, with its login and unsubscribe links."""
+def compose(user: MailUser, listed: list[Entry], total: int, *, test: bool = False,
+            read: tuple[Settings, Brand] | None = None) -> EmailMessage:
+    """The digest mail (HTML + text) in the user's language, branded, with its login and unsubscribe links.
+    `read`: the user's settings and brand when the caller has them already."""
     language = (user.language or "EN").lower()
-    settings, brand = _options_of(user)
+    settings, brand = read or _options_of(user)
     login = links.url(links.Purpose.LOGIN, links.issue(links.Purpose.LOGIN, user=user, valid_for=LOGIN_LINK_VALID))
     off = links.url(links.Purpose.DIGEST_OFF,
                     links.issue(links.Purpose.DIGEST_OFF, user=user, valid_for=OFF_LINK_VALID))
@@ -399,11 +401,11 @@ def send(user_id: int, key: str, *, now: datetime | None = None) -> Result:
     message_id: str | None = None
     try:
         with attempt():  # a failure undoes the links written for this mail (SQLite's `apart` would keep them)
-            settings = settings_of(user)
-            after = since(user, now, settings)
+            read = _options_of(user)
+            after = since(user, now, read[0])
             summaries, total = held(user, after)
             if summaries:
-                message = compose(user, entries(user, summaries, after, now), total)
+                message = compose(user, entries(user, summaries, after, now), total, read=read)
                 db.session.flush()  # the links are written before the mail leaves (they commit with the job)
                 message_id = own_mail.send(message, user=user)
     except MaybeDelivered:  # the server may have it: the claim stays until it is stale (no resend at once)
