@@ -295,14 +295,19 @@ def entries(user: MailUser, summaries: list[Summary], after: datetime, now: date
                                (links.Purpose.DIGEST_RELEASE_ALLOW, caps.release and caps.rules),
                                (links.Purpose.DIGEST_BLOCK, caps.rules)) if ok]
     policy = _quarantined(user)
-    result = []
+    wanted: list[tuple[links.Purpose, str | None, datetime]] = []
     for summary in summaries:
         subject = _subject_of(summary)
-        urls: dict[str, str] = {}
         if subject is not None and policy is not None:
             expires = _expiry(summary, policy, after, now)
-            for purpose in allowed:
-                value = links.issue(purpose, user=user, subject=subject, expires_at=expires)
+            wanted.extend((purpose, subject, expires) for purpose in allowed)
+    issued = iter(zip(wanted, links.issue_many(user, wanted), strict=True))
+    result = []
+    for summary in summaries:
+        urls: dict[str, str] = {}
+        if _subject_of(summary) is not None and policy is not None:
+            for _ in allowed:
+                (purpose, _subject, _expires), value = next(issued)
                 urls[str(purpose)] = links.url(purpose, value)
         reason = summary.headers.get("X-Quarantine-Reason", "").strip().upper()
         score = summary.headers.get("X-Spam-Score", "").strip()
@@ -322,9 +327,10 @@ def compose(user: MailUser, listed: list[Entry], total: int, *, test: bool = Fal
     `read`: the user's settings and brand when the caller has them already."""
     language = (user.language or "EN").lower()
     settings, brand = read or _options_of(user)
-    login = links.url(links.Purpose.LOGIN, links.issue(links.Purpose.LOGIN, user=user, valid_for=LOGIN_LINK_VALID))
-    off = links.url(links.Purpose.DIGEST_OFF,
-                    links.issue(links.Purpose.DIGEST_OFF, user=user, valid_for=OFF_LINK_VALID))
+    moment = utcnow()
+    login_value, off_value = links.issue_many(user, [(links.Purpose.LOGIN, None, moment + LOGIN_LINK_VALID),
+                                                     (links.Purpose.DIGEST_OFF, None, moment + OFF_LINK_VALID)])
+    login, off = links.url(links.Purpose.LOGIN, login_value), links.url(links.Purpose.DIGEST_OFF, off_value)
     groups: dict[str, list[Entry]] = {}
     for entry in listed:
         groups.setdefault(entry.reason, []).append(entry)
