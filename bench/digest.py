@@ -150,10 +150,16 @@ def run(users: int, workers: int, database_url: str, label: str) -> dict[str, An
                "POSTERN_ALLOW_PRIVATE_TARGETS": "true", "POSTERN_MAILSERVER_PORTS": "1024-65535",
                "POSTERN_SECRET_KEY": "bench", "POSTERN_BASE_URL": "https://bench.test"}
         started = time.perf_counter()
-        procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "portal", "worker", "--burst"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                 for _ in range(workers)]
-        errors = [p.communicate(timeout=7200)[1].decode(errors="replace")[-2000:] for p in procs]
+        logs = [Path(instance) / f"worker-{n}.log" for n in range(workers)]  # files: RQ logs a line per job,
+        procs = []  # and a pipe nobody reads while waiting on the other worker fills and blocks its writer
+        for log in logs:
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "flask", "--app", "app", "portal", "worker", "--burst"], cwd=ROOT,
+                    env=env, stdout=subprocess.DEVNULL, stderr=out))
+        for proc in procs:
+            proc.wait(timeout=7200)
+        errors = [log.read_text(errors="replace")[-2000:] for log in logs]
         wall_s = time.perf_counter() - started
         sent = len(sink.messages)
         ours_s = (sink.times[-1] - sink.times[0]) if sent > 1 else float("nan")
