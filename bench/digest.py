@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -169,6 +170,7 @@ def run(users: int, workers: int, database_url: str, label: str) -> dict[str, An
             q.delete(delete_jobs=True)
         prepared = list(sink.messages)
 
+    shutil.rmtree(instance, ignore_errors=True)  # the Maildirs and the worker logs
     raw_sink = Sink()
     raw_controller, raw_port = _server(raw_sink)
     try:
