@@ -55,6 +55,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(user_bp)
+    from .web import digest_links
+
+    digest_links.init_app(app)
 
     from . import cli, error_pages, jobs, request_limits, schema_check, unit_of_work
     from .integrations import mailstore

@@ -130,6 +130,38 @@ def purge_domains() -> None:
     click.echo(f"purged {len(removed)} domain(s)" + (": " + ", ".join(removed) if removed else ""))
 
 
+@portal.command("send-digests")
+@click.option("--user", "email", help="Only this user's digest (sent now for the current period, even before its "
+                                      "time of day).")
+def send_digests(email: str | None) -> None:
+    """Send the quarantine digests that are due, here and now (never twice for the same period)."""
+    from .clock import utcnow
+    from .services import digest, mailboxes
+
+    now = utcnow()
+    if email:
+        try:
+            user = mailboxes.find_user(email.strip())
+        except ServiceError as error:
+            _fail(error)
+            return
+        settings = digest.settings_of(user)
+        if settings.frequency == "NEVER":
+            click.echo(f"{user.email}: the digest is off (DIGEST_FREQUENCY=NEVER); nothing sent")
+            return
+        todo = [(user.id, digest.period(settings, now) or digest.current_period(settings, now))]
+    else:
+        todo = digest.due(now)
+        db.session.rollback()
+    sent = 0
+    for user_id, period in todo:
+        result = run_now("send_digest", user_id, period)
+        sent += result["state"] == "sent"
+        click.echo(f"user {ids.encode(user_id)} {period}: {result['state']}"
+                   + (f", {result['listed']} message(s), {result['messageId']}" if result["state"] == "sent" else ""))
+    click.echo(f"{sent} digest(s) sent")
+
+
 def _need_redis(what: str) -> None:
     if not current_app.config.get("REDIS_URL"):
         click.echo(f"error: set REDIS_URL to run {what} (without it jobs run in-process)", err=True)

@@ -25,7 +25,7 @@ CHAIN = (Scope.PLATFORM, Scope.CUSTOMER, Scope.DOMAIN, Scope.USER)
 @dataclass(frozen=True)
 class OptionDef:
     name: str
-    type: str  # STRING, TEXT, COLOR, EMAIL, BOOL, URL, LIST, TIMEZONE, HOST
+    type: str  # STRING, TEXT, COLOR, EMAIL, BOOL, URL, LIST, TIMEZONE, HOST, TIME
     default: str | None
     scopes: frozenset[Scope]
     label: Text  # a few words naming it on pages (the name stays visible next to it)
@@ -51,6 +51,12 @@ OPTIONS: dict[str, OptionDef] = {o.name: o for o in (
        _l("Support address shown in the user portal and in mails")),
     _d("DIGEST_FREQUENCY", "LIST", "DAILY", "PCDU", _l("Quarantine digest"),
        _l("How often users receive their quarantine digest"), values=("NEVER", "DAILY", "WEEKLY"),
+       group="notifications"),
+    _d("DIGEST_TIME", "TIME", "08:00", "PCDU", _l("Digest time"),
+       _l("Time of day (HH:MM, in the user's time zone) after which the quarantine digest is sent"),
+       group="notifications"),
+    _d("DIGEST_DAY", "LIST", "MONDAY", "PCDU", _l("Digest day"), _l("Day of the week of a weekly digest"),
+       values=("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"),
        group="notifications"),
     _d("SPAM_REPORT_ADDRESS", "EMAIL", None, "PCD", _l("Address for spam reports"),
        _l("Where 'report as spam' forwards a message"), group="reports"),

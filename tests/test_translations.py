@@ -25,7 +25,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 SAME_AS_ENGLISH: dict[str, set[str]] = {
     "fr": {"Action", "action", "Actions", "Alias", "Arguments", "Audit", "Code", "Date", "Description", "Expression",
            "Important", "Message", "Option", "Options", "Pages", "Permissions", "Port", "Score", "Services", "Spam",
-           "Transport", "Type", "Menu", "spam",
+           "Transport", "Type", "Menu", "spam", "Notifications",
            "virus"},
     "de": {"Administrator", "Alias", "Broker", "Code", "Domain", "Domains", "Fallback", "Host", "Name", "Option",
            "Port", "Relay", "Spam", "Status", "System"},

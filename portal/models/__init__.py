@@ -1,6 +1,7 @@
 """SQLAlchemy models: data and invariants, no I/O."""
 
 from .accounts import Admin, ApiToken, Authority, LoginThrottle
+from .digest import DigestRun
 from .jobs import OutboxJob
 from .links import LinkToken
 from .mail import AuditEvent, JobFailure, Upload
@@ -26,6 +27,7 @@ __all__ = [
     "Authority",
     "Broker",
     "Customer",
+    "DigestRun",
     "Domain",
     "DomainAlias",
     "EmailAlias",

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from ..clock import utcnow
 from ..crypto import token_digest
@@ -79,6 +79,19 @@ def issue(purpose: Purpose, *, user: MailUser | None = None, admin: Admin | None
     db.session.add(LinkToken(digest=token_digest(value), purpose=str(purpose), user_id=user.id if user else None,
                              admin_id=admin.id if admin else None, subject=subject, expires_at=expires_at))
     return value
+
+
+def issue_many(user: MailUser, wanted: list[tuple[Purpose, str | None, datetime]]) -> list[str]:
+    """Many link tokens for one user at once, (purpose, subject, expires_at) each, in one INSERT (a digest writes
+    ~30: one ORM object each cost more than building the mail); returns the values in the same order."""
+    values = [secrets.token_urlsafe(TOKEN_BYTES) for _ in wanted]
+    if wanted:
+        now = utcnow()
+        db.session.execute(insert(LinkToken), [
+            {"digest": token_digest(value), "purpose": str(purpose), "user_id": user.id, "admin_id": None,
+             "subject": subject, "created_at": now, "expires_at": expires_at}
+            for value, (purpose, subject, expires_at) in zip(values, wanted, strict=True)])
+    return values
 
 
 def look(value: str, purpose: Purpose) -> LinkToken:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -97,6 +98,10 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
     if kind == "TIMEZONE":
         if value not in zoneinfo.available_timezones():
             raise Invalid.on(field, _l("Not a known time zone (e.g. Europe/Paris)."))
+        return value
+    if kind == "TIME":
+        if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+            raise Invalid.on(field, _l("Give a time of day as HH:MM (e.g. 08:00)."))
         return value
     limit = 4000 if kind == "TEXT" else 255
     if len(value) > limit:

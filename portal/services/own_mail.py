@@ -49,11 +49,13 @@ _SPECIALS = re.compile(r'[()<>@,;:\\".\[\]]|=\?|\?=')  # RFC 5322 specials and e
 _URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
-def compose(to: str, subject: str, text: str, html: str | None = None, *, language: str = "EN") -> EmailMessage:
+def compose(to: str, subject: str, text: str, html: str | None = None, *, language: str = "EN",
+            headers: dict[str, str] | None = None) -> EmailMessage:
     """The mail to `to` from the SMTP server in use (else MAIL_FROM). `subject` and `text` are already in the
     recipient's `language`; `html` (a whole document the caller rendered with autoescape) replaces the HTML
-    rendering of `text`."""
-    return _compose(mailservers.in_use(), to, subject, text, html, language=language)
+    rendering of `text`. `headers`: extra fields (List-Unsubscribe, say); a name that is not a plain field name,
+    one of the fields this module writes, or a value with a control character is refused (ValueError)."""
+    return _compose(mailservers.in_use(), to, subject, text, html, language=language, headers=headers)
 
 
 def send(message: EmailMessage, *, user: MailUser | None = None) -> str:
@@ -143,8 +145,24 @@ def _transport(server: MailServer, sender: str, recipients: list[str], raw: byte
                            extra_ports=config["MAILSERVER_PORTS"])
 
 
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
+_OWN_FIELDS = {"from", "to", "cc", "bcc", "subject", "date", "message-id", "auto-submitted", "content-language",
+               "content-type", "content-transfer-encoding", "mime-version", "sender", "reply-to"}
+
+
+def _extra(headers: dict[str, str] | None) -> list[tuple[str, str]]:
+    extra = []
+    for name, value in (headers or {}).items():
+        if not _FIELD_NAME.fullmatch(name) or name.lower() in _OWN_FIELDS:
+            raise ValueError(f"not an extra header field Postern's own mail may carry: {name!r}")
+        if _CONTROL.search(value) or not value.isascii():
+            raise ValueError(f"the value of {name} must be printable ASCII")
+        extra.append((name, value))
+    return extra
+
+
 def _compose(server: MailServer | None, to: str, subject: str, text: str, html: str | None, *,
-             language: str) -> EmailMessage:
+             language: str, headers: dict[str, str] | None = None) -> EmailMessage:
     locale = _locale(language)
     name, address = _sender(server)
     prefix = _plain(server.subject_prefix or "").strip() if server is not None else ""
@@ -156,6 +174,8 @@ def _compose(server: MailServer | None, to: str, subject: str, text: str, html: 
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or "localhost")
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in _extra(headers):
+        message[name] = value
     with force_locale(locale):
         footer = gettext("This message was sent automatically by Postern.")
         if html is None:

@@ -107,6 +107,7 @@ USER_NAV: tuple[Link, ...] = (
     Link("user.compose", _l("Write"), _grants("SEND_MAIL")),
     Link("user.senders", _l("My senders"), _grants("WBLIST_EDIT")),
     Link("user.signature", _l("My signature"), _grants("SIGN_EDIT")),
+    Link("user.notifications", _l("Notifications")),
 )
 
 

@@ -189,6 +189,15 @@ MATRIX = [
          label="(user@a.example's rule)"),
     Page("GET", "/me/signature", user_page(OK, OK, NO, OK)),
     Page("POST", "/me/signature", user_page(DONE, DONE, NO, DONE), form={"sign": "<b>Regards</b>"}),
+    Page("GET", "/me/notifications", user_page(OK, OK, OK, OK)),
+    Page("POST", "/me/notifications", user_page(DONE, DONE, DONE, DONE),
+         form={"frequency": "WEEKLY", "time": "07:30", "day": "FRIDAY", "timezone": "Europe/Oslo", "language": "EN"}),
+    # the digest's links: the token is the authority (no sign-in); an unknown one is gone for everyone
+    Page("GET", "/me/digest/<action>/<token>", everyone(410), {"action": "=release", "token": "=not-a-token"}),
+    Page("POST", "/me/digest/<action>/<token>", everyone(410), {"action": "=block", "token": "=not-a-token"}),
+    Page("GET", "/me/digest/off/<token>", everyone(410), {"token": "=not-a-token"}),
+    Page("POST", "/me/digest/off/<token>", everyone(410), {"token": "=not-a-token"},
+         form={"List-Unsubscribe": "One-Click"}),
     Page("POST", "/me/impersonation/stop", user_page(ME, ME, ME, DONE)),
     # --- web.admin ------------------------------------------------------------------------------------
     # admin_page(sysadmin, broker, customer, domainA, operatorA, helpdeskA, readerA, domainB, adminC)
@@ -310,6 +319,8 @@ MATRIX = [
          {"domain_id": "A", "platform_id": "spareRelayA"}),
     Page("POST", "/admin/domains/<domain_id>/options", admin_page(*EDIT_A), DOMAIN_A,
          form={"name": "SUPPORT_EMAIL", "value": "help@a.example"}),
+    Page("POST", "/admin/domains/<domain_id>/test-digest", admin_page(*(DONE,) * 6, NO, GONE, GONE), DOMAIN_A,
+         form={"email": "user@a.example"}, label="(QUARANTINE_READ on A; the job's mail fails here: port 9)"),
     Page("POST", "/admin/domains/<domain_id>/options/<name>/delete", admin_page(*EDIT_A),
          {"domain_id": "A", "name": "=SUPPORT_EMAIL"}),
     Page("POST", "/admin/domains/<domain_id>/access", admin_page(*EDIT_A), DOMAIN_A,

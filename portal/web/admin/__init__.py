@@ -20,6 +20,7 @@ from . import (  # noqa: E402, F401
     admins,
     customers,
     dashboard,
+    digest,
     domains,
     installation,
     jobs,
