@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..services import domains, tokens, uploads, wblist
+from ..services import domains, links, tokens, uploads, wblist
 from ..services.changes import rules_changed
 from .registry import job
 
 
 @job("purge_expired_tokens")
 def purge_expired_tokens(days: int = 30) -> int:
-    """Delete API tokens expired for more than `days` days."""
-    return tokens.purge_expired(timedelta(days=days))
+    """Delete API tokens expired for more than `days` days, and mail links expired or used that long ago."""
+    return tokens.purge_expired(timedelta(days=days)) + links.purge(timedelta(days=days))
 
 
 @job("purge_due_domains")

@@ -95,3 +95,12 @@ def test_purge_removes_old_links(ctx: None, world: World) -> None:
     db.session.flush()
     assert links.purge(timedelta(days=30)) == 1
     assert links.look(kept, Purpose.LOGIN)
+
+
+def test_the_nightly_token_purge_takes_old_links_too(ctx: None, world: World) -> None:
+    from portal.jobs.maintenance import purge_expired_tokens
+
+    links.issue(Purpose.LOGIN, user=_user(world), expires_at=utcnow() - timedelta(days=40))
+    db.session.flush()
+    assert purge_expired_tokens(30) == 1
+    assert db.session.scalar(select(LinkToken)) is None
