@@ -10,7 +10,7 @@
   password links and clears the failed sign-ins counted against its name.
 - "Forgot my password" answers the same whether the account exists or not: the page always says a mail may be
   on its way; the mail is queued (after the commit, through the outbox) only for an enabled account that signs
-  in with a portal password. "Mail me a sign-in link" answers alike (the "tasks" branch picks who gets one).
+  in with a portal password. "Mail me a sign-in link" answers alike (`tasks` picks who gets one).
 """
 
 from __future__ import annotations

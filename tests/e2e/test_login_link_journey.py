@@ -3,8 +3,7 @@ link then opens nothing. A password reset link: an error next to its field, then
 
 The links are made as the mails' jobs make them (`links.issue`, `links.url` from POSTERN_BASE_URL), then opened
 on the live server; or, in the full journey, asked for on the users' login page ("Mail me a sign-in link") and
-read at the aiosmtpd sink, the enabled SMTP server (that mail comes with the "tasks" branch: until it is merged,
-that test is an expected failure).
+read at the aiosmtpd sink, the enabled SMTP server.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from tests.world import PASSWORD, World
 pytestmark = pytest.mark.browser
 
 
-def test_mailserver_journey(page: Page, live_url: str, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mailserver_journey(page: Page, live_url: str, world: World) -> None:
     with smtp_server() as (sink, port):
         page.goto(f"{live_url}/login")
         page.fill("#f-login", "root")

@@ -2,8 +2,8 @@
 gunicorn workers); abuse refused.
 
 Links are made with `links.issue` as the mails' jobs make them; the pages are driven like a browser (the test
-client, CSRF tokens from the pages). "Forgot my password" queues its mail through the "tasks" branch's
-`portal/services/tasks.py`; its test for a known account runs once that module is there.
+client, CSRF tokens from the pages). "Forgot my password" queues its mail through
+`portal/services/tasks.py`.
 """
 
 from __future__ import annotations

@@ -166,9 +166,8 @@ def test_enable_disable_and_delete_after_a_confirm_page(app: Flask, world: World
     assert client.get(f"/admin/mailservers/{server}").status_code == 404
 
 
-def test_a_check_shows_its_result_and_transcript_and_is_kept(app: Flask, world: World,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Against a real aiosmtpd peer (needs the probe's integration, not the stand-in)."""
+def test_a_check_shows_its_result_and_transcript_and_is_kept(app: Flask, world: World) -> None:
+    """Against a real aiosmtpd peer."""
     client = _signed_in(app)
     with smtp_server() as (_sink, port):
         with app.app_context():
@@ -208,7 +207,7 @@ def test_a_check_asked_again_at_once_is_refused_in_words(app: Flask, world: Worl
     assert full.status_code == 429 and "<html" in full.text and 'id="check-result"' in full.text
 
 
-def test_a_test_mail_reaches_the_sink(app: Flask, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_test_mail_reaches_the_sink(app: Flask, world: World) -> None:
     client = _signed_in(app)
     with smtp_server() as (sink, port):
         with app.app_context():
