@@ -370,6 +370,12 @@ class SmtpSink:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.refuse: set[str] = set()
         self.full: set[str] = set()
+        self._arrived = threading.Condition()
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> bool:
+        """Wait until `count` messages arrived (True), or `timeout` seconds passed (False)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -380,7 +386,9 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        with self._arrived:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self._arrived.notify_all()
         return "250 Message accepted"
 
 

@@ -9,7 +9,6 @@ read at the aiosmtpd sink, the enabled SMTP server.
 from __future__ import annotations
 
 import re
-import time
 from datetime import timedelta
 from email import message_from_bytes, policy
 from urllib.parse import urlsplit
@@ -91,10 +90,7 @@ def test_requested_login_link_journey(page: Page, app: Flask, live_url: str, wor
         page.fill("#f-name", "user@a.example")
         page.click("main button[type=submit]")
         expect(page.locator("main [role=status]")).to_contain_text("a mail with a sign-in link is on its way")
-        for _ in range(100):  # the job runs after the commit (in-process here, RQ in production)
-            if sink.messages:
-                break
-            time.sleep(0.1)
+        assert sink.wait_for(1)  # the job runs after the commit (in-process here, RQ in production)
         (_sender, recipients, raw), = sink.messages
         assert recipients == ["user@a.example"]
         mail = message_from_bytes(raw, policy=policy.default)
