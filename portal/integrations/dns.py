@@ -38,3 +38,15 @@ def mx_hosts(domain: str) -> list[str]:
     except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
         raise Unavailable(f"DNS did not answer for {domain} ({exc.__class__.__name__}); try again later.") from exc
     return sorted({r.exchange.to_text(omit_final_dot=True).lower() for r in answer})
+
+
+def txt(name: str) -> list[str]:
+    """The TXT records at a name, each one's strings joined (a long DKIM key is split in 255-byte strings);
+    [] when there are none. Bytes that are not ASCII are kept as U+FFFD, never trusted."""
+    try:
+        answer = _resolver().resolve(name, "TXT")
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
+        raise Unavailable(f"DNS did not answer for {name} ({exc.__class__.__name__}); try again later.") from exc
+    return [b"".join(r.strings).decode("ascii", "replace") for r in answer]

@@ -2,6 +2,7 @@
 
 from .accounts import Admin, ApiToken, Authority, LoginThrottle
 from .digest import DigestRun
+from .health import DkimKey, HealthReport
 from .jobs import OutboxJob
 from .links import LinkToken
 from .mail import AuditEvent, JobFailure, Upload
@@ -28,10 +29,12 @@ __all__ = [
     "Broker",
     "Customer",
     "DigestRun",
+    "DkimKey",
     "Domain",
     "DomainAlias",
     "EmailAlias",
     "EmailAliasRecipient",
+    "HealthReport",
     "JobFailure",
     "LinkToken",
     "LoginThrottle",

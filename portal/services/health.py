@@ -1,0 +1,94 @@
+"""Diagnostics reports of domains and platforms (seed 5.11): one home for keeping and reading them.
+
+The checks live apart (`domain_health` for DNS, `relay_health` for relays); each run ends in `record()`, which
+replaces the entity's last report. An entity that goes from passing (or never checked) to failing gets
+`failing_since`; whoever notifies about it first claims it with `claim_notification()` (a conditional UPDATE,
+so two workers finishing the same check at once notify once). A report is the seed's shape:
+`{"status": bool, "entries": [{"type": str, "result": str, "output": [str, ...]}]}`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..clock import utcnow
+from ..extensions import db
+from ..models import HealthReport
+
+DOMAIN = "DOMAIN"
+PLATFORM = "PLATFORM"
+
+
+def last(entity_type: str, entity_id: int) -> HealthReport | None:
+    return db.session.scalar(select(HealthReport).where(
+        HealthReport.entity_type == entity_type, HealthReport.entity_id == entity_id))
+
+
+def _row(entity_type: str, entity_id: int) -> HealthReport:
+    """The entity's row, made when missing (two processes making it at once: one insert wins, both use it)."""
+    row = last(entity_type, entity_id)
+    if row is not None:
+        return row
+    try:
+        with db.session.begin_nested():
+            row = HealthReport(entity_type=entity_type, entity_id=entity_id, state="done")
+            db.session.add(row)
+    except IntegrityError:
+        row = last(entity_type, entity_id)
+        assert row is not None
+    return row
+
+
+def mark_running(entity_type: str, entity_id: int) -> HealthReport:
+    """A run was asked for (its job is on the way): pages show progress until `record()`."""
+    row = _row(entity_type, entity_id)
+    row.state, row.requested_at = "running", utcnow()
+    db.session.flush()
+    return row
+
+
+def record(entity_type: str, entity_id: int, report: dict[str, Any], *, now: datetime | None = None) -> bool:
+    """Keep a run's report as the entity's last; True when the entity has just started failing."""
+    now = now or utcnow()
+    row = _row(entity_type, entity_id)
+    status = bool(report.get("status"))
+    started_failing = not status and row.failing_since is None
+    row.state, row.status, row.report, row.performed_at = "done", status, report, now
+    if status:
+        row.failing_since, row.notified_at = None, None
+    elif started_failing:
+        row.failing_since, row.notified_at = now, None
+    db.session.flush()
+    return started_failing
+
+
+def claim_notification(row: HealthReport) -> bool:
+    """True for exactly one caller per failing spell: the one that may send the notice."""
+    claimed = db.session.execute(update(HealthReport).where(
+        HealthReport.id == row.id, HealthReport.failing_since.is_not(None), HealthReport.notified_at.is_(None))
+        .values(notified_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if claimed:
+        db.session.refresh(row)
+    return bool(claimed)
+
+
+def entity_health(row: HealthReport | None) -> dict[str, Any] | None:
+    """The seed's EntityHealth: `performedAt` in seconds since the epoch, and the report; None before a run."""
+    if row is None or row.report is None or row.performed_at is None:
+        return None
+    performed = row.performed_at
+    epoch = int((performed - datetime(1970, 1, 1)).total_seconds()) if performed.tzinfo is None \
+        else int(performed.timestamp())
+    return {"performedAt": epoch, "report": row.report}
+
+
+def failing(entity_type: str | None = None) -> list[HealthReport]:
+    """Every entity whose last report failed (callers narrow them to what the principal may see)."""
+    stmt = select(HealthReport).where(HealthReport.status.is_(False))
+    if entity_type:
+        stmt = stmt.where(HealthReport.entity_type == entity_type)
+    return list(db.session.scalars(stmt.order_by(HealthReport.entity_type, HealthReport.entity_id)))
