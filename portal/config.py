@@ -78,6 +78,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAIL_ROOT": _env("POSTERN_MAIL_ROOT"),  # default: INSTANCE_DIR/mail (below)
         "DELIVERY": _env("POSTERN_DELIVERY", "smtp"),  # smtp: platform relays; local: INBOXes here + outbox
         "SMTP_TIMEOUT": float(_env("POSTERN_SMTP_TIMEOUT", "20")),  # type: ignore[arg-type]
+        # Postern's own mail keeps its SMTP session open this long between mails of one thread (0: one per mail)
+        "SMTP_KEEP_SECONDS": float(_env("POSTERN_SMTP_KEEP_SECONDS", "30")),  # type: ignore[arg-type]
         # Mail servers (portal/services/mailservers.py): targets on loopback / private networks only when allowed.
         "ALLOW_PRIVATE_TARGETS": _env("POSTERN_ALLOW_PRIVATE_TARGETS", "false") == "true",
         # ports beyond each protocol's usual ones a mail server may use: "2525,10000-10100"

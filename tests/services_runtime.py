@@ -368,6 +368,7 @@ class SmtpSink:
 
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.peers: list[object] = []  # each message's client (address, port): one per connection
         self.refuse: set[str] = set()
         self.full: set[str] = set()
         self._arrived = threading.Condition()
@@ -387,6 +388,7 @@ class SmtpSink:
 
     async def handle_DATA(self, server, session, envelope):
         with self._arrived:
+            self.peers.append(session.peer)
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
             self._arrived.notify_all()
         return "250 Message accepted"

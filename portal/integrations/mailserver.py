@@ -36,6 +36,8 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -755,44 +757,114 @@ def check(endpoint: Endpoint, *, timeout: float, allow_private: bool, helo: str 
     return result(True, "done", _l("The server accepted the login."))
 
 
+@dataclass
+class _Kept:
+    """An SMTP session left open after a mail, for the next mail of this thread to the same endpoint."""
+
+    client: _SMTP
+    key: tuple[object, ...]
+    idle_since: float
+
+
+_kept = threading.local()
+
+
+def _take_kept(key: tuple[object, ...], keep_seconds: float) -> _SMTP | None:
+    """This thread's open session to the same endpoint (same settings, secrets and rules), if fresh enough;
+    any other kept session is ended."""
+    kept: _Kept | None = getattr(_kept, "session", None)
+    _kept.session = None
+    if kept is None:
+        return None
+    if kept.key == key and time.monotonic() - kept.idle_since < keep_seconds:
+        return kept.client
+    _quit(kept.client, kept.client.session)
+    return None
+
+
+def end_kept_session() -> None:
+    """End this thread's kept SMTP session now (a worker going idle; tests)."""
+    kept: _Kept | None = getattr(_kept, "session", None)
+    _kept.session = None
+    if kept is not None:
+        _quit(kept.client, kept.client.session)
+
+
 def send(endpoint: Endpoint, sender: str, recipients: list[str], raw: bytes, *, timeout: float,
          allow_private: bool, helo: str = "postern.localdomain",
-         extra_ports: Collection[int] | None = None) -> dict[str, tuple[int, bytes]]:
+         extra_ports: Collection[int] | None = None, keep_seconds: float = 0.0) -> dict[str, tuple[int, bytes]]:
     """Send `raw` through an SMTP endpoint; returns the refused recipients (empty: every one got a 250).
+
+    `keep_seconds` > 0: the session stays open after the mail, and the next mail of this thread to the same
+    endpoint within that idle time goes over it (RSET first; a session the server ended meanwhile is replaced by
+    a new one before anything is sent). Each mail still has its own whole-exchange deadline.
 
     Raises `TargetRefused` (400) for a forbidden target, `Unavailable` when the server cannot be reached or
     refuses the login or the message, `MaybeDelivered` when the exchange broke after DATA was sent."""
     if endpoint.protocol != "SMTP":
         raise Invalid(_l("Only an SMTP server can send mail."))
     endpoint = replace(endpoint, host=normalize_host(endpoint.host))
-    address_text = f"{endpoint.host}:{endpoint.port}"
+    key = (endpoint, helo, allow_private, tuple(sorted(extra_ports or ())))
     with Deadline(timeout) as deadline:
-        try:
-            addresses = resolve(endpoint.host, endpoint.port, allow_private=allow_private,
-                                ports=allowed_ports("SMTP", extra_ports), timeout=deadline.remaining())
-        except OSError:
-            raise Unavailable(_l("The host name %(host)s could not be resolved.", host=endpoint.host)) from None
-        session = _Session(endpoint, addresses, deadline, Transcript(redact_smtp), timeout, allow_private)
-        client: _SMTP | None = None
-        try:
-            client = _smtp_session(session, helo)
-            refused = client.sendmail(sender, recipients, raw)
-        except smtplib.SMTPRecipientsRefused as exc:
-            refused = dict(exc.recipients)
-        except _Failed as exc:
+        client = _take_kept(key, keep_seconds) if keep_seconds > 0 else None
+        if client is not None and not _reset(client, deadline):
+            client = None
+        if client is None:
+            try:
+                addresses = resolve(endpoint.host, endpoint.port, allow_private=allow_private,
+                                    ports=allowed_ports("SMTP", extra_ports), timeout=deadline.remaining())
+            except OSError:
+                raise Unavailable(_l("The host name %(host)s could not be resolved.", host=endpoint.host)) from None
+            session = _Session(endpoint, addresses, deadline, Transcript(redact_smtp), timeout, allow_private)
+        else:
+            session = client.session
+        refused = _deliver(session, client, helo, sender, recipients, raw)
+        assert session.client is not None
+        if keep_seconds > 0:
+            _kept.session = _Kept(session.client, key, time.monotonic())  # type: ignore[arg-type]
+        else:
             _quit(session.client, session)
-            raise Unavailable(exc.message) from None
-        except (OSError, EOFError, ValueError, smtplib.SMTPException) as exc:
-            handed_over = client is not None and client.handed_over
-            _close(session.client)
-            answered = isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code > 0  # -1: no reply line
-            if handed_over and not answered:
-                raise MaybeDelivered(_l("The mail server %(address)s did not confirm the message within "
-                                        "%(seconds)s s; it may have been delivered.", address=address_text,
-                                        seconds=f"{timeout:g}")) from None
-            if answered:
-                raise Unavailable(_l("The mail server %(address)s did not take the message (%(code)s).",
-                                     address=address_text, code=str(exc.smtp_code))) from None
-            raise Unavailable(_failure(session, exc)[1]) from None
-        _quit(client, session)
         return refused
+
+
+def _reset(client: _SMTP, deadline: Deadline) -> bool:
+    """Make a kept session this mail's: under its deadline, a fresh transcript, RSET answered with 250."""
+    session = client.session
+    session.deadline, session.transcript = deadline, Transcript(redact_smtp)
+    client.handed_over = False
+    try:
+        deadline.watch(client.sock)  # type: ignore[arg-type]
+        client.sock.settimeout(deadline.remaining())  # type: ignore[union-attr]
+        if client.rset()[0] == 250:
+            return True
+    except (OSError, EOFError, ValueError, smtplib.SMTPException):
+        pass
+    _close(client)
+    return False
+
+
+def _deliver(session: _Session, client: _SMTP | None, helo: str, sender: str, recipients: list[str],
+             raw: bytes) -> dict[str, tuple[int, bytes]]:
+    """The mail's exchange over `client` (a new session when None); the failures as the module's errors."""
+    address_text = f"{session.endpoint.host}:{session.endpoint.port}"
+    try:
+        if client is None:
+            client = _smtp_session(session, helo)
+        return client.sendmail(sender, recipients, raw)
+    except smtplib.SMTPRecipientsRefused as exc:
+        return dict(exc.recipients)
+    except _Failed as exc:
+        _quit(session.client, session)
+        raise Unavailable(exc.message) from None
+    except (OSError, EOFError, ValueError, smtplib.SMTPException) as exc:
+        handed_over = client is not None and client.handed_over
+        _close(session.client)
+        answered = isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code > 0  # -1: no reply line
+        if handed_over and not answered:
+            raise MaybeDelivered(_l("The mail server %(address)s did not confirm the message within "
+                                    "%(seconds)s s; it may have been delivered.", address=address_text,
+                                    seconds=f"{session.timeout:g}")) from None
+        if answered:
+            raise Unavailable(_l("The mail server %(address)s did not take the message (%(code)s).",
+                                 address=address_text, code=str(exc.smtp_code))) from None
+        raise Unavailable(_failure(session, exc)[1]) from None

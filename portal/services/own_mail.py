@@ -17,6 +17,7 @@ with its control characters as spaces and its encoded words broken, so nothing d
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -142,7 +143,8 @@ def _transport(server: MailServer, sender: str, recipients: list[str], raw: byte
     return mailserver.send(mailservers.endpoint_of(server), sender, recipients, raw,
                            timeout=float(config.get("SMTP_TIMEOUT", 20)),
                            allow_private=bool(config.get("ALLOW_PRIVATE_TARGETS", False)),
-                           extra_ports=config["MAILSERVER_PORTS"])
+                           extra_ports=config["MAILSERVER_PORTS"],
+                           keep_seconds=float(config.get("SMTP_KEEP_SECONDS", 0)))
 
 
 _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
@@ -181,8 +183,9 @@ def _compose(server: MailServer | None, to: str, subject: str, text: str, html: 
         if html is None:
             html = current_app.jinja_env.get_template(TEMPLATE).render(
                 language=locale, subject=subject, paragraphs=_paragraphs(text), footer=footer)
-    message.set_content(f"{text.rstrip()}\n\n-- \n{footer}\n")
-    message.add_alternative(html, subtype="html")
+    # the transfer encodings named: left to itself, the stdlib encodes each part twice to pick the shorter
+    message.set_content(f"{text.rstrip()}\n\n-- \n{footer}\n", cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="base64")
     message["Content-Language"] = locale  # after the parts: making them moves the Content-* headers down
     _sound(message)
     return message
@@ -198,6 +201,11 @@ def _sender(server: MailServer | None) -> tuple[str, str]:
 
 
 def _from(name: str, address: str) -> Address:
+    return Address(display_name=_display(name, address), addr_spec=address)
+
+
+@functools.lru_cache(maxsize=64)
+def _display(name: str, address: str) -> str:
     """The From header's value, read back as written: the stdlib writes some display names (a broken encoded
     word beside ':' and '@') unquoted, and a reader then finds other addresses in it. Such a name loses its
     specials, and then itself, before it may change whom the mail claims to be from."""
@@ -207,7 +215,7 @@ def _from(name: str, address: str) -> Address:
         probe["From"] = Address(display_name=display, addr_spec=address)
         read = message_from_bytes(probe.as_bytes(), policy=policy.default)["From"]
         if read is not None and [a.addr_spec for a in read.addresses] == [address]:
-            return Address(display_name=display, addr_spec=address)
+            return display
     raise Invalid.on("senderAddress", _l("“%(value)s” is not a valid email address.", value=address))
 
 

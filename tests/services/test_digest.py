@@ -340,3 +340,41 @@ def test_links_of_the_digest_are_its_purposes_only(app: Flask, world: World, sin
             with pytest.raises(links.LinkRefused):
                 links.look(release, purpose)
         assert links.look(release, links.Purpose.DIGEST_RELEASE).user_id == world.pk["userA"]
+
+
+def test_a_batch_commits_each_user_and_its_retry_skips_those_done(app: Flask, world: World,
+                                                                  sink: SmtpSink) -> None:
+    """`send_digests`: each user's digest is its own unit of work; a failure fails the batch after the earlier
+    users' digests (and their links) were kept; the retry sends the rest and nothing twice."""
+    with app.app_context():
+        other = db.session.get(MailUser, world.pk["otherA"])
+        sink.refuse.add(other.email)
+    held(app, other.email, 2)
+    with app.app_context():
+        batch = [[world.pk["userA"], "2026-11-27"], [other.id, "2026-11-27"]]
+        with pytest.raises(Unavailable):
+            jobs.run_now("send_digests", batch)
+        kept = db.session.scalar(select(func.count()).select_from(LinkToken).where(
+            LinkToken.user_id == world.pk["userA"]))
+    assert kept and len(sink.messages) == 1 and _runs(app) == [(world.pk["userA"], "2026-11-27", "sent")]
+    sink.refuse.clear()
+    with app.app_context():
+        assert jobs.run_now("send_digests", batch) == {"skipped": 1, "sent": 1}
+    assert len(sink.messages) == 2 and sorted(r[2] for r in _runs(app)) == ["sent", "sent"]
+
+
+def test_the_scan_asks_for_batches(app: Flask, world: World, sink: SmtpSink) -> None:
+    from portal.jobs import digest as digest_jobs
+    from portal.models import OutboxJob
+
+    with app.app_context():
+        due = [(world.pk["userA"], "2026-11-27")] * (digest_jobs.BATCH + 1)
+        original = digest.due
+        digest.due = lambda: due  # type: ignore[assignment]  # more due users than one batch holds
+        try:
+            assert digest_jobs.send_due_digests() == digest_jobs.BATCH + 1
+        finally:
+            digest.due = original  # type: ignore[assignment]
+        rows = [r for r in db.session.new if isinstance(r, OutboxJob) and r.name == "send_digests"]
+        assert sorted(len(r.arguments["args"][0]) for r in rows) == [1, digest_jobs.BATCH]
+        db.session.rollback()
