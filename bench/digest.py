@@ -155,11 +155,16 @@ def run(users: int, workers: int, database_url: str, label: str) -> dict[str, An
         procs = []  # and a pipe nobody reads while waiting on the other worker fills and blocks its writer
         for log in logs:
             with log.open("wb") as out:
+                profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") \
+                    else []  # BENCH_PROFILE=file (with BENCH_DIGEST_WORKERS=1): the worker's profile
                 procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "flask", "--app", "app", "portal", "worker", "--burst"], cwd=ROOT,
+                    [sys.executable, *profile, "-m", "flask", "--app", "app", "portal", "worker", "--burst"], cwd=ROOT,
                     env=env, stdout=subprocess.DEVNULL, stderr=out))
+        cpu_s = 0.0  # the workers' own CPU time (user + system), from the kernel's account of each child
         for proc in procs:
-            proc.wait(timeout=7200)
+            _pid, _status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0
+            cpu_s += usage.ru_utime + usage.ru_stime
         errors = [log.read_text(errors="replace")[-2000:] for log in logs]
         wall_s = time.perf_counter() - started
         sent = len(sink.messages)
@@ -192,6 +197,7 @@ def run(users: int, workers: int, database_url: str, label: str) -> dict[str, An
         "ours_first_to_last_s": round(ours_s, 2), "ours_mails_per_s": round(ours_rate, 1),
         "raw_smtplib_s": round(raw_s, 2), "raw_mails_per_s": round(raw_rate, 1),
         "ratio": round(ours_rate / raw_rate, 3) if raw_rate else None, "goal": 0.5,
+        "worker_cpu_ms_per_mail": round(cpu_s * 1000 / sent, 1) if sent else None,
         "mean_mail_bytes": round(sum(map(len, prepared)) / len(prepared)) if prepared else 0,
         "worker_errors": [e for e in errors if "Traceback" in e][:1],
     }

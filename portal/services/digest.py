@@ -40,13 +40,14 @@ from flask import current_app
 from flask_babel import force_locale, get_locale, gettext, ngettext
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 
 from .. import branding as portal_branding
 from ..clock import utcnow
 from ..errors import Invalid, MaybeDelivered, NotFound, ServiceError
 from ..extensions import db
 from ..integrations.mailstore import Search, Summary
-from ..models import DigestRun, LinkToken, MailUser, OptionValue, Policy
+from ..models import DigestRun, Domain, LinkToken, MailUser, OptionValue, Policy
 from ..options import OPTIONS
 from ..permissions import Permission
 from ..unit_of_work import apart, attempt
@@ -216,11 +217,12 @@ def claim(user: MailUser, key: str, now: datetime) -> str | None:
 
 
 def _finish(user: MailUser, key: str, token: str, state: str, listed: int, message_id: str | None) -> None:
+    """The run's outcome, in the caller's transaction: it commits with the digest's links. Should that commit
+    fail, the row stays `sending` under its claim (never sent again at once; see the module's docstring)."""
     table = DigestRun.__table__
-    with apart() as conn:
-        conn.execute(update(table).where(table.c.user_id == user.id, table.c.period == key,
-                                         table.c.claim == token).values(
-            state=state, sent_at=utcnow(), messages=listed, message_id=message_id))
+    db.session.execute(update(table).where(table.c.user_id == user.id, table.c.period == key,
+                                           table.c.claim == token).values(
+        state=state, sent_at=utcnow(), messages=listed, message_id=message_id))
 
 
 def _drop(user: MailUser, key: str, token: str) -> None:
@@ -402,7 +404,11 @@ class Result:
 def send(user_id: int, key: str, *, now: datetime | None = None) -> Result:
     """Send `user_id`'s digest of period `key` once (the job's body; see the module's docstring)."""
     now = now or utcnow()
-    user = db.session.get(MailUser, user_id)
+    user = db.session.get(MailUser, user_id, options=[  # what the digest reads of the user, in one query
+        joinedload(MailUser.policy), joinedload(MailUser.platform),
+        joinedload(MailUser.domain).joinedload(Domain.customer),
+        joinedload(MailUser.domain).selectinload(Domain.policies),
+        joinedload(MailUser.domain).selectinload(Domain.platforms)])
     if user is None or not user.enabled or _quarantined(user) is None:
         return Result("skipped")
     token = claim(user, key, now)
@@ -427,7 +433,7 @@ def send(user_id: int, key: str, *, now: datetime | None = None) -> Result:
     if message_id is None:
         _finish(user, key, token, EMPTY, 0, None)
         return Result(EMPTY)
-    _finish(user, key, token, SENT, len(summaries), message_id)
+    _finish(user, key, token, SENT, len(summaries), message_id)  # commits with the links (the job's unit)
     return Result(SENT, len(summaries), message_id)
 
 
@@ -578,7 +584,6 @@ def ask_test(principal: Principal, domain_id: int, email: str) -> MailUser:
     """An administrator asks for a test digest of a user of the domain (sent by a job to that user, see
     `send_test`); the checks run here so that the page answers at once."""
     from .. import outbox
-    from ..models import Domain
 
     domain = db.session.get(Domain, domain_id)
     if domain is None:
