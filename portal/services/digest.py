@@ -8,10 +8,10 @@
 - Never twice: before anything is sent the job claims (user, period) by inserting a `digest_runs` row (state
   `sending`) under its unique constraint, in a short transaction of its own (`unit_of_work.apart`). Of parallel
   or retried jobs one inserts; the others find the row and send nothing. After the server's 250 the row becomes
-  `sent`, committed at once. A send that fails before the mail was handed over (refused, no server) drops the
-  claim and the job fails, so RQ retries it; a crash between the claim and the 250 leaves a `sending` row, which
-  another run may take again once it is older than `claim_lifetime()` (the SMTP deadline and a margin): then
-  (only then) the digest may be sent twice, the price of never losing one.
+  `sent` in the job's transaction, which commits it with the mail's links right away. A send that fails before
+  the mail was handed over (refused, no server) drops the claim and the job fails, so RQ retries it; a crash
+  between the claim and the 250 leaves a `sending` row, which a retried job may take again once it is older than
+  `claim_lifetime()` (the SMTP deadline and a margin): then (only then) the digest may be sent twice.
 - What is listed: the Quarantine folder's messages that arrived on or after the day of the previous digest
   (the stores search by day), not released, and not listed already by an earlier digest (the earlier digest's
   links name them: `link_tokens.subject`); newest first, at most MAX_LISTED.
