@@ -18,7 +18,8 @@ pytestmark = pytest.mark.browser
 
 LONG_SENDER = "a-very-long-local-part-that-never-ends-at-all@" + "sub." * 8 + "long-domain-name.example"
 LONG_SUBJECT = "Invoice" + "-no-spaces-in-this-subject" * 6
-PAGES = ("/me/", "/me/quarantine", "/me/senders", "/me/folders?path=Archive", "/me/compose", "/me/signature")
+PAGES = ("/me/", "/me/quarantine", "/me/senders", "/me/folders?path=Archive", "/me/compose", "/me/signature",
+         "/me/notifications")
 
 
 def _message(key: str, subject: str, sender: str = "billing@shop.example") -> bytes:
@@ -107,3 +108,35 @@ def test_phone_tables_keep_subjects_and_actions_on_screen(app: Flask, phone: Pag
     phone.goto(f"{live_url}/me/folders?path=Archive")
     expect(phone.locator("#folder-messages a", has_text="Invoice")).to_be_in_viewport()
     _on_screen(phone, "#folder-messages a:has-text('Invoice')")
+
+
+def test_link_pages_fit_a_phone(app: Flask, phone: Page, live_url: str, world: World) -> None:
+    """The pages a mail's link opens (sign-in link, password set-up, a digest action, turning digests off) and
+    the forgotten-password forms: each on the screen without sideways scrolling, its button visible."""
+    from datetime import timedelta
+
+    from portal.services import links
+
+    _seed(app)
+    with app.app_context():
+        user = db.session.scalars(db.select(MailUser).filter_by(email="user@a.example")).one()
+
+        def link(purpose: links.Purpose, subject: str | None = None) -> str:
+            return links.issue(purpose, user=user, subject=subject, valid_for=timedelta(hours=1))
+
+        paths = {
+            "/me/link/" + link(links.Purpose.LOGIN): "button[type=submit]",
+            "/password/setup/" + link(links.Purpose.PASSWORD_SETUP): "button[type=submit]",
+            "/me/digest/release/" + link(links.Purpose.DIGEST_RELEASE, "Quarantine/long"): "button[type=submit]",
+            "/me/digest/off/" + link(links.Purpose.DIGEST_OFF): "button[type=submit]",
+            "/me/password/forgot": "button[type=submit]",
+            "/me/link": "button[type=submit]",
+        }
+        db.session.commit()
+    wide = {}
+    for path, button in paths.items():
+        response = phone.goto(live_url + path)
+        assert response is not None and response.status == 200, path
+        _on_screen(phone, button)
+        wide[path.rsplit("/", 1)[0]] = _overflow(phone)
+    assert {path: px for path, px in wide.items() if px > 0} == {}
