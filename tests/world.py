@@ -24,6 +24,7 @@ from portal.models import (
     DomainAlias,
     EmailAlias,
     EmailAliasRecipient,
+    HealthReport,
     MailServer,
     MailUser,
     Platform,
@@ -97,6 +98,13 @@ def build_world() -> World:
     db.session.add_all([spare, alias])
     db.session.flush()
     w.pk.update(policyA=da.policies[0].id, spareA=spare.id, aliasA=alias.id, policyB=dbb.policies[0].id)
+    # relay-A was checked once (GET /platforms/{id}/health answers it); relay-A listens nowhere
+    w.pk["platformA"] = da.platforms[0].id
+    db.session.add(HealthReport(entity_type="PLATFORM", entity_id=da.platforms[0].id, state="done", status=False,
+                                performed_at=utcnow(), report={"status": False, "entries": [
+                                    {"type": "RELAY", "result": "ERROR_RELAY_UNREACHABLE",
+                                     "output": ["Connection to 127.0.0.1 port 9 (SMTP)", "Fail: Could not connect to "
+                                                "the server."]}]}))
 
     people = {
         "sysadmin": _admin("root", sys_admin=True),
