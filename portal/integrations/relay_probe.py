@@ -28,6 +28,7 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -205,13 +206,25 @@ def _exchange(session: _ProbeSession, relay: Relay, helo: str, starttls: bool, t
     session.stage = "done"
 
 
+def _timed_out(deadline: Deadline, exc: BaseException) -> bool:
+    """The deadline's cut, or a read's own timeout (the socket's is what is left of the deadline) that came first."""
+    if deadline.expired or time.monotonic() >= deadline.at - 0.05:
+        return True
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def _failure(session: _ProbeSession, relay: Relay, exc: BaseException) -> tuple[Outcome, str]:
     """The outcome and words for an exception the network or the relay caused."""
     stage, result = session.stage, session.result
     assert result is not None
     if stage == "connect":
         return "UNREACHABLE", "Could not connect to the server."
-    if session.deadline.expired:
+    if _timed_out(session.deadline, exc):
         waiting = {"greeting": "the banner", "tls": "the TLS handshake", "capabilities": "the EHLO answer",
                    "rcpt": "the RCPT answer"}.get(stage, "an answer")
         return "TIMEOUT", f"The relay did not finish within {session.deadline.seconds:g} s (waiting for {waiting})."
@@ -265,7 +278,8 @@ def probe(relay: Relay, *, timeout: float, allow_private: bool, extra_ports: Col
                 result.outcome, result.detail = stop.outcome, stop.detail
             except (OSError, EOFError, ValueError, smtplib.SMTPException) as exc:
                 _close(session.client)
-                if session.stage == "tls" and relay.transport == "SMTPS_MAY" and starttls and not deadline.expired:
+                retry_plain = session.stage == "tls" and relay.transport == "SMTPS_MAY" and starttls
+                if retry_plain and not _timed_out(deadline, exc):
                     result.tls_problem = _failure(session, relay, exc)[1]
                     result.tls_version = result.certificate = None
                     transcript.note("STARTTLS failed; connecting again without it (as Postfix does at level may)")
