@@ -102,6 +102,28 @@ FIXES: dict[str, Text] = {
 }
 
 
+# Pages' words for the results and entry types.
+LABELS: dict[str, Text] = {
+    RelayResult.OK: _l("Works"),
+    RelayResult.ERROR_RELAY_FORBIDDEN_TARGET: _l("Address not allowed"),
+    RelayResult.ERROR_RELAY_UNRESOLVED: _l("Host name not found"),
+    RelayResult.ERROR_RELAY_UNREACHABLE: _l("Unreachable"),
+    RelayResult.ERROR_RELAY_TIMEOUT: _l("No answer in time"),
+    RelayResult.ERROR_RELAY_NOT_SMTP: _l("Not a mail server, or refused"),
+    RelayResult.ERROR_RELAY_EHLO_REFUSED: _l("Greeting refused"),
+    RelayResult.ERROR_RELAY_TLS: _l("Encryption failed"),
+    RelayResult.ERROR_RELAY_SENDER_REFUSED: _l("Empty sender refused"),
+    RelayResult.ERROR_RELAY_RCPT_REFUSED: _l("Test address refused"),
+    RelayResult.ERROR_RELAY: _l("Unexpected answer"),
+    RelayResult.WARNING_RELAY_NO_TLS: _l("Works, unencrypted"),
+    RelayResult.WARNING_RELAY_TLS_FAILED: _l("Works, encryption failed"),
+    RelayResult.WARNING_RELAY_CERTIFICATE: _l("Works, certificate problem"),
+    RelayResult.WARNING_RELAY_RCPT_DEFERRED: _l("Test address deferred"),
+    RELAY: _l("Relay"),
+    RELAY_FALLBACK: _l("Fallback relay"),
+}
+
+
 @dataclass(frozen=True)
 class Options:
     timeout: float
@@ -316,6 +338,14 @@ def status(principal: Principal, pk: int) -> tuple[Platform, HealthReport | None
     """What a page shows: the platform and its report row (state `running` while a job is on it)."""
     platform = get(principal, pk, Permission.DOMAIN_READ)
     return platform, health.last(health.PLATFORM, platform.id)
+
+
+def reports_of_domain(principal: Principal, domain_id: int) -> dict[int, HealthReport]:
+    """The last report row of each platform of a domain (by platform id), for the domain's page."""
+    principal.reach(domain_id, Permission.DOMAIN_READ)
+    rows = db.session.scalars(select(HealthReport).join(Platform, Platform.id == HealthReport.entity_id).where(
+        HealthReport.entity_type == health.PLATFORM, Platform.domain_id == domain_id))
+    return {row.entity_id: row for row in rows}
 
 
 def _try_domain(principal: Principal, dto: RelayCheckHealthDTO) -> None:
