@@ -334,6 +334,14 @@ def last(principal: Principal, pk: int) -> dict[str, Any] | None:
     return health.entity_health(health.last(health.PLATFORM, platform.id))
 
 
+def running(row: HealthReport | None) -> bool:
+    """Whether a page should show progress: a check was asked for and its job has not kept a report yet (a job
+    that died is given up on after twice the relay deadline and a minute: the last report shows again)."""
+    if row is None or row.state != "running" or row.requested_at is None:
+        return False
+    return utcnow() - row.requested_at < timedelta(seconds=2 * float(current_app.config.get("RELAY_TIMEOUT", 15)) + 60)
+
+
 def status(principal: Principal, pk: int) -> tuple[Platform, HealthReport | None]:
     """What a page shows: the platform and its report row (state `running` while a job is on it)."""
     platform = get(principal, pk, Permission.DOMAIN_READ)

@@ -3,9 +3,12 @@ shows progress, then the result), *Try these settings* (nothing saved), the butt
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask
 from flask.testing import FlaskClient
 
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import HealthReport, Platform
 from portal.services import health
@@ -29,7 +32,12 @@ def _point(app: Flask, world: World, port: int) -> None:
         db.session.commit()
 
 
-def test_the_tab_shows_the_last_result_and_its_fix(client: FlaskClient, world: World) -> None:
+def test_the_tab_shows_the_last_result_and_its_fix(app: Flask, client: FlaskClient, world: World) -> None:
+    with app.app_context():
+        health.record(health.PLATFORM, world.pk["platformA"], {"status": False, "entries": [
+            {"type": "RELAY", "result": "ERROR_RELAY_UNREACHABLE",
+             "output": ["Connection to 127.0.0.1 port 9 (SMTP)", "Fail: Could not connect to the server."]}]})
+        db.session.commit()
     _as(client, "admin-a")
     page = client.get(f"/admin/domains/{world.id('A')}/tab/platforms")
     assert page.status_code == 200
@@ -38,6 +46,16 @@ def test_the_tab_shows_the_last_result_and_its_fix(client: FlaskClient, world: W
     assert "Nothing answers on this host and port." in card  # the fix, in plain words
     assert "Connection to 127.0.0.1 port 9 (SMTP)" in card  # what was tried
     assert ">Check relay</button>" in card and "Try these settings" in page.text
+
+
+def test_a_check_that_never_ended_stops_showing_progress(app: Flask, client: FlaskClient, world: World) -> None:
+    with app.app_context():
+        row = health.mark_running(health.PLATFORM, world.pk["platformA"])
+        row.requested_at = utcnow() - timedelta(hours=1)  # its job died
+        db.session.commit()
+    _as(client, "admin-a")
+    card = client.get(f"/admin/domains/{world.id('A')}/platforms/{world.id('platformA')}/health", headers=HTMX)
+    assert "hx-trigger" not in card.text and "Working" in card.text  # the last report, no endless polling
     other = client.get(f"/admin/domains/{world.id('B')}/tab/platforms")
     assert other.status_code == 404  # not admin-a's domain
     _as(client, "root")

@@ -31,7 +31,7 @@ def relay_checks(domain_id: int) -> dict[str, Any]:
     """For the Platforms tab (a template global): each platform's last report row, and whether checks may run."""
     principal = current_principal()
     return {"reports": relay_health.reports_of_domain(principal, domain_id), "fixes": relay_health.FIXES,
-            "labels": relay_health.LABELS,
+            "labels": relay_health.LABELS, "running": relay_health.running,
             "can_run": principal.holds_on(Permission.HEALTH_RUN, ObjectType.DOMAIN, domain_id)}
 
 
