@@ -6,6 +6,7 @@ nothing; the jobs (one platform through the outbox, the scheduled re-check of al
 from __future__ import annotations
 
 import time
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -286,3 +287,33 @@ def test_a_certificate_about_to_expire_warns(app: Flask, client: FlaskClient, wo
     assert answer["report"]["status"] is True and entry["result"] == "WARNING_RELAY_CERTIFICATE"
     assert "Certificate verified for localhost" in entry["output"]
     assert any(line.startswith("Certificate expires on ") for line in entry["output"])
+
+
+def test_a_failing_starttls_under_smtps_may_warns_and_goes_on_in_clear(app: Flask, client: FlaskClient,
+                                                                        world: World, ca: CertificateAuthority) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    from tests.services_runtime import SmtpSink, free_port
+
+    context = ca.server_context("localhost")
+    with warnings.catch_warnings():  # an old version on purpose
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.maximum_version = ssl.TLSVersion.TLSv1_1  # below what Postern accepts: the handshake fails
+    sink, port = SmtpSink(), free_port()
+    sink.refuse.add("nobody@a.example")
+    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=context, ready_timeout=10)
+    controller.start()
+    try:
+        platform = _point(app, world, "localhost", port, "SMTPS_MAY")
+        warned = _run(client, world, platform)
+        answer = _run(client, world, platform, testAddress="nobody@a.example")
+    finally:
+        controller.stop()
+    assert warned["report"]["status"] is True and _entry(warned)["result"] == "WARNING_RELAY_TLS_FAILED"
+    entry = _entry(answer)
+    assert any(line.startswith("TLS failed: ") for line in entry["output"]), entry["output"]
+    # the connection again without STARTTLS reached the RCPT probe, as Postfix at level may would deliver
+    assert entry["result"] == "ERROR_RELAY_RCPT_REFUSED", entry
+    assert "Test address answer: 550 5.1.1 no such mailbox" in entry["output"]
