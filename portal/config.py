@@ -87,6 +87,13 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAILSERVER_TIMEOUT": float(_env("POSTERN_MAILSERVER_TIMEOUT", "15")),  # type: ignore[arg-type]
         # a server is checked (or sent a test mail) at most once in this many seconds, across processes
         "MAILSERVER_CHECK_INTERVAL": float(_env("POSTERN_MAILSERVER_CHECK_INTERVAL", "5")),  # type: ignore[arg-type]
+        # Relay diagnostics (services/relay_health.py): the whole exchange with one relay, a platform checked at most
+        # once per interval, tries of unsaved relays per admin, trust anchors (PEM file; default the system CAs)
+        "RELAY_TIMEOUT": float(_env("POSTERN_RELAY_TIMEOUT", "15")),  # type: ignore[arg-type]
+        "RELAY_CHECK_INTERVAL": float(_env("POSTERN_RELAY_CHECK_INTERVAL", "5")),  # type: ignore[arg-type]
+        "RELAY_TRY_RATE_LIMIT": _env("POSTERN_RELAY_TRY_RATE_LIMIT", "10 per minute"),
+        "RELAY_CA_FILE": _env("POSTERN_RELAY_CA_FILE"),
+        "RELAY_HELO": _env("POSTERN_RELAY_HELO"),  # default: the first POSTERN_GATEWAY_MX_HOSTS name
         "UPLOAD_MAX_BYTES": int(_env("POSTERN_UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))),  # type: ignore[arg-type]
         "UPLOAD_TTL_HOURS": int(_env("POSTERN_UPLOAD_TTL_HOURS", "24")),  # type: ignore[arg-type]
         "CLAMD": _env("POSTERN_CLAMD"),  # unix:/run/clamav/clamd.ctl or host:port; unset: no live scan

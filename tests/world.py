@@ -24,6 +24,7 @@ from portal.models import (
     DomainAlias,
     EmailAlias,
     EmailAliasRecipient,
+    HealthReport,
     MailServer,
     MailUser,
     Platform,
@@ -97,6 +98,12 @@ def build_world() -> World:
     db.session.add_all([spare, alias])
     db.session.flush()
     w.pk.update(policyA=da.policies[0].id, spareA=spare.id, aliasA=alias.id, policyB=dbb.policies[0].id)
+    # relay-A was checked once and passed then (GET /platforms/{id}/health answers it; no failing entity added)
+    w.pk["platformA"] = da.platforms[0].id
+    db.session.add(HealthReport(entity_type="PLATFORM", entity_id=da.platforms[0].id, state="done", status=True,
+                                performed_at=utcnow(), report={"status": True, "entries": [
+                                    {"type": "RELAY", "result": "OK",
+                                     "output": ["Connection to 127.0.0.1 port 25 (SMTP)", "Success"]}]}))
 
     people = {
         "sysadmin": _admin("root", sys_admin=True),

@@ -5,6 +5,7 @@ from . import (  # noqa: F401 (registers the routes)
     emails,
     mailservers,
     openapi,
+    relay_health,
     rules,
     security,
     signs,

@@ -239,6 +239,14 @@ MATRIX = [
          label="(nothing listens: a failed check is a 200)"),
     Case("POST", "/mailservers/<serverId>/test-mail", expect(sysadmin=200, **ONLY_SYSADMIN), {"serverId": "server"},
          body={"to": "someone@b.example"}, label="(nothing listens: a failed test mail is a 200)"),
+    # 5.11 Health: relays (127.0.0.1:9 is not an allowed port: a 201 report with ERROR_RELAY_FORBIDDEN_TARGET)
+    Case("POST", "/platforms/<platformId>/health", expect(**{**TENANT_CREATE, "enduser": 403}),
+         {"platformId": "platformA"}),
+    Case("GET", "/platforms/<platformId>/health", expect(**TENANT_VIEW), {"platformId": "platformA"}),
+    Case("POST", "/health/try-relay", expect(
+        sysadmin=200, broker=200, customer=200, domainA=200, domainB=400, enduser=403),
+         body={"transportDest": "127.0.0.1", "transportPort": 2525, "authType": "local", "apiType": "IMAP",
+               "domainId": "@A"}, label="(nothing listens: a failed try is a 200; domainB: not its domain)"),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]

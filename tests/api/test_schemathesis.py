@@ -51,7 +51,7 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "wbItemId": ("ruleA", "ruleUserA"), "id": ("readerA_token",), "folderPath": ("=Quarantine",),
     "path": ("=Quarantine",), "messageId": ("=quarantined-1@bad.example",), "emailId": ("=quarantined-1@bad.example",),
     "fugluId": ("=quarantined-0@bad.example",), "partId": ("=2",), "optionName": ("=TIMEZONE",),
-    "uid": (f"={UPLOAD_UID}",), "filename": ("=note.txt",),
+    "uid": (f"={UPLOAD_UID}",), "filename": ("=note.txt",), "platformId": ("platformA",),
 }
 OPERATIONS = sorted({(ep.method, ep.openapi_path) for ep in REGISTRY})
 

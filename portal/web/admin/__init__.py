@@ -28,6 +28,7 @@ from . import (  # noqa: E402, F401
     policies,
     providers,
     quarantine,
+    relay_health,
     rules,
     users,
 )
