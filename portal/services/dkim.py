@@ -1,0 +1,338 @@
+"""DKIM keys of domains (seed 5.6) and their rotation (a Postern extension).
+
+Rules this module keeps:
+- A domain has at most one `active` key (it signs; a partial unique index says so too), at most one `pending`
+  key (a rotation's new key, under another selector), and any number of `retired` keys (former active keys,
+  kept so that the page can say which DNS record may go). A selector is unique within a domain.
+- A pending key becomes active only when DNS serves exactly that key at `<selector>._domainkey.<name>` for the
+  domain and every alias (`check_rotation`); the active one is retired at the same moment. DNS is read before
+  anything is written, so a lookup that fails (503) leaves every key as it was.
+- Private keys are Fernet-encrypted at rest (`portal.crypto`), read only by the data-plane export; no answer
+  or page carries one. Every refusal is raised before the first write.
+- The seed's routes (create, replace, delete) are for system administrators; the rotation needs DKIM_EDIT.
+- Every change of what signs (or may sign soon) asks for the data-plane export (`rules_changed`).
+
+For the health checks: `active_key(domain)`, `public_keys(domain)` (active + pending) and `record_name()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+
+from .. import crypto
+from ..clock import utcnow
+from ..errors import Conflict, Invalid, NotFound, ServiceError
+from ..extensions import db
+from ..integrations import dkim_keys, dns
+from ..models import DkimKey, Domain
+from ..permissions import Permission
+from ..words import Message, _l
+from . import domains, names, options
+from .changes import rules_changed
+from .principal import Principal
+
+log = logging.getLogger(__name__)
+
+ACTIVE, PENDING, RETIRED = "active", "pending", "retired"
+DEFAULT_SELECTOR, DEFAULT_BITS = "protect", 2048
+MAX_CHECKS_PER_RUN = 1000  # domains the hourly job looks at in one run (the oldest rotations first)
+
+
+# --- reading (also for the health checks) -------------------------------------------------------------------
+
+def keys(domain: Domain) -> list[DkimKey]:
+    """Every key of the domain: active first, then pending, then retired (newest first)."""
+    order = {ACTIVE: 0, PENDING: 1, RETIRED: 2}
+    rows = db.session.scalars(select(DkimKey).where(DkimKey.domain_id == domain.id))
+    return sorted(rows, key=lambda k: (order.get(k.state, 3), -(k.retired_at or k.created_at).timestamp()))
+
+
+def active_key(domain: Domain) -> DkimKey | None:
+    """The key that signs the domain's mail, if any."""
+    return db.session.scalar(select(DkimKey).where(DkimKey.domain_id == domain.id, DkimKey.state == ACTIVE))
+
+
+def pending_key(domain: Domain) -> DkimKey | None:
+    return db.session.scalar(select(DkimKey).where(DkimKey.domain_id == domain.id, DkimKey.state == PENDING))
+
+
+def public_keys(domain: Domain) -> list[DkimKey]:
+    """The keys DNS should serve: the active one, and a rotation's pending one."""
+    return [k for k in keys(domain) if k.state in (ACTIVE, PENDING)]
+
+
+def names_of(domain: Domain) -> list[str]:
+    """The names a key is published for: the domain first, then its aliases (by name), as the seed lists them."""
+    return [domain.name, *(alias.name for alias in domain.aliases)]
+
+
+def record_name(selector: str, name: str) -> str:
+    return f"{selector}._domainkey.{name}"
+
+
+def record_value(key: DkimKey) -> str:
+    return f"v=DKIM1; p={key.public_key}"
+
+
+def records(domain: Domain, key: DkimKey | None = None) -> list[str]:
+    """The seed's strings `<selector>._domainkey.<name> TXT v=DKIM1; p=<b64>`, for the domain and each alias;
+    of the active key unless `key` is given; [] without one."""
+    key = key or active_key(domain)
+    if key is None:
+        return []
+    return [f"{record_name(key.selector, name)} TXT {record_value(key)}" for name in names_of(domain)]
+
+
+def private_pem(key: DkimKey) -> str:
+    """The private key in PEM: for the data-plane export only, never for an answer."""
+    return crypto.decrypt(key.private_key_enc)
+
+
+def default_selector(domain: Domain) -> str:
+    value = options.effective(options.domain_chain(domain), "DKIM_SELECTOR") or DEFAULT_SELECTOR
+    try:
+        return names.dkim_selector(value, "selector")
+    except Invalid:
+        return DEFAULT_SELECTOR
+
+
+def default_bits(domain: Domain) -> int:
+    value = options.effective(options.domain_chain(domain), "DKIM_KEY_BITS") or str(DEFAULT_BITS)
+    return int(value) if value.isdigit() and int(value) in dkim_keys.ALLOWED_BITS else DEFAULT_BITS
+
+
+# --- the seed's routes: system administrators ------------------------------------------------------------------
+
+def _sysadmin_domain(principal: Principal, domain_pk: int) -> Domain:
+    """404 unless the domain is in sight, then 403 unless a system administrator (the seed: "sysadmin required")."""
+    domain = domains.get(principal, domain_pk, Permission.DOMAIN_READ)
+    principal.require_sysadmin()
+    return domain
+
+
+def get_records(principal: Principal, domain_pk: int) -> list[str]:
+    """The active key's records (404 when the domain has no key)."""
+    domain = domains.get(principal, domain_pk, Permission.DOMAIN_READ)
+    found = records(domain)
+    if not found:
+        raise NotFound(_l("No DKIM values found for this domain."))
+    return found
+
+
+def _new_key(domain: Domain, selector: str, state: str, private: str, public: str, bits: int) -> DkimKey:
+    now = utcnow()
+    key = DkimKey(domain_id=domain.id, selector=selector, state=state, bits=bits,
+                  private_key_enc=crypto.encrypt(private), public_key=public, created_at=now,
+                  activated_at=now if state == ACTIVE else None)
+    db.session.add(key)
+    db.session.flush()
+    return key
+
+
+def create(principal: Principal, domain_pk: int) -> list[str]:
+    """Generate the domain's key (selector and size from its options); 409 when it has one already."""
+    domain = _sysadmin_domain(principal, domain_pk)
+    if keys(domain):
+        raise Conflict(_l("The domain has a DKIM key already: replace it (PUT), rotate it, or delete it first."))
+    bits = default_bits(domain)
+    private, public = dkim_keys.generate(bits)
+    key = _new_key(domain, default_selector(domain), ACTIVE, private, public, bits)
+    rules_changed()
+    return records(domain, key)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What PUT may change (the seed's DkimDTO): a key pair, the selector, or both."""
+
+    private_key: str | None = None
+    public_key: str | None = None
+    selector: str | None = None
+
+
+def replace(principal: Principal, domain_pk: int, change: Replacement) -> list[str]:
+    """Replace the active key's pair and/or its selector; with a pair and no key yet, it becomes the key.
+
+    The private key is PEM (RSA, 1024 bits or more); a public key given with it must be its own."""
+    domain = _sysadmin_domain(principal, domain_pk)
+    if change.private_key is None and change.public_key is None and change.selector is None:
+        raise Invalid.on("body", _l("Give privateKey (and publicKey), selector, or both."))
+    if change.public_key is not None and change.private_key is None:
+        raise Invalid.on("privateKey", _l("A public key alone cannot sign: give its private key too."))
+    pair: tuple[str, str, int] | None = None
+    if change.private_key is not None:
+        private = dkim_keys.load_private(change.private_key, "privateKey")
+        if change.public_key is not None:
+            given = dkim_keys.load_public(change.public_key, "publicKey")
+            if not dkim_keys.same_key(private, given):
+                raise Invalid.on("publicKey", _l("The public key is not the private key's: the pair does not match."))
+        pair = (dkim_keys.private_pem(private), dkim_keys.public_b64(private.public_key()), private.key_size)
+    selector = names.dkim_selector(change.selector, "selector") if change.selector is not None else None
+    current = active_key(domain)
+    if current is None and pair is None:
+        raise NotFound(_l("No DKIM values found for this domain: give a private key to set one."))
+    target = selector or (current.selector if current else default_selector(domain))
+    _free_selector(domain, target, keep=current)
+    if current is None:
+        assert pair is not None
+        current = _new_key(domain, target, ACTIVE, pair[0], pair[1], pair[2])
+    else:
+        current.selector = target
+        if pair is not None:
+            current.private_key_enc, current.public_key, current.bits = crypto.encrypt(pair[0]), pair[1], pair[2]
+            current.created_at = current.activated_at = utcnow()
+        db.session.flush()
+    rules_changed()
+    return records(domain, current)
+
+
+def _free_selector(domain: Domain, selector: str, keep: DkimKey | None) -> None:
+    """Make `selector` usable for a key of the domain: a retired key under it goes (its record is obsolete);
+    a pending one is a conflict (a rotation is preparing it)."""
+    for key in keys(domain):
+        if key.selector != selector or key is keep:
+            continue
+        if key.state == RETIRED:
+            db.session.delete(key)
+            db.session.flush()
+        else:
+            raise Conflict.on("selector", _l("The selector %(selector)s is in use by another key of this domain.",
+                                             selector=selector))
+
+
+def remove(principal: Principal, domain_pk: int) -> None:
+    """Delete every DKIM key of the domain (404 when it has none)."""
+    domain = _sysadmin_domain(principal, domain_pk)
+    if not keys(domain):
+        raise NotFound(_l("No DKIM values found for this domain."))
+    db.session.execute(delete(DkimKey).where(DkimKey.domain_id == domain.id))
+    db.session.flush()
+    rules_changed()
+
+
+# --- rotation (a Postern extension): DKIM_EDIT -------------------------------------------------------------------
+
+def _editable(principal: Principal, domain_pk: int) -> Domain:
+    return domains.get(principal, domain_pk, Permission.DKIM_EDIT)
+
+
+def key_list(principal: Principal, domain_pk: int) -> tuple[Domain, list[DkimKey]]:
+    domain = domains.get(principal, domain_pk, Permission.DOMAIN_READ)
+    return domain, keys(domain)
+
+
+def start_rotation(principal: Principal, domain_pk: int, selector: str | None = None) -> tuple[DkimKey, list[str]]:
+    """Prepare a new key under another selector while the active one keeps signing; its records to publish."""
+    domain = _editable(principal, domain_pk)
+    current = active_key(domain)
+    if current is None:
+        raise Conflict(_l("The domain has no active DKIM key to rotate: create one first."))
+    if pending_key(domain) is not None:
+        raise Conflict(_l("A rotation is already pending: check DNS or cancel it first."))
+    if selector is None or not selector.strip():
+        raise Invalid.on("selector", _l("Give the new key's selector."))
+    chosen = names.dkim_selector(selector, "selector")
+    if chosen == current.selector:
+        raise Invalid.on("selector", _l("The new selector must differ from the active one (%(selector)s).",
+                                        selector=current.selector))
+    _free_selector(domain, chosen, keep=None)
+    bits = default_bits(domain)
+    private, public = dkim_keys.generate(bits)
+    key = _new_key(domain, chosen, PENDING, private, public, bits)
+    rules_changed()
+    return key, records(domain, key)
+
+
+def cancel_rotation(principal: Principal, domain_pk: int) -> None:
+    domain = _editable(principal, domain_pk)
+    key = pending_key(domain)
+    if key is None:
+        raise NotFound(_l("No rotation is pending for this domain."))
+    db.session.delete(key)
+    db.session.flush()
+    rules_changed()
+
+
+@dataclass(frozen=True)
+class NameCheck:
+    name: str  # the record's name, `<selector>._domainkey.<domain or alias>`
+    served: bool  # DNS serves exactly the pending key there
+    found: int  # DKIM keys DNS serves there
+
+
+@dataclass
+class RotationCheck:
+    selector: str
+    state: str  # the key's state after the check: pending, or active
+    names: list[NameCheck]
+    retired_selector: str | None = None
+    safe_to_remove: list[str] = field(default_factory=list)  # the retired key's record names
+
+    @property
+    def message(self) -> Message:
+        if self.state == ACTIVE:
+            if self.safe_to_remove:
+                return _l("The key %(selector)s is active. It is safe to remove the record %(names)s.",
+                          selector=self.selector, names=", ".join(self.safe_to_remove))
+            return _l("The key %(selector)s is active.", selector=self.selector)
+        missing = [n.name for n in self.names if not n.served]
+        return _l("DNS does not serve the new key yet at %(names)s: publish the record and check again.",
+                  names=", ".join(missing))
+
+
+def check_rotation(principal: Principal, domain_pk: int) -> RotationCheck:
+    domain = _editable(principal, domain_pk)
+    return check_domain(domain)
+
+
+def check_domain(domain: Domain) -> RotationCheck:
+    """Look the pending key up in DNS; when every name serves exactly it, it becomes active and the active one
+    retired. DNS is read first (an outage raises Unavailable with nothing changed)."""
+    key = pending_key(domain)
+    if key is None:
+        raise NotFound(_l("No rotation is pending for this domain."))
+    results = []
+    for name in names_of(domain):
+        served = dkim_keys.served_keys(dns.txt(record_name(key.selector, name)))
+        results.append(NameCheck(record_name(key.selector, name), served == [key.public_key], len(served)))
+    check = RotationCheck(key.selector, PENDING, results)
+    if not all(n.served for n in results):
+        return check
+    now = utcnow()
+    old = active_key(domain)
+    if old is not None:
+        old.state, old.retired_at = RETIRED, now
+        db.session.flush()  # one active key per domain: the old one leaves before the new one comes
+        check.retired_selector = old.selector
+        check.safe_to_remove = [record_name(old.selector, name) for name in names_of(domain)]
+    key.state, key.activated_at = ACTIVE, now
+    db.session.flush()
+    check.state = ACTIVE
+    rules_changed()
+    return check
+
+
+def check_pending_rotations() -> dict[str, str]:
+    """The hourly job: check every pending rotation (the oldest first, at most MAX_CHECKS_PER_RUN), each in its
+    own savepoint; a domain that fails is logged and the loop goes on. Returns domain name -> outcome."""
+    outcomes: dict[str, str] = {}
+    domain_ids = list(db.session.scalars(select(DkimKey.domain_id).where(DkimKey.state == PENDING)
+                                         .order_by(DkimKey.created_at).limit(MAX_CHECKS_PER_RUN)))
+    for domain_id in domain_ids:
+        domain = db.session.get(Domain, domain_id)
+        if domain is None:
+            continue
+        name = domain.name
+        try:
+            with db.session.begin_nested():
+                outcomes[name] = check_domain(domain).state
+        except ServiceError as error:
+            log.warning("DKIM rotation check of %s: %s", name, error)
+            outcomes[name] = f"error: {error}"
+        except Exception:
+            log.exception("DKIM rotation check of %s failed", name)
+            outcomes[name] = "error"
+    return outcomes
