@@ -9,7 +9,7 @@ from .. import ids
 from ..clock import to_ms
 from ..models import DkimKey
 from ..permissions import Permission
-from ..schemas.dkim import DkimIn, DkimKeyOut, NameCheckOut, RotationCheckOut, RotationIn
+from ..schemas.dkim import DkimIn, DkimKeyOut, DkimRecords, NameCheckOut, RotationCheckOut, RotationIn
 from ..services import dkim
 from ..words import english
 from .framework import Access, created, endpoint, json_response, no_content, principal
@@ -25,20 +25,20 @@ ROTATION = {**NOT_FOUND, 409: "A rotation is pending already, or the domain has 
 CHECK = {404: "No rotation is pending, or the domain may not exist", 503: "DNS did not answer in time"}
 
 
-@endpoint("/domains/<domainId>/dkim", "POST", access=Access.SYSADMIN, tag=TAG, response=list[str], status=201,
+@endpoint("/domains/<domainId>/dkim", "POST", access=Access.SYSADMIN, tag=TAG, response=DkimRecords, status=201,
           summary="Add DKIM: generate a key pair (selector and size from the domain's options) and return its "
                   "records", errors={**NOT_FOUND, 409: "The domain has a DKIM key already"})
 def add_dkim(domainId: str) -> Response:
     return created(dkim.create(principal(), ids.decode(domainId)), f"/api/domains/{domainId}/dkim")
 
 
-@endpoint("/domains/<domainId>/dkim", "GET", access=Access.ADMIN, tag=TAG, response=list[str], summary="Get DKIM",
+@endpoint("/domains/<domainId>/dkim", "GET", access=Access.ADMIN, tag=TAG, response=DkimRecords, summary="Get DKIM",
           errors=NONE_FOUND)
 def get_dkim(domainId: str) -> Response:
     return json_response(dkim.get_records(principal(), ids.decode(domainId)))
 
 
-@endpoint("/domains/<domainId>/dkim", "PUT", access=Access.SYSADMIN, tag=TAG, body=DkimIn, response=list[str],
+@endpoint("/domains/<domainId>/dkim", "PUT", access=Access.SYSADMIN, tag=TAG, body=DkimIn, response=DkimRecords,
           summary="Update domain DKIM: replace the key pair and/or the selector", errors=SAVE)
 def update_dkim(domainId: str, body: DkimIn) -> Response:
     change = dkim.Replacement(private_key=body.private_key, public_key=body.public_key, selector=body.selector)
@@ -68,7 +68,7 @@ def list_dkim_keys(domainId: str) -> Response:
 
 
 @endpoint("/domains/<domainId>/dkim/rotation", "POST", access=Permission.DKIM_EDIT, tag=TAG, body=RotationIn,
-          response=list[str], status=201, errors=ROTATION, extension=True,
+          response=DkimRecords, status=201, errors=ROTATION, extension=True,
           summary="Prepare a rotation: a new key under another selector (the active one keeps signing); "
                   "answers the records to publish")
 def start_dkim_rotation(domainId: str, body: RotationIn) -> Response:

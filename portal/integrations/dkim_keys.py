@@ -45,8 +45,9 @@ def load_private(pem: str, field: str = "privateKey") -> rsa.RSAPrivateKey:
     """A given private key: PEM (PKCS#1 or PKCS#8, unencrypted), RSA only, 1024 to 8192 bits."""
     text = pem.strip().replace("\r\n", "\n")
     if not text or len(text) > MAX_PEM or not _PEM_PRIVATE.search(text):
-        raise Invalid.on(field, _l("Give the private key in PEM (-----BEGIN PRIVATE KEY----- …)."))
-    if "ENCRYPTED" in text or "Proc-Type: 4,ENCRYPTED" in text:
+        raise Invalid.on(field, _l("Give the private key in PEM: the text from its -----BEGIN line to its "
+                                   "-----END line."))
+    if "ENCRYPTED" in text:
         raise Invalid.on(field, _l("The private key is protected by a passphrase: give it without one."))
     try:
         key = serialization.load_pem_private_key(text.encode(), password=None)

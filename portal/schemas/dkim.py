@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from .common import ApiModel, EpochMillis, OutModel, SafeStr
 
 Selector = Annotated[SafeStr, Field(min_length=1, max_length=63, description="One DNS label: letters, digits, "
                                                                              "hyphens; no dot, no space")]
+
+
+class DkimRecords(RootModel[list[str]]):
+    """The TXT records to publish, in the seed's form `<selector>._domainkey.<name> TXT v=DKIM1; p=<base64>`: the
+    domain's first, then each alias's."""
+
+    root: list[str]
 
 
 class DkimIn(ApiModel):
