@@ -86,6 +86,30 @@ def records(domain: Domain, key: DkimKey | None = None) -> list[str]:
     return [f"{record_name(key.selector, name)} TXT {record_value(key)}" for name in names_of(domain)]
 
 
+@dataclass(frozen=True)
+class KeyView:
+    """A key as a page shows it: its state, and its records as (name, value) pairs (domain first)."""
+
+    key: DkimKey
+    records: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Overview:
+    active: KeyView | None
+    pending: KeyView | None
+    retired: list[KeyView]
+
+
+def overview(domain: Domain) -> Overview:
+    """The domain's keys for its DKIM tab (the caller has checked that the domain is in sight)."""
+    views: dict[str, list[KeyView]] = {ACTIVE: [], PENDING: [], RETIRED: []}
+    for key in keys(domain):
+        views.setdefault(key.state, []).append(KeyView(key, [(record_name(key.selector, name), record_value(key))
+                                                             for name in names_of(domain)]))
+    return Overview(next(iter(views[ACTIVE]), None), next(iter(views[PENDING]), None), views[RETIRED])
+
+
 def private_pem(key: DkimKey) -> str:
     """The private key in PEM: for the data-plane export only, never for an answer."""
     return crypto.decrypt(key.private_key_enc)
