@@ -29,7 +29,7 @@ from ..extensions import db
 from ..integrations import dkim_keys, dns
 from ..models import DkimKey, Domain
 from ..permissions import Permission
-from ..words import Message, _l
+from ..words import Message, _l, ngettext
 from . import domains, names, options
 from .changes import rules_changed
 from .principal import Principal
@@ -160,7 +160,7 @@ def create(principal: Principal, domain_pk: int) -> list[str]:
     """Generate the domain's key (selector and size from its options); 409 when it has one already."""
     domain = _sysadmin_domain(principal, domain_pk)
     if keys(domain):
-        raise Conflict(_l("The domain has a DKIM key already: replace it (PUT), rotate it, or delete it first."))
+        raise Conflict(_l("The domain has a DKIM key already: replace, rotate or delete it first."))
     bits = default_bits(domain)
     private, public = dkim_keys.generate(bits)
     key = _new_key(domain, default_selector(domain), ACTIVE, private, public, bits)
@@ -299,12 +299,14 @@ class RotationCheck:
     def message(self) -> Message:
         if self.state == ACTIVE:
             if self.safe_to_remove:
-                return _l("The key %(selector)s is active. It is safe to remove the record %(names)s.",
-                          selector=self.selector, names=", ".join(self.safe_to_remove))
+                return ngettext("The key %(selector)s is active. It is safe to remove the record %(names)s.",
+                                "The key %(selector)s is active. It is safe to remove the records %(names)s.",
+                                len(self.safe_to_remove), selector=self.selector, names=", ".join(self.safe_to_remove))
             return _l("The key %(selector)s is active.", selector=self.selector)
         missing = [n.name for n in self.names if not n.served]
-        return _l("DNS does not serve the new key yet at %(names)s: publish the record and check again.",
-                  names=", ".join(missing))
+        return ngettext("DNS does not serve the new key yet at %(names)s: publish the record and check again.",
+                        "DNS does not serve the new key yet at %(names)s: publish the records and check again.",
+                        len(missing), names=", ".join(missing))
 
 
 def check_rotation(principal: Principal, domain_pk: int) -> RotationCheck:

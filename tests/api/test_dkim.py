@@ -223,7 +223,8 @@ def test_rotation_activates_only_when_dns_serves_the_key(app: Flask, client: Fla
     body = check.get_json()
     assert check.status_code == 200 and body["state"] == "active" and body["retiredSelector"] == "protect"
     assert body["safeToRemove"] == ["protect._domainkey.a.example", "protect._domainkey.alias-of-a.example"]
-    assert "safe to remove the record protect._domainkey.a.example" in body["message"]
+    assert body["message"] == ("The key s2 is active. It is safe to remove the records protect._domainkey.a.example, "
+                               "protect._domainkey.alias-of-a.example.")
     assert all(n["served"] for n in body["names"])
     assert _keys(app, world) == [("protect", "retired"), ("s2", "active")]
     assert client.get(_url(world), headers=h).get_json() == new
