@@ -137,6 +137,18 @@ def _sysadmin_domain(principal: Principal, domain_pk: int) -> Domain:
     return domain
 
 
+def _hold(domain: Domain) -> None:
+    """Serialize the writers of one domain's keys (two POSTs, two rotations at once: the second sees the first's
+    key): PostgreSQL locks the domain's row; SQLite takes its write lock. Never held across a DNS lookup."""
+    conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        db.session.execute(select(Domain.id).where(Domain.id == domain.id).with_for_update())
+    elif conn.dialect.name == "sqlite":
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:  # type: ignore[attr-defined]
+            raw.execute("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+
+
 def get_records(principal: Principal, domain_pk: int) -> list[str]:
     """The active key's records (404 when the domain has no key)."""
     domain = domains.get(principal, domain_pk, Permission.DOMAIN_READ)
@@ -159,6 +171,7 @@ def _new_key(domain: Domain, selector: str, state: str, private: str, public: st
 def create(principal: Principal, domain_pk: int) -> list[str]:
     """Generate the domain's key (selector and size from its options); 409 when it has one already."""
     domain = _sysadmin_domain(principal, domain_pk)
+    _hold(domain)
     if keys(domain):
         raise Conflict(_l("The domain has a DKIM key already: replace, rotate or delete it first."))
     bits = default_bits(domain)
@@ -195,6 +208,7 @@ def replace(principal: Principal, domain_pk: int, change: Replacement) -> list[s
                 raise Invalid.on("publicKey", _l("The public key is not the private key's: the pair does not match."))
         pair = (dkim_keys.private_pem(private), dkim_keys.public_b64(private.public_key()), private.key_size)
     selector = names.dkim_selector(change.selector, "selector") if change.selector is not None else None
+    _hold(domain)
     current = active_key(domain)
     if current is None and pair is None:
         raise NotFound(_l("No DKIM values found for this domain: give a private key to set one."))
@@ -230,6 +244,7 @@ def _free_selector(domain: Domain, selector: str, keep: DkimKey | None) -> None:
 def remove(principal: Principal, domain_pk: int) -> None:
     """Delete every DKIM key of the domain (404 when it has none)."""
     domain = _sysadmin_domain(principal, domain_pk)
+    _hold(domain)
     if not keys(domain):
         raise NotFound(_l("No DKIM values found for this domain."))
     db.session.execute(delete(DkimKey).where(DkimKey.domain_id == domain.id))
@@ -251,6 +266,7 @@ def key_list(principal: Principal, domain_pk: int) -> tuple[Domain, list[DkimKey
 def start_rotation(principal: Principal, domain_pk: int, selector: str | None = None) -> tuple[DkimKey, list[str]]:
     """Prepare a new key under another selector while the active one keeps signing; its records to publish."""
     domain = _editable(principal, domain_pk)
+    _hold(domain)
     current = active_key(domain)
     if current is None:
         raise Conflict(_l("The domain has no active DKIM key to rotate: create one first."))
@@ -272,6 +288,7 @@ def start_rotation(principal: Principal, domain_pk: int, selector: str | None = 
 
 def cancel_rotation(principal: Principal, domain_pk: int) -> None:
     domain = _editable(principal, domain_pk)
+    _hold(domain)
     key = pending_key(domain)
     if key is None:
         raise NotFound(_l("No rotation is pending for this domain."))
@@ -327,6 +344,12 @@ def check_domain(domain: Domain) -> RotationCheck:
     check = RotationCheck(key.selector, PENDING, results)
     if not all(n.served for n in results):
         return check
+    pending_id, public = key.id, key.public_key
+    _hold(domain)  # after DNS: then the key looked up must still be the pending one
+    db.session.expire(key)
+    key = pending_key(domain)
+    if key is None or key.id != pending_id or key.public_key != public:
+        raise Conflict(_l("The rotation was changed at the same time: check again."))
     now = utcnow()
     old = active_key(domain)
     if old is not None:
