@@ -22,10 +22,22 @@ from tests.world import World
 PARALLEL = 6
 
 
-def _in_parallel(urls: list[str], token: str, bodies: list[Any] | None = None) -> list[tuple[int, Any]]:
+def _tokens(app: Flask, world: World, role: str) -> list[str]:
+    """One token per request: requests with one token would take turns on its `lastUse` row, hiding a race."""
+    from portal.models import Admin
+    from portal.services import tokens
+
+    with app.app_context():
+        admin = db.session.get(Admin, world.pk[role])
+        values = [tokens.issue(admin, f"race {n}")[1] for n in range(PARALLEL)]
+        db.session.commit()
+    return values
+
+
+def _in_parallel(urls: list[str], tokens: list[str], bodies: list[Any] | None = None) -> list[tuple[int, Any]]:
     start = threading.Barrier(len(urls))
 
-    def one(url: str, body: Any) -> tuple[int, Any]:
+    def one(url: str, token: str, body: Any) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method="POST", headers={
             "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
@@ -37,7 +49,7 @@ def _in_parallel(urls: list[str], token: str, bodies: list[Any] | None = None) -
             return error.code, json.loads(error.read() or b"null")
 
     with ThreadPoolExecutor(len(urls)) as pool:
-        return list(pool.map(one, urls, bodies or [None] * len(urls)))
+        return list(pool.map(one, urls, tokens, bodies or [None] * len(urls)))
 
 
 def _states(app: Flask, world: World, domain: str) -> list[str]:
@@ -46,14 +58,15 @@ def _states(app: Flask, world: World, domain: str) -> list[str]:
 
 
 def test_parallel_generation_and_rotation_keep_one_key_per_state(app: Flask, world: World, database_url: str) -> None:
+    root, admin_b = _tokens(app, world, "sysadmin"), _tokens(app, world, "domainB")
     with gunicorn_app(_environment(app, database_url), workers=4) as base:
-        generated = _in_parallel([f"{base}/api/domains/{world.id('A')}/dkim"] * PARALLEL, world.token["sysadmin"])
+        generated = _in_parallel([f"{base}/api/domains/{world.id('A')}/dkim"] * PARALLEL, root)
         statuses = sorted(status for status, _body in generated)
         assert statuses == [201] + [409] * (PARALLEL - 1), statuses
         assert _states(app, world, "A") == ["active"]
         # each rotation asks for another selector: no unique constraint settles it, the domain's lock does
         rotations = _in_parallel([f"{base}/api/domains/{world.id('B')}/dkim/rotation"] * PARALLEL,
-                                 world.token["domainB"], [{"selector": f"s{n}"} for n in range(PARALLEL)])
+                                 admin_b, [{"selector": f"s{n}"} for n in range(PARALLEL)])
     statuses = sorted(status for status, _body in rotations)
     assert statuses == [201] + [409] * (PARALLEL - 1), statuses
     assert _states(app, world, "B") == ["active", "pending"]
