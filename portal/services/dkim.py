@@ -171,11 +171,14 @@ def _new_key(domain: Domain, selector: str, state: str, private: str, public: st
 def create(principal: Principal, domain_pk: int) -> list[str]:
     """Generate the domain's key (selector and size from its options); 409 when it has one already."""
     domain = _sysadmin_domain(principal, domain_pk)
+    exists = Conflict(_l("The domain has a DKIM key already: replace, rotate or delete it first."))
+    if keys(domain):
+        raise exists
+    bits = default_bits(domain)
+    private, public = dkim_keys.generate(bits)  # before the hold: a 4096-bit key takes a second or two
     _hold(domain)
     if keys(domain):
-        raise Conflict(_l("The domain has a DKIM key already: replace, rotate or delete it first."))
-    bits = default_bits(domain)
-    private, public = dkim_keys.generate(bits)
+        raise exists
     key = _new_key(domain, default_selector(domain), ACTIVE, private, public, bits)
     rules_changed()
     return records(domain, key)
@@ -264,9 +267,24 @@ def key_list(principal: Principal, domain_pk: int) -> tuple[Domain, list[DkimKey
 
 
 def start_rotation(principal: Principal, domain_pk: int, selector: str | None = None) -> tuple[DkimKey, list[str]]:
-    """Prepare a new key under another selector while the active one keeps signing; its records to publish."""
+    """Prepare a new key under another selector while the active one keeps signing; its records to publish.
+
+    The key is made before the domain is held (a 4096-bit key takes a second or two), then the rules are
+    checked again under the hold."""
     domain = _editable(principal, domain_pk)
+    chosen = _rotation_selector(domain, selector)
+    bits = default_bits(domain)
+    private, public = dkim_keys.generate(bits)
     _hold(domain)
+    chosen = _rotation_selector(domain, selector)
+    _free_selector(domain, chosen, keep=None)
+    key = _new_key(domain, chosen, PENDING, private, public, bits)
+    rules_changed()
+    return key, records(domain, key)
+
+
+def _rotation_selector(domain: Domain, selector: str | None) -> str:
+    """The new key's selector, if a rotation may start: an active key, none pending, another selector."""
     current = active_key(domain)
     if current is None:
         raise Conflict(_l("The domain has no active DKIM key to rotate: create one first."))
@@ -278,12 +296,7 @@ def start_rotation(principal: Principal, domain_pk: int, selector: str | None = 
     if chosen == current.selector:
         raise Invalid.on("selector", _l("The new selector must differ from the active one (%(selector)s).",
                                         selector=current.selector))
-    _free_selector(domain, chosen, keep=None)
-    bits = default_bits(domain)
-    private, public = dkim_keys.generate(bits)
-    key = _new_key(domain, chosen, PENDING, private, public, bits)
-    rules_changed()
-    return key, records(domain, key)
+    return chosen
 
 
 def cancel_rotation(principal: Principal, domain_pk: int) -> None:
