@@ -95,6 +95,7 @@ def test_rotation_on_the_page(app: Flask, client: FlaskClient, world: World) -> 
     page = client.get(_tab(world, "B"))
     assert 'id="dkim-pending"' in page.text and "s2._domainkey.b.example" in page.text
     assert "Check DNS now" in page.text and "Cancel the rotation" in page.text and 'data-confirm="' in page.text
+    assert "longer than 255 characters" in page.text  # a 2048-bit key's value: how to write it in a zone file
     _no_private(page.text)
     new_p = re.search(r'id="pending-value-1" class="dkim-text">v=DKIM1; p=([A-Za-z0-9+/=]+)<', page.text)
     assert new_p
