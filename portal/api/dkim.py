@@ -25,11 +25,15 @@ ROTATION = {**NOT_FOUND, 409: "A rotation is pending already, or the domain has 
 CHECK = {404: "No rotation is pending, or the domain may not exist", 503: "DNS did not answer in time"}
 
 
-@endpoint("/domains/<domainId>/dkim", "POST", access=Access.SYSADMIN, tag=TAG, response=DkimRecords, status=201,
-          summary="Add DKIM: generate a key pair (selector and size from the domain's options) and return its "
-                  "records", errors={**NOT_FOUND, 409: "The domain has a DKIM key already"})
-def add_dkim(domainId: str) -> Response:
-    return created(dkim.create(principal(), ids.decode(domainId)), f"/api/domains/{domainId}/dkim")
+@endpoint("/domains/<domainId>/dkim", "POST", access=Access.SYSADMIN, tag=TAG, body=DkimIn, body_required=False,
+          response=DkimRecords, status=201,
+          summary="Add DKIM: generate a key pair (selector and size from the domain's options; the body, optional, "
+                  "may give the selector, or a pair to use) and return its records",
+          errors={**SAVE, 409: "The domain has a DKIM key already"})
+def add_dkim(domainId: str, body: DkimIn | None) -> Response:
+    given = dkim.Replacement(private_key=body.private_key, public_key=body.public_key, selector=body.selector) \
+        if body is not None else None
+    return created(dkim.create(principal(), ids.decode(domainId), given), f"/api/domains/{domainId}/dkim")
 
 
 @endpoint("/domains/<domainId>/dkim", "GET", access=Access.ADMIN, tag=TAG, response=DkimRecords, summary="Get DKIM",

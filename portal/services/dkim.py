@@ -168,22 +168,6 @@ def _new_key(domain: Domain, selector: str, state: str, private: str, public: st
     return key
 
 
-def create(principal: Principal, domain_pk: int) -> list[str]:
-    """Generate the domain's key (selector and size from its options); 409 when it has one already."""
-    domain = _sysadmin_domain(principal, domain_pk)
-    exists = Conflict(_l("The domain has a DKIM key already: replace, rotate or delete it first."))
-    if keys(domain):
-        raise exists
-    bits = default_bits(domain)
-    private, public = dkim_keys.generate(bits)  # before the hold: a 4096-bit key takes a second or two
-    _hold(domain)
-    if keys(domain):
-        raise exists
-    key = _new_key(domain, default_selector(domain), ACTIVE, private, public, bits)
-    rules_changed()
-    return records(domain, key)
-
-
 @dataclass(frozen=True)
 class Replacement:
     """What PUT may change (the seed's DkimDTO): a key pair, the selector, or both."""
@@ -200,16 +184,7 @@ def replace(principal: Principal, domain_pk: int, change: Replacement) -> list[s
     domain = _sysadmin_domain(principal, domain_pk)
     if change.private_key is None and change.public_key is None and change.selector is None:
         raise Invalid.on("body", _l("Give privateKey (and publicKey), selector, or both."))
-    if change.public_key is not None and change.private_key is None:
-        raise Invalid.on("privateKey", _l("A public key alone cannot sign: give its private key too."))
-    pair: tuple[str, str, int] | None = None
-    if change.private_key is not None:
-        private = dkim_keys.load_private(change.private_key, "privateKey")
-        if change.public_key is not None:
-            given = dkim_keys.load_public(change.public_key, "publicKey")
-            if not dkim_keys.same_key(private, given):
-                raise Invalid.on("publicKey", _l("The public key is not the private key's: the pair does not match."))
-        pair = (dkim_keys.private_pem(private), dkim_keys.public_b64(private.public_key()), private.key_size)
+    pair = _given_pair(change)
     selector = names.dkim_selector(change.selector, "selector") if change.selector is not None else None
     _hold(domain)
     current = active_key(domain)
@@ -228,6 +203,42 @@ def replace(principal: Principal, domain_pk: int, change: Replacement) -> list[s
         db.session.flush()
     rules_changed()
     return records(domain, current)
+
+
+def create(principal: Principal, domain_pk: int, given: Replacement | None = None) -> list[str]:
+    """The domain's first key; 409 when it has one already. Generated (size from the option DKIM_KEY_BITS) unless
+    `given` carries a pair; under `given.selector`, else the option DKIM_SELECTOR."""
+    domain = _sysadmin_domain(principal, domain_pk)
+    exists = Conflict(_l("The domain has a DKIM key already: replace, rotate or delete it first."))
+    if keys(domain):
+        raise exists
+    pair = _given_pair(given) if given is not None else None
+    selector = names.dkim_selector(given.selector, "selector") if given and given.selector is not None \
+        else default_selector(domain)
+    if pair is None:
+        bits = default_bits(domain)
+        private, public = dkim_keys.generate(bits)  # before the hold: a 4096-bit key takes a second or two
+        pair = (private, public, bits)
+    _hold(domain)
+    if keys(domain):
+        raise exists
+    key = _new_key(domain, selector, ACTIVE, *pair)
+    rules_changed()
+    return records(domain, key)
+
+
+def _given_pair(change: Replacement) -> tuple[str, str, int] | None:
+    """A pair given in a DkimDTO, checked: (PKCS#8 PEM, p= value, bits); None when it gives no key."""
+    if change.public_key is not None and change.private_key is None:
+        raise Invalid.on("privateKey", _l("A public key alone cannot sign: give its private key too."))
+    if change.private_key is None:
+        return None
+    private = dkim_keys.load_private(change.private_key, "privateKey")
+    if change.public_key is not None:
+        public = dkim_keys.load_public(change.public_key, "publicKey")
+        if not dkim_keys.same_key(private, public):
+            raise Invalid.on("publicKey", _l("The public key is not the private key's: the pair does not match."))
+    return dkim_keys.private_pem(private), dkim_keys.public_b64(private.public_key()), private.key_size
 
 
 def _free_selector(domain: Domain, selector: str, keep: DkimKey | None) -> None:

@@ -82,6 +82,28 @@ def test_seed_examples(app: Flask, client: FlaskClient, world: World) -> None:
     assert _keys(app, world) == []
 
 
+def test_post_takes_an_optional_dkim_dto(app: Flask, client: FlaskClient, world: World) -> None:
+    """The seed gives POST a DkimDTO body (its example sends none): a selector, or a pair to use."""
+    h = world.headers("sysadmin")
+    with app.app_context():
+        before = snapshot()
+    for bad, field in (({"selector": "a.b"}, "selector"), ({"publicKey": keys.WORLD_PUBLIC}, "privateKey"),
+                       ({"privateKey": keys.WORLD_PRIVATE, "publicKey": keys.OTHER_PUBLIC}, "publicKey"),
+                       ({"privateKey": keys.EC_PRIVATE}, "privateKey")):
+        refused = client.post(_url(world), headers=h, json=bad)
+        assert refused.status_code == 400 and field in [e["field"] for e in refused.get_json()["errors"]], bad
+    with app.app_context():
+        assert snapshot() == before
+    given = client.post(_url(world), headers=h, json={"privateKey": keys.WORLD_PRIVATE, "selector": "given"})
+    assert given.status_code == 201
+    assert given.get_json()[0] == f"given._domainkey.a.example TXT v=DKIM1; p={keys.WORLD_PUBLIC}"
+    client.delete(_url(world), headers=h)
+    chosen = client.post(_url(world), headers=h, json={"selector": "mine"})
+    assert chosen.status_code == 201 and chosen.get_json()[0].startswith("mine._domainkey.a.example TXT v=DKIM1; p=")
+    client.delete(_url(world), headers=h)
+    assert client.post(_url(world), headers=h, json={}).status_code == 201  # an empty DTO: generated
+
+
 def test_private_key_encrypted_at_rest(app: Flask, client: FlaskClient, world: World) -> None:
     client.put(_url(world), headers=world.headers("sysadmin"), json={"privateKey": keys.WORLD_PRIVATE})
     with app.app_context():
