@@ -374,6 +374,10 @@ def test_the_hourly_job_activates_what_dns_serves(app: Flask, client: FlaskClien
         silent.close()
     assert list(outcome) == ["b.example"] and outcome["b.example"].startswith("error")
     assert _keys(app, world, "B") == [("protect", "active"), ("s2", "pending")]
+    with serving(app, ""):  # the command line runs the same job
+        result = app.test_cli_runner().invoke(args=["portal", "check-dkim-rotations"])
+    assert result.exit_code == 0, result.output
+    assert "b.example: pending" in result.output and "1 pending rotation(s) checked" in result.output
 
 
 # --- the signer's files ------------------------------------------------------------------------------------------
