@@ -95,3 +95,29 @@ def served_keys(txt_records: list[str]) -> list[str]:
         if tags.get("v", "DKIM1") == "DKIM1" and "p" in tags:
             found.append(tags["p"])
     return found
+
+
+def _numbers(p_value: str) -> rsa.RSAPublicNumbers | None:
+    """The RSA numbers of a p= value: SubjectPublicKeyInfo DER (RFC 6376), or a bare PKCS#1 RSAPublicKey, which
+    some tools publish; None when it is neither."""
+    try:
+        der = base64.b64decode(p_value, validate=True)
+    except (ValueError, binascii.Error):
+        return None
+    pkcs1 = b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(der) + b"-----END RSA PUBLIC KEY-----\n"
+    for load in (lambda: serialization.load_der_public_key(der), lambda: serialization.load_pem_public_key(pkcs1)):
+        try:
+            key = load()
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+        return key.public_numbers() if isinstance(key, rsa.RSAPublicKey) else None
+    return None
+
+
+def serves_exactly(served: list[str], public_key: str) -> bool:
+    """Whether the p= values DNS serves at a name are this key and nothing else (the same key in another DER
+    form counts as the same; a second, different key there does not)."""
+    if not served:
+        return False
+    ours = _numbers(public_key)
+    return all(p == public_key or (ours is not None and _numbers(p) == ours) for p in served)

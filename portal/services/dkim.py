@@ -364,7 +364,8 @@ def check_domain(domain: Domain) -> RotationCheck:
     results = []
     for name in names_of(domain):
         served = dkim_keys.served_keys(dns.txt(record_name(key.selector, name)))
-        results.append(NameCheck(record_name(key.selector, name), served == [key.public_key], len(served)))
+        results.append(NameCheck(record_name(key.selector, name), dkim_keys.serves_exactly(served, key.public_key),
+                                 len(served)))
     check = RotationCheck(key.selector, PENDING, results)
     if not all(n.served for n in results):
         return check
