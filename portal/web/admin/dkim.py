@@ -10,7 +10,7 @@ from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
 from ... import ids
-from ...errors import NotFound, ServiceError, Unavailable
+from ...errors import Conflict, NotFound, ServiceError, Unavailable
 from ...permissions import Permission
 from ...services import dkim
 from ...unit_of_work import attempt
@@ -64,7 +64,7 @@ def dkim_check(domain_id: str) -> Response:
     except Unavailable:
         flash(_("DNS did not answer in time: nothing changed. Try again in a moment."), "error")
         return redirect(target)
-    except NotFound as error:  # nothing pending (any more: the hourly check may have activated it)
+    except (NotFound, Conflict) as error:  # nothing pending (any more: the hourly check may have activated it)
         flash(str(error.detail), "error")
         return redirect(target)
     flash(str(result.message), "success" if result.state == dkim.ACTIVE else "warning")
