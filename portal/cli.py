@@ -130,6 +130,15 @@ def purge_domains() -> None:
     click.echo(f"purged {len(removed)} domain(s)" + (": " + ", ".join(removed) if removed else ""))
 
 
+@portal.command("check-dkim-rotations")
+def check_dkim_rotations() -> None:
+    """Activate the pending DKIM keys that DNS now serves (also the hourly job dkim_rotations)."""
+    outcomes = run_now("dkim_rotations")
+    for name, outcome in sorted(outcomes.items()):
+        click.echo(f"{name}: {outcome}")
+    click.echo(f"{len(outcomes)} pending rotation(s) checked")
+
+
 @portal.command("send-digests")
 @click.option("--user", "email", help="Only this user's digest (sent now for the current period, even before its "
                                       "time of day).")

@@ -67,4 +67,9 @@ OPTIONS: dict[str, OptionDef] = {o.name: o for o in (
     _d("LOGO_URL", "URL", None, "PCD", _l("Logo address"), _l("Logo shown in the user portal (https)"),
        group="branding"),
     _d("TIMEZONE", "TIMEZONE", "UTC", "PCDU", _l("Time zone"), _l("Time zone of dates in the portal and in digests")),
+    _d("DKIM_SELECTOR", "STRING", "protect", "PCD", _l("DKIM selector"),
+       _l("Selector of a new DKIM key (letters, digits and hyphens): its record is <selector>._domainkey.<domain>"),
+       group="dkim"),
+    _d("DKIM_KEY_BITS", "LIST", "2048", "PCD", _l("DKIM key size"),
+       _l("Size in bits of a new DKIM key (RSA)"), values=("1024", "2048", "3072", "4096"), group="dkim"),
 )}

@@ -70,6 +70,10 @@ CONFLICTS: dict[str, tuple[str, Message]] = {
     "uq_mail_servers_name": ("name", _l("A mail server with this name exists already.")),
     "uq_mail_servers_enabled_smtp": ("enabled", _l("Another SMTP server was enabled at the same time: reload and "
                                                    "try again.")),
+    "uq_dkim_keys_domain_id": ("selector", _l("A DKIM key with this selector was saved at the same time by another "
+                                              "request.")),
+    "uq_dkim_keys_active": ("body", _l("Another DKIM key of this domain was made active at the same time: reload "
+                                       "and try again.")),
     "uq_authorities_admin_id": ("authorities", "The administrator was given access to this object at the same "
                                                "time by another request."),
 }

@@ -2,6 +2,7 @@
 
 broker B1 -> customer C1 -> domains A (a.example) and B (b.example)
 broker B2 -> customer C2 -> domain C (c.example)
+b.example has an active DKIM key (selector protect); a.example and c.example have none.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 from portal import ids
 from portal.clock import utcnow
+from portal.crypto import encrypt
 from portal.extensions import db
 from portal.models import (
     Admin,
@@ -20,6 +22,7 @@ from portal.models import (
     Authority,
     Broker,
     Customer,
+    DkimKey,
     Domain,
     DomainAlias,
     EmailAlias,
@@ -37,6 +40,7 @@ from portal.permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectTy
 from portal.services import links, policies, tokens
 from portal.services.links import Purpose
 from portal.services.passwords import hash_password
+from tests import dkim_keys as dkim_test_keys
 
 PASSWORD = "correct horse battery"
 ROLES = ("sysadmin", "broker", "customer", "domainA", "domainB", "enduser", "disabled", "expired", "none")
@@ -157,6 +161,12 @@ def build_world() -> World:
     db.session.add(server)
     db.session.flush()
     w.pk["server"] = server.id
+    # b.example signs with DKIM (selector protect): a fixed key, made once (tests/dkim_keys.py)
+    dkim_b = DkimKey(domain_id=dbb.id, selector="protect", state="active", bits=1024, activated_at=utcnow(),
+                     private_key_enc=encrypt(dkim_test_keys.WORLD_PRIVATE), public_key=dkim_test_keys.WORLD_PUBLIC)
+    db.session.add(dkim_b)
+    db.session.flush()
+    w.pk["dkimB"] = dkim_b.id
     _maildir(user.email, quarantined=2)
     w.public = {name: ids.encode(pk) for name, pk in w.pk.items()}
     return w

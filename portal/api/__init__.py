@@ -1,6 +1,7 @@
 """The JSON API under /api, wire-compatible with the Cleanmail API (one module per seed group)."""
 
 from . import (  # noqa: F401 (registers the routes)
+    dkim,
     domains,
     emails,
     mailservers,

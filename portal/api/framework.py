@@ -78,6 +78,7 @@ class Endpoint:
     errors: dict[int, str]
     extension: bool
     upload: str | None = None  # a multipart/form-data body with this file field
+    body_required: bool = True  # False: a request without a body passes `body=None` (the seed's POST /dkim)
 
     @property
     def openapi_path(self) -> str:
@@ -171,11 +172,12 @@ def endpoint(
     errors: dict[int, str] | None = None,
     extension: bool = False,
     upload: str | None = None,
+    body_required: bool = True,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     def decorate(fn: Callable[..., Response]) -> Callable[..., Response]:
         REGISTRY.append(Endpoint(
             rule, method, fn.__name__, access, summary, tag, body, response, status, listing_,
-            tuple(query), errors or {}, extension, upload,
+            tuple(query), errors or {}, extension, upload, body_required,
         ))
 
         @wraps(fn)
@@ -185,7 +187,8 @@ def endpoint(
                     g.principal = _authenticate()
                     _check_access(g.principal, access)
                 if body is not None:
-                    kwargs["body"] = _parse_body(body)
+                    absent = not body_required and not request.get_data(cache=True).strip()
+                    kwargs["body"] = None if absent else _parse_body(body)
                 result = fn(**kwargs)
             except ServiceError as error:
                 return from_service_error(error)

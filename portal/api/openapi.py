@@ -87,7 +87,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     if ep.access == Access.PUBLIC:
         op["security"] = []
     if ep.body is not None:
-        op["requestBody"] = {"required": True, "content": {
+        op["requestBody"] = {"required": ep.body_required, "content": {
             "application/json": {"schema": {"$ref": REF.format(model=ep.body.__name__)}}}}
     if ep.upload is not None:
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {

@@ -315,6 +315,7 @@ CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of 
     ("purge_expired_uploads", "29 * * * *", "purge-uploads"),
     ("send_due_digests", "*/5 * * * *", "digests"),
     ("recheck_platforms", "11 * * * *", "relay-health"),
+    ("dkim_rotations", "23 * * * *", "dkim-rotations"),
 )
 
 
@@ -335,7 +336,7 @@ def init_app(app: Flask) -> None:
         return response
 
 
-from . import digest, export, maintenance, notifications, relay_health  # noqa: E402  (register the jobs)
+from . import digest, dkim, export, maintenance, notifications, relay_health  # noqa: E402  (register the jobs)
 
-__all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "export", "job", "maintenance", "notifications", "perform",
-           "redis_connection", "relay_health", "release_debounce", "run_now", "schedule"]
+__all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "dkim", "export", "job", "maintenance", "notifications",
+           "perform", "redis_connection", "relay_health", "release_debounce", "run_now", "schedule"]

@@ -16,4 +16,5 @@ def export_rules(directory: str | None = None) -> list[str]:
     """Write the effective rules to `directory` (default POSTERN_EXPORT_DIR); returns the files changed."""
     release_debounce("export_rules")
     root = Path(directory or current_app.config["EXPORT_DIR"])
-    return files.write_tree(root, dataplane.render())
+    rendered = dataplane.render(str(root.resolve()))
+    return files.write_tree(root, rendered, dataplane.file_modes(rendered))

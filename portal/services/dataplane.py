@@ -10,6 +10,11 @@ Files (relative to the export directory):
 - `postern/senders.json`: every live sender rule with full fidelity (PROTECTED and SPF-conditional ALLOW
   rules need the Postern plugin: SpamAssassin cannot express them per recipient).
 - `postfix/relay_domains`, `postfix/transport`: the enabled domains (and their aliases) and their relays.
+- `opendkim/KeyTable`, `opendkim/SigningTable` (read it as `refile:`, its keys are `*@domain` patterns) and
+  `opendkim/keys/<domain>/<selector>.private`: the active key signs the domain and each alias (d= that name);
+  a rotation's pending key has its file written ahead, but signs nothing until it is active. Key files are
+  private (mode 0600, `file_modes`); the KeyTable names them under `key_dir` (the export directory as the
+  signer reads it).
 Only enabled domains are exported, and only rules that have not expired.
 """
 
@@ -18,24 +23,34 @@ from __future__ import annotations
 import json
 import re
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..clock import to_ms, utcnow
 from ..extensions import db
-from ..models import AttachmentRule, Domain, MailUser, SenderRule, UriRule
+from ..models import AttachmentRule, DkimKey, Domain, MailUser, SenderRule, UriRule
+from . import dkim
 
 CHECK_FILES = {"FILENAME": "filename", "CONTENTTYPE": "filetype", "ARCHIVE-FILENAME": "archive-filenames",
                "ARCHIVE-CONTENTTYPE": "archive-filetype"}
 TRANSPORTS = {"SMTP": "smtp", "SMTPS_MAY": "smtp", "SMTPS_ENCRYPT": "smtps"}
+DKIM_KEYS = "opendkim/keys/"
+PRIVATE_MODE, PUBLIC_MODE = 0o600, 0o644
+
+
+def file_modes(files: dict[str, str]) -> dict[str, int]:
+    """The mode of each exported file: private keys 0600, the rest 0644."""
+    return {name: PRIVATE_MODE if name.startswith(DKIM_KEYS) else PUBLIC_MODE for name in files}
 
 
 def _line(text: str | None) -> str:
     return re.sub(r"\s+", " ", text or "").strip()
 
 
-def render() -> dict[str, str]:
-    """Every exported file name and its content."""
+def render(key_dir: str | None = None) -> dict[str, str]:
+    """Every exported file name and its content; `key_dir`: where the signer finds `opendkim/keys` (default: the
+    export directory)."""
     files: dict[str, str] = {}
     enabled = list(db.session.scalars(
         select(Domain).where(Domain.status == "ENABLED").order_by(Domain.name)
@@ -94,4 +109,31 @@ def render() -> dict[str, str]:
                 transport.append(f"{name} {kind}:[{platform.transport_dest}]:{platform.transport_port}\n")
     files["postfix/relay_domains"] = "".join(relay)
     files["postfix/transport"] = "".join(transport)
+    files.update(_opendkim(enabled, key_dir or str(current_app.config["EXPORT_DIR"])))
+    return files
+
+
+def _opendkim(enabled: list[Domain], root: str) -> dict[str, str]:
+    """OpenDKIM's KeyTable and SigningTable, and the key files of the active and pending keys."""
+    by_domain: dict[int, list[DkimKey]] = {}
+    for key in db.session.scalars(select(DkimKey).where(DkimKey.domain_id.in_([d.id for d in enabled]),
+                                                        DkimKey.state.in_((dkim.ACTIVE, dkim.PENDING)))
+                                  .order_by(DkimKey.selector)):
+        by_domain.setdefault(key.domain_id, []).append(key)
+    files: dict[str, str] = {}
+    key_table = ["# Postern DKIM keys (generated, do not edit)\n"]
+    signing_table = ["# Postern DKIM signing (generated, do not edit; read as refile:)\n"]
+    for domain in enabled:
+        for key in by_domain.get(domain.id, []):
+            name = f"{DKIM_KEYS}{domain.name}/{key.selector}.private"
+            files[name] = dkim.private_pem(key)
+            if key.state != dkim.ACTIVE:
+                continue
+            path = f"{root.rstrip('/')}/{name}"
+            for signed in dkim.names_of(domain):
+                record = dkim.record_name(key.selector, signed)
+                key_table.append(f"{record} {signed}:{key.selector}:{path}\n")
+                signing_table.append(f"*@{signed} {record}\n")
+    files["opendkim/KeyTable"] = "".join(key_table)
+    files["opendkim/SigningTable"] = "".join(signing_table)
     return files

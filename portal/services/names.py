@@ -36,6 +36,20 @@ def domain_name(value: str, field: str) -> str:
     return ascii_name
 
 
+_SELECTOR = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def dkim_selector(value: str, field: str) -> str:
+    """A DKIM selector as Postern makes them: one DNS label (letters, digits, hyphens; at most 63; no dot, no
+    space), lower-case. Nothing else is accepted, so a selector never reaches a DNS name or a file path
+    (the signer's key files are named after it) with a dot, a slash or a line break."""
+    raw = value.lower()  # not stripped: a trailing line break is refused, not quietly dropped
+    if not _SELECTOR.fullmatch(raw):
+        raise Invalid.on(field, _l("A selector is one DNS label: letters, digits and hyphens (at most 63), "
+                                   "no dot and no space, e.g. protect or s2026."))
+    return raw
+
+
 def host(value: str, field: str) -> str:
     """A host name or an IP address."""
     raw = value.strip().lower().rstrip(".")

@@ -76,6 +76,8 @@ def validate(definition: OptionDef, value: str, field: str = "value") -> str:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             raise Invalid.on(field, _l("“%(value)s” is not a valid email address.", value=value)) from exc
+    if definition.name == "DKIM_SELECTOR":
+        return names.dkim_selector(value, field)
     if definition.name == "LOGO_URL":  # shown in pages, its origin allowed for images: https only
         return branding.logo_url(value, field)
     if kind == "URL":

@@ -160,3 +160,16 @@ document.addEventListener("change", (event) => {
 });
 document.addEventListener("DOMContentLoaded", () => applyShowWhen(document));
 document.addEventListener("htmx:afterSettle", () => applyShowWhen(document));
+
+// A copy button: data-copy="<id of the element whose text it copies>", data-copied="<word shown a moment after>".
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.textContent.trim()).then(() => {
+    const label = button.textContent;
+    button.textContent = button.dataset.copied || label;
+    setTimeout(() => { button.textContent = label; }, 1500);
+  });
+});

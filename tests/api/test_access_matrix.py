@@ -46,6 +46,9 @@ ADMIN_TARGET = {"adminId": "readerA"}
 TENANT_VIEW = dict(sysadmin=200, broker=200, customer=200, domainA=200, domainB=404, enduser=403)
 ONLY_SYSADMIN = dict(broker=403, customer=403, domainA=403, domainB=403, enduser=403)
 DOMAIN_A = {"domainId": "A"}
+DOMAIN_B = {"domainId": "B"}
+B_VIEW = dict(sysadmin=200, broker=200, customer=200, domainA=404, domainB=200, enduser=403)
+NOTHING_PENDING = dict(sysadmin=404, broker=404, customer=404, domainA=404, domainB=404, enduser=403)
 TENANT_WRITE = dict(sysadmin=204, broker=204, customer=204, domainA=204, domainB=404, enduser=403)
 TENANT_CREATE = dict(sysadmin=201, broker=201, customer=201, domainA=201, domainB=404, enduser=403)
 TENANT_OK = dict(sysadmin=200, broker=200, customer=200, domainA=200, domainB=404, enduser=403)
@@ -103,6 +106,20 @@ MATRIX = [
          {"domainId": "A", "adminId": "readerA"}),
     Case("PUT", "/domains/<domainId>/admins/<adminId>/authorities", expect(**TENANT_OK),
          {"domainId": "A", "adminId": "readerA"}, body=["DOMAIN_READ", "USER_READ"]),
+    # 5.6 DomainsDKIM (b.example has a key, a.example none): the seed's routes for sysadmins, reading for whoever
+    # sees the domain; the rotation (an extension) with DKIM_EDIT
+    Case("POST", "/domains/<domainId>/dkim", expect(sysadmin=201, **ONLY_SYSADMIN), DOMAIN_A),
+    Case("GET", "/domains/<domainId>/dkim", expect(**B_VIEW), DOMAIN_B),
+    Case("PUT", "/domains/<domainId>/dkim", expect(sysadmin=200, **ONLY_SYSADMIN), DOMAIN_B, body={"selector": "s9"}),
+    Case("DELETE", "/domains/<domainId>/dkim", expect(sysadmin=204, **ONLY_SYSADMIN), DOMAIN_B),
+    Case("GET", "/domains/<domainId>/dkim/keys", expect(**B_VIEW), DOMAIN_B),
+    Case("POST", "/domains/<domainId>/dkim/rotation", expect(
+        sysadmin=201, broker=201, customer=201, domainA=404, domainB=201, enduser=403), DOMAIN_B,
+         body={"selector": "s2"}),
+    Case("POST", "/domains/<domainId>/dkim/rotation/check", expect(**NOTHING_PENDING), DOMAIN_B,
+         label="(nothing pending: 404 for everyone who may; DNS is not asked)"),
+    Case("DELETE", "/domains/<domainId>/dkim/rotation", expect(**NOTHING_PENDING), DOMAIN_B,
+         label="(nothing pending: 404 for everyone who may)"),
     # 5.3 DomainAliases
     Case("GET", "/domains/<domainId>/aliases", expect(**TENANT_VIEW), DOMAIN_A),
     Case("POST", "/domains/<domainId>/aliases", expect(**TENANT_CREATE), DOMAIN_A, body=["more-a.example"]),

@@ -117,6 +117,8 @@ EXTRA = [
          click="a[hx-get][href*='offset=']"),
     Stop("domain tab htmx", "/admin/domains/<domain_id>/tab/<tab>", (*A, ("tab", "=settings")),
          roles=("sysadmin", "domainA", "helpdeskA", "readerA"), click="a[hx-get*='/tab/']:not([aria-current])"),
+    Stop("DKIM tab with a key", "/admin/domains/<domain_id>/tab/<tab>", (("domain_id", "B"), ("tab", "=dkim")),
+         roles=("sysadmin", "domainB")),
     Stop("quarantine page 2 htmx", "/me/quarantine", query="pageSize=1", roles=MAILBOX,
          click="a[hx-get][href*='offset=']"),
     Stop("quarantine sorted htmx", "/me/quarantine", roles=MAILBOX, click="a[hx-get][href*='sort=']"),

@@ -33,7 +33,7 @@ def test_domain_list_is_scoped_and_searchable(client: FlaskClient, world: World)
 
 def test_every_tab_renders_and_foreign_domain_is_404(client: FlaskClient, world: World) -> None:
     _as(client, "admin-a")
-    for tab in ("settings", "aliases", "platforms", "policies", "options", "admins", "access"):
+    for tab in ("settings", "aliases", "platforms", "policies", "options", "admins", "access", "dkim"):
         response = client.get(f"/admin/domains/{world.id('A')}/tab/{tab}")
         assert response.status_code == 200, tab
         fragment = client.get(f"/admin/domains/{world.id('A')}/tab/{tab}", headers={"HX-Request": "true"})

@@ -105,6 +105,8 @@ FILTERS_A = (DONE, DONE, DONE, DONE, DONE, NO, NO, GONE, GONE)  # FILTER_EDIT on
 FILTER_FORM_A = (OK, OK, OK, OK, OK, NO, NO, GONE, GONE)  # a form that only writes: FILTER_EDIT, as its POST
 SYSADMIN_IN_A = (DONE, NO, NO, NO, NO, NO, NO, GONE, GONE)  # visible in A, written by a sysadmin only
 SYSADMIN_FORM_IN_A = (OK, NO, NO, NO, NO, NO, NO, GONE, GONE)  # its form: the same
+DKIM_EDIT_B = (DONE, DONE, DONE, GONE, GONE, GONE, GONE, DONE, GONE)  # DKIM_EDIT on B
+DKIM_NOTHING_PENDING_B = (FLASHED, FLASHED, FLASHED, GONE, GONE, GONE, GONE, FLASHED, GONE)
 EDIT_C1 = (DONE, DONE, DONE, GONE, GONE, GONE, GONE, GONE, GONE)  # DOMAIN_EDIT on customer C1 (who sees it)
 SEE_USERS_A = (OK, OK, OK, OK, OK, OK, GONE, GONE, GONE)  # USER_READ on A: a user is visible with it only
 EDIT_USERS_A = (DONE, DONE, DONE, DONE, DONE, NO, GONE, GONE, GONE)  # USER_EDIT on A
@@ -343,6 +345,19 @@ MATRIX = [
          DOMAIN_A, form={"login": "gone", "permissions": ["DOMAIN_READ"]}, label="(a sysadmin account: never)"),
     Page("POST", "/admin/domains/<domain_id>/admins/<admin_id>/revoke", admin_page(*GRANT_A),
          {"domain_id": "A", "admin_id": "readerA"}),
+    # DKIM (b.example has a key, a.example none): generate and delete by a system administrator, rotation with
+    # DKIM_EDIT; checking or cancelling with nothing pending says so on the tab
+    Page("GET", "/admin/domains/<domain_id>/tab/<tab>", admin_page(*SEE_A), {"domain_id": "A", "tab": "=dkim"},
+         label="(the DKIM tab opens with DOMAIN_READ)"),
+    Page("POST", "/admin/domains/<domain_id>/dkim/generate", admin_page(*SYSADMIN_IN_A), DOMAIN_A),
+    Page("POST", "/admin/domains/<domain_id>/dkim/delete",
+         admin_page(DONE, NO, NO, GONE, GONE, GONE, GONE, NO, GONE), {"domain_id": "B"}),
+    Page("POST", "/admin/domains/<domain_id>/dkim/rotation", admin_page(*DKIM_EDIT_B), {"domain_id": "B"},
+         form={"selector": "s2"}),
+    Page("POST", "/admin/domains/<domain_id>/dkim/rotation/check", admin_page(*DKIM_NOTHING_PENDING_B),
+         {"domain_id": "B"}, label="(nothing pending: said on the tab; DNS is not asked)"),
+    Page("POST", "/admin/domains/<domain_id>/dkim/rotation/cancel", admin_page(*DKIM_NOTHING_PENDING_B),
+         {"domain_id": "B"}, label="(nothing pending: said on the tab)"),
     # policies: seen with the domain, written by system administrators only
     Page("GET", "/admin/domains/<domain_id>/policies/new", admin_page(*SYSADMIN_FORM_IN_A), DOMAIN_A),
     Page("POST", "/admin/domains/<domain_id>/policies/new", admin_page(*SYSADMIN_IN_A), DOMAIN_A,

@@ -21,6 +21,7 @@ from . import (  # noqa: E402, F401
     customers,
     dashboard,
     digest,
+    dkim,
     domains,
     installation,
     jobs,

@@ -17,7 +17,7 @@ from ...options import OPTIONS
 from ...permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, Permission
 from ...schemas.accounts import AdminAdd
 from ...schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PlatformIn
-from ...services import admins, domains, options, providers
+from ...services import admins, dkim, domains, options, providers
 from ...services.principal import ANY_AUTHORITY
 from ...unit_of_work import attempt
 from .. import forms
@@ -32,7 +32,7 @@ from .blueprint import bp
 TAB_NEEDS: dict[str, Permission] = {
     "settings": Permission.DOMAIN_READ, "aliases": Permission.DOMAIN_READ, "platforms": Permission.DOMAIN_READ,
     "policies": Permission.DOMAIN_READ, "options": Permission.DOMAIN_READ, "admins": Permission.GRANT,
-    "access": Permission.DOMAIN_READ,
+    "access": Permission.DOMAIN_READ, "dkim": Permission.DOMAIN_READ,
 }
 TABS = tuple(TAB_NEEDS)
 
@@ -118,6 +118,10 @@ def _tab_context(domain: Domain, tab: str | None) -> dict[str, Any]:
     elif tab == "access":
         ctx["access"] = domains.end_user_access(domain)
         ctx["access_help"] = END_USER_PERMISSIONS
+    elif tab == "dkim":  # the tab's forms: portal/web/admin/dkim.py
+        ctx["dkim"] = dkim.overview(domain)
+        ctx["can_dkim"] = principal.holds_on(Permission.DKIM_EDIT, ObjectType.DOMAIN, domain.id)
+        ctx["dkim_selector"] = dkim.default_selector(domain)
     return ctx
 
 
