@@ -10,6 +10,7 @@ RQ retries it, and the users done already are skipped by their claims. Batches s
 from __future__ import annotations
 
 from .. import outbox
+from ..extensions import db
 from ..services import digest
 from .registry import job
 
@@ -27,12 +28,15 @@ def send_due_digests() -> int:
 
 @job("send_digests")
 def send_digests(items: list[list[object]]) -> dict[str, int]:
-    """Send the digests of a batch, each user's in its own unit of work (see the module's docstring)."""
-    from . import perform  # the package imports this module to register its jobs
-
+    """Send the digests of a batch, each user's committed before the next (see the module's docstring)."""
     states: dict[str, int] = {}
     for user_id, period in items:
-        state = str(perform("send_digest", [user_id, period])["state"])
+        try:
+            state = digest.send(int(user_id), str(period)).state  # type: ignore[call-overload]
+            db.session.commit()  # this user's unit of work: its links and 'sent' stay, whatever comes next
+        except BaseException:
+            db.session.rollback()
+            raise
         states[state] = states.get(state, 0) + 1
     return states
 
