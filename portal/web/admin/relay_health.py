@@ -23,6 +23,7 @@ from ..session import current_principal
 from .blueprint import bp
 
 CARD = "admin/domains/_relay_health.html"
+CARD_PAGE = "admin/domains/relay_health.html"
 TRY = "admin/domains/_relay_try.html"
 TRY_PAGE = "admin/domains/relay_try.html"
 
@@ -48,12 +49,14 @@ def _platform(domain_id: str, platform_id: str) -> tuple[Platform, HealthReport 
 def _card(platform: Platform, row: HealthReport | None, domain_id: str, status: int = 200,
           error: str | None = None) -> Response:
     checks = relay_checks(platform.domain_id)
-    return render(CARD, CARD, status=status, p=platform, row=row, domain_id=domain_id, checks=checks, error=error)
+    return render(CARD_PAGE, CARD, status=status, p=platform, row=row, domain_id=domain_id, checks=checks,
+                  error=error)
 
 
 @bp.get("/admin/domains/<domain_id>/platforms/<platform_id>/health")
 def relay_health_card(domain_id: str, platform_id: str) -> Response:
-    """The platform's card: the last result, or progress while a check runs (the card polls itself)."""
+    """The platform's card: the last result, or progress while a check runs (the card polls itself); opened as
+    a page (not by HTMX), the card on a page of its own."""
     platform, row = _platform(domain_id, platform_id)
     return _card(platform, row, domain_id)
 
