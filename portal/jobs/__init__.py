@@ -314,6 +314,7 @@ CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of 
     ("purge_expired_rules", "*/5 * * * *", "purge-rules"),
     ("purge_expired_uploads", "29 * * * *", "purge-uploads"),
     ("send_due_digests", "*/5 * * * *", "digests"),
+    ("check_domains", "37 * * * *", "domain-health"),
 )
 
 
@@ -334,7 +335,7 @@ def init_app(app: Flask) -> None:
         return response
 
 
-from . import digest, export, maintenance, notifications  # noqa: E402  (register the jobs)
+from . import digest, export, health, maintenance, notifications  # noqa: E402  (register the jobs)
 
-__all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "export", "job", "maintenance", "notifications", "perform",
-           "redis_connection", "release_debounce", "run_now", "schedule"]
+__all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "export", "health", "job", "maintenance",
+           "notifications", "perform", "redis_connection", "release_debounce", "run_now", "schedule"]

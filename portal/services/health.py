@@ -9,15 +9,20 @@ so two workers finishing the same check at once notify once). A report is the se
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utcnow
+from ..errors import TooManyRequests
 from ..extensions import db
 from ..models import HealthReport
+from ..unit_of_work import apart
+from ..words import _l
 
 DOMAIN = "DOMAIN"
 PLATFORM = "PLATFORM"
@@ -92,3 +97,22 @@ def failing(entity_type: str | None = None) -> list[HealthReport]:
     if entity_type:
         stmt = stmt.where(HealthReport.entity_type == entity_type)
     return list(db.session.scalars(stmt.order_by(HealthReport.entity_type, HealthReport.entity_id)))
+
+
+def claim_run(entity_type: str, entity_id: int, interval: float) -> None:
+    """One asked-for run (API or *Run now*) per entity per `interval` seconds, across processes: the claim is
+    `requested_at`, committed apart before the checks start, so a parallel request sees it (429 + Retry-After)."""
+    now = utcnow()
+    table = HealthReport.__table__
+    with apart() as conn:
+        insert = (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
+        conn.execute(insert.values(entity_type=entity_type, entity_id=entity_id, state="done")
+                     .on_conflict_do_nothing())
+        claimed = conn.execute(update(table).where(
+            table.c.entity_type == entity_type, table.c.entity_id == entity_id,
+            or_(table.c.requested_at.is_(None), table.c.requested_at <= now - timedelta(seconds=interval)))
+            .values(requested_at=now)).rowcount
+    if not claimed:
+        error = TooManyRequests(_l("This was checked a moment ago: try again in a few seconds."))
+        error.retry_after = max(1, round(interval))
+        raise error
