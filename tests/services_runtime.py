@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -164,17 +164,22 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def dns_server(zone: str) -> Iterator[tuple[str, int]]:
-    """A dnslib DNS server on loopback (UDP and TCP) answering from a zone text."""
+def dns_server(zone: str, servfail: Iterable[str] = ()) -> Iterator[tuple[str, int]]:
+    """A dnslib DNS server on loopback (UDP and TCP) answering from a zone text; names in `servfail` (with the
+    final dot or without) answer SERVFAIL."""
     from dnslib import QTYPE, RCODE, RR
     from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
     records = RR.fromZone(zone)
+    failing = {name.rstrip(".").lower() + "." for name in servfail}
 
     class ZoneResolver(BaseResolver):  # NOERROR/no answer for a known name without the asked type
         def resolve(self, request, handler):
             reply = request.reply()
             qname, qtype = request.q.qname, QTYPE[request.q.qtype]
+            if str(qname).lower() in failing:
+                reply.header.rcode = RCODE.SERVFAIL
+                return reply
             known = False
             for rr in records:
                 if rr.rname == qname:

@@ -3,6 +3,7 @@
 from . import (  # noqa: F401 (registers the routes)
     domains,
     emails,
+    health,
     mailservers,
     openapi,
     rules,

@@ -30,7 +30,6 @@ import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import dns.resolver
@@ -44,6 +43,7 @@ from ..extensions import db
 from ..integrations import dns as dnsq
 from ..models import DkimKey, Domain
 from ..permissions import Permission
+from ..schemas.health import CheckType, Result
 from ..words import Text, _l
 from . import health
 from .principal import Principal
@@ -51,41 +51,6 @@ from .principal import Principal
 MAX_SPF_LOOKUPS = 10  # RFC 7208 4.6.4
 MAX_SPF_DEPTH = 10  # includes followed at most this deep (a loop or a long chain stops here)
 LOOKUP_MECHANISMS = ("include", "a", "mx", "ptr", "exists")
-
-
-class CheckType(StrEnum):
-    MX = "MX"
-    DKIM = "DKIM"
-    SPF = "SPF"
-    DMARC = "DMARC"
-    MTA_STS = "MTA_STS"
-    TLSRPT = "TLSRPT"
-
-
-class Result(StrEnum):
-    """Every result an entry may have (the seed's, then Postern's); `ERROR*` fails the report."""
-
-    OK = "OK"
-    ERROR = "ERROR"
-    ERROR_DNS_UNAVAILABLE = "ERROR_DNS_UNAVAILABLE"
-    ERROR_MX_MISSING_ENTRY = "ERROR_MX_MISSING_ENTRY"
-    ERROR_MX_INVALID_ENTRY = "ERROR_MX_INVALID_ENTRY"
-    ERROR_DKIM_MISSING_ENTRY = "ERROR_DKIM_MISSING_ENTRY"
-    ERROR_DKIM_INVALID_COUPLE = "ERROR_DKIM_INVALID_COUPLE"
-    WARNING_DKIM_NOT_CONFIGURED = "WARNING_DKIM_NOT_CONFIGURED"
-    ERROR_SPF_MISSING_ENTRY = "ERROR_SPF_MISSING_ENTRY"
-    ERROR_SPF_MULTIPLE_ENTRIES = "ERROR_SPF_MULTIPLE_ENTRIES"
-    ERROR_SPF_TOO_MANY_LOOKUPS = "ERROR_SPF_TOO_MANY_LOOKUPS"
-    ERROR_SPF_GATEWAY_MISSING = "ERROR_SPF_GATEWAY_MISSING"
-    ERROR_SPF_PROVIDER_MISSING = "ERROR_SPF_PROVIDER_MISSING"
-    ERROR_DMARC_MISSING_ENTRY = "ERROR_DMARC_MISSING_ENTRY"
-    ERROR_DMARC_INVALID_ENTRY = "ERROR_DMARC_INVALID_ENTRY"
-    WARNING_DMARC_POLICY_NONE = "WARNING_DMARC_POLICY_NONE"
-    WARNING_DMARC_NO_REPORTING = "WARNING_DMARC_NO_REPORTING"
-    WARNING_MTA_STS_MISSING_ENTRY = "WARNING_MTA_STS_MISSING_ENTRY"
-    ERROR_MTA_STS_INVALID_ENTRY = "ERROR_MTA_STS_INVALID_ENTRY"
-    WARNING_TLSRPT_MISSING_ENTRY = "WARNING_TLSRPT_MISSING_ENTRY"
-    ERROR_TLSRPT_INVALID_ENTRY = "ERROR_TLSRPT_INVALID_ENTRY"
 
 
 def failing(result: str) -> bool:

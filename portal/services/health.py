@@ -21,8 +21,10 @@ from ..clock import utcnow
 from ..errors import TooManyRequests
 from ..extensions import db
 from ..models import HealthReport
+from ..permissions import Permission
 from ..unit_of_work import apart
 from ..words import _l
+from .principal import Principal
 
 DOMAIN = "DOMAIN"
 PLATFORM = "PLATFORM"
@@ -116,3 +118,26 @@ def claim_run(entity_type: str, entity_id: int, interval: float) -> None:
         error = TooManyRequests(_l("This was checked a moment ago: try again in a few seconds."))
         error.retry_after = max(1, round(interval))
         raise error
+
+
+def visible_failing(principal: Principal) -> list[tuple[str, int, str, HealthReport]]:
+    """(type, id, name, report row) of every failing domain and platform the principal sees (DOMAIN_READ on the
+    domain, or on a platform's domain), domains first, by name."""
+    from ..models import Domain, Platform
+
+    principal.require_admin()
+    rows = failing()
+    scope = principal.scope(Permission.DOMAIN_READ)
+    by_domain = {r.entity_id: r for r in rows if r.entity_type == DOMAIN}
+    by_platform = {r.entity_id: r for r in rows if r.entity_type == PLATFORM}
+    found: list[tuple[str, int, str, HealthReport]] = []
+    if by_domain:
+        for pk, name in db.session.execute(select(Domain.id, Domain.name).where(
+                Domain.id.in_(by_domain), scope.domain_clause()).order_by(Domain.name)):
+            found.append((DOMAIN, pk, name, by_domain[pk]))
+    if by_platform:
+        for pk, name in db.session.execute(select(Platform.id, Platform.name).join(
+                Domain, Domain.id == Platform.domain_id).where(
+                Platform.id.in_(by_platform), scope.domain_clause()).order_by(Platform.name, Platform.id)):
+            found.append((PLATFORM, pk, name, by_platform[pk]))
+    return found
