@@ -160,3 +160,24 @@ document.addEventListener("change", (event) => {
 });
 document.addEventListener("DOMContentLoaded", () => applyShowWhen(document));
 document.addEventListener("htmx:afterSettle", () => applyShowWhen(document));
+
+// A copy button: data-copy="<selector of the element whose text it copies>", data-copied="<what to announce>".
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  const source = button && document.querySelector(button.dataset.copy);
+  if (!source) return;
+  const text = source.textContent.trim();
+  const done = () => announce(button.dataset.copied || "");
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => selectText(source));
+  } else {
+    selectText(source);
+  }
+});
+function selectText(element) {  // no clipboard (plain http): the text is selected, ready for Ctrl+C
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}

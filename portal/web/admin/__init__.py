@@ -22,6 +22,7 @@ from . import (  # noqa: E402, F401
     dashboard,
     digest,
     domains,
+    health,
     installation,
     jobs,
     mailservers,
