@@ -580,7 +580,7 @@ def notice(domain: Domain, report: dict[str, Any], to: str, language: str) -> An
     url = f"{base}/admin/domains/{ids.encode(domain.id)}/tab/health"
     with force_locale(locale):
         subject = gettext("Domain %(name)s: diagnostics found problems", name=domain.name)
-        intro = gettext("The scheduled diagnostics of %(name)s found problems that may stop or weaken its mail. "
+        intro = gettext("The diagnostics of %(name)s found problems that may stop or weaken its mail. "
                         "What to fix:", name=domain.name)
         items = [(str(CHECK_LABELS.get(e["type"], e["type"])), str(ADVICE.get(e["result"], ADVICE[Result.ERROR])))
                  for e in report.get("entries", []) if failing(str(e.get("result", "")))]
