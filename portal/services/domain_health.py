@@ -294,12 +294,22 @@ def _names(target: Target) -> dict[CheckType, str]:
             CheckType.MTA_STS: f"_mta-sts.{target.name}", CheckType.TLSRPT: f"_smtp._tls.{target.name}"}
 
 
-def evaluate(target: Target, conf: Settings, resolver: dns.resolver.Resolver, pool: Executor) -> dict[str, Any]:
-    """The report of one domain: its lookups submitted to `pool` at once, the checks run on the answers."""
+def evaluate(target: Target, conf: Settings, resolver: dns.resolver.Resolver, pool: Executor,
+             includes: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The report of one domain: its lookups submitted to `pool` at once, the checks run on the answers.
+    `includes`: answers of SPF includes shared by a run over many domains (the gateway's and the providers'
+    includes are the same for all: asked once per run, not once per domain); failures are not kept."""
     names = _names(target)
 
     def fetch(name: str) -> list[str]:
         return dnsq.txt(name, resolver)
+
+    def fetch_include(name: str) -> list[str]:
+        if includes is None:
+            return fetch(name)
+        if name not in includes:
+            includes[name] = fetch(name)  # two threads may both ask: the same answer, kept once
+        return includes[name]
 
     def run(kind: CheckType) -> Entry:
         name = names[kind]
@@ -309,7 +319,7 @@ def evaluate(target: Target, conf: Settings, resolver: dns.resolver.Resolver, po
             if kind == CheckType.DKIM:
                 return check_dkim(target, fetch(name))
             if kind == CheckType.SPF:
-                return check_spf(target, fetch(name), conf, fetch)
+                return check_spf(target, fetch(name), conf, fetch_include)
             if kind == CheckType.DMARC:
                 return check_dmarc(target, fetch(name))
             if kind == CheckType.MTA_STS:
@@ -372,16 +382,15 @@ def check_all(concurrency: int | None = None) -> dict[str, int]:
     threads, reports recorded here (one session); returns how many were checked, failing and newly failing."""
     workers = max(1, int(concurrency or current_app.config.get("HEALTH_CONCURRENCY", 16)))
     targets = _load(enabled_only=True)
-    conf, resolver = settings(), dnsq.resolver()
+    conf, resolver, includes = settings(), dnsq.resolver(), {}
     # Two pools: one evaluation per domain at a time in `outer` (bounded), its lookups in `inner`.
     with ThreadPoolExecutor(max_workers=workers) as outer, \
             ThreadPoolExecutor(max_workers=workers * len(CheckType)) as inner:
-        reports = list(outer.map(lambda t: evaluate(t, conf, resolver, inner), targets))
-    failing_now = started = 0
-    for target, report in zip(targets, reports, strict=True):
-        failing_now += not report["status"]
-        started += _keep(target, report)
-    return {"checked": len(targets), "failing": failing_now, "startedFailing": started}
+        reports = list(outer.map(lambda t: evaluate(t, conf, resolver, inner, includes), targets))
+    started = health.record_many(health.DOMAIN, {t.domain_id: r for t, r in zip(targets, reports, strict=True)})
+    for domain_id in started:
+        outbox.enqueue("notify_domain_health", domain_id)
+    return {"checked": len(targets), "failing": sum(not r["status"] for r in reports), "startedFailing": len(started)}
 
 
 def diagnose(principal: Principal, domain_pk: int) -> dict[str, Any]:
