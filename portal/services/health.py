@@ -60,7 +60,11 @@ def mark_running(entity_type: str, entity_id: int) -> HealthReport:
 
 def record(entity_type: str, entity_id: int, report: dict[str, Any], *, now: datetime | None = None) -> bool:
     """Keep a run's report as the entity's last; True when the entity has just started failing."""
-    started_failing = _apply(_row(entity_type, entity_id), report, now or utcnow())
+    row = _row(entity_type, entity_id)
+    # Locked and read again: a run recording the same entity at once waits for this one's commit, then sees its
+    # failing_since and notified_at, so it neither starts a second failing spell nor clears a claimed notice.
+    db.session.refresh(row, with_for_update=True)
+    started_failing = _apply(row, report, now or utcnow())
     db.session.flush()
     return started_failing
 
@@ -79,6 +83,12 @@ def _apply(row: HealthReport, report: dict[str, Any], now: datetime) -> bool:
 CHUNK = 500  # ids per IN (…): under SQLite's bound on parameters
 
 
+def _locked(entity_type: str, ids: list[int]) -> Any:
+    """The rows, locked in id order (as `record` locks its one row) and read afresh."""
+    return (select(HealthReport).where(HealthReport.entity_type == entity_type, HealthReport.entity_id.in_(ids))
+            .order_by(HealthReport.entity_id).with_for_update().execution_options(populate_existing=True))
+
+
 def record_many(entity_type: str, reports: dict[int, dict[str, Any]], *, now: datetime | None = None) -> list[int]:
     """`record()` for many entities (the scheduled re-check) in a few statements: the missing rows made in one
     INSERT … ON CONFLICT DO NOTHING, all rows read in chunks, one flush; the ids that have just started failing."""
@@ -88,8 +98,7 @@ def record_many(entity_type: str, reports: dict[int, dict[str, Any]], *, now: da
     rows: dict[int, HealthReport] = {}
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
-        rows.update((r.entity_id, r) for r in db.session.scalars(select(HealthReport).where(
-            HealthReport.entity_type == entity_type, HealthReport.entity_id.in_(chunk))))
+        rows.update((r.entity_id, r) for r in db.session.scalars(_locked(entity_type, chunk)))
     missing = [pk for pk in ids if pk not in rows]
     if missing:
         insert = sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else pg_insert
@@ -97,8 +106,7 @@ def record_many(entity_type: str, reports: dict[int, dict[str, Any]], *, now: da
             {"entity_type": entity_type, "entity_id": pk, "state": "done"} for pk in missing])
         for start in range(0, len(missing), CHUNK):
             chunk = missing[start:start + CHUNK]
-            rows.update((r.entity_id, r) for r in db.session.scalars(select(HealthReport).where(
-                HealthReport.entity_type == entity_type, HealthReport.entity_id.in_(chunk))))
+            rows.update((r.entity_id, r) for r in db.session.scalars(_locked(entity_type, chunk)))
     started = [pk for pk in ids if _apply(rows[pk], reports[pk], now)]
     db.session.flush()
     return started
@@ -135,6 +143,8 @@ def failing(entity_type: str | None = None) -> list[HealthReport]:
 def claim_run(entity_type: str, entity_id: int, interval: float) -> None:
     """One asked-for run (API or *Run now*) per entity per `interval` seconds, across processes: the claim is
     `requested_at`, committed apart before the checks start, so a parallel request sees it (429 + Retry-After)."""
+    if interval <= 0:  # no limit (tests, or an installation that wants none)
+        return
     now = utcnow()
     table = HealthReport.__table__
     with apart() as conn:

@@ -111,7 +111,8 @@ def test_the_tab_in_french(app: Flask, client: FlaskClient, world: World) -> Non
 
     with app.app_context():
         health.record(health.DOMAIN, world.pk["A"], {"status": False, "entries": [
-            {"type": "MX", "result": "ERROR_MX_MISSING_ENTRY", "output": ["Lookup for MX entry in DNS for a.example"]}]})
+            {"type": "MX", "result": "ERROR_MX_MISSING_ENTRY",
+             "output": ["Lookup for MX entry in DNS for a.example"]}]})
         db.session.commit()
     _as(client, "admin-a")
     client.post("/language", data={"csrf_token": csrf_token(client.get("/").text), "lang": "FR"})

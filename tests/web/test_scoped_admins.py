@@ -78,7 +78,8 @@ def test_the_domains_list_shows_every_domain_in_sight(client: FlaskClient, scope
 
 
 @pytest.mark.parametrize(("who", "tabs", "links", "lands_on"), [
-    ("admin-a", [*DOMAIN_TABS[:5], "admins", "access", "health"], ["Users", "Filter rules", "Email aliases"], "tab/settings"),
+    ("admin-a", [*DOMAIN_TABS[:5], "admins", "access", "health"], ["Users", "Filter rules", "Email aliases"],
+     "tab/settings"),
     ("operator-a", DOMAIN_TABS, ["Users", "Filter rules", "Email aliases"], "tab/settings"),
     ("helpdesk-a", DOMAIN_TABS, ["Users", "Filter rules", "Email aliases"], "tab/settings"),
     ("reader-a", DOMAIN_TABS, ["Filter rules", "Email aliases"], "tab/settings"),
