@@ -287,3 +287,29 @@ def test_without_a_contact_the_domain_editors_are_told(app: Flask, world: World)
         addresses = [a for a, _ in domain_health.recipients(domain)]
     assert "admin-a@example.org" in addresses and "root@example.org" not in addresses
     assert "reader-a@example.org" not in addresses  # DOMAIN_READ only
+
+
+def test_run_now_through_the_outbox_and_rq(app: Flask, world: World, zone: object) -> None:
+    """The page's Run now on RQ: the request marks the report running and writes the outbox row; after the
+    commit it is handed to RQ; a real worker runs the job, which records the report (state done)."""
+    from rq import SimpleWorker
+
+    from portal.services.principal import principal_for_admin
+    from tests.services.test_jobs import _redis_config
+    from tests.services_runtime import redis_url
+
+    with redis_url() as url, _redis_config(app, url), app.app_context():
+        pk = add_domain(world, "good.example", key=KEY, providers=("spf.provider.test",))
+        from portal.models import Admin
+
+        root = db.session.get(Admin, world.pk["sysadmin"])
+        domain_health.request_run(principal_for_admin(root), pk)
+        db.session.commit()
+        assert health.last(health.DOMAIN, pk).state == "running"
+        assert jobs.dispatch() == 1
+        queue = jobs.queue()
+        assert queue.count == 1
+        assert SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        db.session.expire_all()
+        row = health.last(health.DOMAIN, pk)
+        assert row.state == "done" and row.status is True
