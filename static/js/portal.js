@@ -167,14 +167,12 @@ document.addEventListener("click", (event) => {
   const source = button && document.querySelector(button.dataset.copy);
   if (!source) return;
   const text = source.textContent.trim();
-  const done = () => announce(button.dataset.copied || "");
+  selectText(source);  // shown as chosen; without a clipboard (plain http) ready for Ctrl+C
   if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(done, () => selectText(source));
-  } else {
-    selectText(source);
+    navigator.clipboard.writeText(text).then(() => announce(button.dataset.copied || ""), () => {});
   }
 });
-function selectText(element) {  // no clipboard (plain http): the text is selected, ready for Ctrl+C
+function selectText(element) {
   const range = document.createRange();
   range.selectNodeContents(element);
   const selection = window.getSelection();

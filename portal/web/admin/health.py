@@ -67,8 +67,11 @@ def domain_health_run(domain_id: str) -> Response:
 
 @bp.get("/admin/domains/<domain_id>/health/status")
 def domain_health_status(domain_id: str) -> Response:
-    """The report fragment (HTMX polls it while a run is on its way)."""
-    return _progress(_domain(domain_id))
+    """The report fragment (HTMX polls it while a run is on its way); a browser without HTMX gets the tab."""
+    domain = _domain(domain_id)
+    if not wants_fragment():
+        return redirect(url_for("admin.domain_tab", domain_id=domain_id, tab="health"))
+    return _progress(domain)
 
 
 @bp.get("/admin/domains/<domain_id>/dns")
