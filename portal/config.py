@@ -73,6 +73,11 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
                              for h in (_env("POSTERN_GATEWAY_MX_HOSTS", "") or "").split(",") if h.strip()],
         "DNS_SERVERS": _dns_servers(_env("POSTERN_DNS_SERVERS", "")),
         "DNS_TIMEOUT": float(_env("POSTERN_DNS_TIMEOUT", "3")),  # type: ignore[arg-type]
+        # Diagnostics (services/domain_health.py): the SPF include that authorizes the gateway (unset: `mx`),
+        # threads of the scheduled re-check, and one run per domain (API / Run now) per this many seconds.
+        "GATEWAY_SPF_INCLUDE": _env("POSTERN_GATEWAY_SPF_INCLUDE"),
+        "HEALTH_CONCURRENCY": int(_env("POSTERN_HEALTH_CONCURRENCY", "16")),  # type: ignore[arg-type]
+        "HEALTH_RUN_INTERVAL": float(_env("POSTERN_HEALTH_RUN_INTERVAL", "10")),  # type: ignore[arg-type]
         "DOMAIN_PURGE_DAYS": int(_env("POSTERN_DOMAIN_PURGE_DAYS", "30")),  # type: ignore[arg-type]
         "MAIL_FROM": _env("POSTERN_MAIL_FROM", "postern@localhost"),
         "MAIL_ROOT": _env("POSTERN_MAIL_ROOT"),  # default: INSTANCE_DIR/mail (below)

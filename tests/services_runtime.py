@@ -15,8 +15,9 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -163,32 +164,47 @@ CHROMIUM_ARGS = [
 ]
 
 
-@contextmanager
-def dns_server(zone: str) -> Iterator[tuple[str, int]]:
-    """A dnslib DNS server on loopback (UDP and TCP) answering from a zone text."""
+def zone_resolver(zone: str, servfail: Iterable[str] = ()) -> Any:
+    """A dnslib resolver answering from a zone text: NXDOMAIN for an unknown name, NOERROR/no answer for a known
+    name without the asked type (dnslib's own ZoneResolver answers NXDOMAIN there, which is wrong); names in
+    `servfail` (with the final dot or without) answer SERVFAIL."""
     from dnslib import QTYPE, RCODE, RR
-    from dnslib.server import BaseResolver, DNSLogger, DNSServer
+    from dnslib.server import BaseResolver
 
-    records = RR.fromZone(zone)
+    failing = {name.rstrip(".").lower() + "." for name in servfail}
+    by_name: dict[str, list[Any]] = {}  # indexed: a zone of thousands of names answers as fast as a small one
+    for rr in RR.fromZone(zone):
+        by_name.setdefault(str(rr.rname).lower(), []).append(rr)
 
-    class ZoneResolver(BaseResolver):  # NOERROR/no answer for a known name without the asked type
+    class ZoneResolver(BaseResolver):
         def resolve(self, request, handler):
             reply = request.reply()
-            qname, qtype = request.q.qname, QTYPE[request.q.qtype]
-            known = False
-            for rr in records:
-                if rr.rname == qname:
-                    known = True
-                    if qtype in (QTYPE[rr.rtype], "ANY"):
-                        reply.add_answer(rr)
-            if not known:
+            qname, qtype = str(request.q.qname).lower(), QTYPE[request.q.qtype]
+            if qname in failing:
+                reply.header.rcode = RCODE.SERVFAIL
+                return reply
+            found = by_name.get(qname)
+            if found is None:
                 reply.header.rcode = RCODE.NXDOMAIN
+                return reply
+            for rr in found:
+                if qtype in (QTYPE[rr.rtype], "ANY"):
+                    reply.add_answer(rr)
             return reply
 
+    return ZoneResolver()
+
+
+@contextmanager
+def dns_server(zone: str, servfail: Iterable[str] = ()) -> Iterator[tuple[str, int]]:
+    """A dnslib DNS server on loopback (UDP and TCP) answering from a zone text (`zone_resolver`)."""
+    from dnslib.server import DNSLogger, DNSServer
+
+    resolver = zone_resolver(zone, servfail)
     port = free_port()
     logger = DNSLogger("-request,-reply,-truncated,-recv,-send,-data", prefix=False)
-    udp = DNSServer(ZoneResolver(), address="127.0.0.1", port=port, logger=logger)
-    tcp = DNSServer(ZoneResolver(), address="127.0.0.1", port=port, tcp=True, logger=logger)
+    udp = DNSServer(resolver, address="127.0.0.1", port=port, logger=logger)
+    tcp = DNSServer(resolver, address="127.0.0.1", port=port, tcp=True, logger=logger)
     udp.start_thread()
     tcp.start_thread()
     try:

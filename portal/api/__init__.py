@@ -4,6 +4,7 @@ from . import (  # noqa: F401 (registers the routes)
     dkim,
     domains,
     emails,
+    health,
     mailservers,
     openapi,
     relay_health,

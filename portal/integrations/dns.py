@@ -14,7 +14,9 @@ from flask import current_app
 from ..errors import Unavailable
 
 
-def _resolver() -> dns.resolver.Resolver:
+def resolver() -> dns.resolver.Resolver:
+    """A resolver configured from the app (POSTERN_DNS_SERVERS, POSTERN_DNS_TIMEOUT), without a cache. It may be
+    shared by threads (it keeps no state between queries), which need no app context to use it."""
     servers = current_app.config.get("DNS_SERVERS") or []
     if servers:
         resolver = dns.resolver.Resolver(configure=False)
@@ -29,10 +31,10 @@ def _resolver() -> dns.resolver.Resolver:
     return resolver
 
 
-def mx_hosts(domain: str) -> list[str]:
+def mx_hosts(domain: str, using: dns.resolver.Resolver | None = None) -> list[str]:
     """The MX exchanges of a domain, lower-case without the final dot; [] when it has none."""
     try:
-        answer = _resolver().resolve(domain, "MX")
+        answer = (using or resolver()).resolve(domain, "MX")
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return []
     except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:
@@ -40,11 +42,11 @@ def mx_hosts(domain: str) -> list[str]:
     return sorted({r.exchange.to_text(omit_final_dot=True).lower() for r in answer})
 
 
-def txt(name: str) -> list[str]:
+def txt(name: str, using: dns.resolver.Resolver | None = None) -> list[str]:
     """The TXT records at a name, each one's strings joined (a long DKIM key is split in 255-byte strings);
     [] when there are none. Bytes that are not ASCII are kept as U+FFFD, never trusted."""
     try:
-        answer = _resolver().resolve(name, "TXT")
+        answer = (using or resolver()).resolve(name, "TXT")
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return []
     except (dns.exception.Timeout, dns.resolver.NoNameservers, dns.resolver.LifetimeTimeout) as exc:

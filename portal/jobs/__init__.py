@@ -316,6 +316,7 @@ CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of 
     ("send_due_digests", "*/5 * * * *", "digests"),
     ("recheck_platforms", "11 * * * *", "relay-health"),
     ("dkim_rotations", "23 * * * *", "dkim-rotations"),
+    ("check_domains", "37 * * * *", "domain-health"),
 )
 
 
@@ -336,7 +337,7 @@ def init_app(app: Flask) -> None:
         return response
 
 
-from . import digest, dkim, export, maintenance, notifications, relay_health  # noqa: E402  (register the jobs)
+from . import digest, dkim, export, health, maintenance, notifications, relay_health  # noqa: E402  (register the jobs)
 
-__all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "dkim", "export", "job", "maintenance", "notifications",
-           "perform", "redis_connection", "relay_health", "release_debounce", "run_now", "schedule"]
+__all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "dkim", "export", "health", "job", "maintenance",
+           "notifications", "perform", "redis_connection", "relay_health", "release_debounce", "run_now", "schedule"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -432,14 +432,3 @@ def recheck_all(*, on_failing: Callable[[Platform], None] | None = None) -> dict
         if health.record(health.PLATFORM, platform.id, report) and on_failing is not None:
             on_failing(platform)
     return {"platforms": len(platforms), "relays": len(jobs), "failing": failing}
-
-
-def failing_platforms(principal: Principal, rows: Iterable[HealthReport]) -> list[tuple[Platform, HealthReport]]:
-    """Of failing PLATFORM reports, those whose platform the principal may see (for the health list and panels)."""
-    scope = principal.scope(Permission.DOMAIN_READ)
-    wanted = {row.entity_id: row for row in rows if row.entity_type == health.PLATFORM}
-    if not wanted or principal.admin is None:
-        return []
-    visible = db.session.scalars(select(Platform).join(Domain, Domain.id == Platform.domain_id)
-                                 .where(Platform.id.in_(wanted), scope.domain_clause()).order_by(Platform.name))
-    return [(platform, wanted[platform.id]) for platform in visible]

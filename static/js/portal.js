@@ -161,15 +161,29 @@ document.addEventListener("change", (event) => {
 document.addEventListener("DOMContentLoaded", () => applyShowWhen(document));
 document.addEventListener("htmx:afterSettle", () => applyShowWhen(document));
 
-// A copy button: data-copy="<id of the element whose text it copies>", data-copied="<word shown a moment after>".
+// A copy button: data-copy="<selector of the element whose text it copies>", data-copied="<word said and shown
+// a moment after>". The text is selected too: without a clipboard (plain http) it is ready for Ctrl+C.
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-copy]");
-  if (!button) return;
-  const source = document.getElementById(button.dataset.copy);
-  if (!source || !navigator.clipboard) return;
-  navigator.clipboard.writeText(source.textContent.trim()).then(() => {
-    const label = button.textContent;
-    button.textContent = button.dataset.copied || label;
-    setTimeout(() => { button.textContent = label; }, 1500);
-  });
+  const source = button && document.querySelector(button.dataset.copy);
+  if (!source) return;
+  const text = source.textContent.trim();
+  selectText(source);
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(() => {
+      const label = button.textContent;
+      announce(button.dataset.copied || "");
+      if (button.dataset.copied) {
+        button.textContent = button.dataset.copied;
+        setTimeout(() => { button.textContent = label; }, 1500);
+      }
+    }, () => {});
+  }
 });
+function selectText(element) {
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}

@@ -6,6 +6,7 @@ Adding a route without adding it here fails `test_every_route_is_in_the_matrix`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from portal.api import REGISTRY
+from tests.services_runtime import dns_server
 from tests.snapshot import snapshot
 from tests.world import ROLES, UPLOAD_UID, World
 
@@ -256,6 +258,12 @@ MATRIX = [
          label="(nothing listens: a failed check is a 200)"),
     Case("POST", "/mailservers/<serverId>/test-mail", expect(sysadmin=200, **ONLY_SYSADMIN), {"serverId": "server"},
          body={"to": "someone@b.example"}, label="(nothing listens: a failed test mail is a 200)"),
+    # 5.11 Health (domains); the world has no report: GET of a domain's last one is a 404 for all, see
+    # tests/api/test_health_api.py for the roles once a report exists
+    Case("POST", "/domains/<domainId>/health", expect(**TENANT_CREATE), DOMAIN_A),
+    Case("GET", "/domains/<domainId>/health", expect(sysadmin=404, broker=404, customer=404, domainA=404, domainB=404,
+                                                     enduser=403), DOMAIN_A, label="(never diagnosed)"),
+    Case("GET", "/health", expect(sysadmin=200, broker=200, customer=200, domainA=200, domainB=200, enduser=403)),
     # 5.11 Health: relays (127.0.0.1:9 is not an allowed port: a 201 report with ERROR_RELAY_FORBIDDEN_TARGET)
     Case("POST", "/platforms/<platformId>/health", expect(**{**TENANT_CREATE, "enduser": 403}),
          {"platformId": "platformA"}),
@@ -267,6 +275,18 @@ MATRIX = [
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loopback_dns(app: Flask) -> Iterator[None]:
+    """Diagnostics ask DNS: a loopback server that knows nothing (every name NXDOMAIN), never the network."""
+    with dns_server("") as server:
+        saved = app.config["DNS_SERVERS"]
+        app.config["DNS_SERVERS"] = [server]
+        try:
+            yield
+        finally:
+            app.config["DNS_SERVERS"] = saved
 
 
 def _resolve(body: Any, world: World) -> Any:

@@ -48,7 +48,7 @@ def test_tab_shows_records_to_copy(client: FlaskClient, world: World) -> None:
     page = client.get(_tab(world, "B"))
     assert page.status_code == 200 and 'id="tab-dkim"' in page.text
     assert "protect._domainkey.b.example" in page.text and f"v=DKIM1; p={keys.WORLD_PUBLIC}" in page.text
-    assert page.text.count('data-copy="active-') == 2  # the name and the value
+    assert page.text.count('data-copy="#active-') == 2  # the name and the value
     assert "Prepare a new key" in page.text  # DKIM_EDIT
     assert "Generate a DKIM key" not in page.text and "Delete the DKIM keys" not in page.text  # sysadmin only
     _no_private(page.text)

@@ -40,7 +40,7 @@ from portal.extensions import db, limiter
 from portal.integrations.mailstore import maildir_root
 from portal.models import AuditEvent, Domain
 from tests.conftest import csrf_token
-from tests.services_runtime import smtp_server
+from tests.services_runtime import dns_server, smtp_server
 from tests.snapshot import snapshot
 from tests.world import PAGE_LOGINS, PASSWORD, World, _maildir, add_page_roles, build_world
 
@@ -303,6 +303,13 @@ MATRIX = [
     Page("GET", "/admin/domains/<domain_id>/tab/<tab>", admin_page(*SEE_A), {"domain_id": "A", "tab": "=settings"}),
     Page("GET", "/admin/domains/<domain_id>/tab/<tab>", admin_page(OK, OK, OK, OK, NO, NO, NO, GONE, GONE),
          {"domain_id": "A", "tab": "=admins"}, label="(the admins tab opens with GRANT)"),
+    # diagnostics (issue 14): seen with DOMAIN_READ, run with HEALTH_RUN (the job runs in-process after the commit)
+    Page("GET", "/admin/domains/<domain_id>/tab/<tab>", admin_page(*SEE_A), {"domain_id": "A", "tab": "=health"}),
+    Page("POST", "/admin/domains/<domain_id>/health", admin_page(DONE, DONE, DONE, DONE, NO, NO, NO, GONE, GONE),
+         DOMAIN_A),
+    Page("GET", "/admin/domains/<domain_id>/health/status", admin_page(*(DONE,) * 7, GONE, GONE), DOMAIN_A,
+         label="(a fragment for HTMX; without it, to the Health tab)"),
+    Page("GET", "/admin/domains/<domain_id>/dns", admin_page(*SEE_A), DOMAIN_A),
     Page("POST", "/admin/domains/<domain_id>/settings", admin_page(*EDIT_A), DOMAIN_A,
          form={"description": "changed", "status": "ENABLED", "wblist_priority": "USER", "default_language": "EN",
                "policy_id": "@policyA"}),
@@ -436,6 +443,18 @@ class Setting:
     database: Any  # tests.snapshot's view of `rows`, compared after a request that wrote
     mail: list[str]  # the messages of the world's mailboxes
     writes: list[str]  # the INSERT / UPDATE / DELETE statements run since the last look
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loopback_dns(app: Flask) -> Iterator[None]:
+    """Diagnostics ask DNS: a loopback server that knows nothing (every name NXDOMAIN), never the network."""
+    with dns_server("") as server:
+        saved = app.config["DNS_SERVERS"]
+        app.config["DNS_SERVERS"] = [server]
+        try:
+            yield
+        finally:
+            app.config["DNS_SERVERS"] = saved
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,7 @@ from . import (  # noqa: E402, F401
     digest,
     dkim,
     domains,
+    health,
     installation,
     jobs,
     mailservers,

@@ -9,13 +9,15 @@ from ...services import system
 from ..render import render
 from ..session import current_principal
 from .blueprint import bp
+from .health import failing_panel
 
 
 @bp.get("/")
 def dashboard() -> Response:
     principal = current_principal()
     jobs = status.health() if principal.is_sysadmin else None  # the moving parts: system administrators
-    return render("admin/dashboard.html", overview=system.overview(principal), jobs=jobs)
+    return render("admin/dashboard.html", overview=system.overview(principal), jobs=jobs,
+                  failing=failing_panel(principal))
 
 
 @bp.get("/admin")

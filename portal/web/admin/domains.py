@@ -26,13 +26,14 @@ from ..listing import list_page
 from ..render import render
 from ..session import current_principal
 from .blueprint import bp
+from .health import health_tab
 
 # The domain page's tabs and the permission that opens each; an admin sees the tabs they may open (and the links
 # to the domain's users and rules pages likewise), so one who holds only USER_READ on a domain lands on its users.
 TAB_NEEDS: dict[str, Permission] = {
     "settings": Permission.DOMAIN_READ, "aliases": Permission.DOMAIN_READ, "platforms": Permission.DOMAIN_READ,
     "policies": Permission.DOMAIN_READ, "options": Permission.DOMAIN_READ, "admins": Permission.GRANT,
-    "access": Permission.DOMAIN_READ, "dkim": Permission.DOMAIN_READ,
+    "access": Permission.DOMAIN_READ, "dkim": Permission.DOMAIN_READ, "health": Permission.DOMAIN_READ,
 }
 TABS = tuple(TAB_NEEDS)
 
@@ -79,7 +80,7 @@ def domain_new() -> Response:
             with attempt():
                 domain = domains.create(principal, body, ignore_mx=form.get("ignore_mx") == "on")
             flash(_("Domain %(name)s was created.", name=domain.name), "success")
-            return redirect(url_for("admin.domain_tab", domain_id=ids.encode(domain.id), tab="settings"))
+            return redirect(url_for("admin.domain_tab", domain_id=ids.encode(domain.id), tab="settings", created=1))
         except ServiceError as error:
             errors, status = forms.messages(error), error.status
     return render("admin/domains/new.html", status=status, form=request.form, errors=errors,
@@ -122,6 +123,8 @@ def _tab_context(domain: Domain, tab: str | None) -> dict[str, Any]:
         ctx["dkim"] = dkim.overview(domain)
         ctx["can_dkim"] = principal.holds_on(Permission.DKIM_EDIT, ObjectType.DOMAIN, domain.id)
         ctx["dkim_selector"] = dkim.default_selector(domain)
+    elif tab == "health":
+        ctx.update(health_tab(principal, domain))
     return ctx
 
 
