@@ -367,11 +367,17 @@ def check_one(domain_id: int) -> dict[str, Any] | None:
     return report
 
 
-def check_all(concurrency: int | None = None) -> dict[str, int]:
-    """Diagnose every enabled domain (the scheduled job): lookups on a pool of POSTERN_HEALTH_CONCURRENCY
-    threads, reports recorded here (one session); returns how many were checked, failing and newly failing."""
+def enabled_ids() -> list[int]:
+    """The enabled domains, by id (the scheduled job splits them into batches)."""
+    return list(db.session.scalars(select(Domain.id).where(Domain.status == "ENABLED").order_by(Domain.id)))
+
+
+def check_all(concurrency: int | None = None, domain_ids: list[int] | None = None) -> dict[str, int]:
+    """Diagnose the enabled domains (all, or those of `domain_ids`: a batch of the scheduled job): lookups on a
+    pool of POSTERN_HEALTH_CONCURRENCY threads, reports recorded here (one session); returns how many were
+    checked, failing and newly failing."""
     workers = max(1, int(concurrency or current_app.config.get("HEALTH_CONCURRENCY", 16)))
-    targets = _load(enabled_only=True)
+    targets = _load(domain_ids, enabled_only=True)
     conf, resolver, includes = settings(), dnsq.resolver(), {}
     # Two pools: one evaluation per domain at a time in `outer` (bounded), its lookups in `inner`.
     with ThreadPoolExecutor(max_workers=workers) as outer, \

@@ -415,11 +415,21 @@ def try_relay(principal: Principal, dto: RelayCheckHealthDTO) -> dict[str, Any]:
 
 # --- the scheduled re-check ---------------------------------------------------------------------------------
 
-def recheck_all(*, on_failing: Callable[[Platform], None] | None = None) -> dict[str, int]:
-    """Probe every platform of the enabled domains (at most `concurrency()` relays at once) and keep each report;
-    `on_failing` is called for a platform that has just started failing. Answers counts."""
-    platforms = list(db.session.scalars(select(Platform).join(Domain, Domain.id == Platform.domain_id)
-                                        .where(Domain.status == "ENABLED").order_by(Platform.id)))
+def enabled_ids() -> list[int]:
+    """The platforms of the enabled domains, by id (the scheduled job splits them into batches)."""
+    return list(db.session.scalars(select(Platform.id).join(Domain, Domain.id == Platform.domain_id)
+                                   .where(Domain.status == "ENABLED").order_by(Platform.id)))
+
+
+def recheck_all(*, on_failing: Callable[[Platform], None] | None = None,
+                platform_ids: list[int] | None = None) -> dict[str, int]:
+    """Probe every platform of the enabled domains (or those of `platform_ids`: a batch of the scheduled job; at
+    most `concurrency()` relays at once) and keep each report; `on_failing` is called for a platform that has
+    just started failing. Answers counts."""
+    stmt = select(Platform).join(Domain, Domain.id == Platform.domain_id).where(Domain.status == "ENABLED")
+    if platform_ids is not None:
+        stmt = stmt.where(Platform.id.in_(platform_ids))
+    platforms = list(db.session.scalars(stmt.order_by(Platform.id)))
     jobs = [(platform, kind, relay) for platform in platforms for kind, relay in relays_of(platform)]
     found = _probe_many([(relay, None) for _, _, relay in jobs], options(), concurrency())
     entries: dict[int, list[dict[str, Any]]] = {}

@@ -266,8 +266,9 @@ def test_the_jobs(app: Flask, client: FlaskClient, world: World, monkeypatch: py
             db.session.get(Domain, world.pk["C"]).status = "DISABLED"
             db.session.commit()
             assert jobs.run_now("platform_health", world.pk["platformA"]) is False  # passing: not "started failing"
-            counts = jobs.run_now("recheck_platforms")
-            assert counts == {"platforms": 2, "relays": 2, "failing": 1}  # C's domain is disabled: skipped
+            assert jobs.run_now("recheck_platforms") == {"platforms": 2, "batches": 1}  # C's domain is disabled
+            assert jobs.run_now("recheck_platforms_batch", [world.pk["platformA"], b.id, c.id]) == {
+                "platforms": 2, "relays": 2, "failing": 1}  # C's domain is disabled: skipped
             db.session.expire_all()
             assert health.last(health.PLATFORM, world.pk["platformA"]).status is True
             failing = health.last(health.PLATFORM, b.id)

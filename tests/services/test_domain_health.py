@@ -234,6 +234,24 @@ def test_check_all_records_every_enabled_domain(app: Flask, world: World, zone: 
         assert health.last(health.DOMAIN, bad).status is False
 
 
+def test_the_scheduled_run_checks_in_batches(app: Flask, world: World, zone: object,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check_domains` asks for one batch job per BATCH enabled domains (each ends inside the job timeout
+    even when DNS is silent); the batches, run after it commits, record every enabled domain."""
+    from portal import jobs
+    from portal.jobs import health as health_jobs
+
+    monkeypatch.setattr(health_jobs, "BATCH", 2)
+    with app.app_context():
+        add_domain(world, "good.example", key=KEY, providers=("spf.provider.test",))
+        enabled = domain_health.enabled_ids()
+        assert jobs.run_now("check_domains") == {"domains": len(enabled), "batches": -(-len(enabled) // 2)}
+        db.session.expire_all()
+        assert all(health.last(health.DOMAIN, pk) is not None for pk in enabled)
+        disabled = db.session.query(Domain).filter(Domain.status != "ENABLED").all()
+        assert all(health.last(health.DOMAIN, d.id) is None for d in disabled)
+
+
 @pytest.fixture
 def sink(app: Flask) -> Iterator[SmtpSink]:
     with smtp_server() as (received, port):
