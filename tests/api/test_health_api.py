@@ -11,9 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.clock import utcnow
 from portal.extensions import db
-from portal.models import DkimKey, HealthReport
+from portal.models import DkimKey
 from tests.services_runtime import dns_server
 from tests.world import ROLES, World
 
@@ -84,13 +83,13 @@ def _failing(app: Flask, world: World) -> None:
     from portal.models import Domain
 
     report = {"status": False, "entries": [{"type": "MX", "result": "ERROR_MX_MISSING_ENTRY", "output": ["x"]}]}
+    from portal.services import health
+
     with app.app_context():
         platform = db.session.get(Domain, world.pk["A"]).platforms[0]
-        for kind, pk in (("DOMAIN", world.pk["A"]), ("PLATFORM", platform.id)):
-            db.session.add(HealthReport(entity_type=kind, entity_id=pk, state="done", status=False, report=report,
-                                        performed_at=utcnow(), failing_since=utcnow()))
-        db.session.add(HealthReport(entity_type="DOMAIN", entity_id=world.pk["B"], state="done", status=True,
-                                    report={"status": True, "entries": []}, performed_at=utcnow()))
+        for kind, pk in (("DOMAIN", world.pk["A"]), ("PLATFORM", platform.id)):  # the world's passing one replaced
+            health.record(kind, pk, report)
+        health.record("DOMAIN", world.pk["B"], {"status": True, "entries": []})
         db.session.commit()
 
 
