@@ -49,6 +49,7 @@ class Permission(StrEnum):
     QUARANTINE_RELEASE = "QUARANTINE_RELEASE"
     IMPERSONATE = "IMPERSONATE"
     HEALTH_RUN = "HEALTH_RUN"
+    QUEUE_MANAGE = "QUEUE_MANAGE"
 
 
 ADMIN_PERMISSIONS: dict[Permission, PermissionInfo] = {
@@ -84,6 +85,10 @@ ADMIN_PERMISSIONS: dict[Permission, PermissionInfo] = {
         "IMPERSONATE", _l("Act as a mailbox user"), _l("Open a mailbox user's portal as that user (audited)")),
     Permission.HEALTH_RUN: PermissionInfo(
         "HEALTH_RUN", _l("Run diagnostics"), _l("Run domain and relay diagnostics")),
+    # the gateway's queue and filter services hold every tenant's mail: an operator's permission, on a broker only
+    Permission.QUEUE_MANAGE: PermissionInfo(
+        "QUEUE_MANAGE", _l("Manage the mail queue"),
+        _l("See and act on the gateway's mail queue and filter services (every tenant's mail)"), (ObjectType.BROKER,)),
 }
 
 
