@@ -16,8 +16,9 @@ from tests.conftest import login
 from tests.world import PASSWORD, World, _admin, add_page_roles
 
 TAB_LABELS = {"settings": "Settings", "aliases": "Aliases", "platforms": "Platforms", "policies": "Policies",
-              "options": "Options", "admins": "Administrators", "access": "End-user access", "health": "Health"}
-DOMAIN_TABS = ["settings", "aliases", "platforms", "policies", "options", "access", "health"]
+              "options": "Options", "admins": "Administrators", "access": "End-user access", "dkim": "DKIM",
+              "health": "Health"}
+DOMAIN_TABS = ["settings", "aliases", "platforms", "policies", "options", "access", "dkim", "health"]
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_the_domains_list_shows_every_domain_in_sight(client: FlaskClient, scope
 
 
 @pytest.mark.parametrize(("who", "tabs", "links", "lands_on"), [
-    ("admin-a", [*DOMAIN_TABS[:5], "admins", "access", "health"], ["Users", "Filter rules", "Email aliases"],
+    ("admin-a", [*DOMAIN_TABS[:5], "admins", "access", "dkim", "health"], ["Users", "Filter rules", "Email aliases"],
      "tab/settings"),
     ("operator-a", DOMAIN_TABS, ["Users", "Filter rules", "Email aliases"], "tab/settings"),
     ("helpdesk-a", DOMAIN_TABS, ["Users", "Filter rules", "Email aliases"], "tab/settings"),
