@@ -2,12 +2,14 @@
 scheduler`) asks for `send_digests` jobs of up to BATCH users whose digest is due; each user's digest is sent once
 (services/digest.py claims the user's period before sending, so a retried or doubled job sends nothing twice).
 
-A batch runs each user's digest as a unit of work of its own (`send_digest`, committed before the next user's):
-the links of a mail that left are never rolled back by a later user's failure. The first failure fails the batch;
+A batch runs each user's digest as a unit of work of its own (committed before the next user's): the links of a
+mail that left are never rolled back by a later user's failure. The first failure fails the batch;
 RQ retries it, and the users done already are skipped by their claims. Batches spare the per-job cost of the queue
 (a digest takes a few tens of milliseconds; RQ's bookkeeping of a job several)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from .. import outbox
 from ..extensions import db
@@ -27,12 +29,12 @@ def send_due_digests() -> int:
 
 
 @job("send_digests")
-def send_digests(items: list[list[object]]) -> dict[str, int]:
+def send_digests(items: list[list[Any]]) -> dict[str, int]:
     """Send the digests of a batch, each user's committed before the next (see the module's docstring)."""
     states: dict[str, int] = {}
     for user_id, period in items:
         try:
-            state = digest.send(int(user_id), str(period)).state  # type: ignore[call-overload]
+            state = digest.send(int(user_id), str(period)).state
             db.session.commit()  # this user's unit of work: its links and 'sent' stay, whatever comes next
         except BaseException:
             db.session.rollback()

@@ -87,8 +87,9 @@ def issue_many(user: MailUser, wanted: list[tuple[Purpose, str | None, datetime]
     values = [secrets.token_urlsafe(TOKEN_BYTES) for _ in wanted]
     if wanted:
         now = utcnow()
-        db.session.execute(insert(LinkToken), [  # executemany: a cached statement (a multi-row VALUES is
-            {"digest": token_digest(value), "purpose": str(purpose), "user_id": user.id, "admin_id": None,  # not)
+        # executemany of one cached statement (a multi-row VALUES would be compiled anew for each row count)
+        db.session.execute(insert(LinkToken), [
+            {"digest": token_digest(value), "purpose": str(purpose), "user_id": user.id, "admin_id": None,
              "subject": subject, "created_at": now, "expires_at": expires_at}
             for value, (purpose, subject, expires_at) in zip(values, wanted, strict=True)])
     return values

@@ -201,6 +201,7 @@ def _sender(server: MailServer | None) -> tuple[str, str]:
 
 
 def _from(name: str, address: str) -> Address:
+    """The From header's value (see `_display`)."""
     return Address(display_name=_display(name, address), addr_spec=address)
 
 
