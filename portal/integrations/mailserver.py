@@ -804,7 +804,8 @@ def send(endpoint: Endpoint, sender: str, recipients: list[str], raw: bytes, *, 
     if endpoint.protocol != "SMTP":
         raise Invalid(_l("Only an SMTP server can send mail."))
     endpoint = replace(endpoint, host=normalize_host(endpoint.host))
-    key = (endpoint, helo, allow_private, tuple(sorted(extra_ports or ())))
+    ports = extra_ports if isinstance(extra_ports, frozenset) else frozenset(extra_ports or ())  # config's: as is
+    key = (endpoint, helo, allow_private, ports)
     with Deadline(timeout) as deadline:
         client = _take_kept(key, keep_seconds) if keep_seconds > 0 else None
         if client is not None and not _reset(client, deadline):
