@@ -14,9 +14,10 @@ from flask_babel import gettext as _
 
 from ... import ids
 from ...errors import ServiceError
-from ...models import Domain
+from ...extensions import db
+from ...models import Domain, Platform
 from ...permissions import ObjectType, Permission
-from ...services import domain_health, health
+from ...services import domain_health, domains, health
 from ...services.principal import Principal
 from ..render import render, wants_fragment
 from ..session import current_principal
@@ -33,8 +34,6 @@ def health_tab(principal: Principal, domain: Domain) -> dict[str, Any]:
 
 
 def _domain(domain_id: str) -> Domain:
-    from ...services import domains
-
     return domains.get(current_principal(), ids.decode(domain_id), Permission.DOMAIN_READ)
 
 
@@ -96,8 +95,5 @@ def failing_panel(principal: Principal) -> list[dict[str, Any]]:
 
 
 def _platform_domain(platform_id: int) -> str | None:
-    from ...extensions import db
-    from ...models import Platform
-
     platform = db.session.get(Platform, platform_id)
     return ids.encode(platform.domain_id) if platform is not None else None
