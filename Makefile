@@ -53,7 +53,7 @@ run: install
 
 # System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd); installed
 # when missing and running as root.
-SYSTEM_PACKAGES := chromium dovecot-imapd dovecot-pop3d clamav-daemon
+SYSTEM_PACKAGES := chromium dovecot-imapd dovecot-pop3d clamav-daemon spamd spamc rsyslog
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
