@@ -51,7 +51,8 @@ run: install
 	@echo "Postern on http://$(HOST):$(PORT)/"
 	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} POSTERN_BASE_URL=$${POSTERN_BASE_URL:-http://$(HOST):$(PORT)} $(SERVE)
 
-# System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd); installed
+# System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd, spamd; rsyslog named so
+# spamd does not pull in systemd); installed
 # when missing and running as root.
 SYSTEM_PACKAGES := chromium dovecot-imapd dovecot-pop3d clamav-daemon spamd spamc rsyslog
 system-deps:
