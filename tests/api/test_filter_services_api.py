@@ -190,3 +190,16 @@ def test_only_sysadmins_switch_and_operators_only_read(app: Flask, client: Flask
                           headers=world.headers("broker")).status_code == 403
         assert client.get("/api/services/clamav", headers=world.headers("customer")).status_code == 403
     assert not marker.exists()
+
+
+def test_a_command_output_is_bounded_and_a_daemon_it_leaves_behind_is_not_waited_for(
+        app: Flask, client: FlaskClient, world: World) -> None:
+    loud = f"{shlex.quote(sys.executable)} -c \"print('x' * 300000)\""
+    spawner = "sh -c 'sleep 5 & echo spawned'"  # the "daemon" keeps the output pipe open after the command ends
+    with settings(app, CLAMAV_START=loud, CLAMAV_STOP=spawner):
+        on = client.put("/api/services/clamav", json={"enabled": True}, headers=world.headers("sysadmin"))
+        started = time.monotonic()
+        off = client.put("/api/services/clamav", json={"enabled": False}, headers=world.headers("sysadmin"))
+        assert time.monotonic() - started < 4
+    assert on.status_code == 200 and 4000 <= len(on.get_json()["output"]) <= 4002
+    assert off.status_code == 200 and off.get_json()["output"] == "spawned"
