@@ -11,8 +11,9 @@
   fails (exit code not 0, not found, too slow): `BadGateway` (502) with its exit code and output; nothing else
   changes.
 
-Both are in the audit trail (`audit.record`) when they succeed; a refused or failed switch rolls the request back
-with its error, as every failed request does.
+Both are in the audit trail: a status read with the request (`audit.record`); a switch whose command ran or was
+tried is committed apart (`unit_of_work.apart`), so a failing command is recorded although its request rolls
+back. A refused switch (no permission, no command configured, a bad body) ran nothing and records nothing.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import insert
 
 from ..errors import BadGateway, Conflict, Forbidden, NotFound, Unavailable
 from ..integrations import clamd, spamd
+from ..models import Admin, AuditEvent
 from ..permissions import Permission
+from ..unit_of_work import apart
 from ..words import Text, _l
 from . import audit
 from .principal import Principal
@@ -166,23 +170,29 @@ def set_enabled(principal: Principal, name: str, enabled: bool) -> dict[str, Any
         raise Conflict.on("enabled", _l("No command line is configured to do this (%(setting)s): nothing was run.",
                                         setting=setting))
     timeout = float(current_app.config["FILTER_COMMAND_TIMEOUT"])
+    action = "SERVICE_START" if enabled else "SERVICE_STOP"
     try:
         code, output = run(args, timeout)
-    except FileNotFoundError as exc:
-        raise BadGateway(_l("The command %(command)s could not be run: %(why)s", command=args[0],
-                            why=exc.strerror or str(exc))) from exc
-    except PermissionError as exc:
+    except OSError as exc:  # not found, not executable
+        _record(admin, action, service, f"{line[:500]} -> not run: {exc.strerror or exc}")
         raise BadGateway(_l("The command %(command)s could not be run: %(why)s", command=args[0],
                             why=exc.strerror or str(exc))) from exc
     except subprocess.TimeoutExpired as exc:
+        _record(admin, action, service, f"{line[:500]} -> killed after {timeout:g} s")
         raise BadGateway(_l("The command %(command)s did not finish within %(seconds)s s and was stopped.",
                             command=args[0], seconds=f"{timeout:g}")) from exc
+    _record(admin, action, service, f"{line[:500]} -> exit {code}: {output[:1000]}")
     if code != 0:
         raise BadGateway(_l("The command %(command)s failed with exit code %(code)s: %(output)s", command=args[0],
                             code=str(code), output=output or "-"))
-    audit.record(admin, "SERVICE_START" if enabled else "SERVICE_STOP", None, service.name,
-                 f"{line[:500]} -> exit 0: {output[:1000]}")
     return {"name": service.name, "enabled": enabled, "exitCode": code, "output": output}
+
+
+def _record(admin: Admin, action: str, service: Service, detail: str) -> None:
+    """A command ran (or was tried) on the host: its audit event is committed apart, so a failure that rolls the
+    request back keeps it too."""
+    with apart() as conn:
+        conn.execute(insert(AuditEvent).values(**audit.row_apart(admin, action, service.name, detail)))
 
 
 def run(args: list[str], timeout: float) -> tuple[int, str]:

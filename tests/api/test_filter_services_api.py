@@ -152,7 +152,8 @@ def test_a_failing_command_gives_its_error_and_exit_code_and_changes_nothing(
     assert response.mimetype == "application/problem+json"
     detail = response.get_json()["detail"]
     assert "exit code 3" in detail and "boom" in detail
-    assert _events(app) == []
+    # the command ran on the host: recorded although the request rolled back
+    assert _events(app) == [("root", "SERVICE_STOP", "clamav", "sh -c 'echo boom >&2; exit 3' -> exit 3: boom")]
 
 
 def test_a_command_that_cannot_run_or_hangs_is_a_502_in_bounded_time(app: Flask, client: FlaskClient,
@@ -164,12 +165,16 @@ def test_a_command_that_cannot_run_or_hangs_is_a_502_in_bounded_time(app: Flask,
         hung = client.put("/api/services/clamav", json={"enabled": False}, headers=world.headers("sysadmin"))
         assert time.monotonic() - started < 1.0 + 4
     assert hung.status_code == 502 and "did not finish within 1 s" in hung.get_json()["detail"]
+    assert [(action, detail) for _actor, action, _target, detail in _events(app)] == [
+        ("SERVICE_START", "/nonexistent/clamav-start -> not run: No such file or directory"),
+        ("SERVICE_STOP", "sleep 30 -> killed after 1 s")]
 
 
 def test_no_command_configured_is_a_409_naming_the_setting(app: Flask, client: FlaskClient, world: World) -> None:
     with settings(app):
         response = client.put("/api/services/spamassassin", json={"enabled": True}, headers=world.headers("sysadmin"))
     assert response.status_code == 409 and "POSTERN_SPAMASSASSIN_START" in response.get_json()["detail"]
+    assert _events(app) == []  # nothing ran, nothing recorded
 
 
 def test_bad_bodies_are_refused_before_anything_runs(app: Flask, client: FlaskClient, world: World,
