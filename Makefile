@@ -51,9 +51,10 @@ run: install
 	@echo "Postern on http://$(HOST):$(PORT)/"
 	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} POSTERN_BASE_URL=$${POSTERN_BASE_URL:-http://$(HOST):$(PORT)} $(SERVE)
 
-# System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd); installed
+# System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd, spamd; rsyslog named so
+# spamd does not pull in systemd); installed
 # when missing and running as root.
-SYSTEM_PACKAGES := chromium dovecot-imapd dovecot-pop3d clamav-daemon
+SYSTEM_PACKAGES := chromium dovecot-imapd dovecot-pop3d clamav-daemon spamd spamc rsyslog
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -103,6 +103,15 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "UPLOAD_TTL_HOURS": int(_env("POSTERN_UPLOAD_TTL_HOURS", "24")),  # type: ignore[arg-type]
         "CLAMD": _env("POSTERN_CLAMD"),  # unix:/run/clamav/clamd.ctl or host:port; unset: no live scan
         "CLAMD_TIMEOUT": float(_env("POSTERN_CLAMD_TIMEOUT", "30")),  # type: ignore[arg-type]
+        # Filter services (services/filter_services.py): spamd's socket, the status check's whole budget, and the
+        # command lines that start / stop each service (split like a shell would, run without one; unset: no switch)
+        "SPAMD": _env("POSTERN_SPAMD"),  # unix:/run/spamd.sock or host:port; unset: SpamAssassin not watched
+        "FILTER_STATUS_TIMEOUT": float(_env("POSTERN_FILTER_STATUS_TIMEOUT", "10")),  # type: ignore[arg-type]
+        "FILTER_COMMAND_TIMEOUT": float(_env("POSTERN_FILTER_COMMAND_TIMEOUT", "60")),  # type: ignore[arg-type]
+        "CLAMAV_START": _env("POSTERN_CLAMAV_START"),
+        "CLAMAV_STOP": _env("POSTERN_CLAMAV_STOP"),
+        "SPAMASSASSIN_START": _env("POSTERN_SPAMASSASSIN_START"),
+        "SPAMASSASSIN_STOP": _env("POSTERN_SPAMASSASSIN_STOP"),
         "IMAP_POOL_SIZE": int(_env("POSTERN_IMAP_POOL_SIZE", "4")),  # type: ignore[arg-type]  (0: no pool)
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)

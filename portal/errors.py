@@ -78,6 +78,13 @@ class Unavailable(ServiceError):
     status, title = 503, "Service Unavailable"
 
 
+class BadGateway(ServiceError):
+    """An outside program Postern ran on the operator's behalf failed (a filter service's start / stop command):
+    the detail carries its exit code and what it printed."""
+
+    status, title = 502, "Bad Gateway"
+
+
 class MaybeDelivered(Unavailable):
     """An SMTP exchange failed after the message was handed over (DATA sent, its answer never came): the relay
     may have it. Nothing that would send it again (the fallback relay, an immediate retry) may follow."""

@@ -26,14 +26,14 @@ SAME_AS_ENGLISH: dict[str, set[str]] = {
     "fr": {"Action", "action", "Actions", "Alias", "Arguments", "Audit", "Code", "Date", "Description", "Expression",
            "Important", "Message", "Option", "Options", "Pages", "Permissions", "Port", "Score", "Services", "Spam",
            "Transport", "Type", "Menu", "spam", "Notifications",
-           "virus"},
+           "virus", "Version"},
     "de": {"Administrator", "Alias", "Broker", "Code", "Domain", "Domains", "Fallback", "Host", "Name", "Option",
-           "Port", "Relay", "Spam", "Status", "System"},
+           "Port", "Relay", "Spam", "Status", "System", "Version"},
     "es": {"Alias", "Error", "General", "Host", "No", "Relay", "Spam", "spam", "virus"},
     "da": {"Administrator", "Alias", "Broker", "Database", "Job", "Platform", "Port", "Score", "Send", "Spam", "Status",
-           "System", "Test", "Type", "Menu", "spam", "virus"},
+           "System", "Test", "Type", "Menu", "spam", "virus", "Version", "Start", "Stop"},
     "nb": {"Administrator", "Alias", "Broker", "Database", "Policy", "Port", "Send", "Spam", "Status", "System",
-           "Test", "Type", "spam", "virus"},
+           "Test", "Type", "spam", "virus", "Start"},
     "ru": set(),
 }
 # gettext's plural rules as every catalog tool writes them (CLDR's extra French/Spanish form for millions is not

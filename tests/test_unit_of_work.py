@@ -35,6 +35,8 @@ MAY_WRITE_APART = {
                                         "parallel requests in other processes see it and are refused (429) at once",
     "portal/services/health.py": "a diagnostics run's claim (requested_at) is committed before DNS is asked, so "
                                  "parallel runs of one domain in other processes are refused (429) at once",
+    "portal/services/filter_services.py": "a filter service's start/stop command acts on the host whatever the "
+                                          "request answers: its audit event (failures too) outlives a rollback",
     "portal/services/digest.py": "a digest's claim (user, period) is committed before the mail is sent and its "
                                  "'sent' record at once after the 250: a retried or parallel job sends nothing twice",
 }

@@ -10,6 +10,7 @@ from . import (  # noqa: F401 (registers the routes)
     relay_health,
     rules,
     security,
+    services,
     signs,
     tasks,
     tokens,

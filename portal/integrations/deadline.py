@@ -82,6 +82,21 @@ class Deadline:
         _WATCHDOG.remove(self)
 
 
+def open_stream(address: str, deadline: Deadline) -> socket.socket:
+    """A stream to `unix:/path` or `host:port` (a daemon's socket: clamd, spamd), watched by the deadline."""
+    if address.startswith("unix:"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(deadline.remaining())
+            sock.connect(address[5:])
+        except OSError:
+            sock.close()
+            raise
+        return deadline.watch(sock)
+    host, _, port = address.rpartition(":")
+    return deadline.connect((host.strip("[]"), int(port)))
+
+
 class _Watchdog:
     """One daemon thread per process that cuts deadlines as they pass (started on first use)."""
 

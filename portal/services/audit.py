@@ -90,6 +90,15 @@ def record(actor: Admin, action: str, user: MailUser | None, target: str, detail
     _notes()["recorded"] = True
 
 
+def row_apart(actor: Admin, action: str, target: str, detail: str = "") -> dict[str, Any]:
+    """An event's columns, cleaned, for a write apart from the request (`unit_of_work.apart`): an action whose
+    effect outside the database stays whatever the request answers (a filter service's start/stop command).
+    The request counts as recorded: the unit of work adds no other event for it."""
+    _notes()["recorded"] = True
+    return {"actor": actor.login, "action": _clean(action, 64), "user_id": None, "target": _clean(target, 320),
+            "detail": _clean(detail, 2000)}
+
+
 def _notes() -> dict[str, Any]:
     return db.session.info.setdefault(NOTED, {"reads": [], "recorded": False})
 

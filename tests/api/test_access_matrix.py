@@ -258,6 +258,12 @@ MATRIX = [
          label="(nothing listens: a failed check is a 200)"),
     Case("POST", "/mailservers/<serverId>/test-mail", expect(sysadmin=200, **ONLY_SYSADMIN), {"serverId": "server"},
          body={"to": "someone@b.example"}, label="(nothing listens: a failed test mail is a 200)"),
+    # filter services (issue 17, a Postern extension): sysadmins, or QUEUE_MANAGE (broker scope: the broker role)
+    # read; sysadmins switch. The world's app watches no service and configures no command: running false, 409
+    Case("GET", "/services/<name>", expect(sysadmin=200, broker=200, customer=403, domainA=403, domainB=403,
+                                           enduser=403), {"name": "=clamav"}),
+    Case("PUT", "/services/<name>", expect(sysadmin=409, **ONLY_SYSADMIN), {"name": "=spamassassin"},
+         body={"enabled": False}, label="(no stop command configured: nothing runs)"),
     # 5.11 Health (domains); the world has no report: GET of a domain's last one is a 404 for all, see
     # tests/api/test_health_api.py for the roles once a report exists
     Case("POST", "/domains/<domainId>/health", expect(**TENANT_CREATE), DOMAIN_A),

@@ -287,6 +287,13 @@ MATRIX = [
          label="(port 2525: a failed check, shown on the page)"),
     Page("POST", "/admin/mailservers/<server_id>/test-mail", admin_page(*ONLY_SYSADMIN), {"server_id": "server"},
          form={"to": "someone@example.org"}, label="(port 2525: a failed test mail, shown on the page)"),
+    # filter services (issue 17): sysadmins and QUEUE_MANAGE (broker scope: the broker role) see and self-test;
+    # sysadmins start / stop. The world's app watches no service and configures no command: a refusal, flashed
+    Page("GET", "/admin/services", admin_page(OK, OK, NO, NO, NO, NO, NO, NO, NO)),
+    Page("POST", "/admin/services/<name>/self-test", admin_page(OK, OK, NO, NO, NO, NO, NO, NO, NO),
+         {"name": "=clamav"}, label="(POSTERN_CLAMD unset: a failed test, shown on the card)"),
+    Page("POST", "/admin/services/<name>/enabled", admin_page(FLASHED, NO, NO, NO, NO, NO, NO, NO, NO),
+         {"name": "=spamassassin"}, form={"enabled": "false"}, label="(no stop command configured)"),
     Page("GET", "/admin/jobs", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/jobs/<job_id>/retry", admin_page(GONE, NO, NO, NO, NO, NO, NO, NO, NO), {"job_id": "=nothing"},
          label="(no such job)"),
@@ -604,10 +611,12 @@ def test_page_as_role(app: Flask, setting: Setting, page: Page, role: str) -> No
         now = snapshot() if setting.writes else setting.database
         changed = {table for table, rows in now.items() if rows != setting.database[table]}
         database_changed = bool(changed)
-        # reading a user's mail as an administrator is an audit event (and only that)
+        # reading a user's mail as an administrator is an audit event (and only that); so is reading the gateway's
+        # filter services (issue 17: every tenant's mail passes through them)
         action = [c.name for c in AuditEvent.__table__.columns].index("action")
         read_audited = page.method == "GET" and changed == {"audit_events"} and {
-            row[action] for row in now["audit_events"] if row not in setting.database["audit_events"]} == {"MAIL_READ"}
+            row[action] for row in now["audit_events"] if row not in setting.database["audit_events"]} in (
+            {"MAIL_READ"}, {"SERVICE_STATUS"})
         mail_changed = _mail(root) != setting.mail
         try:
             assert got == expected, f"{got!r} instead of {expected!r}: " + (

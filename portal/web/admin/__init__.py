@@ -32,5 +32,6 @@ from . import (  # noqa: E402, F401
     quarantine,
     relay_health,
     rules,
+    services,
     users,
 )
