@@ -103,6 +103,11 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "UPLOAD_TTL_HOURS": int(_env("POSTERN_UPLOAD_TTL_HOURS", "24")),  # type: ignore[arg-type]
         "CLAMD": _env("POSTERN_CLAMD"),  # unix:/run/clamav/clamd.ctl or host:port; unset: no live scan
         "CLAMD_TIMEOUT": float(_env("POSTERN_CLAMD_TIMEOUT", "30")),  # type: ignore[arg-type]
+        # The gateway's Postfix queue (portal/integrations/postfix.py): its configuration directory (passed as -c;
+        # unset: Postfix's default), where postqueue / postsuper / postcat live, the deadline of one tool's run
+        "POSTFIX_CONFIG": _env("POSTERN_POSTFIX_CONFIG"),
+        "POSTFIX_BIN": _env("POSTERN_POSTFIX_BIN", "/usr/sbin"),
+        "POSTFIX_TIMEOUT": float(_env("POSTERN_POSTFIX_TIMEOUT", "30")),  # type: ignore[arg-type]
         "IMAP_POOL_SIZE": int(_env("POSTERN_IMAP_POOL_SIZE", "4")),  # type: ignore[arg-type]  (0: no pool)
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)
