@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..permissions import Permission
+from ..services import mailqueue
 from .session import current_principal
 
 
@@ -30,6 +31,11 @@ def _sysadmin(_args: Mapping[str, Any]) -> bool:
 def _grants_anywhere(_args: Mapping[str, Any]) -> bool:
     """The administrators list answers only where the account holds GRANT (services/admins.list_query)."""
     return current_principal().holds_anywhere(Permission.GRANT)
+
+
+def _queue(_args: Mapping[str, Any]) -> bool:
+    """The mail queue: sysadmins, or QUEUE_MANAGE on any broker (services/mailqueue.allowed)."""
+    return mailqueue.allowed(current_principal())
 
 
 def _in_domain(args: Mapping[str, Any]) -> bool:
@@ -96,6 +102,7 @@ ADMIN_NAV: tuple[Group, ...] = (
         Link("admin.mailservers_list", _l("Mail servers"), _sysadmin, under=(
             "admin.mailserver_new", "admin.mailserver_edit", "admin.mailserver_update", "admin.mailserver_delete",
             "admin.mailserver_check", "admin.mailserver_test_mail")),
+        Link("admin.mailqueue_page", _l("Mail queue"), _queue, under=("admin.mailqueue_message",)),
         Link("admin.jobs_page", _l("Jobs"), _sysadmin),
     )),
 )

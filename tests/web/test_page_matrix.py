@@ -287,6 +287,14 @@ MATRIX = [
          label="(port 2525: a failed check, shown on the page)"),
     Page("POST", "/admin/mailservers/<server_id>/test-mail", admin_page(*ONLY_SYSADMIN), {"server_id": "server"},
          form={"to": "someone@example.org"}, label="(port 2525: a failed test mail, shown on the page)"),
+    # the mail queue (issue 17): sysadmins and QUEUE_MANAGE on a broker; no Postfix here (`_no_postfix`), so who
+    # gets through sees "not available here" (503) or has it flashed; tests/web/test_mailqueue_pages.py runs them
+    # against a real Postfix
+    Page("GET", "/admin/mailqueue", admin_page(503, 503, NO, NO, NO, NO, NO, NO, NO), label="(no Postfix)"),
+    Page("GET", "/admin/mailqueue/<queue_id>", admin_page(503, 503, NO, NO, NO, NO, NO, NO, NO),
+         {"queue_id": "=ABCDEF0123"}, label="(no Postfix)"),
+    Page("POST", "/admin/mailqueue", admin_page(FLASHED, FLASHED, NO, NO, NO, NO, NO, NO, NO),
+         form={"action": "hold", "ids": "ABCDEF0123"}, label="(no Postfix: the error flashed)"),
     Page("GET", "/admin/jobs", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/jobs/<job_id>/retry", admin_page(GONE, NO, NO, NO, NO, NO, NO, NO, NO), {"job_id": "=nothing"},
          label="(no such job)"),
@@ -455,6 +463,17 @@ def _loopback_dns(app: Flask) -> Iterator[None]:
             yield
         finally:
             app.config["DNS_SERVERS"] = saved
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_postfix(app: Flask, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The mail queue's tools looked for in an empty directory: the same answers with or without Postfix here."""
+    saved = app.config["POSTFIX_BIN"]
+    app.config["POSTFIX_BIN"] = str(tmp_path_factory.mktemp("no-postfix"))
+    try:
+        yield
+    finally:
+        app.config["POSTFIX_BIN"] = saved
 
 
 @pytest.fixture(autouse=True)

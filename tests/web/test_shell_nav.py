@@ -37,9 +37,11 @@ def test_every_sidebar_link_opens_for_the_admin(client: FlaskClient, world: Worl
         links = _links(answer.text)
         assert links
         for href in links:
-            assert client.get(href).status_code == 200, (account, page, href)
+            # the mail queue answers 503 where Postfix is not installed or may not be run (its own tests' fixture)
+            allowed = (200, 503) if href == "/admin/mailqueue" else (200,)
+            assert client.get(href).status_code in allowed, (account, page, href)
         groups = _groups(answer.text)
-        assert ("System" in groups) == (account == "root")
+        assert ("System" in groups) == (account in ("root", "broker1"))  # broker1: QUEUE_MANAGE, the mail queue
         assert ("Filtering" in groups) == (page != "/")
 
 
