@@ -815,8 +815,9 @@ class PostfixQueue:
 
 
 @contextmanager
-def postfix_queue() -> Iterator[PostfixQueue]:
-    """A private Postfix (`postfix start-fg`) for the mail queue's tests; needs root (postsuper does)."""
+def postfix_queue(extra: dict[str, str] | None = None) -> Iterator[PostfixQueue]:
+    """A private Postfix (`postfix start-fg`) for the mail queue's tests; needs root (postsuper does). `extra`:
+    more main.cf settings (the benchmark's `defer_transports = smtp` defers without trying the relay)."""
     postfix = os.path.join(POSTFIX_BIN, "postfix")
     if not os.path.exists(postfix) or not os.path.exists("/etc/postfix/master.cf"):
         missing("Postfix is not installed (make system-deps: apt-get install postfix, 'Local only')")
@@ -834,7 +835,7 @@ def postfix_queue() -> Iterator[PostfixQueue]:
                  f"maillog_file = {workdir}/maillog\nmaillog_file_prefixes = {workdir}\n"
                  "inet_interfaces = 127.0.0.1\nmaster_service_disable = inet\nmydestination =\n"
                  "relayhost = [127.0.0.1]:9\nalias_maps =\nalias_database =\nlocal_recipient_maps =\n"
-                 "myhostname = queue.test\n")
+                 "myhostname = queue.test\n" + "".join(f"{k} = {v}\n" for k, v in (extra or {}).items()))
     subprocess.run(["/usr/sbin/postconf", "-c", conf, "-F", "*/*/chroot = n"], check=True, capture_output=True)
     environment = {**os.environ, "MAIL_CONFIG": conf}
     subprocess.run([postfix, "check"], env=environment, check=True, capture_output=True, timeout=60)

@@ -60,9 +60,9 @@ def _detail_out(m: QueuedMessage, content: MessageContent) -> QueuedMessageDetai
 def list_mailqueue() -> Response:
     filters = mailqueue.parse_filters(request.args)
     offset, page_size = listing.paging(request.args, current_app.config["API_MAX_PAGE_SIZE"])
-    rows, total = mailqueue.list_messages(principal(), filters, offset, page_size)
-    return json_response([message_out(m) for m in rows], headers={
-        "X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
+    found = mailqueue.list_messages(principal(), filters, offset, page_size)
+    return json_response([message_out(m) for m in found.rows], headers={
+        "X-Total-Count": str(found.total), "Access-Control-Expose-Headers": "X-Total-Count"})
 
 
 @endpoint("/mailqueue/count", "GET", access=ACCESS, tag=TAG, summary="Messages in each queue",

@@ -115,13 +115,26 @@ def _keep(filters: Filters) -> Callable[[QueuedMessage], bool]:
     return keep
 
 
-def list_messages(principal: Principal, filters: Filters, offset: int = 0,
-                  page_size: int = 40) -> tuple[list[QueuedMessage], int]:
-    """One page of the filtered queue, oldest first (arrival time, then queue id), and the filtered total."""
+@dataclass
+class QueuePage:
+    rows: list[QueuedMessage]  # one page of the filtered queue
+    total: int  # the filtered queue's size
+    counts: dict[str, int]  # the whole queue's, per queue and "total" (from the same pass)
+
+
+def list_messages(principal: Principal, filters: Filters, offset: int = 0, page_size: int = 40) -> QueuePage:
+    """One page of the filtered queue, oldest first (arrival time, then queue id), its total, and the counts of
+    the whole queue: one `postqueue -j`, streamed."""
     require(principal)
-    rows = postfix().messages(None if filters.empty else _keep(filters))
+    keep = None if filters.empty else _keep(filters)
+    counts = dict.fromkeys(QUEUES, 0)
+    rows: list[QueuedMessage] = []
+    for message in postfix().stream():
+        counts[message.queue_name] = counts.get(message.queue_name, 0) + 1
+        if keep is None or keep(message):
+            rows.append(message)
     rows.sort(key=lambda m: (m.arrival_time, m.queue_id))
-    return rows[offset:offset + page_size], len(rows)
+    return QueuePage(rows[offset:offset + page_size], len(rows), {**counts, "total": sum(counts.values())})
 
 
 def counts(principal: Principal) -> dict[str, int]:

@@ -44,23 +44,12 @@ def mailqueue_page() -> Response:
     context = {"filters": filters, "errors": errors, "queues": QUEUES, "offset": offset, "page_size": PAGE_SIZE,
                "args": {k: v for k, v in request.args.items() if k in mailqueue.FILTERS and v}, "when": _when}
     try:
-        rows, total = mailqueue.list_messages(principal, filters, offset, PAGE_SIZE)
-        counts = mailqueue.counts(principal) if not filters.empty else _counts_of(rows, total)
+        found = mailqueue.list_messages(principal, filters, offset, PAGE_SIZE)
     except Unavailable as error:
         return render("admin/mailqueue/list.html", "admin/mailqueue/_live.html", status=503, down=error.detail,
                       rows=[], total=0, counts=None, **context)
-    return render("admin/mailqueue/list.html", "admin/mailqueue/_live.html", rows=rows, total=total, counts=counts,
-                  down=None, **context)
-
-
-def _counts_of(rows: list[mailqueue.QueuedMessage], total: int) -> dict[str, int] | None:
-    """Counts come from the same pass as the list when nothing is filtered (the list is the whole queue)."""
-    if len(rows) == total:
-        counts = dict.fromkeys(QUEUES, 0)
-        for row in rows:
-            counts[row.queue_name] = counts.get(row.queue_name, 0) + 1
-        return {**counts, "total": total}
-    return mailqueue.counts(current_principal())
+    return render("admin/mailqueue/list.html", "admin/mailqueue/_live.html", rows=found.rows, total=found.total,
+                  counts=found.counts, down=None, **context)
 
 
 @bp.get("/admin/mailqueue/<queue_id>")
