@@ -158,8 +158,9 @@ class Postfix:
                                   seconds=f"{self.timeout:g}"))
         text = stderr.decode(errors="replace").strip()
         lowered = text.lower()
-        if code in (126, 127) or "permission denied" in lowered or "not owner" in lowered \
-                or "must be run as" in lowered or ("no such file or directory" in lowered and "queue" not in lowered):
+        refused = ("permission denied", "not owner", "must be run as", "superuser")  # not root, or not allowed
+        missing = "no such file or directory" in lowered and "queue" not in lowered  # no main.cf, no daemon
+        if code in (126, 127) or missing or any(word in lowered for word in refused):
             return unavailable()
         return Unavailable(_l("Postfix's %(tool)s failed (exit %(code)s): %(why)s", tool=tool, code=str(code),
                               why=text[-500:] or "-"))

@@ -191,3 +191,22 @@ def test_who_may_use_the_queue(client: FlaskClient, world: World, postfix: Postf
     status = client.post(f"/api/mailqueue/{entry['queue_id']}/hold", headers=world.headers(role)).status_code
     assert status == (204 if role in ALLOWED else 403)
     assert _ids(postfix, "hold") == ([entry["queue_id"]] if role in ALLOWED else [])
+
+
+def test_not_permitted_is_not_available(app: Flask, client: FlaskClient, world: World,
+                                        tmp_path: os.PathLike[str]) -> None:
+    """postsuper run by a non-root account: Postfix's refusal is the same 503, not its text or a traceback."""
+    line = ('{"queue_name": "deferred", "queue_id": "ABCDEF0123", "arrival_time": 1, "message_size": 9, '
+            '"sender": "a@a.example", "recipients": [{"address": "b@b.example"}]}')
+    for tool, script in (("postqueue", f"echo '{line}'"),
+                         ("postsuper", "echo 'postsuper: fatal: use of this command is reserved for the superuser' >&2"
+                                       "; exit 1")):
+        path = os.path.join(tmp_path, tool)
+        with open(path, "w") as fh:
+            fh.write(f"#!/bin/sh\n{script}\n")
+        os.chmod(path, stat.S_IRWXU)
+    app.config["POSTFIX_BIN"] = str(tmp_path)
+    headers = world.headers("sysadmin")
+    assert client.get("/api/mailqueue", headers=headers).headers["X-Total-Count"] == "1"
+    answer = client.post("/api/mailqueue/ABCDEF0123/hold", headers=headers)
+    assert answer.status_code == 503 and answer.get_json()["detail"] == "The mail queue is not available here."
