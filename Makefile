@@ -51,15 +51,18 @@ run: install
 	@echo "Postern on http://$(HOST):$(PORT)/"
 	POSTERN_DELIVERY=$${POSTERN_DELIVERY:-local} POSTERN_BASE_URL=$${POSTERN_BASE_URL:-http://$(HOST):$(PORT)} $(SERVE)
 
-# System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd, spamd; rsyslog named so
-# spamd does not pull in systemd); installed
-# when missing and running as root.
-SYSTEM_PACKAGES := chromium dovecot-imapd dovecot-pop3d clamav-daemon spamd spamc rsyslog
+# System packages the tests drive (chromium for Playwright, Dovecot for IMAP, clamd, spamd, Postfix for the mail
+# queue); installed when missing and running as root. Postfix is preseeded "Local only" so nothing asks; rsyslog
+# is named so that no systemd is pulled in as the syslog provider.
+SYSTEM_PACKAGES := chromium dovecot-imapd dovecot-pop3d clamav-daemon spamd spamc postfix rsyslog
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	    echo "installing$$missing"; \
+	    echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections; \
+	    echo "postfix postfix/mailname string $$(hostname -f 2>/dev/null || hostname)" | debconf-set-selections; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else echo "missing Debian packages:$$missing (install them, or run as root)"; fi; \
 	fi
 

@@ -11,6 +11,7 @@ outbox: see bench/outbox.py (BENCH_WRITES 300, BENCH_REDIS_URL redis://127.0.0.1
 db-outage: see bench/db_outage.py (BENCH_OUTAGE_TRIES 5): the time to the 503 with PostgreSQL frozen or stopped.
 release-once: see bench/release_once.py (deliveries per 10 parallel releases of one message, gunicorn -w 4).
 mailcheck: see bench/mailcheck.py (BENCH_CHECKS 200): a mail server check (STARTTLS + AUTH) vs raw smtplib.
+mailqueue (by name only): see bench/mailqueue.py (BENCH_QUEUE_MESSAGES 10000): the queue's API and page vs postqueue -j.
 
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
@@ -227,6 +228,13 @@ def main() -> None:
             return result
 
         results += on_databases("mailcheck", mailcheck_api)
+    if "mailqueue" in wanted:  # asked for by name only: it injects 10,000 messages into a private Postfix (minutes)
+        from bench import mailqueue
+
+        for result in mailqueue.run(int(os.environ.get("BENCH_QUEUE_MESSAGES", "10000")),
+                                    int(os.environ.get("BENCH_QUEUE_RUNS", "20"))):
+            print(json.dumps(result))
+            results.append(result)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

@@ -112,6 +112,11 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "CLAMAV_STOP": _env("POSTERN_CLAMAV_STOP"),
         "SPAMASSASSIN_START": _env("POSTERN_SPAMASSASSIN_START"),
         "SPAMASSASSIN_STOP": _env("POSTERN_SPAMASSASSIN_STOP"),
+        # The gateway's Postfix queue (portal/integrations/postfix.py): its configuration directory (passed as -c;
+        # unset: Postfix's default), where postqueue / postsuper / postcat live, the deadline of one tool's run
+        "POSTFIX_CONFIG": _env("POSTERN_POSTFIX_CONFIG"),
+        "POSTFIX_BIN": _env("POSTERN_POSTFIX_BIN", "/usr/sbin"),
+        "POSTFIX_TIMEOUT": float(_env("POSTERN_POSTFIX_TIMEOUT", "30")),  # type: ignore[arg-type]
         "IMAP_POOL_SIZE": int(_env("POSTERN_IMAP_POOL_SIZE", "4")),  # type: ignore[arg-type]  (0: no pool)
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)

@@ -795,3 +795,105 @@ def token_endpoint(client_id: str = "postern-client", client_secret: str = "s3cr
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+POSTFIX_BIN = "/usr/sbin"
+
+
+class PostfixQueue:
+    """A private Postfix: its own configuration, queue and log under a temp dir, listening nowhere (inet services
+    off), every message relayed to [127.0.0.1]:9, which refuses, so injected mail stays deferred."""
+
+    def __init__(self, workdir: str, proc: subprocess.Popen[bytes]) -> None:
+        self.workdir = workdir
+        self.config = os.path.join(workdir, "conf")
+        self.log = os.path.join(workdir, "maillog")
+        self.proc = proc
+
+    def tool(self, name: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([os.path.join(POSTFIX_BIN, name), "-c", self.config, *args], input=stdin,
+                              capture_output=True, timeout=30, check=False)
+
+    def inject(self, sender: str = "sender@a.example", recipients: Iterable[str] = ("rcpt@b.example",),
+               subject: str = "queued", count: int = 1) -> None:
+        """Hand messages to Postfix with `sendmail` (they land in maildrop; pickup queues them)."""
+        for n in range(count):
+            text = f"From: {sender}\nTo: {', '.join(recipients)}\nSubject: {subject} {n}\n\nbody {n}\n"
+            subprocess.run(["/usr/sbin/sendmail", "-C", self.config, "-f", sender, *recipients],
+                           input=text.encode(), check=True, timeout=30)
+
+    def queue(self) -> list[dict[str, Any]]:
+        import json
+
+        result = self.tool("postqueue", "-j")
+        return [json.loads(line) for line in result.stdout.decode().splitlines() if line.strip()]
+
+    def wait_for(self, condition: Any, seconds: float = 20.0) -> list[dict[str, Any]]:
+        """Poll the queue until `condition(queue)` holds (a condition, never a fixed sleep)."""
+        pause = threading.Event()
+        for _ in range(int(seconds / 0.05)):
+            entries = self.queue()
+            if condition(entries):
+                return entries
+            pause.wait(0.05)
+        raise AssertionError(f"the Postfix queue never met the condition: {self.queue()}")
+
+    def deferred(self, count: int, seconds: float = 30.0) -> list[dict[str, Any]]:
+        """Wait until `count` messages sit in the deferred queue (the relay was tried and refused)."""
+        return self.wait_for(lambda q: len(q) == count and all(e["queue_name"] == "deferred" for e in q), seconds)
+
+    def clear(self) -> None:
+        self.tool("postsuper", "-d", "ALL")
+
+
+@contextmanager
+def postfix_queue(extra: dict[str, str] | None = None) -> Iterator[PostfixQueue]:
+    """A private Postfix (`postfix start-fg`) for the mail queue's tests; needs root (postsuper does). `extra`:
+    more main.cf settings (the benchmark's `defer_transports = smtp` defers without trying the relay)."""
+    postfix = os.path.join(POSTFIX_BIN, "postfix")
+    if not os.path.exists(postfix) or not os.path.exists("/etc/postfix/master.cf"):
+        missing("Postfix is not installed (make system-deps: apt-get install postfix, 'Local only')")
+    if os.geteuid() != 0:
+        missing("Postfix's queue tools need root here")
+    workdir = tempfile.mkdtemp(prefix="postfix-")
+    os.chmod(workdir, 0o755)
+    conf, data = os.path.join(workdir, "conf"), os.path.join(workdir, "data")
+    for path in (conf, data, os.path.join(workdir, "queue")):
+        os.makedirs(path)
+    shutil.chown(data, user="postfix")
+    shutil.copy("/etc/postfix/master.cf", conf)
+    with open(os.path.join(conf, "main.cf"), "w") as fh:
+        fh.write(f"compatibility_level = 3.6\nqueue_directory = {workdir}/queue\ndata_directory = {data}\n"
+                 f"maillog_file = {workdir}/maillog\nmaillog_file_prefixes = {workdir}\n"
+                 "inet_interfaces = 127.0.0.1\nmaster_service_disable = inet\nmydestination =\n"
+                 "relayhost = [127.0.0.1]:9\nalias_maps =\nalias_database =\nlocal_recipient_maps =\n"
+                 "myhostname = queue.test\n" + "".join(f"{k} = {v}\n" for k, v in (extra or {}).items()))
+    subprocess.run(["/usr/sbin/postconf", "-c", conf, "-F", "*/*/chroot = n"], check=True, capture_output=True)
+    environment = {**os.environ, "MAIL_CONFIG": conf}
+    subprocess.run([postfix, "check"], env=environment, check=True, capture_output=True, timeout=60)
+    proc = subprocess.Popen([postfix, "start-fg"], env=environment, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    instance = PostfixQueue(workdir, proc)
+    pid = os.path.join(workdir, "queue", "pid", "master.pid")
+    pause = threading.Event()
+    for _ in range(400):  # the master writes its pid once its services (showq, pickup, qmgr) are set up
+        if os.path.exists(pid) and os.path.getsize(pid) > 0 and os.path.exists(
+                os.path.join(workdir, "queue", "public", "showq")):
+            break
+        if proc.poll() is not None:
+            log = ""
+            if os.path.exists(instance.log):
+                with open(instance.log) as fh:
+                    log = fh.read()
+            raise RuntimeError(f"postfix start-fg exited: {log[-2000:]}")
+        pause.wait(0.025)
+    try:
+        yield instance
+    finally:
+        subprocess.run([postfix, "stop"], env=environment, capture_output=True, timeout=60, check=False)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)

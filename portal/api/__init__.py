@@ -5,6 +5,7 @@ from . import (  # noqa: F401 (registers the routes)
     domains,
     emails,
     health,
+    mailqueue,
     mailservers,
     openapi,
     relay_health,

@@ -33,7 +33,6 @@ from sqlalchemy import insert
 from ..errors import BadGateway, Conflict, Forbidden, NotFound, Unavailable
 from ..integrations import clamd, spamd
 from ..models import Admin, AuditEvent
-from ..permissions import Permission
 from ..unit_of_work import apart
 from ..words import Text, _l
 from . import audit
@@ -67,8 +66,8 @@ def _service(name: str) -> Service:
 
 
 def may_read(principal: Principal) -> bool:
-    """Sysadmins (who hold everything) or an operator holding QUEUE_MANAGE."""
-    return principal.is_admin and (principal.is_sysadmin or principal.holds_anywhere(Permission.QUEUE_MANAGE))
+    """Sysadmins or an operator holding QUEUE_MANAGE (`Principal.operates_gateway`)."""
+    return principal.operates_gateway
 
 
 def _require_reader(principal: Principal) -> None:

@@ -119,6 +119,12 @@ class Principal:
     def holds_anywhere(self, permission: Permission | str) -> bool:
         return not self.scope(permission).empty
 
+    @property
+    def operates_gateway(self) -> bool:
+        """The gateway's mail queue and filter services (every tenant's mail): sysadmins, or an administrator
+        holding QUEUE_MANAGE (granted on a broker)."""
+        return self.is_sysadmin or (self.is_admin and self.holds_anywhere(Permission.QUEUE_MANAGE))
+
     def holds_on(self, permission: Permission | str, object_type: str, object_id: int) -> bool:
         return self.scope(permission).covers(object_type, object_id)
 

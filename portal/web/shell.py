@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..permissions import Permission
-from ..services import filter_services
+from ..services import filter_services, mailqueue
 from .session import current_principal
 
 
@@ -36,6 +36,11 @@ def _grants_anywhere(_args: Mapping[str, Any]) -> bool:
 def _filter_services(_args: Mapping[str, Any]) -> bool:
     """Sysadmins and QUEUE_MANAGE operators see the gateway's filter services."""
     return filter_services.may_read(current_principal())
+
+
+def _queue(_args: Mapping[str, Any]) -> bool:
+    """The mail queue: sysadmins, or QUEUE_MANAGE on any broker (services/mailqueue.allowed)."""
+    return mailqueue.allowed(current_principal())
 
 
 def _in_domain(args: Mapping[str, Any]) -> bool:
@@ -102,6 +107,7 @@ ADMIN_NAV: tuple[Group, ...] = (
         Link("admin.mailservers_list", _l("Mail servers"), _sysadmin, under=(
             "admin.mailserver_new", "admin.mailserver_edit", "admin.mailserver_update", "admin.mailserver_delete",
             "admin.mailserver_check", "admin.mailserver_test_mail")),
+        Link("admin.mailqueue_page", _l("Mail queue"), _queue, under=("admin.mailqueue_message",)),
         Link("admin.services_page", _l("Filter services"), _filter_services),
         Link("admin.jobs_page", _l("Jobs"), _sysadmin),
     )),

@@ -187,3 +187,11 @@ function selectText(element) {
   selection.removeAllRanges();
   selection.addRange(range);
 }
+
+// A self-refreshing part that waits while the user selects: data-pause-when-checked="<selector>" skips a poll
+// while anything matches (the selection would be lost by the swap).
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const part = event.target.closest && event.target.closest("[data-pause-when-checked]");
+  if (part && event.detail.requestConfig && event.detail.requestConfig.verb === "get"
+      && document.querySelector(part.dataset.pauseWhenChecked)) event.preventDefault();
+});

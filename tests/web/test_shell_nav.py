@@ -37,12 +37,14 @@ def test_every_sidebar_link_opens_for_the_admin(client: FlaskClient, world: Worl
         links = _links(answer.text)
         assert links
         for href in links:
-            assert client.get(href).status_code == 200, (account, page, href)
+            # the mail queue answers 503 where Postfix is not installed or may not be run (its own tests' fixture)
+            allowed = (200, 503) if href == "/admin/mailqueue" else (200,)
+            assert client.get(href).status_code in allowed, (account, page, href)
         groups = _groups(answer.text)
-        # sysadmins; a broker's operator (QUEUE_MANAGE) sees System with only the gateway's filter services
+        # sysadmins; a broker's operator (QUEUE_MANAGE) sees System with only the mail queue and the filter services
         assert ("System" in groups) == (account in ("root", "broker1"))
         if account == "broker1":
-            assert "/admin/services" in links and "/admin/mailservers" not in links
+            assert "/admin/services" in links and "/admin/mailqueue" in links and "/admin/mailservers" not in links
         assert ("Filtering" in groups) == (page != "/")
 
 

@@ -26,6 +26,7 @@ from . import (  # noqa: E402, F401
     health,
     installation,
     jobs,
+    mailqueue,
     mailservers,
     policies,
     providers,
