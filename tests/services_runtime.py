@@ -897,3 +897,16 @@ def postfix_queue(extra: dict[str, str] | None = None) -> Iterator[PostfixQueue]
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def postfix_configured(app: Any, postfix: PostfixQueue) -> Iterator[None]:
+    """The app's queue settings pointed at `postfix` (emptied first) for a test; the old ones back after."""
+    saved = app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"]
+    app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"] = postfix.config, "/usr/sbin"
+    postfix.clear()
+    postfix.wait_for(lambda q: not q)
+    try:
+        yield
+    finally:
+        app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"] = saved

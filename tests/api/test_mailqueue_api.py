@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import AuditEvent
-from tests.services_runtime import PostfixQueue, postfix_queue
+from tests.services_runtime import PostfixQueue, postfix_configured, postfix_queue
 from tests.world import World
 
 ALLOWED = ("sysadmin", "broker")  # the broker role holds every broker permission, QUEUE_MANAGE included
@@ -29,14 +29,8 @@ def postfix() -> Iterator[PostfixQueue]:
 
 @pytest.fixture(autouse=True)
 def _configured(app: Flask, postfix: PostfixQueue) -> Iterator[None]:
-    saved = app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"]
-    app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"] = postfix.config, "/usr/sbin"
-    postfix.clear()
-    postfix.wait_for(lambda q: not q)
-    try:
+    with postfix_configured(app, postfix):
         yield
-    finally:
-        app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"] = saved
 
 
 def _ids(postfix: PostfixQueue, queue: str | None = None) -> list[str]:

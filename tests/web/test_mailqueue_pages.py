@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import csrf_token, login
-from tests.services_runtime import PostfixQueue, postfix_queue
+from tests.services_runtime import PostfixQueue, postfix_configured, postfix_queue
 from tests.world import PASSWORD, World
 
 
@@ -23,14 +23,8 @@ def postfix() -> Iterator[PostfixQueue]:
 
 @pytest.fixture(autouse=True)
 def _configured(app: Flask, postfix: PostfixQueue) -> Iterator[None]:
-    saved = app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"]
-    app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"] = postfix.config, "/usr/sbin"
-    postfix.clear()
-    postfix.wait_for(lambda q: not q)
-    try:
+    with postfix_configured(app, postfix):
         yield
-    finally:
-        app.config["POSTFIX_CONFIG"], app.config["POSTFIX_BIN"] = saved
 
 
 def _signed_in(app: Flask, who: str = "root", lang: str | None = None) -> FlaskClient:
