@@ -45,3 +45,12 @@ def page(browser) -> Iterator[object]:
     tab.on("console", lambda msg: tab.console_messages_seen.append(msg.text))
     yield tab
     context.close()
+
+
+@pytest.fixture
+def phone(browser) -> Iterator[object]:
+    """A page on a 390 px touch phone (the phone walks of the pages)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

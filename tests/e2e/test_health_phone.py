@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from portal.extensions import db
 from portal.models import DkimKey
@@ -16,14 +16,6 @@ from tests.world import PASSWORD, World
 pytestmark = pytest.mark.browser
 
 KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x" * 340
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Page:  # type: ignore[misc]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_health_pages_fit_a_phone(app: Flask, phone: Page, live_url: str, world: World) -> None:

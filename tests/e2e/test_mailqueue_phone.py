@@ -4,25 +4,15 @@ selection (a refresh is skipped while something is selected)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.test_phone import _overflow
 from tests.services_runtime import postfix_queue
 from tests.world import PASSWORD, World
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_the_mail_queue_fits_a_phone(app: Flask, phone: Page, live_url: str, world: World) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from portal.extensions import db
 from portal.integrations.mailstore import MaildirStore, maildir_root
@@ -40,14 +40,6 @@ def _seed(app: Flask) -> None:
             db.session.add(SenderRule(owner_key=f"u:{user.id}", domain_id=user.domain_id, user_id=user.id,
                                       value=value, type="BLOCK"))
         db.session.commit()
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Page:  # type: ignore[misc]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def _log_in(page: Page, live_url: str) -> None:

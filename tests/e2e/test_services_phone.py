@@ -4,26 +4,17 @@ its card (HTMX), Stop asks first (dismissed: nothing runs; accepted: the command
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.api.test_filter_services_api import clamd_address, settings, spamd_address  # noqa: F401 (fixtures)
 from tests.e2e.test_phone import _overflow
 from tests.world import PASSWORD, World
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def phone(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def test_service_cards_on_a_phone(app: Flask, phone: Page, live_url: str, world: World, tmp_path: Path,
