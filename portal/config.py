@@ -124,6 +124,8 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "CHECK_MIGRATIONS": True,
         "SCHEMA_RECHECK_SECONDS": float(_env("POSTERN_SCHEMA_RECHECK_SECONDS", "30")),  # type: ignore[arg-type]
         "DB_CONNECT_TIMEOUT": float(_env("POSTERN_DB_CONNECT_TIMEOUT", "5")),  # type: ignore[arg-type]
+        # A pooled connection idle this long is pinged before reuse (a busy pool pings never); see extensions.py.
+        "DB_PING_IDLE_SECONDS": float(_env("POSTERN_DB_PING_IDLE_SECONDS", "10")),  # type: ignore[arg-type]
         # Per statement (not per job: a purge or an export is many statements); give a worker more in its own env.
         "DB_STATEMENT_TIMEOUT": float(_env("POSTERN_DB_STATEMENT_TIMEOUT", "15")),  # type: ignore[arg-type]
         "MAX_CONTENT_LENGTH": int(_env("POSTERN_MAX_BODY_BYTES", str(1024 * 1024))),  # type: ignore[arg-type]
@@ -136,7 +138,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping on every checkout (a round trip per request): idle connections are pinged (extensions.py)
+        # and every connection is replaced after half an hour.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "portal" / "translations"),
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -64,4 +64,6 @@ def setup_engine_events() -> None:
 
         event.listen(engine, "do_connect", _connect)
         engine.dialect.do_ping = lambda dbapi_connection: database.ping(dbapi_connection, ping)  # type: ignore[method-assign]
+        database.ping_when_idle(engine, float(current_app.config["DB_PING_IDLE_SECONDS"]), ping)
+        database.begin_before_write(engine)
         engine.postern_guarded = True  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .errors import Conflict, FieldError
 from .extensions import db
+from .integrations import database
 from .models import Admin, MailUser
 from .services import audit
 from .words import Message, _l
@@ -150,6 +151,14 @@ def attempt() -> Iterator[None]:
 
 def _remember_session() -> None:
     g.unit_of_work_session = copy.deepcopy(dict(session))
+
+
+def _read_only() -> None:
+    """A GET or HEAD reads: on PostgreSQL its statements run without a transaction (no BEGIN, no COMMIT; a
+    write it does after all begins one first: `integrations.database.begin_before_write`)."""
+    if (request.method in ("GET", "HEAD") and request.endpoint != "static"
+            and db.engine.dialect.name == "postgresql" and not db.session().in_transaction()):
+        db.session.connection(execution_options=database.AUTOCOMMIT)
 
 
 def _describe() -> None:
@@ -260,5 +269,6 @@ def init_app(app: Flask) -> None:
         if engine.dialect.name == "sqlite" and not event.contains(engine, "savepoint", _begin_before_savepoint):
             event.listen(engine, "savepoint", _begin_before_savepoint)
     app.before_request(_remember_session)
+    app.before_request(_read_only)
     app.before_request(_describe)
     app.after_request(finish)

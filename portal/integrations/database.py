@@ -8,9 +8,12 @@ and the request answers 503 "The database is unavailable" (error_pages.py)."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import psycopg
+from sqlalchemy import event, exc
 
 from .deadline import Deadline
 
@@ -41,13 +44,16 @@ def connect(statement_timeout: float, *args: Any, **kwargs: Any) -> GuardedConne
 def ping(dbapi_connection: Any, seconds: float) -> bool:
     """SQLAlchemy's pre-ping, bounded by `seconds` (the connect timeout: a ping is one round trip), so a
     frozen server costs a request that long before the reconnect, not a whole statement timeout."""
+    autocommit = dbapi_connection.autocommit
     with Deadline(seconds) as deadline:
         deadline.watch_fd(dbapi_connection.pgconn.socket)
+        dbapi_connection.autocommit = True  # as SQLAlchemy's own ping: no transaction left open by it
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(";")  # what SQLAlchemy pings psycopg with: an empty query
         finally:
             cursor.close()
+            dbapi_connection.autocommit = autocommit
     return True
 
 
@@ -65,3 +71,49 @@ def libpq_options(connect_timeout: float, statement_timeout: float) -> dict[str,
         "keepalives_count": 3,
         "tcp_user_timeout": int(unacknowledged * 1000),
     }
+
+
+# --- the pool: a ping only for a connection that sat idle ------------------------------------------------
+
+def ping_when_idle(engine: Any, idle_seconds: float, ping_seconds: float) -> None:
+    """Ping a pooled connection on checkout only when it sat in the pool `idle_seconds` or more: a busy pool
+    pays no round trip per request, while a connection that may have died during a quiet spell (a restarted
+    or frozen server) is found out before a request uses it. A failed ping is a `DisconnectionError`: the
+    pool drops that connection and checks out another (SQLAlchemy's own retry)."""
+    def checkin(_dbapi: Any, record: Any) -> None:
+        record.info["postern_idle_since"] = time.monotonic()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("postern_idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            ping(dbapi, ping_seconds)
+        except Exception as error:  # psycopg's OperationalError, or the deadline's timeout
+            raise exc.DisconnectionError(str(error)) from error
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
+
+
+# --- reads without a transaction -------------------------------------------------------------------------
+
+AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
+_WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|SAVEPOINT|LOCK)\b|\bFOR\s+(NO\s+KEY\s+)?(UPDATE|SHARE)\b",
+                     re.IGNORECASE)
+
+
+def begin_before_write(engine: Any) -> None:
+    """A read-only request runs its statements in autocommit (`AUTOCOMMIT`: no BEGIN, no COMMIT: PostgreSQL's
+    READ COMMITTED gives each statement its own snapshot either way). When such a request writes after all
+    (a token's last use, an audit record) or locks rows, a BEGIN goes first, so what it writes from there is
+    one transaction again, committed or rolled back by the unit of work (psycopg's commit and rollback act
+    on the server's transaction state, not on the autocommit flag)."""
+    def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT" or not _WRITES.search(statement):
+            return
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and dbapi.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            dbapi.execute("BEGIN")
+
+    event.listen(engine, "before_cursor_execute", before)

@@ -72,17 +72,21 @@ def authenticate(value: str) -> Principal:
     """The principal behind a bearer token value; Unauthorized when it is no longer good."""
     if not value or len(value) > 128:
         raise Unauthorized("A valid bearer token is required.")
-    token = db.session.scalar(select(ApiToken).where(ApiToken.digest == token_digest(value)))
+    row = db.session.execute(  # the token and its account in one statement
+        select(ApiToken, Admin, MailUser)
+        .outerjoin(Admin, Admin.id == ApiToken.admin_id)
+        .outerjoin(MailUser, MailUser.id == ApiToken.user_id)
+        .where(ApiToken.digest == token_digest(value))
+    ).first()
     now = utcnow()
-    if token is None or (token.expiration is not None and token.expiration <= now):
+    if row is None or (row[0].expiration is not None and row[0].expiration <= now):
         raise Unauthorized("The bearer token is unknown, revoked or expired.")
+    token, admin, user = row
     if token.admin_id is not None:
-        admin = db.session.get(Admin, token.admin_id)
         if admin is None or not admin.enabled:
             raise Unauthorized("The account of this token is disabled.")
         principal = principal_for_admin(admin, via_token=True)
     else:
-        user = db.session.get(MailUser, token.user_id)
         if user is None or not user.enabled:
             raise Unauthorized("The account of this token is disabled.")
         principal = principal_for_user(user, via_token=True)

@@ -161,6 +161,33 @@ def test_frozen_or_stopped_postgresql_answers_503_then_serves_again(pg_admin_url
                 db.engine.dispose()
 
 
+@pytest.mark.parametrize(("idle_seconds", "first_answer"), [(0.0, 401), (3600.0, 503)])
+def test_a_pooled_connection_cut_while_idle_is_pinged_and_replaced(pg_admin_url: str, tmp_path: Path,
+                                                                   idle_seconds: float, first_answer: int) -> None:
+    """No ping on a busy pool's checkout (issue 16), but one on a connection idle POSTERN_DB_PING_IDLE_SECONDS:
+    when it was cut meanwhile, a new one serves the request. Without the ping (a long threshold) the same
+    request meets the dead connection: 503, and the pool starts over."""
+    with postgres_database(pg_admin_url) as url:
+        parts = urlsplit(url)
+        proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432)).start()
+        proxied = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
+        app = _app(proxied, tmp_path, DB_PING_IDLE_SECONDS=idle_seconds)
+        with app.app_context():
+            flask_migrate.upgrade()
+        try:
+            with served(app) as base:
+                browser = Browser(base)
+                assert _api(browser)[0] == 401  # a pooled connection, idle from here on
+                proxy.stop()  # it is cut
+                proxy.resume()
+                assert _api(browser)[0] == first_answer
+                _assert_serving(browser)
+        finally:
+            proxy.stop()
+            with app.app_context():
+                db.engine.dispose()
+
+
 def test_postgresql_connections_carry_the_timeouts(pg_admin_url: str, tmp_path: Path) -> None:
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
