@@ -99,8 +99,8 @@ def ping_when_idle(engine: Any, idle_seconds: float, ping_seconds: float) -> Non
 # --- reads without a transaction -------------------------------------------------------------------------
 
 AUTOCOMMIT = {"isolation_level": "AUTOCOMMIT"}
-_WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|SAVEPOINT|LOCK)\b|\bFOR\s+(NO\s+KEY\s+)?(UPDATE|SHARE)\b",
-                     re.IGNORECASE)
+_WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|SAVEPOINT|LOCK)\b|\bFOR\s+(NO\s+KEY\s+)?(UPDATE|SHARE)\b"
+                     r"|\bpg_advisory_xact_lock|^\s*WITH\b[\s\S]*\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
 def begin_before_write(engine: Any) -> None:
