@@ -10,7 +10,7 @@ from ..models import Domain, MailUser
 from ..permissions import Permission
 from ..schemas.domains import OptionAdd, OptionOut
 from ..schemas.users import NewUser, UpdateUser, UserOut
-from ..services import domains, options, users
+from ..services import options, users
 from .framework import Access, Listing, created, endpoint, json_response, list_response, no_content, principal
 
 USER_LIST = Listing(spec=users.LIST_SPEC, export_name="users", descriptions={
@@ -43,8 +43,7 @@ def list_users() -> Response:
 @endpoint("/domains/<domainId>/users", "GET", access=Access.ADMIN, tag="Users", summary="List domain users",
           response=list[UserOut], listing_=USER_LIST, errors={404: "Domain not found with given id"})
 def list_domain_users(domainId: str) -> Response:
-    domain = domains.get(principal(), ids.decode(domainId), Permission.USER_READ)
-    stmt = users.list_query(principal(), domain).options(*LOAD)
+    _, stmt = users.domain_list(principal(), ids.decode(domainId))
     return list_response(stmt, USER_LIST, _users, serializers.USER_COLUMNS)
 
 

@@ -51,18 +51,20 @@ class Brand:
 DEFAULT = Brand(branding.color(OPTIONS["BRAND_COLOR"].default or "#1e88e5", "BRAND_COLOR"))
 
 
-def _value(chain: Chain, name: str, check: Callable[[str | None], str | None]) -> str | None:
+def _value(chain: Chain, name: str, check: Callable[[str | None], str | None],
+           stored: dict[tuple[Scope, str], str]) -> str | None:
     """The most specific valid value along the chain (a stored value that fails the check is skipped)."""
     for end in range(len(chain), 0, -1):
-        found = check(options.effective(chain[:end], name))
+        found = check(options.effective(chain[:end], name, stored))
         if found:
             return found
     return None
 
 
 def of_chain(chain: Chain) -> Brand:
-    return Brand(_value(chain, "BRAND_COLOR", branding.safe_color) or DEFAULT.color,
-                 _value(chain, "LOGO_URL", branding.safe_logo))
+    stored = options.stored_values(chain)  # one read for both options
+    return Brand(_value(chain, "BRAND_COLOR", branding.safe_color, stored) or DEFAULT.color,
+                 _value(chain, "LOGO_URL", branding.safe_logo, stored))
 
 
 def _customer_chain(customer_id: int) -> Chain:

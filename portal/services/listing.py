@@ -140,10 +140,11 @@ def page(stmt: Select[Any], spec: ListSpec, params: ListParams) -> tuple[list[An
     """One page of the filtered, sorted list, and the total count of the filtered list."""
     stmt = filtered(stmt, spec, params)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = list(db.session.scalars(ordered(stmt, spec, params).offset(params.offset).limit(params.page_size)))
+    rows = list(db.session.scalars(ordered(stmt, spec, params).offset(params.offset).limit(params.page_size))
+                .unique())  # unique(): a statement may join a row's collections (domains.loading_options)
     return rows, total
 
 
 def everything(stmt: Select[Any], spec: ListSpec, params: ListParams) -> list[Any]:
     """The whole filtered, sorted list (exports)."""
-    return list(db.session.scalars(ordered(filtered(stmt, spec, params), spec, params)))
+    return list(db.session.scalars(ordered(filtered(stmt, spec, params), spec, params)).unique())

@@ -62,8 +62,14 @@ def listing(chain: Chain) -> list[Resolved]:
     ]
 
 
-def effective(chain: Chain, name: str) -> str | None:
-    return _resolve(OPTIONS[name], chain, _stored(chain))
+def effective(chain: Chain, name: str, stored: dict[tuple[Scope, str], str] | None = None) -> str | None:
+    """The value of option `name` along `chain`; `stored`: the values of a chain it begins, read already."""
+    return _resolve(OPTIONS[name], chain, _stored(chain) if stored is None else stored)
+
+
+def stored_values(chain: Chain) -> dict[tuple[Scope, str], str]:
+    """Every value stored along `chain`, in one statement (for several `effective` look-ups)."""
+    return _stored(chain)
 
 
 def validate(definition: OptionDef, value: str, field: str = "value") -> str:

@@ -49,6 +49,13 @@ def list_query(principal: Principal, domain: Domain | None = None) -> Select[tup
     return stmt.where(MailUser.domain_id.in_(select(Domain.id).where(scope.domain_clause())))
 
 
+def domain_list(principal: Principal, domain_pk: int) -> tuple[Domain, Select[tuple[MailUser]]]:
+    """A domain's users list, for the API and the page: the domain (USER_READ) with its policies and platforms,
+    and the users query; each listed user's policy, platform and domain are then already loaded."""
+    domain = domains.get(principal, domain_pk, Permission.USER_READ, with_defaults=True)
+    return domain, list_query(principal, domain)
+
+
 def get(principal: Principal, user_pk: int, need: Permission = Permission.USER_READ) -> MailUser:
     principal.require_admin()
     user = db.session.get(MailUser, user_pk)

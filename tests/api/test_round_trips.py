@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
@@ -24,8 +25,10 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import ApiToken
 from portal.services.tokens import token_digest
-from tests.world import World
+from tests.conftest import login
+from tests.world import PASSWORD, World
 
+BUDGET = 6  # exchanges with the database a list request may cost (issue 16)
 
 @contextmanager
 def counting(app: Flask) -> Iterator[list[str]]:
@@ -72,6 +75,30 @@ def counting(app: Flask) -> Iterator[list[str]]:
                     if fields[0] == "F" and fields[2] in ("Query", "Parse", "Bind") and (
                             fields[2] != "Bind" or not sent or not sent[-1].startswith("Parse")):
                         sent.append(f"{fields[2]} {fields[3][:100]}")
+
+
+def _api_lists(world: World) -> list[str]:
+    return ["/api/security/admins", "/api/domains", f"/api/domains/{world.id('A')}/users",
+            f"/api/domains/{world.id('A')}/aliases"]
+
+
+@pytest.mark.parametrize("role", ["sysadmin", "domainA"])
+def test_each_api_list_stays_within_its_round_trips(app: Flask, client: FlaskClient, world: World,
+                                                     role: str) -> None:
+    for url in _api_lists(world):
+        assert client.get(url, headers=world.headers(role)).status_code == 200  # warm: the token's last use
+        with counting(app) as sent:
+            assert client.get(url, headers=world.headers(role)).status_code == 200
+        assert len(sent) <= BUDGET, "\n".join([url, *sent])
+
+
+def test_each_list_page_stays_within_its_round_trips(app: Flask, client: FlaskClient, world: World) -> None:
+    login(client, "root", PASSWORD)
+    for url in ["/admin/domains", f"/admin/domains/{world.id('A')}/users", "/admin/admins"]:
+        assert client.get(url).status_code == 200
+        with counting(app) as sent:
+            assert client.get(url).status_code == 200
+        assert len(sent) <= BUDGET, "\n".join([url, *sent])
 
 
 def test_a_read_only_request_sends_no_begin_or_commit(app: Flask, client: FlaskClient, world: World) -> None:

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
 
 from ... import ids, serializers
 from ...errors import ServiceError
@@ -29,8 +28,7 @@ from .blueprint import bp
 @bp.get("/admin/domains/<domain_id>/users")
 def domain_users(domain_id: str) -> Response:
     principal = current_principal()
-    domain = domains.get(principal, ids.decode(domain_id), Permission.USER_READ)
-    stmt = users.list_query(principal, domain).options(selectinload(MailUser.policy), selectinload(MailUser.platform))
+    domain, stmt = users.domain_list(principal, ids.decode(domain_id))
     return list_page(stmt, users.LIST_SPEC, "admin/users/list.html", "admin/users/_table.html",
                      columns=serializers.USER_COLUMNS, export_name=f"users-{domain.name}",
                      domain=domain, domain_id=domain_id, search_field="name",
