@@ -1,10 +1,12 @@
-"""list indexes: trigram indexes for the lists' contains-filters (PostgreSQL)
+"""list indexes: trigram indexes for the lists' contains-filters, covering indexes for deep pages (PostgreSQL)
 
 Revision ID: 0015_list_indexes
 Revises: 0014_dkim_health
 
 A list filtered by `*word*` (ILIKE '%word%') and its X-Total-Count scanned the whole table; a GIN trigram
-index answers both from the index. SQLite keeps its LIKE (nothing is created there).
+index answers both from the index. A deep page walks its offset over keys alone (listing.page): an index on
+the sort column that INCLUDEs the id answers that without reading the table. SQLite keeps its LIKE, and its
+indexes carry the rowid already: nothing is created there.
 """
 from alembic import op
 
@@ -21,6 +23,13 @@ TRIGRAM = [
     ("audit_events", "target"),
 ]
 
+# (name, table, columns, included): the default sorts of the big lists
+COVERING = [
+    ("ix_users_domain_email_keys", "users", "domain_id, email", "id"),
+    ("ix_admins_login_keys", "admins", "login", "id"),
+    ("ix_domains_name_keys", "domains", "name", "id"),
+]
+
 
 def upgrade():
     if op.get_bind().dialect.name != "postgresql":
@@ -28,6 +37,8 @@ def upgrade():
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for table, column in TRIGRAM:
         op.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column}_trgm ON {table} USING gin ({column} gin_trgm_ops)")
+    for name, table, columns, included in COVERING:
+        op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns}) INCLUDE ({included})")
 
 
 def downgrade():
@@ -35,3 +46,5 @@ def downgrade():
         return
     for table, column in TRIGRAM:
         op.execute(f"DROP INDEX IF EXISTS ix_{table}_{column}_trgm")
+    for name, *_ in COVERING:
+        op.execute(f"DROP INDEX IF EXISTS {name}")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, inspect, or_, select
 
 from ..errors import FieldError, Invalid
 from ..extensions import db
@@ -136,12 +136,34 @@ def ordered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[Any
     return stmt.order_by(*order)
 
 
+KEYS_FIRST_FROM = 200  # from this offset on, a page finds its rows' keys first (`page`)
+
+
+def _key(stmt: Select[Any]) -> Any:
+    """The primary key column of a one-entity list statement (None for anything else)."""
+    described = stmt.column_descriptions
+    entity = described[0].get("entity") if len(described) == 1 else None
+    if entity is None or described[0].get("type") is not entity:
+        return None
+    keys = inspect(entity).primary_key
+    return keys[0] if len(keys) == 1 else None
+
+
 def page(stmt: Select[Any], spec: ListSpec, params: ListParams) -> tuple[list[Any], int]:
-    """One page of the filtered, sorted list, and the total count of the filtered list."""
+    """One page of the filtered, sorted list, and the total count of the filtered list.
+
+    A deep page (offset ≥ KEYS_FIRST_FROM) is a deferred join: the offset is walked over the keys alone (an
+    index on the sort column holds them: SQLite's indexes carry the rowid, PostgreSQL's covering ones INCLUDE
+    the id, migration 0015), then only the page's rows are read, with what they load."""
     stmt = filtered(stmt, spec, params)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = list(db.session.scalars(ordered(stmt, spec, params).offset(params.offset).limit(params.page_size))
-                .unique())  # unique(): a statement may join a row's collections (domains.loading_options)
+    key = _key(stmt) if params.offset >= KEYS_FIRST_FROM else None
+    if key is not None:
+        keys = ordered(stmt.with_only_columns(key), spec, params).offset(params.offset).limit(params.page_size)
+        window = ordered(stmt.where(key.in_(keys)), spec, params)
+    else:
+        window = ordered(stmt, spec, params).offset(params.offset).limit(params.page_size)
+    rows = list(db.session.scalars(window).unique())  # unique(): a row's collections may be joined (domains)
     return rows, total
 
 

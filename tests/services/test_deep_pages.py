@@ -1,0 +1,61 @@
+"""Deep pages are a deferred join (keys first, then the page's rows): the same rows, in the same order, as the
+plain OFFSET query, for every sort, both directions, with and without a filter, around the threshold."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Domain, MailUser
+from portal.services import listing, users
+from portal.services.listing import KEYS_FIRST_FROM, ListParams
+
+SIZE = KEYS_FIRST_FROM + 120
+
+
+@pytest.fixture
+def domain_pk(ctx: None) -> int:
+    from bench.datagen import generate_users
+
+    pk, _ = generate_users(1, SIZE)
+    return pk
+
+
+def _plain(stmt, params: ListParams) -> list[int]:
+    stmt = listing.filtered(stmt, users.LIST_SPEC, params)
+    window = listing.ordered(stmt, users.LIST_SPEC, params).offset(params.offset).limit(params.page_size)
+    return [u.id for u in db.session.scalars(window)]
+
+
+@pytest.mark.parametrize("sort", [*users.LIST_SPEC.sorts, *(f"-{s}" for s in users.LIST_SPEC.sorts)])
+def test_a_deep_page_holds_the_rows_the_plain_offset_gives(domain_pk: int, sort: str) -> None:
+    stmt = select(MailUser).where(MailUser.domain_id == domain_pk)
+    assert listing._key(stmt) is MailUser.__table__.c.id  # the deferred join applies
+    for offset in (KEYS_FIRST_FROM - 1, KEYS_FIRST_FROM, KEYS_FIRST_FROM + 77, SIZE - 5, SIZE + 10):
+        for name, value in ((None, None), ("name", "*an*")):
+            params = ListParams(offset=offset, page_size=40, sort=sort, filter_name=name, filter_value=value)
+            rows, total = listing.page(stmt, users.LIST_SPEC, params)
+            assert [u.id for u in rows] == _plain(stmt, params), (offset, sort, name)
+            everything = ListParams(page_size=SIZE, sort=sort, filter_name=name, filter_value=value)
+            assert total == len(_plain(stmt, everything))
+
+
+def test_a_deep_page_of_domains_loads_what_the_list_loads(ctx: None) -> None:
+    """The domains list joins each domain's collections: a deep page has the same domains, loaded alike."""
+    from sqlalchemy import inspect
+
+    from bench.datagen import generate_users
+    from portal.services import domains
+
+    generate_users(SIZE, 1)
+    stmt = select(Domain).options(*domains.loading_options())
+    assert listing._key(stmt) is Domain.__table__.c.id
+    for sort in ("name", "-name", "status"):
+        params = ListParams(offset=KEYS_FIRST_FROM + 3, page_size=40, sort=sort)
+        rows, total = listing.page(stmt, domains.LIST_SPEC, params)
+        plain = listing.ordered(select(Domain), domains.LIST_SPEC, params).offset(params.offset).limit(40)
+        assert [d.id for d in rows] == list(db.session.scalars(plain.with_only_columns(Domain.id)))
+        assert total == SIZE and len(rows) == 40
+        assert all(not inspect(d).unloaded & {"aliases", "policies", "platforms", "customer"} for d in rows)
+        db.session.expunge_all()
