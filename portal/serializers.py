@@ -44,7 +44,7 @@ from .schemas.rules import (
     FilterUriBlOut,
 )
 from .schemas.users import UserOut
-from .services import admins, domains, mailservers, options, platforms, wblist
+from .services import admins, mailservers, options, platforms, wblist
 from .services import email_aliases as email_alias_service
 from .services.decisions import Considered, Decision
 from .services.principal import Principal
@@ -132,20 +132,17 @@ def customer_out(customer: Customer) -> CustomerOut:
 
 
 def domain_list(rows: Sequence[Domain]) -> list[DomainOut]:
-    active = domains.counts([d.id for d in rows])
-    return [domain_out(d, active.get(d.id, 0)) for d in rows]
+    return [domain_out(d) for d in rows]
 
 
-def domain_out(domain: Domain, active_users: int | None = None) -> DomainOut:
-    if active_users is None:
-        active_users = domains.counts([domain.id]).get(domain.id, 0)
+def domain_out(domain: Domain) -> DomainOut:
     pols = domain.policies
     return DomainOut(
         id=ids.encode(domain.id), name=domain.name, description=domain.description, status=domain.status,
         wblist_priority=domain.wblist_priority, default_language=domain.default_language,
         auto_provisioning_on=domain.auto_provisioning_on, sender_verify_on=domain.sender_verify_on,
         external_id=domain.external_id, policy=policy_out(domain.default_policy),
-        domain_aliases=[alias_out(a) for a in domain.aliases], active_users_count=active_users,
+        domain_aliases=[alias_out(a) for a in domain.aliases], active_users_count=domain.active_users,
         policies_count=len(pols), quarantine=any(p.quarantine for p in pols),
         retention=any(p.retention for p in pols), archive=any(p.archive for p in pols),
         incoming=any(p.incoming for p in pols), outgoing_subnets=list(domain.outgoing_subnets or []),

@@ -1,13 +1,17 @@
-"""list indexes: trigram indexes for the lists' contains-filters, covering indexes for deep pages (PostgreSQL)
+"""lists at scale: domains.active_users kept by the flush; trigram and covering indexes (PostgreSQL)
 
 Revision ID: 0015_list_indexes
 Revises: 0014_dkim_health
+
+The domains list counted every listed domain's ENABLED users on each request; the count is now a column kept
+in the transaction that changes a user (portal/models/tenancy.py), filled here from the users table.
 
 A list filtered by `*word*` (ILIKE '%word%') and its X-Total-Count scanned the whole table; a GIN trigram
 index answers both from the index. A deep page walks its offset over keys alone (listing.page): an index on
 the sort column that INCLUDEs the id answers that without reading the table. SQLite keeps its LIKE, and its
 indexes carry the rowid already: nothing is created there.
 """
+import sqlalchemy as sa
 from alembic import op
 
 
@@ -32,6 +36,9 @@ COVERING = [
 
 
 def upgrade():
+    op.add_column("domains", sa.Column("active_users", sa.Integer(), nullable=False, server_default="0"))
+    op.execute("UPDATE domains SET active_users = (SELECT count(*) FROM users WHERE users.domain_id = domains.id "
+               "AND users.status = 'ENABLED')")
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
@@ -42,6 +49,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table("domains") as batch_op:
+        batch_op.drop_column("active_users")
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, column in TRIGRAM:

@@ -58,7 +58,7 @@ def _domain(domain_id: str, need: Permission = Permission.DOMAIN_READ) -> Domain
                   422: "The MX does not point to this gateway"})
 def create_domain(body: DomainAdd) -> Response:
     domain = domains.create(principal(), body, ignore_mx=ignore_mx())
-    return created(serializers.domain_out(domain, 0), f"/api/domains/{ids.encode(domain.id)}")
+    return created(serializers.domain_out(domain), f"/api/domains/{ids.encode(domain.id)}")
 
 
 @endpoint("/domains", "GET", access=Permission.DOMAIN_READ, tag="Domains", summary="List domains",

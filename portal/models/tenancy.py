@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
+from sqlalchemy.orm.util import identity_key
 
 from ..clock import utcnow
 from ..extensions import db
@@ -77,6 +92,9 @@ class Domain(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     deletion_date: Mapped[datetime | None] = mapped_column()
     purge_date: Mapped[datetime | None] = mapped_column(index=True)
+    # Its ENABLED users, kept by the flush that changes a user (`_count_active_users` below): a list of
+    # domains shows it without counting a table of users.
+    active_users: Mapped[int] = mapped_column(default=0, server_default="0")
 
     customer: Mapped[Customer] = relationship(back_populates="domains")
     aliases: Mapped[list[DomainAlias]] = relationship(
@@ -192,6 +210,56 @@ class MailUser(db.Model):
     @property
     def enabled(self) -> bool:
         return self.status == "ENABLED" and self.domain.status == "ENABLED"
+
+
+def _add_active(connection: Connection, domain_id: int | None, delta: int) -> None:
+    if domain_id is not None and delta:
+        domains = Domain.__table__
+        connection.execute(update(domains).where(domains.c.id == domain_id)
+                           .values(active_users=domains.c.active_users + delta))
+
+
+def _count_active_users(kind: str) -> Callable[[Any, Connection, MailUser], None]:
+    """Mapper events keeping Domain.active_users in the flush that writes the user (the same transaction):
+    one atomic `active_users = active_users ± 1` per change, so concurrent writers add up. The loaded Domain
+    objects of the session see the new count after the flush (`_expire_counted`). Core statements on users
+    bypass this: the one there is (a domain's purge) deletes the domain too; `recount_active_users` repairs."""
+
+    def handler(_mapper: Any, connection: Connection, user: MailUser) -> None:
+        counted = object_session(user).info.setdefault("active_users_counted", set())  # type: ignore[union-attr]
+        if kind == "insert":
+            _add_active(connection, user.domain_id, int(user.status == "ENABLED"))
+            counted.add(user.domain_id)
+            return
+        if kind == "delete":
+            was = inspect(user).attrs.status.history
+            status = was.deleted[0] if was.deleted else user.status
+            _add_active(connection, user.domain_id, -int(status == "ENABLED"))
+            counted.add(user.domain_id)
+            return
+        status, domain = inspect(user).attrs.status.history, inspect(user).attrs.domain_id.history
+        if not (status.has_changes() or domain.has_changes()):
+            return
+        old_status = status.deleted[0] if status.deleted else user.status
+        old_domain = domain.deleted[0] if domain.deleted else user.domain_id
+        _add_active(connection, old_domain, -int(old_status == "ENABLED"))
+        _add_active(connection, user.domain_id, int(user.status == "ENABLED"))
+        counted.update({old_domain, user.domain_id})
+
+    return handler
+
+
+for _kind in ("insert", "update", "delete"):
+    event.listen(MailUser, f"after_{_kind}", _count_active_users(_kind))
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _expire_counted(session: Session, _context: Any) -> None:
+    """The domains whose count a flush changed are read again when next used."""
+    for domain_id in session.info.pop("active_users_counted", ()):
+        domain = session.identity_map.get(identity_key(Domain, domain_id))
+        if domain is not None:
+            session.expire(domain, ["active_users"])
 
 
 class OptionValue(db.Model):

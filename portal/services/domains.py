@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import joinedload
 
 from .. import ids
@@ -375,13 +376,14 @@ def set_end_user_access(principal: Principal, domain_pk: int, values: list[str])
 
 # --- figures for the JSON ----------------------------------------------------------------------
 
-def counts(domain_ids: list[int]) -> dict[int, int]:
-    """Active users per domain, in one query."""
-    rows = db.session.execute(
-        select(MailUser.domain_id, func.count(MailUser.id))
-        .where(MailUser.domain_id.in_(domain_ids), MailUser.status == "ENABLED")
-        .group_by(MailUser.domain_id))
-    return dict(rows.all())  # type: ignore[arg-type]
+def recount_active_users() -> int:
+    """Set every domain's active_users from its users (after rows were written around the ORM: bulk loads, a
+    restore); returns how many domains were corrected."""
+    actual = (select(func.count(MailUser.id)).where(MailUser.domain_id == Domain.id, MailUser.status == "ENABLED")
+              .scalar_subquery())
+    result = db.session.execute(sql_update(Domain).where(Domain.active_users != actual).values(active_users=actual)
+                                .execution_options(synchronize_session=False))
+    return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
 
 def loading_options() -> list:
