@@ -66,8 +66,12 @@ class Criteria:
                 "receivedAfter": to_ms(self.received_after), "receivedBefore": to_ms(self.received_before)}
 
     def search(self) -> Search:
-        """The store's search: every criterion ANDed, the reason a filter, SINCE/BEFORE on arrival."""
-        return Search(received_after=self.received_after, received_before=self.received_before,
+        """The store's search: every criterion ANDed, the reason a filter, SINCE/BEFORE on the arrival day (the
+        stores compare days: an end within a day takes that whole day in)."""
+        before = self.received_before
+        midnight = before.replace(hour=0, minute=0, second=0, microsecond=0)
+        return Search(received_after=self.received_after,
+                      received_before=midnight if before == midnight else midnight + timedelta(days=1),
                       sender=self.sender, to=self.recipient, subject=self.subject, message_id=self.message_id,
                       fuglu_id=self.fuglu_id, reason=self.reason)
 
