@@ -170,11 +170,17 @@ def _domain(principal: Principal, value: Any) -> int | None:
 
 # --- the API's and the pages' operations ------------------------------------------------------------------
 
-def start(principal: Principal, values: Mapping[str, Any]) -> QuarantineSearch:
-    """A new search of the principal's scope (or of `domainId`), RUNNING; its job runs after the commit."""
+def require_searcher(principal: Principal) -> Admin:
+    """An administrator holding QUARANTINE_READ somewhere (403 otherwise): who may search at all."""
     admin = principal.require_admin()
     if not principal.holds_anywhere(Permission.QUARANTINE_READ):
         raise Forbidden(_l("You need the %(permission)s permission.", permission=Permission.QUARANTINE_READ))
+    return admin
+
+
+def start(principal: Principal, values: Mapping[str, Any]) -> QuarantineSearch:
+    """A new search of the principal's scope (or of `domainId`), RUNNING; its job runs after the commit."""
+    admin = require_searcher(principal)
     domain_id = _domain(principal, values.get("domainId"))
     criteria = criteria_from(values)
     total = db.session.scalar(select(func.count()).select_from(
@@ -205,10 +211,20 @@ def get(principal: Principal, search_id: str) -> QuarantineSearch:
 def hits(principal: Principal, search_id: str, offset: int, limit: int) -> tuple[list[QuarantineSearchHit], int]:
     """A page of the hits, in the order they were found, and how many there are."""
     search = get(principal, search_id)
+    return page_of(search, offset, limit)
+
+
+def page_of(search: QuarantineSearch, offset: int, limit: int) -> tuple[list[QuarantineSearchHit], int]:
     total = db.session.scalar(select(func.count()).where(QuarantineSearchHit.search_id == search.id)) or 0
     rows = list(db.session.scalars(select(QuarantineSearchHit).where(QuarantineSearchHit.search_id == search.id)
                                    .order_by(QuarantineSearchHit.id).offset(offset).limit(limit)))
     return rows, total
+
+
+def domain_name(search: QuarantineSearch) -> str | None:
+    """The searched domain's name (None: the whole scope)."""
+    domain = db.session.get(Domain, search.domain_id) if search.domain_id else None
+    return domain.name if domain is not None else None
 
 
 def failures(search: QuarantineSearch) -> list[QuarantineSearchFailure]:
