@@ -6,9 +6,10 @@ every mailbox of a domain, or of their whole scope.
   MailUser: a domain admin never reaches another domain's mailbox) and asks for the `quarantine_search` job.
 - `run` (the job) lists those mailboxes again with the admin's permissions of that moment and searches them
   POSTERN_QSEARCH_CONCURRENCY at a time, each on a store connection of its own with one deadline for the
-  whole mailbox (POSTERN_QSEARCH_MAILBOX_TIMEOUT). Each mailbox's hits, failure and progress are committed
-  apart as they come (`apart`), so the page shows the first hits while the search runs; the state is read
-  between mailboxes, and a cancelled search asks for no further mailbox. A store that fails is named with
+  whole mailbox (POSTERN_QSEARCH_MAILBOX_TIMEOUT). The finished mailboxes' hits, failures and progress are
+  committed apart as they come (`apart`: the first hit at once, then every WRITE_EVERY seconds), so the page
+  shows the first hits while the search runs; the state is read at each of those writes, and a cancelled
+  search asks for no further mailbox. A store that fails is named with
   why, and the search goes on. Hits are capped (POSTERN_QSEARCH_MAX_HITS in all, POSTERN_QSEARCH_MAILBOX_HITS
   per mailbox): `truncated` says so.
 - A search is the starting admin's only (others get 404); it expires after POSTERN_QSEARCH_KEEP_SECONDS and
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ log = logging.getLogger(__name__)
 
 TEXT_FIELDS = ("sender", "recipient", "subject", "messageId", "fugluId")
 DEFAULT_DAYS = 30  # the range searched when no date is given
+WRITE_EVERY = 0.25  # seconds between the progress writes (the first hit is written at once)
 
 
 @dataclass(frozen=True)
@@ -296,27 +299,27 @@ def _hit_key(summary: Summary) -> str:
     return (summary.headers.get("X-Fuglu-Id") or summary.headers.get("Message-ID") or summary.key)[:998]
 
 
-def _record(search_id: str, found: _Found, room: int) -> tuple[str, int]:
-    """One mailbox's hits (at most `room`), failure and progress, committed apart; the search's state then."""
-    kept = found.summaries[:max(room, 0)]
-    truncated = found.total > len(kept)
+def _record(search_id: str, batch: list[_Found]) -> str:
+    """Finished mailboxes' kept hits, failures and progress, committed apart; the search's state then."""
     with apart() as conn:
-        if kept:
-            conn.execute(insert(QuarantineSearchHit), [{
-                "search_id": search_id, "user_id": found.target.user_id, "user_email": found.target.email,
-                "folder": mailboxes.QUARANTINE, "message_key": _hit_key(s), "sender": s.sender[:2000],
-                "subject": s.subject[:2000], "sent_date": s.sent_date,
-                "reason": (s.headers.get("X-Quarantine-Reason") or "")[:32].upper()} for s in kept])
-        if found.error is not None:
-            conn.execute(insert(QuarantineSearchFailure).values(search_id=search_id, mailbox=found.target.email,
-                                                                why=found.error[:2000]))
-        values: dict[str, Any] = {"mailboxes_done": QuarantineSearch.mailboxes_done + 1,
-                                  "hits_total": QuarantineSearch.hits_total + len(kept)}
-        if truncated:
+        rows = [{"search_id": search_id, "user_id": found.target.user_id, "user_email": found.target.email,
+                 "folder": mailboxes.QUARANTINE, "message_key": _hit_key(s), "sender": s.sender[:2000],
+                 "subject": s.subject[:2000], "sent_date": s.sent_date,
+                 "reason": (s.headers.get("X-Quarantine-Reason") or "")[:32].upper()}
+                for found in batch for s in found.summaries]
+        if rows:
+            conn.execute(insert(QuarantineSearchHit), rows)
+        failed = [{"search_id": search_id, "mailbox": f.target.email, "why": f.error[:2000]}
+                  for f in batch if f.error is not None]
+        if failed:
+            conn.execute(insert(QuarantineSearchFailure), failed)
+        values: dict[str, Any] = {"mailboxes_done": QuarantineSearch.mailboxes_done + len(batch),
+                                  "hits_total": QuarantineSearch.hits_total + len(rows)}
+        if any(f.total > len(f.summaries) for f in batch):
             values["truncated"] = True
         conn.execute(update(QuarantineSearch).where(QuarantineSearch.id == search_id).values(**values))
         state = conn.execute(select(QuarantineSearch.state).where(QuarantineSearch.id == search_id)).scalar()
-    return state or CANCELLED, len(kept)
+    return state or CANCELLED
 
 
 def run(search_id: str) -> dict[str, Any] | None:
@@ -344,8 +347,8 @@ def run(search_id: str) -> dict[str, Any] | None:
             mailboxes_total=len(targets), mailboxes_done=0, hits_total=0, truncated=False))
     room, per_mailbox = int(config["QSEARCH_MAX_HITS"]), int(config["QSEARCH_MAILBOX_HITS"])
     workers = max(1, min(int(config["QSEARCH_CONCURRENCY"]), len(targets) or 1))
-    state, done = RUNNING, 0
-    waiting = iter(targets)
+    state, done, pending, shown, last = RUNNING, 0, [], False, time.monotonic()
+    waiting, left = iter(targets), [len(targets)]  # mailboxes not yet asked for
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="postern-qsearch")
     try:
         running: set[Future[_Found]] = set()
@@ -353,22 +356,32 @@ def run(search_id: str) -> dict[str, Any] | None:
         def ask_next() -> None:
             target = next(waiting, None)
             if target is not None:
+                left[0] -= 1
                 running.add(pool.submit(_search_one, target, criteria, min(per_mailbox, max(room, 1))))
 
         for _ in range(workers):
             ask_next()
         while running:
-            finished, still = wait(running, return_when=FIRST_COMPLETED)
+            finished, still = wait(running, timeout=WRITE_EVERY, return_when=FIRST_COMPLETED)
             running.clear()
             running.update(still)
             for future in finished:
-                state, kept = _record(search_id, future.result(), room)
-                room -= kept
+                found = future.result()
+                found.summaries = found.summaries[:max(room, 0)]  # the cap on hits in all
+                room -= len(found.summaries)
+                pending.append(found)
                 done += 1
-                if state == RUNNING:
-                    ask_next()
+            first_hit = not shown and any(f.summaries for f in pending)
+            if pending and (first_hit or not (running or left[0]) or time.monotonic() - last >= WRITE_EVERY):
+                state = _record(search_id, pending)
+                shown = shown or first_hit
+                pending, last = [], time.monotonic()
             if state != RUNNING:
                 break
+            for _ in finished:
+                ask_next()
+        if pending:
+            state = _record(search_id, pending)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         for target in waiting:  # never searched (cancelled): nothing was opened, but close all the same
