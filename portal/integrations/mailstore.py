@@ -286,12 +286,16 @@ class ImapStore:
     def find(self, folder: str, search: Search, limit: int) -> tuple[list[Summary], int]:
         """One SEARCH over the folder, then the summary headers of the `limit` newest hits (by UID): the
         domain-wide search's work on one mailbox, the whole of it (login included) inside one deadline.
-        A missing folder holds nothing."""
+        A missing folder holds nothing. The folder is EXAMINEd (read-only: no \\Recent flag taken, no index
+        written); the connection is the search's own, never pooled."""
         with self._command() as imap:
+            imap.postern_selected = None  # a read-write SELECT is needed again after this EXAMINE
             try:
-                self._select(imap, folder)
-            except NotFound:
-                return [], 0
+                imap.select_folder(folder, readonly=True)
+            except IMAPClientError:
+                if not imap.folder_exists(folder):
+                    return [], 0
+                raise
             charset = "UTF-8" if any(not str(v).isascii() for _, v in search.terms()) else None
             uids = sorted(imap.search(_imap_criteria(search), charset), reverse=True)
             page = uids[:limit]
