@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 TEXT_FIELDS = ("sender", "recipient", "subject", "messageId", "fugluId")
 DEFAULT_DAYS = 30  # the range searched when no date is given
+EPOCH = datetime(1970, 1, 1)
 WRITE_EVERY = 0.25  # seconds between the progress writes (the first hit is written at once)
 
 
@@ -116,7 +117,7 @@ def criteria_from(values: Mapping[str, Any]) -> Criteria:
                             [FieldError("sender", _l("Give at least one criterion."))])
     now = utcnow()
     before = dates["receivedBefore"] or now
-    after = dates["receivedAfter"] or before - timedelta(days=DEFAULT_DAYS)
+    after = dates["receivedAfter"] or max(before - timedelta(days=DEFAULT_DAYS), EPOCH)
     widest = int(current_app.config["QSEARCH_MAX_DAYS"])
     if after >= before:
         raise Unprocessable(_l("The start of the date range must come before its end."),

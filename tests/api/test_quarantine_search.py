@@ -273,6 +273,7 @@ def test_a_search_cancelled_halfway_searches_no_further_mailbox(app: Flask, clie
     ({"receivedAfter": 0}, 422, "sender"),
     ({"sender": "x", "receivedAfter": 1_700_000_000_000, "receivedBefore": 1_720_000_000_000}, 422, "receivedAfter"),
     ({"sender": "x", "receivedAfter": 1_700_000_000_000, "receivedBefore": 1_600_000_000_000}, 422, "receivedAfter"),
+    ({"sender": "x", "receivedBefore": 0}, 422, "receivedAfter"),
     ({"sender": "a\r\nb"}, 400, "sender"),
     ({"sender": "x" * 300}, 400, "sender"),
     ({"reason": "LOVELY"}, 400, "reason"),
