@@ -163,6 +163,9 @@ def _domain(principal: Principal, value: Any) -> int | None:
     if not isinstance(value, str):
         raise Invalid.on("domainId", _l("No such domain."))
     domain_id = ids.in_body(value)
+    domain = db.session.get(Domain, domain_id) if domain_id > 0 else None
+    if domain is None or domain.status == "DELETED":
+        raise Invalid.on("domainId", _l("No such domain."))
     try:
         principal.reach(domain_id, Permission.QUARANTINE_READ, missing=_l("No such domain."),
                         refused=_l("You need the %(permission)s permission on this domain.",
