@@ -12,6 +12,8 @@ Measured, after the warm-up (medians of BENCH_QSEARCH_RUNS, default 3):
   other on connections already logged in and SELECTed: the serial sum of the raw commands;
 - raw serial: per mailbox connect + master login + SELECT + SEARCH + LOGOUT, one after the other (what one
   connection at a time costs, all the exchanges a search of a mailbox needs);
+- raw parallel: the raw serial pass's exchanges on 4 threads (what Dovecot and the machine give at that
+  concurrency, without Postern: the ceiling of ours);
 - ours: `quarantine_search.start` then the job (`run`) with POSTERN_QSEARCH_CONCURRENCY connections (4, and 1
   for the ratio), wall time, and the time to the first hit (a second thread watching the hits table).
 Goal: ours (4 connections) at least 3x faster than the raw serial pass.
@@ -92,6 +94,24 @@ def raw_serial(server: dict[str, Any], emails: list[str]) -> tuple[float, int]:
         found += len(client.search(_criteria()))
         client.logout()
     return time.perf_counter() - started, found
+
+
+def raw_parallel(server: dict[str, Any], emails: list[str], connections: int) -> float:
+    """The raw per-mailbox exchanges of `raw_serial`, `connections` at a time: what Dovecot and this machine
+    allow at that concurrency, without Postern."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(email: str) -> int:
+        client = _client(server, email)
+        client.select_folder("Quarantine", readonly=True)
+        found = len(client.search(_criteria()))
+        client.logout()
+        return found
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(one, emails))
+    return time.perf_counter() - started
 
 
 def raw_search_sum(server: dict[str, Any], emails: list[str]) -> float:
@@ -193,12 +213,13 @@ def run(mailboxes: int, messages: int, runs: int) -> Iterator[dict[str, Any]]:
         warm = time.perf_counter() - warm
         app, admin_id = _app(server, emails)
         expected = -(-mailboxes // 50)
-        serial, sums, fours, ones = [], [], [], []
+        serial, sums, fours, ones, parallel = [], [], [], [], []
         for _ in range(runs):
             took, found = raw_serial(server, emails)
             assert found == expected, (found, expected)
             serial.append(took)
             sums.append(raw_search_sum(server, emails))
+            parallel.append(raw_parallel(server, emails, 4))
             fours.append(ours(app, admin_id, 4))
             ones.append(ours(app, admin_id, 1))
         assert all(r["hits"] == expected and r["failed"] == 0 for r in fours + ones)
@@ -209,6 +230,7 @@ def run(mailboxes: int, messages: int, runs: int) -> Iterator[dict[str, Any]]:
         yield {"bench": "qsearch", "mailboxes": mailboxes, "messages_per_mailbox": messages,
                "generate_s": round(generated, 1), "dovecot_index_pass_s": round(warm, 1),
                "raw_search_sum_s": round(raw_sum, 3), "raw_serial_s": round(raw, 3),
+               "raw_parallel_4_s": round(statistics.median(parallel), 3),
                "ours_1_connection_s": round(wall1, 3), "ours_4_connections_s": round(wall4, 3),
                "first_hit_4_s": round(statistics.median(r["first_hit"] for r in fours), 3),
                "speedup_vs_raw_serial": round(raw / wall4, 2), "speedup_vs_search_sum": round(raw_sum / wall4, 2),
