@@ -112,6 +112,20 @@ def test_sender_search_over_dovecot_finds_the_one_mailbox(app: Flask, client: Fl
         assert sorted(h["user"] for h in found) == users, body
 
 
+def test_without_redis_the_search_runs_once_the_answer_is_sent(app: Flask, client: FlaskClient, world: World,
+                                                               imap_server: dict[str, Any]) -> None:
+    """The embedded runner: the POST answers 202 before the job runs (not in its after_request); the job runs in
+    this process when the answer is closed (sent), as a server does."""
+    _on_dovecot(app, world, imap_server)
+    response = client.post("/api/quarantine/searches", json={"sender": "supplier.example"},
+                           headers=world.headers("domainA"))
+    assert response.status_code == 202
+    search_id = response.json["id"]
+    assert state(client, world, "domainA", search_id)["state"] == "RUNNING"
+    response.close()
+    assert state(client, world, "domainA", search_id)["state"] == "DONE"
+
+
 def test_a_domain_admin_never_sees_another_domains_mail(app: Flask, client: FlaskClient, world: World,
                                                        imap_server: dict[str, Any]) -> None:
     _on_dovecot(app, world, imap_server)
