@@ -12,6 +12,8 @@ db-outage: see bench/db_outage.py (BENCH_OUTAGE_TRIES 5): the time to the 503 wi
 release-once: see bench/release_once.py (deliveries per 10 parallel releases of one message, gunicorn -w 4).
 mailcheck: see bench/mailcheck.py (BENCH_CHECKS 200): a mail server check (STARTTLS + AUTH) vs raw smtplib.
 mailqueue (by name only): see bench/mailqueue.py (BENCH_QUEUE_MESSAGES 10000): the queue's API and page vs postqueue -j.
+qsearch (by name only): see bench/qsearch.py (BENCH_QSEARCH_MAILBOXES 200 x BENCH_QSEARCH_MESSAGES 1000 in Dovecot):
+the domain-wide quarantine search vs the serial raw IMAP SEARCH commands, and the time to the first hit.
 
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
@@ -228,6 +230,14 @@ def main() -> None:
             return result
 
         results += on_databases("mailcheck", mailcheck_api)
+    if "qsearch" in wanted:  # asked for by name only: it writes 200,000 Maildir files for a private Dovecot (minutes)
+        from bench import qsearch
+
+        for result in qsearch.run(int(os.environ.get("BENCH_QSEARCH_MAILBOXES", "200")),
+                                  int(os.environ.get("BENCH_QSEARCH_MESSAGES", "1000")),
+                                  int(os.environ.get("BENCH_QSEARCH_RUNS", "3"))):
+            print(json.dumps(result))
+            results.append(result)
     if "mailqueue" in wanted:  # asked for by name only: it injects 10,000 messages into a private Postfix (minutes)
         from bench import mailqueue
 

@@ -119,6 +119,15 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "POSTFIX_TIMEOUT": float(_env("POSTERN_POSTFIX_TIMEOUT", "30")),  # type: ignore[arg-type]
         "IMAP_POOL_SIZE": int(_env("POSTERN_IMAP_POOL_SIZE", "4")),  # type: ignore[arg-type]  (0: no pool)
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
+        # Domain-wide quarantine search (services/quarantine_search.py): mailboxes searched at once (one store
+        # connection each), the whole exchange with one mailbox, hits kept (in all, per mailbox), how long a
+        # result is kept, the widest date range a search may cover (days).
+        "QSEARCH_CONCURRENCY": int(_env("POSTERN_QSEARCH_CONCURRENCY", "4")),  # type: ignore[arg-type]
+        "QSEARCH_MAILBOX_TIMEOUT": float(_env("POSTERN_QSEARCH_MAILBOX_TIMEOUT", "30")),  # type: ignore[arg-type]
+        "QSEARCH_MAX_HITS": int(_env("POSTERN_QSEARCH_MAX_HITS", "1000")),  # type: ignore[arg-type]
+        "QSEARCH_MAILBOX_HITS": int(_env("POSTERN_QSEARCH_MAILBOX_HITS", "200")),  # type: ignore[arg-type]
+        "QSEARCH_KEEP_SECONDS": int(_env("POSTERN_QSEARCH_KEEP_SECONDS", "3600")),  # type: ignore[arg-type]
+        "QSEARCH_MAX_DAYS": int(_env("POSTERN_QSEARCH_MAX_DAYS", "93")),  # type: ignore[arg-type]
         "EXPORT_DIR": _env("POSTERN_EXPORT_DIR"),  # default: INSTANCE_DIR/export (below)
         "EXPORT_ON_CHANGE": _env("POSTERN_EXPORT_ON_CHANGE", "true") == "true",
         "CHECK_MIGRATIONS": True,

@@ -37,6 +37,8 @@ MAY_WRITE_APART = {
                                  "parallel runs of one domain in other processes are refused (429) at once",
     "portal/services/filter_services.py": "a filter service's start/stop command acts on the host whatever the "
                                           "request answers: its audit event (failures too) outlives a rollback",
+    "portal/services/quarantine_search.py": "a search records each mailbox's hits and progress as it goes, so the "
+                                            "page polling it shows the first hits while the job still runs",
     "portal/services/digest.py": "a digest's claim (user, period) is committed before the mail is sent and its "
                                  "'sent' record at once after the 250: a retried or parallel job sends nothing twice",
 }

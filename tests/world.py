@@ -167,6 +167,19 @@ def build_world() -> World:
     db.session.add(dkim_b)
     db.session.flush()
     w.pk["dkimB"] = dkim_b.id
+    # a finished quarantine search of admin-a's, with one hit (the API's matrix reads it as "=qsearchA")
+    from portal.models import QuarantineSearch, QuarantineSearchHit
+
+    now = utcnow()
+    db.session.add(QuarantineSearch(
+        id="qsearchA", admin_id=people["domainA"].id, domain_id=da.id, state="DONE", mailboxes_total=2,
+        mailboxes_done=2, hits_total=1, truncated=False, created_at=now, finished_at=now,
+        expires_at=now + timedelta(days=1), criteria={"sender": "bad.example", "receivedAfter": 0,
+                                                      "receivedBefore": 1}))
+    db.session.flush()
+    db.session.add(QuarantineSearchHit(search_id="qsearchA", user_id=user.id, user_email=user.email,
+                                       folder="Quarantine", message_key="<quarantined-0@bad.example>",
+                                       sender="spam0@bad.example", subject="offer 0", reason="SPAM"))
     _maildir(user.email, quarantined=2)
     w.public = {name: ids.encode(pk) for name, pk in w.pk.items()}
     return w

@@ -8,6 +8,7 @@ from . import (  # noqa: F401 (registers the routes)
     mailqueue,
     mailservers,
     openapi,
+    quarantine_search,
     relay_health,
     rules,
     security,

@@ -79,6 +79,7 @@ class Endpoint:
     extension: bool
     upload: str | None = None  # a multipart/form-data body with this file field
     body_required: bool = True  # False: a request without a body passes `body=None` (the seed's POST /dkim)
+    location: bool = False  # the answer carries a Location (a 202 that names what to poll)
 
     @property
     def openapi_path(self) -> str:
@@ -173,11 +174,12 @@ def endpoint(
     extension: bool = False,
     upload: str | None = None,
     body_required: bool = True,
+    location: bool = False,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     def decorate(fn: Callable[..., Response]) -> Callable[..., Response]:
         REGISTRY.append(Endpoint(
             rule, method, fn.__name__, access, summary, tag, body, response, status, listing_,
-            tuple(query), errors or {}, extension, upload, body_required,
+            tuple(query), errors or {}, extension, upload, body_required, location,
         ))
 
         @wraps(fn)

@@ -93,7 +93,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": [ep.upload],
             "properties": {ep.upload: {"type": "string", "format": "binary"}}}}}}
-    ok: dict[str, Any] = {"description": "OK" if ep.status != 201 else "Created"}
+    ok: dict[str, Any] = {"description": {201: "Created", 202: "Accepted"}.get(ep.status, "OK")}
     model, is_list = _model_of(ep.response)
     if model is not None and ep.status != 204:
         content = {"application/json": {"schema": _schema_ref(model, is_list)}}
@@ -101,8 +101,10 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
             content[exports.CSV] = {"schema": {"type": "string"}}
             content[exports.EXCEL] = {"schema": {"type": "string", "format": "binary"}}
         ok["content"] = content
-    if ep.listing:
+    if ep.listing or (is_list and any(q.name == "offset" for q in ep.query)):
         ok["headers"] = {"X-Total-Count": {"description": "Size of the filtered list", "schema": {"type": "integer"}}}
+    if ep.location:
+        ok["headers"] = {"Location": {"description": "URL to follow", "schema": {"type": "string"}}}
     if ep.status == 201:
         ok["headers"] = {"Location": {"description": "URL of the new resource", "schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(ep.status): ok}

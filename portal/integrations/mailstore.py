@@ -53,6 +53,8 @@ class MailStore(Protocol):
 
     def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]: ...
 
+    def find(self, folder: str, search: Search, limit: int) -> tuple[list[Summary], int]: ...
+
     def is_folder(self, path: str) -> bool: ...
 
     def add_flag(self, folder: str, message_id: str, flag: str, *, by_key: bool = False) -> None: ...
@@ -269,6 +271,34 @@ class ImapStore:
             else:  # arrival order is all a server without SORT offers
                 uids = sorted(imap.search(criteria, charset), reverse=sort.startswith("-"))
             page = uids[offset:offset + limit]
+            fetched = imap.fetch(page, ["FLAGS", "RFC822.SIZE",
+                                        f"BODY.PEEK[HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})]"]) if page else {}
+        result = []
+        for uid in page:
+            data = fetched.get(uid)
+            if data is None:
+                continue
+            header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+            flags = {f.decode() for f in data.get(b"FLAGS", ())}
+            result.append(summarize(str(uid), header, flags, data.get(b"RFC822.SIZE", 0), "\\Recent" in flags))
+        return result, len(uids)
+
+    def find(self, folder: str, search: Search, limit: int) -> tuple[list[Summary], int]:
+        """One SEARCH over the folder, then the summary headers of the `limit` newest hits (by UID): the
+        domain-wide search's work on one mailbox, the whole of it (login included) inside one deadline.
+        A missing folder holds nothing. The folder is EXAMINEd (read-only: no \\Recent flag taken, no index
+        written); the connection is the search's own, never pooled."""
+        with self._command() as imap:
+            imap.postern_selected = None  # a read-write SELECT is needed again after this EXAMINE
+            try:
+                imap.select_folder(folder, readonly=True)
+            except IMAPClientError:
+                if not imap.folder_exists(folder):
+                    return [], 0
+                raise
+            charset = "UTF-8" if any(not str(v).isascii() for _, v in search.terms()) else None
+            uids = sorted(imap.search(_imap_criteria(search), charset), reverse=True)
+            page = uids[:limit]
             fetched = imap.fetch(page, ["FLAGS", "RFC822.SIZE",
                                         f"BODY.PEEK[HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})]"]) if page else {}
         result = []
@@ -511,6 +541,14 @@ class MaildirStore:
         entries.sort(key=order, reverse=sort.startswith("-"))
         return [summary for summary, _ in entries[offset:offset + limit]], len(entries)
 
+    def find(self, folder: str, search: Search, limit: int) -> tuple[list[Summary], int]:
+        """The domain-wide search's work on one mailbox: the `limit` newest hits and how many there are; a
+        mailbox without a store or without the folder holds nothing."""
+        try:
+            return self.messages(folder, search, "-receivedDate", 0, limit)
+        except NotFound:
+            return [], 0
+
     def _find(self, folder: str, message_id: str, *, by_key: bool = False) -> list[_File]:
         """A quarantine id (X-Fuglu-Id), a Message-ID or the file's key; `by_key`: the key only."""
         files = self._files(self._dir(folder))
@@ -598,11 +636,13 @@ class Search:
     id: str | None = None
     operator: str = "AND"  # AND, OR, NOT (none of them)
     reason: str | None = None  # X-Quarantine-Reason; a filter always ANDed with the rest
+    message_id: str | None = None  # a substring of the Message-ID header
+    fuglu_id: str | None = None  # a substring of the X-Fuglu-Id header
 
     def terms(self) -> list[tuple[str, object]]:
         pairs = [("SINCE", self.received_after), ("BEFORE", self.received_before), ("FROM", self.sender),
                  ("TO", self.to), ("CC", self.cc), ("SUBJECT", self.subject), ("BODY", self.body),
-                 ("ID", self.id)]
+                 ("ID", self.id), ("MESSAGE-ID", self.message_id), ("FUGLU-ID", self.fuglu_id)]
         return [(k, v) for k, v in pairs if v not in (None, "")]
 
 
@@ -726,11 +766,16 @@ def base_subject(subject: str) -> str:
 _MAILDIR_FLAGS = {"S": "\\Seen", "R": "\\Answered", "T": "\\Deleted", "F": "\\Flagged", "P": RELEASED}
 
 
+_HEADER_TERMS = {"MESSAGE-ID": "Message-ID", "FUGLU-ID": "X-Fuglu-Id"}
+
+
 def _imap_criteria(search: Search) -> list[object]:
     terms: list[list[object]] = []
     for key, value in search.terms():
         if key == "ID":
             terms.append(["OR", ["HEADER", "X-Fuglu-Id", value], ["HEADER", "Message-ID", value]])
+        elif key in _HEADER_TERMS:
+            terms.append(["HEADER", _HEADER_TERMS[key], value])
         elif key in ("SINCE", "BEFORE"):
             terms.append([key, value.date()])  # type: ignore[union-attr]
         else:
@@ -768,6 +813,8 @@ def _matches(search: Search, summary: Summary, path: Path, arrival: datetime) ->
             checks.append(needle in summary.subject.lower())
         elif key == "BODY":
             checks.append(needle in re.split(r"\r?\n\r?\n", body_text(), maxsplit=1)[-1])
+        elif key in _HEADER_TERMS:  # a substring of the header, as IMAP's HEADER search does
+            checks.append(needle in summary.headers.get(_HEADER_TERMS[key], "").lower())
         elif key == "ID":  # a substring of the header, as IMAP's HEADER search does
             checks.append(needle in summary.headers.get("X-Fuglu-Id", "").lower()
                           or needle in summary.headers.get("Message-ID", "").lower())

@@ -17,13 +17,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g, has_request_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
@@ -227,15 +228,34 @@ def _debounce(q: Queue, name: str, job_id: str, delay: int) -> bool:
     return True
 
 
+_LATE = "postern_jobs_after_response"  # (flask.g) rows of `after_response` jobs the request asked for
+
+
 def _in_process(rows: list[outbox.Ready]) -> int:
     for row in rows:
-        args, kwargs = row.arguments.get("args", []), row.arguments.get("kwargs", {})
-        try:
-            perform(row.name, args, kwargs, outbox_id=row.id)
-        except Exception as exc:
-            log.exception("in-process job %s failed", row.name)
-            _record_failure(row.id, row.name, args, kwargs, exc)
+        spec = REGISTRY.get(row.name)
+        if spec is not None and spec.after_response and has_request_context():
+            g.setdefault(_LATE, []).append(row)  # run when the answer has been sent (init_app)
+            continue
+        _run_here(row)
     return len(rows)
+
+
+def _run_late(app: Flask, rows: list[outbox.Ready]) -> None:
+    """The request's `after_response` jobs, in a fresh app context of this process once its answer is sent
+    (the row's lease covers the gap; a process that dies first leaves the row to the sweep)."""
+    with app.app_context():
+        for row in rows:
+            _run_here(row)
+
+
+def _run_here(row: outbox.Ready) -> None:
+    args, kwargs = row.arguments.get("args", []), row.arguments.get("kwargs", {})
+    try:
+        perform(row.name, args, kwargs, outbox_id=row.id)
+    except Exception as exc:
+        log.exception("in-process job %s failed", row.name)
+        _record_failure(row.id, row.name, args, kwargs, exc)
 
 
 def _record_failure(row_id: int, name: str, args: Any, kwargs: Any, exc: Exception) -> None:
@@ -317,6 +337,7 @@ CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of 
     ("recheck_platforms", "11 * * * *", "relay-health"),
     ("dkim_rotations", "23 * * * *", "dkim-rotations"),
     ("check_domains", "37 * * * *", "domain-health"),
+    ("purge_expired_searches", "*/10 * * * *", "purge-searches"),
 )
 
 
@@ -334,10 +355,14 @@ def init_app(app: Flask) -> None:
         except Exception:  # the change is saved with its jobs; they wait in the outbox
             db.session.rollback()
             log.exception("dispatching jobs failed; they wait in the outbox")
+        late = g.pop(_LATE, None)
+        if late:  # long in-process jobs (a quarantine search): once the answer is sent, here
+            response.call_on_close(functools.partial(_run_late, app, late))
         return response
 
 
-from . import digest, dkim, export, health, maintenance, notifications, relay_health  # noqa: E402  (register the jobs)
+from . import digest, dkim, export, health, maintenance, notifications, qsearch, relay_health  # noqa: E402  (register the jobs)
 
 __all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "dkim", "export", "health", "job", "maintenance",
-           "notifications", "perform", "redis_connection", "relay_health", "release_debounce", "run_now", "schedule"]
+           "notifications", "perform", "qsearch", "redis_connection", "relay_health", "release_debounce", "run_now",
+           "schedule"]

@@ -19,15 +19,18 @@ class JobSpec:
     name: str
     fn: Callable[..., Any]
     debounce: int | None  # with RQ: at most one pending run, this many seconds after the first ask
+    after_response: bool = False  # in-process (no Redis): run once the request's answer is sent, not before
 
 
 REGISTRY: dict[str, JobSpec] = {}
 
 
-def job(name: str, *, debounce: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a job function under `name` (what `outbox.enqueue` and the Jobs page use)."""
+def job(name: str, *, debounce: int | None = None, after_response: bool = False
+        ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a job function under `name` (what `outbox.enqueue` and the Jobs page use). `after_response`: a
+    long job that the embedded runner starts only once the answer that asked for it has gone out."""
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-        REGISTRY[name] = JobSpec(name, fn, debounce)
+        REGISTRY[name] = JobSpec(name, fn, debounce, after_response)
         return fn
     return register
 

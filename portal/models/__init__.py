@@ -7,6 +7,7 @@ from .jobs import OutboxJob
 from .links import LinkToken
 from .mail import AuditEvent, JobFailure, Upload
 from .mailservers import MailServer
+from .qsearch import QuarantineSearch, QuarantineSearchFailure, QuarantineSearchHit
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
 from .tenancy import (
     Broker,
@@ -45,6 +46,9 @@ __all__ = [
     "OutgoingProvider",
     "Platform",
     "Policy",
+    "QuarantineSearch",
+    "QuarantineSearchFailure",
+    "QuarantineSearchHit",
     "Release",
     "SenderRule",
     "Upload",

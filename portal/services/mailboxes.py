@@ -134,20 +134,28 @@ def require_delete(principal: Principal, user: MailUser) -> None:
              refused=_l("Your domain does not let you delete messages."))
 
 
-@contextmanager
-def store_for(user: MailUser) -> Iterator[MailStore]:
-    """The user's store: the IMAP server of its platform (apiType IMAP) or the local Maildir tree."""
+def open_store(user: MailUser, *, timeout: float | None = None, pooled: bool | None = None) -> MailStore:
+    """The user's store, not yet connected (the caller closes it): the IMAP server of its platform (apiType
+    IMAP) or the local Maildir tree. `timeout`: the deadline of one operation (default POSTERN_IMAP_TIMEOUT);
+    `pooled`: keep the connection for reuse (default: when POSTERN_IMAP_POOL_SIZE > 0)."""
     platform = user.platform or user.domain.default_platform
     if platform is not None and platform.api_type == "IMAP" and platform.api_data:
         data = platform.api_data
         login = data.get("login") or ""
-        store: MailStore = ImapStore(
+        return ImapStore(
             data["host"], int(data.get("port") or (993 if data.get("useSsl") else 143)),
             f"{user.email}*{login}" if login else user.email, platforms.secret(data, "password") or "",
-            use_ssl=bool(data.get("useSsl")), timeout=float(current_app.config.get("IMAP_TIMEOUT", 10)),
-            cadata=data.get("certPem"), pooled=int(current_app.config["IMAP_POOL_SIZE"]) > 0)
-    else:
-        store = MaildirStore(maildir_root(Path(current_app.config["MAIL_ROOT"]), user.email))
+            use_ssl=bool(data.get("useSsl")),
+            timeout=float(timeout if timeout is not None else current_app.config.get("IMAP_TIMEOUT", 10)),
+            cadata=data.get("certPem"),
+            pooled=int(current_app.config["IMAP_POOL_SIZE"]) > 0 if pooled is None else pooled)
+    return MaildirStore(maildir_root(Path(current_app.config["MAIL_ROOT"]), user.email))
+
+
+@contextmanager
+def store_for(user: MailUser) -> Iterator[MailStore]:
+    """The user's store for one request: the IMAP server of its platform (apiType IMAP) or the local Maildir tree."""
+    store = open_store(user)
     try:
         yield store
     finally:

@@ -43,6 +43,11 @@ def _queue(_args: Mapping[str, Any]) -> bool:
     return mailqueue.allowed(current_principal())
 
 
+def _quarantine_reader(_args: Mapping[str, Any]) -> bool:
+    """The domain-wide quarantine search: QUARANTINE_READ held anywhere (services/quarantine_search)."""
+    return current_principal().holds_anywhere(Permission.QUARANTINE_READ)
+
+
 def _in_domain(args: Mapping[str, Any]) -> bool:
     return "domain_id" in args
 
@@ -88,6 +93,10 @@ ADMIN_NAV: tuple[Group, ...] = (
             "admin.policy_edit", "admin.rules_list", "admin.senders_import", "admin.content_import")),
         Link("admin.admins_list", _l("Administrators"), _grants_anywhere,
              under=("admin.admin_edit", "admin.admin_new", "admin.admin_delete")),
+    )),
+    Group(_l("Help desk"), (
+        Link("admin.quarantine_search_form", _l("Quarantine search"), _quarantine_reader,
+             under=("admin.quarantine_search_results",)),
     )),
     # Rules are kept per domain: the group shows the current domain's lists.
     Group(_l("Filtering"), (

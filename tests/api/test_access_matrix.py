@@ -300,6 +300,16 @@ MATRIX = [
           ("POST", "/mailqueue/<queueId>/hold", QUEUE_ID, None),
           ("POST", "/mailqueue/<queueId>/release", QUEUE_ID, None),
       )),
+    # the domain-wide quarantine search (issue 15): QUARANTINE_READ anywhere; a search is its starter's only
+    # (the world's "qsearchA" is admin-a's), a domain the caller may not search is a 400 in the body
+    Case("POST", "/quarantine/searches", expect(
+        sysadmin=202, broker=202, customer=202, domainA=202, domainB=400, enduser=403),
+         body={"sender": "bad.example", "domainId": "@A"}),
+    *(Case(method, rule, expect(sysadmin=404, broker=404, customer=404, domainA=status, domainB=404, enduser=403),
+           {"searchId": "=qsearchA"})
+      for method, rule, status in (("GET", "/quarantine/searches/<searchId>", 200),
+                                   ("GET", "/quarantine/searches/<searchId>/hits", 200),
+                                   ("DELETE", "/quarantine/searches/<searchId>", 204))),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]

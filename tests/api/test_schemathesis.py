@@ -52,6 +52,7 @@ KNOWN: dict[str, tuple[str, ...]] = {
     "path": ("=Quarantine",), "messageId": ("=quarantined-1@bad.example",), "emailId": ("=quarantined-1@bad.example",),
     "fugluId": ("=quarantined-0@bad.example",), "partId": ("=2",), "optionName": ("=TIMEZONE",),
     "uid": (f"={UPLOAD_UID}",), "filename": ("=note.txt",), "platformId": ("platformA",),
+    "searchId": ("=qsearchA",),
 }
 OPERATIONS = sorted({(ep.method, ep.openapi_path) for ep in REGISTRY})
 

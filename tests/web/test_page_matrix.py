@@ -112,6 +112,10 @@ SEE_USERS_A = (OK, OK, OK, OK, OK, OK, GONE, GONE, GONE)  # USER_READ on A: a us
 EDIT_USERS_A = (DONE, DONE, DONE, DONE, DONE, NO, GONE, GONE, GONE)  # USER_EDIT on A
 READ_MAIL_A = (OK, OK, OK, OK, OK, OK, GONE, GONE, GONE)  # QUARANTINE_READ on A
 RELEASE_A = (DONE, DONE, DONE, DONE, DONE, FLASHED, GONE, GONE, GONE)  # QUARANTINE_RELEASE on A
+SEARCHERS = (OK, OK, OK, OK, OK, OK, NO, OK, OK)  # QUARANTINE_READ anywhere
+SEARCHERS_WRITE = (DONE, DONE, DONE, DONE, DONE, DONE, NO, DONE, DONE)
+ONLY_ITS_STARTER = (GONE, GONE, GONE, OK, GONE, GONE, NO, GONE, GONE)  # admin-a's search
+ONLY_ITS_STARTER_WRITE = (GONE, GONE, GONE, DONE, GONE, GONE, NO, GONE, GONE)
 TO_ADMIN_A = {"admin_id": "readerA"}  # the account of reader-a: an admin of A with DOMAIN_READ
 DOMAIN_A = {"domain_id": "A"}
 MESSAGE = "quarantined-0@bad.example"  # in user@a.example's quarantine
@@ -302,6 +306,13 @@ MATRIX = [
          {"queue_id": "=ABCDEF0123"}, label="(no Postfix)"),
     Page("POST", "/admin/mailqueue", admin_page(FLASHED, FLASHED, NO, NO, NO, NO, NO, NO, NO),
          form={"action": "hold", "ids": "ABCDEF0123"}, label="(no Postfix: the error flashed)"),
+    # the domain-wide quarantine search (issue 15): QUARANTINE_READ anywhere (not reader-a); a search is its
+    # starter's only (the world's "qsearchA" is admin-a's: anyone else, 404). The POST's job runs after the answer
+    Page("GET", "/admin/quarantine/search", admin_page(*SEARCHERS)),
+    Page("POST", "/admin/quarantine/search", admin_page(*SEARCHERS_WRITE), form={"sender": "bad.example"}),
+    Page("GET", "/admin/quarantine/search/<search_id>", admin_page(*ONLY_ITS_STARTER), {"search_id": "=qsearchA"}),
+    Page("POST", "/admin/quarantine/search/<search_id>/cancel", admin_page(*ONLY_ITS_STARTER_WRITE),
+         {"search_id": "=qsearchA"}, label="(a finished search: stays as it was)"),
     Page("GET", "/admin/jobs", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/jobs/<job_id>/retry", admin_page(GONE, NO, NO, NO, NO, NO, NO, NO, NO), {"job_id": "=nothing"},
          label="(no such job)"),

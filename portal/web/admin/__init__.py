@@ -31,6 +31,7 @@ from . import (  # noqa: E402, F401
     policies,
     providers,
     quarantine,
+    quarantine_search,
     relay_health,
     rules,
     services,
