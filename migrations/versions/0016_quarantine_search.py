@@ -1,14 +1,14 @@
 """domain-wide quarantine searches: the search, its hits, its failed mailboxes
 
 Revision ID: 0016_quarantine_search
-Revises: 0014_dkim_health
+Revises: 0015_list_indexes
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0016_quarantine_search'
-down_revision = '0014_dkim_health'
+down_revision = '0015_list_indexes'
 branch_labels = None
 depends_on = None
 
