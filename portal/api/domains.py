@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from flask import Response
-from sqlalchemy.orm import selectinload
 
 from .. import ids, serializers
-from ..models import Admin, Domain
+from ..models import Domain
 from ..permissions import Permission
 from ..schemas.accounts import AdminAdd, AdminOut
 from ..schemas.domains import (
@@ -43,7 +42,7 @@ DOMAIN_LIST = Listing(spec=domains.LIST_SPEC, export_name="domains", description
     "platformId": "Filter domains by platform id", "platformName": "Filter domains by platform name"})
 ALIAS_LIST = Listing(spec=domains.ALIAS_SPEC)
 POLICY_LIST = Listing(spec=policies.LIST_SPEC)
-ADMIN_LIST = Listing(spec=admins.LIST_SPEC, descriptions={"search": "Filter by login, email, displayName"})
+ADMIN_LIST = Listing(spec=admins.ROWS_SPEC, descriptions={"search": "Filter by login, email, displayName"})
 
 
 def _domain(domain_id: str, need: Permission = Permission.DOMAIN_READ) -> Domain:
@@ -133,8 +132,8 @@ def delete_domain_option(domainId: str, optionName: str) -> Response:
 @endpoint("/domains/<domainId>/admins", "GET", access=Access.ADMIN, tag="Domains", summary="List admins",
           response=list[AdminOut], listing_=ADMIN_LIST, errors=NOT_FOUND)
 def list_domain_admins(domainId: str) -> Response:
-    stmt = admins.domain_admins_query(principal(), _domain(domainId)).options(selectinload(Admin.authorities))
-    return list_response(stmt, ADMIN_LIST, serializers.admin_list)
+    stmt = admins.as_rows(admins.domain_admins_query(principal(), _domain(domainId)))
+    return list_response(stmt, ADMIN_LIST, serializers.admin_rows)
 
 
 @endpoint("/domains/<domainId>/admins", "POST", access=Access.ADMIN, tag="Domains", summary="Create admin access",

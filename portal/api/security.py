@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from flask import Response, request
-from sqlalchemy.orm import selectinload
 
 from .. import ids, serializers
 from ..errors import Invalid
-from ..models import Admin
 from ..permissions import ObjectType, Permission
 from ..schemas.accounts import AdminOut, AdminUpdate, PermissionOut
 from ..services import admins
 from .framework import Access, Listing, QueryParam, endpoint, json_response, list_response, no_content, principal
 
 ADMIN_LIST = Listing(
-    spec=admins.LIST_SPEC,
+    spec=admins.ROWS_SPEC,
     export_name="admins",
     descriptions={"search": "Filter by login, email, displayName (value, prefix*, *suffix, *contains*)"},
 )
@@ -23,8 +21,7 @@ ADMIN_LIST = Listing(
 @endpoint("/security/admins", "GET", access=Permission.GRANT, tag="AccessControls", summary="List admins",
           response=list[AdminOut], listing_=ADMIN_LIST)
 def list_admins() -> Response:
-    stmt = admins.list_query(principal()).options(selectinload(Admin.authorities))
-    return list_response(stmt, ADMIN_LIST, serializers.admin_list, serializers.ADMIN_COLUMNS)
+    return list_response(admins.list_rows(principal()), ADMIN_LIST, serializers.admin_rows, serializers.ADMIN_COLUMNS)
 
 
 @endpoint("/security/admins/<adminId>", "GET", access=Access.ADMIN, tag="AccessControls",

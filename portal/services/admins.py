@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, select
 
@@ -40,6 +43,65 @@ LIST_SPEC = ListSpec(
     tiebreak=Admin.id,
     unique_sorts=frozenset({"login"}),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorityRow:
+    object_type: str
+    object_id: int
+    object_name: str | None
+    permissions: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRow:
+    """An administrator as the list shows it: plain values, no ORM object (the attributes the page, the API
+    and the exports read, named as on Admin)."""
+
+    id: int
+    login: str
+    display_name: str | None
+    email: str | None
+    enabled: bool
+    language: str
+    sys_admin: bool
+    totp: bool
+    last_connection_date: datetime | None
+    created_at: datetime
+    authorities: list[AuthorityRow]
+
+
+_ROW_COLUMNS = (Admin.id, Admin.login, Admin.display_name, Admin.email, Admin.enabled, Admin.language,
+                Admin.sys_admin, Admin.totp_secret.is_not(None).label("totp"), Admin.last_connection_date,
+                Admin.created_at)
+
+
+def with_authorities(rows: Sequence[Any]) -> list[AdminRow]:
+    """The page's admins with their authorities and the names of their objects: two statements for the page."""
+    keys = [r.id for r in rows]
+    found = db.session.execute(
+        select(Authority.admin_id, Authority.object_type, Authority.object_id, Authority.permissions_text)
+        .where(Authority.admin_id.in_(keys)).order_by(Authority.id)).all() if keys else []
+    names = objects.names((a.object_type, a.object_id) for a in found)
+    held: dict[int, list[AuthorityRow]] = {}
+    for a in found:
+        held.setdefault(a.admin_id, []).append(AuthorityRow(a.object_type, a.object_id,
+                                                            names.get((a.object_type, a.object_id)),
+                                                            a.permissions_text.split()))
+    return [AdminRow(r.id, r.login, r.display_name, r.email, r.enabled, r.language, r.sys_admin, bool(r.totp),
+                     r.last_connection_date, r.created_at, held.get(r.id, [])) for r in rows]
+
+
+ROWS_SPEC = replace(LIST_SPEC, rows=with_authorities)
+
+
+def as_rows(stmt: Select[tuple[Admin]]) -> Select[Any]:
+    """An admins list as plain rows (listed with ROWS_SPEC: AdminRow), for the API, the page and the exports."""
+    return stmt.with_only_columns(*_ROW_COLUMNS)
+
+
+def list_rows(principal: Principal) -> Select[Any]:
+    return as_rows(list_query(principal))
 
 
 def list_query(principal: Principal) -> Select[tuple[Admin]]:

@@ -32,6 +32,9 @@ class ListSpec:
     unique_sorts: frozenset[str] = frozenset()  # sort fields that are unique themselves: no tiebreak needed
     converters: Mapping[str, Callable[[str], Any]] = field(default_factory=dict)  # value -> compared value
     conditions: Mapping[str, Callable[[str], ColumnElement[bool]]] = field(default_factory=dict)  # custom filters
+    # what the selected rows become for the API, the page and the exports alike (plain rows completed by one
+    # more query, say: admins.ROWS_SPEC); None: the rows as selected
+    rows: Callable[[Sequence[Any]], list[Any]] | None = None
 
     def parameters(self) -> list[str]:
         return ["offset", "pageSize", "sort", *self.filters]
@@ -139,11 +142,17 @@ def ordered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[Any
 KEYS_FIRST_FROM = 200  # from this offset on, a page finds its rows' keys first (`page`)
 
 
-def _key(stmt: Select[Any]) -> Any:
-    """The primary key column of a one-entity list statement (None for anything else)."""
+def _entity(stmt: Select[Any]) -> Any:
+    """The mapped class a one-entity statement selects (None when it selects columns)."""
     described = stmt.column_descriptions
     entity = described[0].get("entity") if len(described) == 1 else None
-    if entity is None or described[0].get("type") is not entity:
+    return entity if entity is not None and described[0].get("type") is entity else None
+
+
+def _key(stmt: Select[Any]) -> Any:
+    """The primary key column of a one-entity list statement (None for anything else)."""
+    entity = _entity(stmt)
+    if entity is None:
         return None
     keys = inspect(entity).primary_key
     return keys[0] if len(keys) == 1 else None
@@ -163,10 +172,19 @@ def page(stmt: Select[Any], spec: ListSpec, params: ListParams) -> tuple[list[An
         window = ordered(stmt.where(key.in_(keys)), spec, params)
     else:
         window = ordered(stmt, spec, params).offset(params.offset).limit(params.page_size)
-    rows = list(db.session.scalars(window).unique())  # unique(): a row's collections may be joined (domains)
-    return rows, total
+    return _rows(window, spec), total
+
+
+def _rows(stmt: Select[Any], spec: ListSpec) -> list[Any]:
+    """Entities (unique(): a row's collections may be joined, as the domains list does), or plain rows when the
+    statement selects columns; then what the spec makes of them."""
+    if _entity(stmt) is not None:
+        rows: list[Any] = list(db.session.scalars(stmt).unique())
+    else:
+        rows = list(db.session.execute(stmt).all())
+    return spec.rows(rows) if spec.rows is not None else rows
 
 
 def everything(stmt: Select[Any], spec: ListSpec, params: ListParams) -> list[Any]:
     """The whole filtered, sorted list (exports)."""
-    return list(db.session.scalars(ordered(filtered(stmt, spec, params), spec, params)).unique())
+    return _rows(ordered(filtered(stmt, spec, params), spec, params), spec)

@@ -24,6 +24,21 @@ def test_get_admin_shape(client: FlaskClient, world: World) -> None:
                                     "permissions": ["DOMAIN_READ"]}]
 
 
+def test_the_plain_list_rows_are_the_documented_shape(app: Flask, client: FlaskClient, world: World) -> None:
+    """The list serializes plain rows without a model per row: each row is exactly what AdminOut (the OpenAPI
+    schema) makes of it, field order included, and the same as the single admin's answer."""
+    from portal.schemas.accounts import AdminOut
+
+    listed = client.get("/api/security/admins?pageSize=100", headers=world.headers("sysadmin")).json
+    assert len(listed) >= 5 and any(row["authorities"] for row in listed)
+    assert any(a["objectName"] for row in listed for a in row["authorities"])
+    for row in listed:
+        assert AdminOut.model_validate(row).wire() == row
+        assert list(row) == list(AdminOut.model_validate(row).wire())
+        single = client.get(f"/api/security/admins/{row['id']}", headers=world.headers("sysadmin")).json
+        assert single == row
+
+
 def test_list_scoped_by_grant(client: FlaskClient, world: World) -> None:
     def logins(role: str) -> set[str]:
         response = client.get("/api/security/admins?pageSize=100", headers=world.headers(role))

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
 
 from ... import ids
 from ...errors import Forbidden, Invalid, ServiceError
@@ -26,10 +25,10 @@ from .blueprint import bp
 
 @bp.get("/admin/admins")
 def admins_list() -> Response:
-    stmt = admins.list_query(current_principal()).options(selectinload(Admin.authorities))
-    return list_page(stmt, admins.LIST_SPEC, "admin/admins/list.html", "admin/admins/_table.html",
-                     columns=ADMIN_COLUMNS, export_name="admins", search_field="search",
-                     rows_context=lambda rows: {"names": admins.authority_names(rows)})
+    return list_page(admins.list_rows(current_principal()), admins.ROWS_SPEC, "admin/admins/list.html",
+                     "admin/admins/_table.html", columns=ADMIN_COLUMNS, export_name="admins", search_field="search",
+                     rows_context=lambda rows: {"names": {(x.object_type, x.object_id): x.object_name
+                                                          for r in rows for x in r.authorities if x.object_name}})
 
 
 def _authority_from_form(prefix: str, field: str) -> AuthorityIn | None:
