@@ -19,6 +19,7 @@ from .tenancy import (
     Platform,
     Policy,
 )
+from .tracking import LogPosition, TrackedMessage, TrackingEvent
 
 __all__ = [
     "Admin",
@@ -37,6 +38,7 @@ __all__ = [
     "HealthReport",
     "JobFailure",
     "LinkToken",
+    "LogPosition",
     "LoginThrottle",
     "MailServer",
     "MailUser",
@@ -47,6 +49,8 @@ __all__ = [
     "Policy",
     "Release",
     "SenderRule",
+    "TrackedMessage",
+    "TrackingEvent",
     "Upload",
     "UriRule",
 ]
