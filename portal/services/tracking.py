@@ -35,7 +35,8 @@ from ..words import _l
 from .mailqueue import allowed, require
 from .principal import Principal
 
-__all__ = ["FILTERS", "MAX_DAYS", "IndexResult", "Query", "allowed", "index_mail_log", "parse_query", "search"]
+__all__ = ["FILTERS", "MAX_DAYS", "IndexResult", "Query", "SearchPage", "Tracked", "allowed", "index_mail_log",
+           "parse_query", "require", "search"]
 
 FILTERS = ("sender", "recipient", "queueId", "messageId", "start", "end")
 MAX_DAYS = 31
@@ -242,7 +243,7 @@ def parse_query(args: Mapping[str, str], now: datetime | None = None) -> Query:
     message_id = values["messageId"].strip("<>") if values["messageId"] else None
     end = times["end"] or (now or utcnow())
     start = times["start"] or end - DEFAULT_RANGE
-    if not errors:
+    if not any(e.field in ("start", "end") for e in errors):
         if start >= end:
             errors.append(FieldError("start", _l("The start must be before the end.")))
         elif end - start > timedelta(days=MAX_DAYS):

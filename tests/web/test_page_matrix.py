@@ -302,6 +302,8 @@ MATRIX = [
          {"queue_id": "=ABCDEF0123"}, label="(no Postfix)"),
     Page("POST", "/admin/mailqueue", admin_page(FLASHED, FLASHED, NO, NO, NO, NO, NO, NO, NO),
          form={"action": "hold", "ids": "ABCDEF0123"}, label="(no Postfix: the error flashed)"),
+    # message tracking (issue 17): the mail queue's operators; the world's app indexes no log (an empty search)
+    Page("GET", "/admin/tracking", admin_page(OK, OK, NO, NO, NO, NO, NO, NO, NO)),
     Page("GET", "/admin/jobs", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/jobs/<job_id>/retry", admin_page(GONE, NO, NO, NO, NO, NO, NO, NO, NO), {"job_id": "=nothing"},
          label="(no such job)"),

@@ -34,5 +34,6 @@ from . import (  # noqa: E402, F401
     relay_health,
     rules,
     services,
+    tracking,
     users,
 )
