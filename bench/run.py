@@ -12,6 +12,8 @@ db-outage: see bench/db_outage.py (BENCH_OUTAGE_TRIES 5): the time to the 503 wi
 release-once: see bench/release_once.py (deliveries per 10 parallel releases of one message, gunicorn -w 4).
 mailcheck: see bench/mailcheck.py (BENCH_CHECKS 200): a mail server check (STARTTLS + AUTH) vs raw smtplib.
 mailqueue (by name only): see bench/mailqueue.py (BENCH_QUEUE_MESSAGES 10000): the queue's API and page vs postqueue -j.
+tracking (by name only): see bench/tracking.py (BENCH_LOG_MB 200): indexing a Postfix log (MB/s), search by queue id
+and Message-ID vs grep -F, and the bytes read after 1 MB appended.
 
 Environment: BENCH_ADMINS (10000), BENCH_SECONDS (10), BENCH_CONNECTIONS (8), BENCH_WORKERS (2),
 BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/test).
@@ -234,6 +236,12 @@ def main() -> None:
         for result in mailqueue.run(int(os.environ.get("BENCH_QUEUE_MESSAGES", "10000")),
                                     int(os.environ.get("BENCH_QUEUE_RUNS", "20"))):
             print(json.dumps(result))
+            results.append(result)
+    if "tracking" in wanted:  # asked for by name only: it writes and indexes a 200 MB log twice (minutes)
+        from bench import tracking
+
+        for result in tracking.run(float(os.environ.get("BENCH_LOG_MB", "200")),
+                                   int(os.environ.get("BENCH_TRACKING_RUNS", "20"))):
             results.append(result)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

@@ -134,6 +134,7 @@ def _store(entries: list[maillog.Entry]) -> int:
         if message.closed:
             del open_[entry.queue_id]  # the queue id may come back as another message
     new = [m for m in touched if m.id is None]
+    changed = [m for m in touched if m.id is not None and m.dirty]
     t = TrackedMessage.__table__
     if new:
         ids = db.session.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), [
@@ -141,7 +142,6 @@ def _store(entries: list[maillog.Entry]) -> int:
             for m in new]).scalars().all()
         for message, new_id in zip(new, ids, strict=True):
             message.id = new_id
-    changed = [m for m in touched if m.dirty and m not in new]
     if changed:
         db.session.execute(update(t).where(t.c.id == _bind("pk")).values({c: _bind(c) for c in _COLUMNS}),
                            [{"b_pk": m.id, **{"b_" + c: getattr(m, c) for c in _COLUMNS}} for m in changed])
