@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # syslog's "Nov 28 09:56:02 host postfix/smtpd[123]: " or RFC 3339 "2026-11-28T09:56:02.123+00:00 host ..."
 _LINE = re.compile(
@@ -66,24 +66,34 @@ class Clock:
     day ahead of it belongs to the year before). Stamps repeat a lot: converted once each."""
 
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
-    _seen: dict[str, datetime] = field(default_factory=dict)
+    _hours: dict[str, datetime | None] = field(default_factory=dict)
 
-    def bsd(self, stamp: str) -> datetime | None:
-        found = self._seen.get(stamp)
-        if found is not None:
-            return found
+    def _hour(self, prefix: str) -> datetime | None:
+        """"Nov 28 09" -> that local hour in UTC (a local time zone's offset changes on the hour)."""
         try:
-            local = datetime(self.now.year, _MONTHS[stamp[:3]], int(stamp[4:6]), int(stamp[7:9]), int(stamp[10:12]),
-                             int(stamp[13:15]))
+            local = datetime(self.now.year, _MONTHS[prefix[:3]], int(prefix[4:6]), int(prefix[7:9]))
             when = local.astimezone(UTC).replace(tzinfo=None)
             if (when - self.now).days >= 1:
                 when = local.replace(year=local.year - 1).astimezone(UTC).replace(tzinfo=None)
         except (KeyError, ValueError, OverflowError):
             return None
-        if len(self._seen) > 100_000:
-            self._seen.clear()
-        self._seen[stamp] = when
         return when
+
+    def bsd(self, stamp: str) -> datetime | None:
+        prefix = stamp[:9]
+        if prefix in self._hours:
+            hour = self._hours[prefix]
+        else:
+            hour = self._hour(prefix)
+            if len(self._hours) > 10_000:
+                self._hours.clear()
+            self._hours[prefix] = hour
+        if hour is None:
+            return None
+        minutes, seconds = int(stamp[10:12]), int(stamp[13:15])
+        if minutes > 59 or seconds > 60:
+            return None
+        return hour + timedelta(minutes=minutes, seconds=min(seconds, 59))
 
     @staticmethod
     def iso(stamp: str) -> datetime | None:

@@ -137,11 +137,16 @@ def _store(entries: list[maillog.Entry]) -> int:
     changed = [m for m in touched if m.id is not None and m.dirty]
     t = TrackedMessage.__table__
     if new:
-        ids = db.session.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), [
-            {"queue_id": m.queue_id, "received_at": m.received_at, **{c: getattr(m, c) for c in _COLUMNS}}
-            for m in new]).scalars().all()
-        for message, new_id in zip(new, ids, strict=True):
-            message.id = new_id
+        # RETURNING in any order (ordered, SQLite would insert row by row): matched back by queue id and time;
+        # two new messages alike in both (a hostile log) are interchangeable
+        waiting: dict[tuple[str, datetime], list[_Message]] = {}
+        for message in new:
+            waiting.setdefault((message.queue_id, message.received_at), []).append(message)
+        for new_id, queue_id, received_at in db.session.execute(
+                insert(t).returning(t.c.id, t.c.queue_id, t.c.received_at),
+                [{"queue_id": m.queue_id, "received_at": m.received_at, **{c: getattr(m, c) for c in _COLUMNS}}
+                 for m in new]):
+            waiting[(queue_id, received_at)].pop().id = new_id
     if changed:
         db.session.execute(update(t).where(t.c.id == _bind("pk")).values({c: _bind(c) for c in _COLUMNS}),
                            [{"b_pk": m.id, **{"b_" + c: getattr(m, c) for c in _COLUMNS}} for m in changed])
