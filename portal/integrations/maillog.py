@@ -220,9 +220,36 @@ class Chunk:
         return self.end - self.start
 
 
+def _rotated_rest(path: str, position: Position) -> str | None:
+    """The rotated file (`path.1`, logrotate's and newsyslog's name) when it is the file being read and has lines
+    after the position: what the logger wrote between the last read and the rotation."""
+    if position.inode is None:
+        return None
+    try:
+        status = os.stat(path + ".1")
+    except OSError:
+        return None
+    return path + ".1" if status.st_ino == position.inode and status.st_size > position.offset else None
+
+
 def read_chunk(path: str, position: Position, max_bytes: int) -> Chunk:
     """The next complete lines after `position` (at most `max_bytes` bytes). Raises OSError when the file
-    cannot be opened."""
+    cannot be opened. After a rotation, the rest of the old file (`path.1`, same inode) is read first."""
+    try:
+        current = os.stat(path).st_ino
+    except OSError:
+        current = None
+    if current != position.inode:
+        rotated = _rotated_rest(path, position)
+        if rotated is not None:
+            chunk = _read(rotated, position, max_bytes)
+            if chunk.bytes_read:
+                chunk.more = True  # the new file follows
+                return chunk
+    return _read(path, position, max_bytes)
+
+
+def _read(path: str, position: Position, max_bytes: int) -> Chunk:
     with open(path, "rb") as fh:
         status = os.fstat(fh.fileno())
         start = position.offset

@@ -134,6 +134,16 @@ def test_reading_is_incremental_bounded_and_survives_rotation(tmp_path: Path) ->
     log.write_bytes(b"rotated file, first line, long enough\n")
     chunk = maillog.read_chunk(str(log), maillog.Position(end.inode, 4), 1000)
     assert chunk.start == 0 and chunk.lines == ["rotated file, first line, long enough"]
+    # lines written to the old file after the last read, then a rotation: the rest of maillog.1 comes first
+    position = maillog.Position(chunk.inode, chunk.end)
+    with log.open("ab") as fh:
+        fh.write(b"late line\n")
+    os.rename(log, tmp_path / "maillog.1")
+    log.write_bytes(b"after rotation\n")
+    rest = maillog.read_chunk(str(log), position, 1000)
+    assert rest.lines == ["late line"] and rest.inode == position.inode and rest.more
+    fresh = maillog.read_chunk(str(log), maillog.Position(rest.inode, rest.end), 1000)
+    assert fresh.start == 0 and fresh.lines == ["after rotation"] and fresh.inode != position.inode
     log.write_bytes(b"x" * 50 + b"\nshort\n")  # a line longer than a read is skipped, not a reader stuck on it
     first = maillog.read_chunk(str(log), maillog.Position(None, 0), 20)
     assert first.lines == [] and first.end == 20
