@@ -321,3 +321,19 @@ def test_a_message_through_postfix_is_tracked(app: Flask, world: World, postfix:
     finally:
         app.config["MAIL_LOG"] = saved
         postfix.clear()
+
+
+def test_the_job_indexes_chunk_after_chunk_within_its_budget(app: Flask, world: World, mail_log: Path) -> None:
+    from portal import jobs
+
+    mail_log.write_text(LOG)
+    saved = app.config["MAIL_LOG_CHUNK_BYTES"]
+    app.config["MAIL_LOG_CHUNK_BYTES"] = 400
+    try:
+        with app.app_context():
+            done = jobs.run_now("index_mail_log")
+            assert done["bytes"] == len(LOG.encode()) and done["chunks"] > 3 and done["entries"] == 11
+            assert jobs.run_now("index_mail_log") == {"bytes": 0, "entries": 0, "messages": 0, "chunks": 1}
+            assert db.session.scalar(select(func.count()).select_from(TrackingEvent)) == 11
+    finally:
+        app.config["MAIL_LOG_CHUNK_BYTES"] = saved
