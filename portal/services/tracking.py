@@ -4,6 +4,8 @@ delivered / deferred / bounced with the remote server's answer).
 
 - Who searches: the mail queue's operators (`mailqueue.require`: sysadmins, or QUEUE_MANAGE on a broker): the log
   holds every tenant's mail, like the queue.
+- A message is a queue id from its first step to `removed` (Postfix re-uses ids); a second "received" for an open
+  queue id also starts a new message (the old one's end was not logged).
 - Indexing (`index_mail_log`) takes one bounded chunk of complete lines after the file's stored position. The
   position row is the claim: it is locked (`SELECT ... FOR UPDATE`) and its offset moves by a conditional UPDATE
   from the value read, before any row is written; so two indexers never index the same bytes (the second waits,
@@ -126,6 +128,9 @@ def _store(entries: list[maillog.Entry]) -> int:
     touched: list[_Message] = list(open_.values())
     for entry in entries:
         message = open_.get(entry.queue_id)
+        if message is not None and entry.kind == "received" and message.client is not None:
+            message.closed = message.dirty = True  # received twice: its "removed" was never logged (lost lines)
+            message = None
         if message is None:
             message = _Message(None, entry.queue_id, entry.at, entry.at)
             open_[entry.queue_id] = message

@@ -214,6 +214,12 @@ def test_index_and_search(app: Flask, world: World, mail_log: Path) -> None:
         assert _index_all() == 131
         assert _search(world, recipient="root@gw").rows[0].message.status == "sent"
         assert db.session.scalar(select(func.count()).select_from(TrackingEvent)) == 12
+        # lost lines: the id received again without "removed" in between starts a new message all the same
+        with mail_log.open("a") as fh:
+            fh.write("Nov 28 11:50:00 gw postfix/smtpd[9]: 4F1A2B3C4D: client=third.example[192.0.2.3]\n")
+        _index_all()
+        assert [t.message.client for t in _search(world, queueId="4F1A2B3C4D").rows] == [
+            "third.example[192.0.2.3]", "local", "mail.example.org[192.0.2.1]"]
 
 
 def test_bad_searches_are_refused_and_access_is_the_queues(app: Flask, world: World) -> None:
