@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..clock import utcnow
@@ -54,7 +54,7 @@ class TrackingEvent(db.Model):
     relay: Mapped[str | None] = mapped_column(String(255))
     dsn: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str | None] = mapped_column(String(16))
-    delay: Mapped[float | None] = mapped_column()
+    delay: Mapped[float | None] = mapped_column(Float)
     text: Mapped[str | None] = mapped_column(Text)  # the remote answer, or the filter's reason
 
 
