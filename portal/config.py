@@ -117,6 +117,11 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "POSTFIX_CONFIG": _env("POSTERN_POSTFIX_CONFIG"),
         "POSTFIX_BIN": _env("POSTERN_POSTFIX_BIN", "/usr/sbin"),
         "POSTFIX_TIMEOUT": float(_env("POSTERN_POSTFIX_TIMEOUT", "30")),  # type: ignore[arg-type]
+        # Message tracking (services/tracking.py): the Postfix log to index, the most one indexing step reads, the
+        # time the scheduled job may spend on steps (it runs every minute), the longest range a search may cover
+        "MAIL_LOG": _env("POSTERN_MAIL_LOG"),
+        "MAIL_LOG_CHUNK_BYTES": int(_env("POSTERN_MAIL_LOG_CHUNK_BYTES", str(4 * 1024 * 1024))),  # type: ignore[arg-type]
+        "MAIL_LOG_JOB_SECONDS": float(_env("POSTERN_MAIL_LOG_JOB_SECONDS", "50")),  # type: ignore[arg-type]
         "IMAP_POOL_SIZE": int(_env("POSTERN_IMAP_POOL_SIZE", "4")),  # type: ignore[arg-type]  (0: no pool)
         "IMAP_TIMEOUT": float(_env("POSTERN_IMAP_TIMEOUT", "10")),  # type: ignore[arg-type]
         # Domain-wide quarantine search (services/quarantine_search.py): mailboxes searched at once (one store

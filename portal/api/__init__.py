@@ -16,6 +16,7 @@ from . import (  # noqa: F401 (registers the routes)
     signs,
     tasks,
     tokens,
+    tracking,
     users,
 )
 from .framework import REGISTRY, bp

@@ -338,6 +338,7 @@ CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of 
     ("dkim_rotations", "23 * * * *", "dkim-rotations"),
     ("check_domains", "37 * * * *", "domain-health"),
     ("purge_expired_searches", "*/10 * * * *", "purge-searches"),
+    ("index_mail_log", "* * * * *", "mail-tracking"),
 )
 
 
@@ -361,8 +362,18 @@ def init_app(app: Flask) -> None:
         return response
 
 
-from . import digest, dkim, export, health, maintenance, notifications, qsearch, relay_health  # noqa: E402  (register the jobs)
+from . import (  # noqa: E402  (register the jobs)
+    digest,
+    dkim,
+    export,
+    health,
+    maintenance,
+    notifications,
+    qsearch,
+    relay_health,
+    tracking,
+)
 
 __all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "dkim", "export", "health", "job", "maintenance",
            "notifications", "perform", "qsearch", "redis_connection", "relay_health", "release_debounce", "run_now",
-           "schedule"]
+           "schedule", "tracking"]

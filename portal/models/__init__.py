@@ -20,6 +20,7 @@ from .tenancy import (
     Platform,
     Policy,
 )
+from .tracking import LogPosition, TrackedMessage, TrackingEvent
 
 __all__ = [
     "Admin",
@@ -38,6 +39,7 @@ __all__ = [
     "HealthReport",
     "JobFailure",
     "LinkToken",
+    "LogPosition",
     "LoginThrottle",
     "MailServer",
     "MailUser",
@@ -51,6 +53,8 @@ __all__ = [
     "QuarantineSearchHit",
     "Release",
     "SenderRule",
+    "TrackedMessage",
+    "TrackingEvent",
     "Upload",
     "UriRule",
 ]

@@ -117,6 +117,7 @@ ADMIN_NAV: tuple[Group, ...] = (
             "admin.mailserver_new", "admin.mailserver_edit", "admin.mailserver_update", "admin.mailserver_delete",
             "admin.mailserver_check", "admin.mailserver_test_mail")),
         Link("admin.mailqueue_page", _l("Mail queue"), _queue, under=("admin.mailqueue_message",)),
+        Link("admin.tracking_page", _l("Message tracking"), _queue),
         Link("admin.services_page", _l("Filter services"), _filter_services),
         Link("admin.jobs_page", _l("Jobs"), _sysadmin),
     )),

@@ -313,6 +313,8 @@ MATRIX = [
     Page("GET", "/admin/quarantine/search/<search_id>", admin_page(*ONLY_ITS_STARTER), {"search_id": "=qsearchA"}),
     Page("POST", "/admin/quarantine/search/<search_id>/cancel", admin_page(*ONLY_ITS_STARTER_WRITE),
          {"search_id": "=qsearchA"}, label="(a finished search: stays as it was)"),
+    # message tracking (issue 17): the mail queue's operators; the world's app indexes no log (an empty search)
+    Page("GET", "/admin/tracking", admin_page(OK, OK, NO, NO, NO, NO, NO, NO, NO)),
     Page("GET", "/admin/jobs", admin_page(*ONLY_SYSADMIN)),
     Page("POST", "/admin/jobs/<job_id>/retry", admin_page(GONE, NO, NO, NO, NO, NO, NO, NO, NO), {"job_id": "=nothing"},
          label="(no such job)"),

@@ -35,5 +35,6 @@ from . import (  # noqa: E402, F401
     relay_health,
     rules,
     services,
+    tracking,
     users,
 )

@@ -4,7 +4,7 @@ on any broker (services/mailqueue.py); without Postfix the page says the queue i
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Response, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -12,7 +12,7 @@ from flask_babel import ngettext
 
 from ...errors import ServiceError, Unavailable
 from ...integrations.postfix import QUEUES
-from ...services import mailqueue
+from ...services import mailqueue, tracking
 from ...unit_of_work import attempt
 from ..render import render
 from ..session import current_principal
@@ -25,6 +25,12 @@ QUEUE_ACTIONS = ("flush", "delete_held", "clear", "clear_all")  # on whole queue
 
 def _when(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _tracked_since(epoch: int) -> str:
+    """The start of a tracking search for a queued message (a minute before it arrived; within the longest range)."""
+    start = max(datetime.fromtimestamp(epoch - 60, UTC), datetime.now(UTC) - timedelta(days=tracking.MAX_DAYS - 1))
+    return start.strftime("%Y-%m-%dT%H:%M")
 
 
 @bp.get("/admin/mailqueue")
@@ -42,7 +48,8 @@ def mailqueue_page() -> Response:
     except ValueError:
         offset = 0
     context = {"filters": filters, "errors": errors, "queues": QUEUES, "offset": offset, "page_size": PAGE_SIZE,
-               "args": {k: v for k, v in request.args.items() if k in mailqueue.FILTERS and v}, "when": _when}
+               "args": {k: v for k, v in request.args.items() if k in mailqueue.FILTERS and v}, "when": _when,
+               "tracked_since": _tracked_since}
     try:
         found = mailqueue.list_messages(principal, filters, offset, PAGE_SIZE)
     except Unavailable as error:
@@ -60,9 +67,9 @@ def mailqueue_message(queue_id: str) -> Response:
         message, content = mailqueue.get(principal, queue_id)
     except Unavailable as error:
         return render("admin/mailqueue/message.html", status=503, down=error.detail, message=None, content=None,
-                      queue_id=queue_id, when=_when)
+                      queue_id=queue_id, when=_when, tracked_since=_tracked_since)
     return render("admin/mailqueue/message.html", down=None, message=message, content=content, queue_id=queue_id,
-                  when=_when)
+                  when=_when, tracked_since=_tracked_since)
 
 
 @bp.post("/admin/mailqueue")
