@@ -12,7 +12,8 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.models import Admin, Authority, Broker, Customer, Domain
 from portal.permissions import Permission
-from portal.services import domains, tokens
+from portal.services import domains as domain_service
+from portal.services import tokens
 
 FIRST = ["alex", "max", "xena", "john", "maria", "felix", "roxane", "paul", "anna", "dexter", "lena", "omar"]
 LAST = ["smith", "fox", "martin", "durand", "lopez", "baxter", "nguyen", "meyer", "rossi", "wilcox"]
@@ -67,7 +68,7 @@ def generate(admins: int, domains: int = 200, seed: int = 42) -> str:
     db.session.add(root)
     db.session.flush()
     _, value = tokens.issue(root, "bench")
-    domains.recount_active_users()  # the users were bulk-inserted around the ORM's counting
+    domain_service.recount_active_users()  # the users were bulk-inserted around the ORM's counting
     db.session.commit()
     analyze()
     return value
@@ -124,7 +125,7 @@ def generate_users(domains_count: int, users: int, seed: int = 7) -> tuple[int, 
     db.session.add(root)
     db.session.flush()
     _, value = tokens.issue(root, "bench")
-    domains.recount_active_users()  # the users were bulk-inserted around the ORM's counting
+    domain_service.recount_active_users()  # the users were bulk-inserted around the ORM's counting
     db.session.commit()
     analyze()
     return big.id, value
@@ -177,7 +178,7 @@ def generate_rules(domains_count: int, users: int, rules: int, seed: int = 11) -
     db.session.add(root)
     db.session.flush()
     _, value = tokens.issue(root, "bench")
-    domains.recount_active_users()  # the users were bulk-inserted around the ORM's counting
+    domain_service.recount_active_users()  # the users were bulk-inserted around the ORM's counting
     db.session.commit()
     analyze()
     pairs = [(rng.choice(senders), user_rows[rng.randrange(len(user_rows))][2]) for _ in range(500)]

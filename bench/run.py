@@ -116,11 +116,14 @@ def bench_admins_list(label: str, database_url: str, admins: int) -> dict[str, o
         server.terminate()
         server.wait(timeout=30)
     bare_port = free_port()
-    bare = gunicorn("bench.bare_app:app", bare_port, {"BENCH_BODY_FILE": fh.name})
+    bare = gunicorn("bench.bare_app:app", bare_port, {"BENCH_BODY_FILE": fh.name, "BENCH_DATABASE_URL": database_url})
     try:
         bare_url = f"http://127.0.0.1:{bare_port}{QUERY}"
         assert wait_http(bare_url, {}) == body
         base = wrk(bare_url, token)
+        sql_url = f"http://127.0.0.1:{bare_port}/bench/admins-sql"
+        assert len(json.loads(wait_http(sql_url, {}))) == total
+        hand = wrk(sql_url, token)
     finally:
         bare.terminate()
         bare.wait(timeout=30)
@@ -130,6 +133,8 @@ def bench_admins_list(label: str, database_url: str, admins: int) -> dict[str, o
         "api_rps": round(api["rps"], 1), "api_p50_ms": round(api["p50_ms"], 2),
         "bare_rps": round(base["rps"], 1), "bare_p50_ms": round(base["p50_ms"], 2),
         "throughput_ratio": round(api["rps"] / base["rps"], 3),
+        "sql_route_rps": round(hand["rps"], 1), "sql_route_p50_ms": round(hand["p50_ms"], 2),
+        "ratio_to_sql_route": round(api["rps"] / hand["rps"], 3),
     }
     print(json.dumps(result))
     return result
