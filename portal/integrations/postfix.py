@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import Invalid, NotFound, Unavailable
 from ..words import _l
@@ -32,6 +33,7 @@ _ID = re.compile(r"\A(?:[0-9A-F]{6,32}|[0-9A-Za-z]{10,32})\Z")
 MAX_MESSAGE_BYTES = 1024 * 1024  # what postcat may print of one message's headers or body
 MAX_BULK = 1000  # ids in one bulk action
 RESEND_WAIT = 10.0  # seconds to wait for Postfix to give a re-sent message its new id
+PIPE_BUFFER = 64 * 1024  # read a tool's output a pipe's worth at a time (fewer switches with the writer)
 
 
 class QueueUnavailable(Unavailable):
@@ -85,8 +87,32 @@ class MessageContent:
 
 def parse_line(line: str | bytes) -> QueuedMessage | None:
     """One line of `postqueue -j` (None for a blank or malformed line)."""
+    entry = parse_entry(line)
+    return message_of(entry) if entry is not None else None
+
+
+def parse_entry(line: str | bytes) -> dict[str, Any] | None:
+    """One line of `postqueue -j` as JSON, its fields' shapes checked (None for a blank or malformed line), not
+    yet a QueuedMessage: `message_of` makes one, for the entries a reader shows."""
     try:
         data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("queue_id"), str) \
+            or not isinstance(data.get("queue_name"), str):
+        return None
+    if not all(isinstance(data.get(name) or 0, int) for name in ("arrival_time", "message_size")):
+        return None
+    recipients = data.get("recipients") or []
+    if not isinstance(data.get("sender") or "", str) or not isinstance(recipients, list) \
+            or not all(isinstance(r, dict) for r in recipients):
+        return None
+    return data
+
+
+def message_of(data: dict[str, Any]) -> QueuedMessage | None:
+    """A checked `postqueue -j` entry as a QueuedMessage (None when a field has the wrong shape)."""
+    try:
         return QueuedMessage(
             queue_id=str(data["queue_id"]), queue_name=str(data["queue_name"]),
             arrival_time=int(data.get("arrival_time") or 0), size=int(data.get("message_size") or 0),
@@ -121,7 +147,8 @@ class Postfix:
         command = self._command(tool, args)
         try:
             proc = subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                    bufsize=PIPE_BUFFER)
         except OSError as exc:  # not permitted, vanished between the check and the start
             raise unavailable() from exc
         expired = threading.Event()
@@ -194,12 +221,20 @@ class Postfix:
     # -- reading the queue --------------------------------------------------------------------------------
     def stream(self) -> Iterator[QueuedMessage]:
         """Every queued message, as `postqueue -j` prints them (parsed line by line, not read whole)."""
+        for entry in self.entries():
+            message = message_of(entry)
+            if message is not None:
+                yield message
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every queued message as `postqueue -j`'s JSON entry (`parse_entry`): a reader that needs a few fields
+        of every message and all of only some (a page) makes QueuedMessages of those alone."""
         with self._process("postqueue", ["-j"]) as (proc, expired):
             assert proc.stdout is not None and proc.stderr is not None
             for line in proc.stdout:
-                message = parse_line(line)
-                if message is not None:
-                    yield message
+                entry = parse_entry(line)
+                if entry is not None:
+                    yield entry
             code = proc.wait()
             if code != 0 or expired.is_set():
                 raise self._failed("postqueue", code, proc.stderr.read(64 * 1024), expired.is_set())

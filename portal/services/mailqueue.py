@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
 from ..clock import utcnow
 from ..errors import FieldError, Forbidden, Invalid
-from ..integrations.postfix import QUEUES, MessageContent, Postfix, QueuedMessage, check_ids
+from ..integrations.postfix import QUEUES, MessageContent, Postfix, QueuedMessage, check_ids, message_of
 from ..permissions import Permission
 from ..words import _l
 from . import audit
@@ -128,13 +129,17 @@ def list_messages(principal: Principal, filters: Filters, offset: int = 0, page_
     require(principal)
     keep = None if filters.empty else _keep(filters)
     counts = dict.fromkeys(QUEUES, 0)
-    rows: list[QueuedMessage] = []
-    for message in postfix().stream():
-        counts[message.queue_name] = counts.get(message.queue_name, 0) + 1
-        if keep is None or keep(message):
-            rows.append(message)
-    rows.sort(key=lambda m: (m.arrival_time, m.queue_id))
-    return QueuePage(rows[offset:offset + page_size], len(rows), {**counts, "total": sum(counts.values())})
+    kept: list[tuple[int, str, dict[str, Any]]] = []  # (arrival, id, entry): typed only when shown (or filtered)
+    for entry in postfix().entries():
+        counts[entry["queue_name"]] = counts.get(entry["queue_name"], 0) + 1
+        if keep is not None:
+            message = message_of(entry)
+            if message is None or not keep(message):
+                continue
+        kept.append((entry.get("arrival_time") or 0, entry["queue_id"], entry))
+    kept.sort(key=lambda row: (row[0], row[1]))
+    page = [m for _, _, entry in kept[offset:offset + page_size] if (m := message_of(entry)) is not None]
+    return QueuePage(page, len(kept), {**counts, "total": sum(counts.values())})
 
 
 def counts(principal: Principal) -> dict[str, int]:
