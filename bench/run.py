@@ -14,6 +14,8 @@ mailcheck: see bench/mailcheck.py (BENCH_CHECKS 200): a mail server check (START
 mailqueue (by name only): see bench/mailqueue.py (BENCH_QUEUE_MESSAGES 10000): the queue's API and page vs postqueue -j.
 qsearch (by name only): see bench/qsearch.py (BENCH_QSEARCH_MAILBOXES 200 x BENCH_QSEARCH_MESSAGES 1000 in Dovecot):
 the domain-wide quarantine search vs the serial raw IMAP SEARCH commands, and the time to the first hit.
+lists (by name only): see bench/lists.py: users lists at 1k / 10k / 100k users, the domains list (issue 16).
+serve (by name only): see bench/serve.py: the users list under gunicorn -w 2 / -w 4, 20 clients, worker memory.
 tracking (by name only): see bench/tracking.py (BENCH_LOG_MB 200): indexing a Postfix log (MB/s), search by queue id
 and Message-ID vs grep -F, and the bytes read after 1 MB appended.
 
@@ -245,6 +247,14 @@ def main() -> None:
                                   int(os.environ.get("BENCH_QSEARCH_RUNS", "3"))):
             print(json.dumps(result))
             results.append(result)
+    if "lists" in wanted:  # asked for by name only: 1k, 10k and 100k users on both databases (minutes)
+        from bench import lists
+
+        results += lists.run_all()
+    if "serve" in wanted:  # asked for by name only: gunicorn -w 2 and -w 4 over 100,000 users
+        from bench import serve
+
+        results += serve.run_all()
     if "mailqueue" in wanted:  # asked for by name only: it injects 10,000 messages into a private Postfix (minutes)
         from bench import mailqueue
 

@@ -231,10 +231,16 @@ class Postfix:
         of every message and all of only some (a page) makes QueuedMessages of those alone."""
         with self._process("postqueue", ["-j"]) as (proc, expired):
             assert proc.stdout is not None and proc.stderr is not None
-            for line in proc.stdout:
-                entry = parse_entry(line)
-                if entry is not None:
-                    yield entry
+            pending = b""
+            while chunk := proc.stdout.read1(PIPE_BUFFER):  # what the pipe holds, one read: lines split here
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    entry = parse_entry(line)
+                    if entry is not None:
+                        yield entry
+            if pending and (entry := parse_entry(pending)) is not None:
+                yield entry
             code = proc.wait()
             if code != 0 or expired.is_set():
                 raise self._failed("postqueue", code, proc.stderr.read(64 * 1024), expired.is_set())
