@@ -317,6 +317,8 @@ CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of 
     ("recheck_platforms", "11 * * * *", "relay-health"),
     ("dkim_rotations", "23 * * * *", "dkim-rotations"),
     ("check_domains", "37 * * * *", "domain-health"),
+    ("collect_statistics", "7 0 * * *", "statistics"),
+    ("purge_statistics", "47 3 * * *", "purge-statistics"),
 )
 
 
@@ -337,7 +339,8 @@ def init_app(app: Flask) -> None:
         return response
 
 
-from . import digest, dkim, export, health, maintenance, notifications, relay_health  # noqa: E402  (register the jobs)
+from . import digest, dkim, export, health, maintenance, notifications, relay_health, statistics  # noqa: E402  (register the jobs)
 
 __all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "dkim", "export", "health", "job", "maintenance",
-           "notifications", "perform", "redis_connection", "relay_health", "release_debounce", "run_now", "schedule"]
+           "notifications", "perform", "redis_connection", "relay_health", "release_debounce", "run_now", "schedule",
+           "statistics"]

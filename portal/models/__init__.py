@@ -8,6 +8,7 @@ from .links import LinkToken
 from .mail import AuditEvent, JobFailure, Upload
 from .mailservers import MailServer
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
+from .statistics import StatCount, StatSender
 from .tenancy import (
     Broker,
     Customer,
@@ -47,6 +48,8 @@ __all__ = [
     "Policy",
     "Release",
     "SenderRule",
+    "StatCount",
+    "StatSender",
     "Upload",
     "UriRule",
 ]
