@@ -13,6 +13,7 @@ from . import (  # noqa: F401 (registers the routes)
     security,
     services,
     signs,
+    statistics,
     tasks,
     tokens,
     users,

@@ -31,7 +31,7 @@ from ..extensions import db
 from ..integrations.mailstore import Search
 from ..models import Domain, MailUser, StatCount, StatSender
 from ..permissions import ObjectType, Permission
-from ..words import Message, _l
+from ..words import Message, _l, value_label
 from . import mailboxes
 from .principal import Principal
 
@@ -39,8 +39,7 @@ log = logging.getLogger(__name__)
 
 HELD, RELEASED, DELETED, RULE_ADDED, DIGEST_SENT = "held", "released", "deleted", "rule_added", "digest_sent"
 KINDS = (HELD, RELEASED, DELETED, RULE_ADDED, DIGEST_SENT)
-REASONS = ("SPAM", "VIRUS", "ADVERT", "BLACKLISTED", "SENDER_VERIFY", "BAD_HEADERS", "BAD_ENCODING",
-           "BAD_ATTACHMENTS")
+REASONS = mailboxes.REASONS
 OTHER = "OTHER"  # a reason the data-plane contract does not name, or none
 DEFAULT_DAYS = 30
 MAX_DAYS = 400  # the widest range a page or the API may ask for
@@ -263,6 +262,14 @@ def read(principal: Principal, span: Range, domain_id: int | None = None) -> Sta
         .order_by(held_total.desc(), Domain.name).limit(TOP))]
     order = [r for r in (*REASONS, OTHER) if r in seen_reasons]
     return Statistics(span, held, order, released, totals, senders(HELD), senders(RELEASED), top_domains)
+
+
+OTHER_WORDS = _l("other reason")
+
+
+def reason_words(reason: str) -> object:
+    """A reason in words (a Jinja filter's way: lazy, in the reader's language)."""
+    return OTHER_WORDS if reason == OTHER else value_label(reason)
 
 
 KIND_WORDS: dict[str, Message] = {
