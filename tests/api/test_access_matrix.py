@@ -300,6 +300,11 @@ MATRIX = [
           ("POST", "/mailqueue/<queueId>/hold", QUEUE_ID, None),
           ("POST", "/mailqueue/<queueId>/release", QUEUE_ID, None),
       )),
+    # statistics (issue 15): the caller's QUARANTINE_READ scope, or one domain of it
+    Case("GET", "/statistics", expect(sysadmin=200, broker=200, customer=200, domainA=200, domainB=200,
+                                      enduser=403)),
+    Case("GET", "/statistics", expect(sysadmin=200, broker=200, customer=200, domainA=200, domainB=404,
+                                      enduser=403), query={"domainId": "@A"}, label="(one domain)"),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]
