@@ -143,7 +143,8 @@ def run(database_url: str, label: str, *, domains: int, days: int, runs: int) ->
                            f"LIMIT 10", (kind, start, end))
             lists.append(cursor.fetchall())
         cursor.execute(f"SELECT d.id, d.name, sum(s.count) AS n FROM stat_counts s "
-                       f"JOIN domains d ON d.id = s.domain_id WHERE s.domain_id IN ({scope}) AND s.day >= {mark} AND s.day <= {mark} AND s.kind = 'held' "
+                       f"JOIN domains d ON d.id = s.domain_id WHERE s.domain_id IN ({scope}) "
+                       f"AND s.day >= {mark} AND s.day <= {mark} AND s.kind = 'held' "
                        f"GROUP BY d.id, d.name ORDER BY n DESC, d.name LIMIT 10", (start, end))
         lists.append(cursor.fetchall())
         return plain.render(daily=daily, lists=lists)
