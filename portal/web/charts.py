@@ -97,7 +97,7 @@ def horizontal(rows: list[tuple[str, int]]) -> Chart:
     for i, (label, value) in enumerate(rows):
         y = TOP + ROW * i
         w = plot_w * value / top
-        shown = label if len(label) <= 40 else label[:39] + "…"
+        shown = label if len(label) <= 36 else label[:35] + "…"
         chart.texts.append(Text(LABEL - 6, y + 15, shown, "end"))
         chart.bars.append(Bar(LABEL, y + 3, round(max(w, 1.0), 2), ROW - 6, 0, value, f"{label}: {value:,}"))
         chart.texts.append(Text(round(LABEL + w + 6, 2), y + 15, f"{value:,}", "start"))
