@@ -205,3 +205,30 @@ def test_date_range_bounds() -> None:
         with pytest.raises(statistics.Invalid) as error:
             statistics.date_range(start, end, today=today)
         assert error.value.errors[0].field == field
+
+
+def test_parallel_counts_add_up(app: Flask, world: World) -> None:
+    """Requests counting the same (domain, day, kind) at once: no lost update, no unique violation."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                for _ in range(15):
+                    statistics.count(world.pk["A"], statistics.DELETED, day=DAY, sender="same@x.example")
+                    db.session.commit()
+            except BaseException as error:  # reported below
+                errors.append(error)
+                db.session.rollback()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with app.app_context():
+        assert _counts(world.pk["A"], statistics.DELETED) == {"": 60}
+        assert db.session.scalar(select(StatSender.count)) == 60
