@@ -195,10 +195,12 @@ def add_items(principal: Principal, items: list[FilterSenderItem]) -> tuple[list
 def replace_all(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
     """The owner's rules become exactly these (one bulk insert; the rules are read back with their ids)."""
     rows = _build([(owner, item) for item in items])
+    before = set(db.session.scalars(select(SenderRule.value).where(SenderRule.owner_key == owner.key)))
     db.session.execute(sql_delete(SenderRule).where(SenderRule.owner_key == owner.key))
     now = utcnow()
     if rows:
         db.session.execute(insert(SenderRule), [{**row, "created_at": now} for row in rows])
+    _counted([row for row in rows if row["value"] not in before])  # the statistics count the new senders only
     rules_changed()
     order = {row["value"]: i for i, row in enumerate(rows)}
     stored = db.session.scalars(list_query(owner).execution_options(populate_existing=True))

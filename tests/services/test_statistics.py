@@ -142,11 +142,13 @@ def test_events_are_counted_as_they_happen(app: Flask, world: World) -> None:
         wblist.add(owner, [FilterSenderAdd(value="friend@ok.example", type="ALLOW", spf_on=False),
                            FilterSenderAdd(value="bad@x.example", type="BLOCK")])
         wblist.put(owner, "bad@x.example", SenderRuleType.BLOCK, "again")  # exists: not a new rule
+        wblist.replace_all(owner, [FilterSenderAdd(value="bad@x.example", type="BLOCK"),  # kept: not new
+                                   FilterSenderAdd(value="worse@x.example", type="BLOCK")])
         user = db.session.get(MailUser, world.pk["userA"])
         done = quarantine.apply(root, user, quarantine.Action.DELETE, ["quarantined-0@bad.example"])
         assert done.deleted == 1
         db.session.commit()
-        assert _counts(a, statistics.RULE_ADDED, today) == {"ALLOW": 1, "BLOCK": 1}
+        assert _counts(a, statistics.RULE_ADDED, today) == {"ALLOW": 1, "BLOCK": 2}
         assert _counts(a, statistics.DELETED, today) == {"": 1}
 
 
