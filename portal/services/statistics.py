@@ -186,7 +186,8 @@ def date_range(start: str | None, end: str | None, *, today: date | None = None,
     not in the future. Errors name the field."""
     today = today or utcnow().date()
     last = _parse_day(end, names[1]) if end and end.strip() else today
-    first = _parse_day(start, names[0]) if start and start.strip() else last - timedelta(days=DEFAULT_DAYS - 1)
+    first = _parse_day(start, names[0]) if start and start.strip() else max(
+        date.min, last - timedelta(days=min(DEFAULT_DAYS - 1, (last - date.min).days)))
     if last > today:
         raise Invalid.on(names[1], _l("The end of the range cannot be in the future."))
     if first > last:
