@@ -234,3 +234,22 @@ def test_parallel_counts_add_up(app: Flask, world: World) -> None:
     with app.app_context():
         assert _counts(world.pk["A"], statistics.DELETED) == {"": 60}
         assert db.session.scalar(select(StatSender.count)) == 60
+
+
+def test_the_command_line_counts_a_day(app: Flask, world: World) -> None:
+    _held(app, "user@a.example", DAY, "SPAM", "spammer@bad.example", 2)
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["portal", "statistics", "--day", DAY.isoformat()])
+    assert done.exit_code == 0, done.output
+    assert f"{DAY.isoformat()}: 2 held message(s) in 3 domain(s)" in done.output
+    assert runner.invoke(args=["portal", "statistics", "--day", "yesterday"]).exit_code == 2
+    assert "removed 0 row(s)" in runner.invoke(args=["portal", "purge-statistics"]).output
+    with app.app_context():
+        assert _counts(world.pk["A"]) == {"SPAM": 2}
+
+
+def test_the_daily_job_asks_for_batches(app: Flask, world: World) -> None:
+    _held(app, "user@a.example", DAY, "VIRUS", "worm@evil.example", 1)
+    with app.app_context():  # in-process jobs: the batches run after the job commits
+        assert run_now("collect_statistics", DAY.isoformat()) == {"day": DAY.isoformat(), "domains": 3, "batches": 1}
+        assert _counts(world.pk["A"]) == {"VIRUS": 1}
