@@ -33,7 +33,7 @@ from ..models import Domain, MailUser, StatCount, StatSender
 from ..permissions import ObjectType, Permission
 from ..words import Message, _l, value_label
 from . import mailboxes
-from .principal import Principal
+from .principal import Principal, Scope
 
 log = logging.getLogger(__name__)
 
@@ -212,17 +212,31 @@ class Statistics:
         return sum(self.held.get(day, {}).values())
 
 
-def _domains(principal: Principal, domain_id: int | None) -> Select[tuple[int]]:
-    """The domains whose numbers the principal sees (QUARANTINE_READ), or the one asked for (404 if unseen)."""
+def _scope(principal: Principal) -> Scope:
     if principal.admin is None:
         raise Forbidden(_l("This action is for administrators."))
-    scope = principal.scope(Permission.QUARANTINE_READ)
+    return principal.scope(Permission.QUARANTINE_READ)
+
+
+def _domains(principal: Principal, domain_id: int | None) -> Select[tuple[int]]:
+    """The domains whose numbers the principal sees (QUARANTINE_READ), or the one asked for (404 if unseen)."""
+    scope = _scope(principal)
     query = select(Domain.id).where(scope.domain_clause())
     if domain_id is not None:
         if not scope.covers(ObjectType.DOMAIN, domain_id) or db.session.get(Domain, domain_id) is None:
             raise NotFound(_l("Domain not found with given id."))
         query = select(Domain.id).where(Domain.id == domain_id)
     return query
+
+
+MAX_CHOICES = 500  # domains a page offers to choose from (more: the whole scope only, or the API)
+
+
+def choices(principal: Principal) -> list[tuple[int, str]]:
+    """The domains of the principal's statistics scope, by name (none past MAX_CHOICES: too many to list)."""
+    rows = list(db.session.execute(select(Domain.id, Domain.name).where(_scope(principal).domain_clause())
+                                   .order_by(Domain.name).limit(MAX_CHOICES + 1)))
+    return [] if len(rows) > MAX_CHOICES else [(int(i), str(n)) for i, n in rows]
 
 
 def may_see(principal: Principal) -> bool:

@@ -68,6 +68,18 @@ def test_a_customer_sees_its_domains(app: Flask, client: FlaskClient, world: Wor
     assert "only-b@secret.example" in html
 
 
+def test_one_domain_of_the_scope(app: Flask, client: FlaskClient, world: World) -> None:
+    _numbers(app, world)
+    status, html = _page(client, "customer1", f"?domain={world.id('B')}")
+    assert status == 200 and 'data-kind="held">9<' in html and "spammer@bad.example" not in html
+    assert f'<option value="{world.id("B")}" selected>b.example</option>' in html
+    assert "c.example" not in _section(html, 'id="f-domain"', "</select>")
+    got = client.get(f"/?domain={world.id('C')}")  # another customer's: refused, the whole scope shown
+    assert got.status_code == 400 and 'id="e-domain"' in got.text and 'data-kind="held">19<' in got.text
+    csv_b = client.get(f"/?domain={world.id('B')}&export=csv&table=domains")
+    assert list(csv.reader(io.StringIO(csv_b.text))) == [["domain", "held"], ["b.example", "9"]]
+
+
 def test_csv_export_of_the_numbers(app: Flask, client: FlaskClient, world: World) -> None:
     _numbers(app, world)
     today = utcnow().date()

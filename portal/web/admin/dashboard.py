@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, redirect, request, url_for
+from flask_babel import gettext as _
 
-from ... import exports
-from ...errors import Invalid
+from ... import exports, ids
+from ...errors import Invalid, NotFound
 from ...jobs import status
 from ...services import statistics, system
 from .. import charts
@@ -54,20 +55,29 @@ def dashboard() -> Response:
     jobs = status.health() if principal.is_sysadmin else None  # the moving parts: system administrators
     context: dict[str, Any] = {"numbers": None, "errors": {}, "asked": {}}
     if statistics.may_see(principal):
-        asked = {"from": request.args.get("from", ""), "to": request.args.get("to", "")}
+        asked = {"from": request.args.get("from", ""), "to": request.args.get("to", ""),
+                 "domain": request.args.get("domain", "")}
         try:
             span = statistics.date_range(asked["from"], asked["to"])
         except Invalid as error:
             context["errors"] = messages(error)
             span = statistics.date_range(None, None)
         else:
-            asked = {"from": span.start.isoformat(), "to": span.end.isoformat()}
-        numbers = statistics.read(principal, span)
+            asked.update({"from": span.start.isoformat(), "to": span.end.isoformat()})
+        numbers = None
+        if asked["domain"]:
+            try:
+                numbers = statistics.read(principal, span, ids.decode(asked["domain"]))
+            except NotFound:
+                context["errors"] = {**context["errors"], "domain": _("Choose one of your domains.")}
+        if numbers is None:
+            numbers = statistics.read(principal, span)
+        choices = statistics.choices(principal)
         table = request.args.get("table", "daily")
         if request.args.get("export") == "csv" and not context["errors"] and table in TABLES:
             return _csv(numbers, table)
-        context.update(numbers=numbers, charts=_charts(numbers), asked=asked, reason_words=statistics.reason_words,
-                       kind_words=statistics.KIND_WORDS)
+        context.update(numbers=numbers, charts=_charts(numbers), asked=asked, choices=choices,
+                       reason_words=statistics.reason_words, kind_words=statistics.KIND_WORDS)
     return render("admin/dashboard.html", overview=system.overview(principal), jobs=jobs,
                   failing=failing_panel(principal), status=400 if context["errors"] else 200, **context)
 
