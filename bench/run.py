@@ -11,6 +11,8 @@ outbox: see bench/outbox.py (BENCH_WRITES 300, BENCH_REDIS_URL redis://127.0.0.1
 db-outage: see bench/db_outage.py (BENCH_OUTAGE_TRIES 5): the time to the 503 with PostgreSQL frozen or stopped.
 release-once: see bench/release_once.py (deliveries per 10 parallel releases of one message, gunicorn -w 4).
 mailcheck: see bench/mailcheck.py (BENCH_CHECKS 200): a mail server check (STARTTLS + AUTH) vs raw smtplib.
+statistics: see bench/stats_dashboard.py (BENCH_STAT_DOMAINS 100, BENCH_STAT_DAYS 365): the dashboard's statistics vs
+the same numbers as a plain table, on SQLite and an ANALYZEd PostgreSQL.
 mailqueue (by name only): see bench/mailqueue.py (BENCH_QUEUE_MESSAGES 10000): the queue's API and page vs postqueue -j.
 qsearch (by name only): see bench/qsearch.py (BENCH_QSEARCH_MAILBOXES 200 x BENCH_QSEARCH_MESSAGES 1000 in Dovecot):
 the domain-wide quarantine search vs the serial raw IMAP SEARCH commands, and the time to the first hit.
@@ -167,10 +169,10 @@ def on_databases(label: str, bench: Callable[[str, str], dict[str, object]]) -> 
 
 
 def main() -> None:
-    from bench import db_outage, mailcheck, outbox, quarantine, release_once, rules, users_page
+    from bench import db_outage, mailcheck, outbox, quarantine, release_once, rules, stats_dashboard, users_page
 
     wanted = set(sys.argv[1:]) or {"admins-list", "users-page", "rules", "quarantine", "outbox", "db-outage",
-                                   "release-once", "mailcheck"}
+                                   "release-once", "mailcheck", "statistics"}
     results: list[dict[str, object]] = []
     if "admins-list" in wanted:
         if shutil.which("wrk") is None:
@@ -255,6 +257,15 @@ def main() -> None:
         from bench import serve
 
         results += serve.run_all()
+    if "statistics" in wanted:
+        def statistics_one(label: str, url: str) -> dict[str, object]:
+            result = stats_dashboard.run(url, label, domains=int(os.environ.get("BENCH_STAT_DOMAINS", "100")),
+                                         days=int(os.environ.get("BENCH_STAT_DAYS", "365")),
+                                         runs=int(os.environ.get("BENCH_RUNS", "30")))
+            print(json.dumps(result))
+            return result
+
+        results += on_databases("statistics", statistics_one)
     if "mailqueue" in wanted:  # asked for by name only: it injects 10,000 messages into a private Postfix (minutes)
         from bench import mailqueue
 

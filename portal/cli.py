@@ -139,6 +139,34 @@ def check_dkim_rotations() -> None:
     click.echo(f"{len(outcomes)} pending rotation(s) checked")
 
 
+@portal.command("statistics")
+@click.option("--day", help="The day to count (YYYY-MM-DD; default yesterday). Counting a day again replaces it.")
+def collect_statistics(day: str | None) -> None:
+    """Count the held mail of a day from every enabled domain's stores, here and now (also the daily job)."""
+    from datetime import date, timedelta
+
+    from .clock import utcnow
+    from .services import statistics
+
+    try:
+        when = date.fromisoformat(day) if day else utcnow().date() - timedelta(days=1)
+    except ValueError:
+        click.echo("--day: give a date as YYYY-MM-DD", err=True)
+        sys.exit(2)
+    domain_ids = statistics.domain_ids()
+    db.session.rollback()
+    result = run_now("collect_statistics_batch", domain_ids, when.isoformat())
+    click.echo(f"{when.isoformat()}: {result['held']} held message(s) in {len(domain_ids)} domain(s)")
+    for mailbox, why in sorted(result["failed"].items()):
+        click.echo(f"skipped {mailbox}: {why}", err=True)
+
+
+@portal.command("purge-statistics")
+def purge_statistics() -> None:
+    """Delete the statistics older than POSTERN_STATS_RETENTION_DAYS (also a daily job)."""
+    click.echo(f"removed {run_now('purge_statistics')} row(s)")
+
+
 @portal.command("send-digests")
 @click.option("--user", "email", help="Only this user's digest (sent now for the current period, even before its "
                                       "time of day).")

@@ -78,6 +78,9 @@ def load(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "GATEWAY_SPF_INCLUDE": _env("POSTERN_GATEWAY_SPF_INCLUDE"),
         "HEALTH_CONCURRENCY": int(_env("POSTERN_HEALTH_CONCURRENCY", "16")),  # type: ignore[arg-type]
         "HEALTH_RUN_INTERVAL": float(_env("POSTERN_HEALTH_RUN_INTERVAL", "10")),  # type: ignore[arg-type]
+        # Statistics (services/statistics.py): days the daily numbers are kept, senders kept per domain, day and kind
+        "STATS_RETENTION_DAYS": int(_env("POSTERN_STATS_RETENTION_DAYS", "400")),  # type: ignore[arg-type]
+        "STATS_TOP_SENDERS": int(_env("POSTERN_STATS_TOP_SENDERS", "50")),  # type: ignore[arg-type]
         "DOMAIN_PURGE_DAYS": int(_env("POSTERN_DOMAIN_PURGE_DAYS", "30")),  # type: ignore[arg-type]
         "MAIL_FROM": _env("POSTERN_MAIL_FROM", "postern@localhost"),
         "MAIL_ROOT": _env("POSTERN_MAIL_ROOT"),  # default: INSTANCE_DIR/mail (below)

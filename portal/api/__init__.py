@@ -14,6 +14,7 @@ from . import (  # noqa: F401 (registers the routes)
     security,
     services,
     signs,
+    statistics,
     tasks,
     tokens,
     tracking,

@@ -339,6 +339,8 @@ CRON = (  # (job, cron expression, schedule name): the periodic housekeeping of 
     ("check_domains", "37 * * * *", "domain-health"),
     ("purge_expired_searches", "*/10 * * * *", "purge-searches"),
     ("index_mail_log", "* * * * *", "mail-tracking"),
+    ("collect_statistics", "7 0 * * *", "statistics"),
+    ("purge_statistics", "47 3 * * *", "purge-statistics"),
 )
 
 
@@ -371,9 +373,10 @@ from . import (  # noqa: E402  (register the jobs)
     notifications,
     qsearch,
     relay_health,
+    statistics,
     tracking,
 )
 
 __all__ = ["REGISTRY", "debounce_key", "digest", "dispatch", "dkim", "export", "health", "job", "maintenance",
            "notifications", "perform", "qsearch", "redis_connection", "relay_health", "release_debounce", "run_now",
-           "schedule", "tracking"]
+           "schedule", "statistics", "tracking"]

@@ -9,6 +9,7 @@ from .mail import AuditEvent, JobFailure, Upload
 from .mailservers import MailServer
 from .qsearch import QuarantineSearch, QuarantineSearchFailure, QuarantineSearchHit
 from .rules import AttachmentRule, EmailAlias, EmailAliasRecipient, Release, SenderRule, UriRule
+from .statistics import StatCount, StatSender
 from .tenancy import (
     Broker,
     Customer,
@@ -53,6 +54,8 @@ __all__ = [
     "QuarantineSearchHit",
     "Release",
     "SenderRule",
+    "StatCount",
+    "StatSender",
     "TrackedMessage",
     "TrackingEvent",
     "Upload",

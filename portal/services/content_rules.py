@@ -24,7 +24,7 @@ from ..schemas.common import wire_name
 from ..schemas.rules import FilterAttachmentAdd, FilterUriBlAdd
 from ..schemas.validation import required
 from ..words import Text, _l
-from . import domains, names
+from . import domains, names, statistics
 from .changes import rules_changed
 from .listing import ListSpec
 from .principal import Principal
@@ -134,6 +134,7 @@ def _add(kind: RuleKind, principal: Principal, domain_pk: int, data: Any) -> Any
     rule = kind.model(domain_id=domain.id, **values)
     db.session.add(rule)
     db.session.flush()
+    statistics.count(domain.id, statistics.RULE_ADDED, "ATTACHMENT" if kind is ATTACHMENTS else "URI")
     rules_changed()
     return rule
 

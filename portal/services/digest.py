@@ -52,7 +52,7 @@ from ..options import OPTIONS
 from ..permissions import Permission
 from ..unit_of_work import apart, attempt
 from ..words import _l, value_label
-from . import links, mailboxes, options, own_mail, release
+from . import links, mailboxes, options, own_mail, release, statistics
 from .branding import DEFAULT as DEFAULT_BRAND
 from .branding import Brand
 from .principal import Principal, principal_for_user
@@ -434,6 +434,7 @@ def send(user_id: int, key: str, *, now: datetime | None = None) -> Result:
         _finish(user, key, token, EMPTY, 0, None)
         return Result(EMPTY)
     _finish(user, key, token, SENT, len(summaries), message_id)  # commits with the links (the job's unit)
+    statistics.count(user.domain_id, statistics.DIGEST_SENT)
     return Result(SENT, len(summaries), message_id)
 
 

@@ -23,7 +23,7 @@ from ..models import MailUser
 from ..schemas.rules import SenderRuleType
 from ..unit_of_work import attempt
 from ..words import Message, _l
-from . import mailboxes, names, release, scanner, wblist
+from . import mailboxes, names, release, scanner, statistics, wblist
 from .principal import Principal
 
 FOLDER = mailboxes.QUARANTINE
@@ -84,6 +84,7 @@ def apply(principal: Principal, user: MailUser, action: Action, message_ids: lis
         mailboxes.require_delete(principal, user)
         with mailboxes.store_for(user) as store:
             outcome.deleted = store.delete(FOLDER, message_ids)
+        statistics.count(user.domain_id, statistics.DELETED, n=outcome.deleted)
         return outcome
     if action in (Action.BLOCK, Action.ALLOW):
         owner = rules_owner or _owner(principal, user)

@@ -39,7 +39,7 @@ from ..integrations.mailstore import RELEASED, MailStore, Summary
 from ..models import MailUser, Release
 from ..unit_of_work import apart
 from ..words import _l
-from . import delivery, mailboxes, scanner
+from . import delivery, mailboxes, scanner, statistics
 from .header_words import encoded_words
 from .principal import Principal
 
@@ -205,14 +205,17 @@ def _claim(user: MailUser, key: str, recipient: str, who: str, *, force: bool) -
     return IN_FLIGHT
 
 
-def _delivered(claim: _Claim, relay: str) -> None:
+def _delivered(claim: _Claim, relay: str, user: MailUser, sender: str) -> None:
     """The delivery record, durable at once: the one write committed before the request's end, so that
     a crash after the relay's 250 (before the store is flagged, before the request commits) never lets a
-    retry send again."""
+    retry send again. The release is counted in the statistics with it: once per claim that delivered first
+    (a retry finds the record and claims nothing; a forced re-send is not a new release)."""
     table = Release.__table__
     with apart() as conn:
         done = conn.execute(update(table).where(table.c.id == claim.id, table.c.claim == claim.token).values(
             state=DELIVERED, delivered_at=utcnow(), relay=relay)).rowcount
+        if done and not claim.delivered_before:
+            statistics.count(user.domain_id, statistics.RELEASED, sender=sender, on=conn)
     if not done:  # held past its lifetime and retaken: the other request delivers too
         log.error("release claim %s for %s was retaken while this request delivered", claim.id, claim.recipient)
 
@@ -287,7 +290,7 @@ def _send(user: MailUser, raw: bytes, claims: list[_Claim], outcome: Outcome) ->
             _drop(claim)
         else:
             try:
-                _delivered(claim, handed.relay)
+                _delivered(claim, handed.relay, user, outcome.sender)
             except Exception:  # the database went away after the relay's 250: say so, the generic 503 does not
                 log.error("release claim %s: delivered to %s through %s but not recorded; once the claim is stale "
                           "(%s) a new request sends it again", claim.id, claim.recipient, handed.relay,

@@ -8,6 +8,7 @@ Writes of several rules are all-or-nothing. One rule per owner and value (409 ot
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from ..models import Domain, MailUser, SenderRule
 from ..permissions import EndUserPermission, ObjectType, Permission
 from ..schemas.rules import FilterSenderAdd, FilterSenderItem, SenderRuleType
 from ..words import _l, english
-from . import domains, names
+from . import domains, names, statistics
 from .changes import rules_changed
 from .listing import ListSpec
 from .principal import Principal
@@ -156,12 +157,19 @@ def preview_rows(owner: Owner, items: list[FilterSenderAdd]) -> list[dict[str, A
     return _build([(owner, item) for item in items])
 
 
+def _counted(rows: list[dict[str, Any]]) -> None:
+    """The statistics of new rules: per domain and rule type."""
+    for (domain_id, kind), n in Counter((row["domain_id"], str(row["type"])) for row in rows).items():
+        statistics.count(domain_id, statistics.RULE_ADDED, kind, n=n)
+
+
 def add(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
     rows = _build([(owner, item) for item in items])
     _refuse_existing(rows)
     rules = [SenderRule(**row) for row in rows]
     db.session.add_all(rules)
     db.session.flush()
+    _counted(rows)
     rules_changed()
     return rules
 
@@ -179,6 +187,7 @@ def add_items(principal: Principal, items: list[FilterSenderItem]) -> tuple[list
     rules = [SenderRule(**row) for row in rows]
     db.session.add_all(rules)
     db.session.flush()
+    _counted(rows)
     rules_changed()
     return rules, {o.key: o for o in owners.values()}
 
@@ -186,10 +195,12 @@ def add_items(principal: Principal, items: list[FilterSenderItem]) -> tuple[list
 def replace_all(owner: Owner, items: list[FilterSenderAdd]) -> list[SenderRule]:
     """The owner's rules become exactly these (one bulk insert; the rules are read back with their ids)."""
     rows = _build([(owner, item) for item in items])
+    before = set(db.session.scalars(select(SenderRule.value).where(SenderRule.owner_key == owner.key)))
     db.session.execute(sql_delete(SenderRule).where(SenderRule.owner_key == owner.key))
     now = utcnow()
     if rows:
         db.session.execute(insert(SenderRule), [{**row, "created_at": now} for row in rows])
+    _counted([row for row in rows if row["value"] not in before])  # the statistics count the new senders only
     rules_changed()
     order = {row["value"]: i for i, row in enumerate(rows)}
     stored = db.session.scalars(list_query(owner).execution_options(populate_existing=True))
@@ -225,6 +236,7 @@ def put(owner: Owner, value: str, rule_type: SenderRuleType, description: str) -
     if rule is None:
         rule = SenderRule(**fresh)
         db.session.add(rule)
+        _counted([fresh])
     elif rule.type != fresh["type"]:
         rule.type, rule.spf_on, rule.expire_at = fresh["type"], fresh["spf_on"], None
     db.session.flush()

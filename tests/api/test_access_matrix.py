@@ -312,6 +312,11 @@ MATRIX = [
                                    ("DELETE", "/quarantine/searches/<searchId>", 204))),
     # message tracking (issue 17): the mail queue's operators; the world's app indexes no log: an empty search
     Case("GET", "/mailtracking", expect(sysadmin=200, broker=200, **QUEUE_REFUSED)),
+    # statistics (issue 15): the caller's QUARANTINE_READ scope, or one domain of it
+    Case("GET", "/statistics", expect(sysadmin=200, broker=200, customer=200, domainA=200, domainB=200,
+                                      enduser=403)),
+    Case("GET", "/statistics", expect(sysadmin=200, broker=200, customer=200, domainA=200, domainB=404,
+                                      enduser=403), query={"domainId": "@A"}, label="(one domain)"),
     Case("GET", "/openapi.json", everyone(200)),
     Case("GET", "/docs", everyone(200)),
 ]

@@ -24,7 +24,7 @@ from portal.clock import utcnow
 from portal.errors import Invalid, Unavailable
 from portal.extensions import db
 from portal.integrations.mailstore import MaildirStore, maildir_root
-from portal.models import DigestRun, LinkToken, MailServer, MailUser, OptionValue
+from portal.models import DigestRun, LinkToken, MailServer, MailUser, OptionValue, StatCount
 from portal.options import Scope
 from portal.services import digest, links, options
 from portal.services.principal import principal_for_user
@@ -241,6 +241,9 @@ def test_a_retried_job_sends_nothing_twice(app: Flask, world: World, sink: SmtpS
         first = jobs.run_now("send_digest", world.pk["userA"], "2026-11-27")
         again = jobs.run_now("send_digest", world.pk["userA"], "2026-11-27")
     assert first["state"] == "sent" and again["state"] == "skipped" and len(sink.messages) == 1
+    with app.app_context():  # the statistics count the digest once, with its run
+        assert db.session.execute(select(StatCount.domain_id, StatCount.count).where(
+            StatCount.kind == "digest_sent")).all() == [(world.pk["A"], 1)]
 
 
 def test_a_refused_send_fails_the_job_and_the_retry_sends(app: Flask, world: World, sink: SmtpSink) -> None:

@@ -295,7 +295,8 @@ def test_scheduled_purge_runs_on_rq(redis_app: Flask, world: World) -> None:
         by_name = {job.name: job for job in cron.get_jobs()}
         assert set(by_name) == {"purge-domains", "purge-tokens", "purge-rules", "purge-uploads", "digests",
                                "relay-health", "dkim-rotations",
-                               "domain-health", "purge-searches", "mail-tracking"}
+                               "domain-health", "purge-searches", "mail-tracking", "statistics",
+                               "purge-statistics"}
         by_name["purge-domains"].enqueue(queue.connection)
         assert SimpleWorker([queue], connection=queue.connection).work(burst=True)
         db.session.expire_all()
