@@ -69,9 +69,9 @@ def get_subfolders(userIdOrEmail: str, path: str) -> Response:
 
 
 def message_id(summary: Summary) -> str:
-    """The id the API shows: the quarantine id (X-Fuglu-Id), else the Message-ID, else the store's key."""
-    return (summary.headers.get("X-Fuglu-Id") or summary.headers.get("Message-ID", "").strip("<>")
-            or summary.key)
+    """The id the API shows: the quarantine id (X-Fuglu-Id), else the Message-ID, else the store's key (what a
+    release is recorded under: one rule, `release.message_key`)."""
+    return release.message_key(summary)
 
 
 @endpoint("/users/<userIdOrEmail>/emails/<path:folderPath>", "GET", access=Access.AUTHENTICATED, tag="Emails",
@@ -92,7 +92,7 @@ def get_folder_content(userIdOrEmail: str, folderPath: str) -> Response:
     folder = folderPath.strip("/")
     user = mailboxes.find_user(userIdOrEmail)
     found, total = mailboxes.messages(principal(), user, folder, request.args)
-    done = release.released_keys(user) if folder == mailboxes.QUARANTINE else set()
+    done = release.released_keys(user, found) if folder == mailboxes.QUARANTINE else set()
     out = [_summary_out(user, folder, s, released=s.released or message_id(s) in done) for s in found]
     return json_response(out, headers={"X-Total-Count": str(total), "Access-Control-Expose-Headers": "X-Total-Count"})
 

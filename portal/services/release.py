@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import policy
@@ -320,6 +321,11 @@ def was_released(user: MailUser, summary: Summary) -> bool:
         Release.delivered_at.is_not(None)).limit(1)) is not None
 
 
-def released_keys(user: MailUser) -> set[str]:
-    return set(db.session.scalars(select(Release.message_key).where(Release.user_id == user.id,
-                                                                    Release.delivered_at.is_not(None))))
+def released_keys(user: MailUser, shown: Iterable[Summary]) -> set[str]:
+    """The keys of the shown messages that a release delivered (their record; the store's flag may be missing):
+    the page's keys only, not every release the user ever had."""
+    keys = {message_key(summary) for summary in shown}
+    if not keys:
+        return set()
+    return set(db.session.scalars(select(Release.message_key).where(
+        Release.user_id == user.id, Release.message_key.in_(keys), Release.delivered_at.is_not(None))))

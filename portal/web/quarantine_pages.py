@@ -62,7 +62,7 @@ def list_page(principal: Principal, user: MailUser, where: Where) -> Response:
                   params=MailPage.of(args if not errors else {}, 20), q=query, reason=args.get("reason", ""),
                   filtered=bool(query or args.get("reason")), clear_url=clear_search_url("q", "reason"),
                   reasons=mailboxes.REASONS, errors=errors, page_sizes=(20, 40, 100),
-                  released=release.released_keys(user),
+                  released=release.released_keys(user, rows),
                   infected={m.key for m in rows if scanner.is_infected(m)},  # the headers' verdict: no scan
                   can_release=where.caps.release, can_rules=where.caps.rules,
                   can_domain_rules=where.caps.domain_rules, can_delete=where.caps.delete, **where.context())

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from portal.extensions import db
 from portal.integrations.mailstore import maildir_root
-from portal.models import Domain, Platform, Policy, Release
+from portal.models import Domain, MailUser, Platform, Policy, Release
 from tests.services_runtime import EICAR, SmtpSink, clamd, free_port, smtp_server
 from tests.world import World
 
@@ -84,6 +84,31 @@ def test_released_copy_is_flagged(app: Flask, client: FlaskClient, world: World,
     assert {m["id"]: m["released"] for m in listed if m["id"] in ("rel1", "vir1")} == {"rel1": True, "vir1": False}
     one = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine/rel1", headers=world.headers("enduser"))
     assert one.json["released"] is True
+
+
+def test_a_release_record_alone_marks_the_listed_copy(app: Flask, client: FlaskClient, world: World,
+                                                     relay: SmtpSink) -> None:
+    """A store that lost the flag: the list asks the release records of the messages it shows (not every
+    release the user ever had), and the copy is still shown released."""
+    assert _release(client, world, "rel1").status_code == 204
+    root = maildir_root(Path(app.config["MAIL_ROOT"]), "user@a.example")
+    folder = mailbox.Maildir(str(root)).get_folder("Quarantine")
+    for key, message in folder.items():
+        if message["X-Fuglu-Id"] == "rel1":
+            message.remove_flag("P")
+            folder[key] = message
+    assert "P" not in _copy(app, "rel1").get_flags()
+    listed = client.get(f"/api/users/{world.id('userA')}/emails/Quarantine", headers=world.headers("enduser")).json
+    assert {m["id"]: m["released"] for m in listed if m["id"] in ("rel1", "vir1")} == {"rel1": True, "vir1": False}
+    with app.app_context():
+        from portal.integrations.mailstore import MaildirStore, Search
+        from portal.services import release
+
+        user = db.session.get(MailUser, world.pk["userA"])
+        shown, _ = MaildirStore(root).messages("Quarantine", Search(), "receivedDate", 0, 50)
+        assert release.released_keys(user, shown) == {"rel1"}
+        assert release.released_keys(user, [s for s in shown if release.message_key(s) != "rel1"]) == set()
+        assert release.released_keys(user, []) == set()
 
 
 @pytest.mark.parametrize("refusal", ["refuse", "full"])
