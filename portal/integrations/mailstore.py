@@ -172,6 +172,21 @@ def _late(host: str, port: int, deadline: Deadline) -> StoreUnavailable:
                                    address=f"{host}:{port}", seconds=f"{deadline.seconds:g}"))
 
 
+def _fetch_summaries(imap: IMAPClient, uids: list[int]) -> list[Summary]:
+    """The summaries of these messages (flags, size and the summary headers only), in the order given."""
+    fetched = imap.fetch(uids, ["FLAGS", "RFC822.SIZE",
+                                f"BODY.PEEK[HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})]"]) if uids else {}
+    result = []
+    for uid in uids:
+        data = fetched.get(uid)
+        if data is None:
+            continue
+        header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+        flags = {f.decode() for f in data.get(b"FLAGS", ())}
+        result.append(summarize(str(uid), header, flags, data.get(b"RFC822.SIZE", 0), "\\Recent" in flags))
+    return result
+
+
 class ImapStore:
     """A mailbox on an IMAP server, opened with `login` (e.g. `user@domain*master`) and a password.
 
@@ -271,16 +286,7 @@ class ImapStore:
             else:  # arrival order is all a server without SORT offers
                 uids = sorted(imap.search(criteria, charset), reverse=sort.startswith("-"))
             page = uids[offset:offset + limit]
-            fetched = imap.fetch(page, ["FLAGS", "RFC822.SIZE",
-                                        f"BODY.PEEK[HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})]"]) if page else {}
-        result = []
-        for uid in page:
-            data = fetched.get(uid)
-            if data is None:
-                continue
-            header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
-            flags = {f.decode() for f in data.get(b"FLAGS", ())}
-            result.append(summarize(str(uid), header, flags, data.get(b"RFC822.SIZE", 0), "\\Recent" in flags))
+            result = _fetch_summaries(imap, page)
         return result, len(uids)
 
     def find(self, folder: str, search: Search, limit: int) -> tuple[list[Summary], int]:
@@ -299,16 +305,7 @@ class ImapStore:
             charset = "UTF-8" if any(not str(v).isascii() for _, v in search.terms()) else None
             uids = sorted(imap.search(_imap_criteria(search), charset), reverse=True)
             page = uids[:limit]
-            fetched = imap.fetch(page, ["FLAGS", "RFC822.SIZE",
-                                        f"BODY.PEEK[HEADER.FIELDS ({' '.join(SUMMARY_HEADERS)})]"]) if page else {}
-        result = []
-        for uid in page:
-            data = fetched.get(uid)
-            if data is None:
-                continue
-            header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
-            flags = {f.decode() for f in data.get(b"FLAGS", ())}
-            result.append(summarize(str(uid), header, flags, data.get(b"RFC822.SIZE", 0), "\\Recent" in flags))
+            result = _fetch_summaries(imap, page)
         return result, len(uids)
 
     def message(self, folder: str, message_id: str) -> tuple[Summary, bytes]:

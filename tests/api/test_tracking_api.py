@@ -11,9 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.extensions import db
-from portal.services import tracking
-from tests.services.test_tracking import LOG, NOW
+from tests.services.test_tracking import LOG, indexed_log
 from tests.world import World
 
 RANGE = {"start": "2026-11-28T00:00:00Z", "end": "1795910400000"}  # the whole of 28 November 2026
@@ -21,18 +19,8 @@ RANGE = {"start": "2026-11-28T00:00:00Z", "end": "1795910400000"}  # the whole o
 
 @pytest.fixture
 def indexed(app: Flask, tmp_path: Path) -> Iterator[None]:
-    path = tmp_path / "mail.log"
-    path.write_text(LOG)
-    saved = app.config["MAIL_LOG"]
-    app.config["MAIL_LOG"] = str(path)
-    try:
-        with app.app_context():
-            while tracking.index_mail_log(now=NOW).more:
-                db.session.commit()
-            db.session.commit()
+    with indexed_log(app, tmp_path / "mail.log", LOG):
         yield
-    finally:
-        app.config["MAIL_LOG"] = saved
 
 
 def test_search_pages_and_paths(client: FlaskClient, world: World, indexed: None) -> None:

@@ -9,10 +9,8 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
-from portal.extensions import db
-from portal.services import tracking
 from tests.e2e.test_phone import _overflow
-from tests.services.test_tracking import LOG, NOW
+from tests.services.test_tracking import LOG, indexed_log
 from tests.world import PASSWORD, World
 
 pytestmark = pytest.mark.browser
@@ -24,15 +22,7 @@ LONG = ("Nov 28 09:56:05 gw postfix/smtp[126]: 4F1A2B3C4D: to=<a-very-long-recip
 
 
 def test_tracking_fits_a_phone(app: Flask, phone: Page, live_url: str, world: World, tmp_path: Path) -> None:
-    path = tmp_path / "mail.log"
-    path.write_text(LOG + LONG)
-    saved = app.config["MAIL_LOG"]
-    app.config["MAIL_LOG"] = str(path)
-    try:
-        with app.app_context():
-            while tracking.index_mail_log(now=NOW).more:
-                db.session.commit()
-            db.session.commit()
+    with indexed_log(app, tmp_path / "mail.log", LOG + LONG):
         phone.goto(f"{live_url}/login")
         phone.fill("#f-login", "root")
         phone.fill("#f-password", PASSWORD)
@@ -48,5 +38,3 @@ def test_tracking_fits_a_phone(app: Flask, phone: Page, live_url: str, world: Wo
         phone.click("#tracking-filters button[type=submit]")
         expect(phone.locator("#tracking-table tbody tr")).to_have_count(1)
         assert _overflow(phone) == 0
-    finally:
-        app.config["MAIL_LOG"] = saved

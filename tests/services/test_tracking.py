@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +27,22 @@ from tests.services_runtime import PostfixQueue, postfix_queue
 from tests.world import World
 
 NOW = datetime(2026, 11, 28, 12, 0, 0)
+
+
+@contextmanager
+def indexed_log(app: Flask, path: Path, text: str) -> Iterator[None]:
+    """`text` written to `path`, made the app's POSTERN_MAIL_LOG and indexed whole (as of NOW)."""
+    path.write_text(text)
+    saved = app.config["MAIL_LOG"]
+    app.config["MAIL_LOG"] = str(path)
+    try:
+        with app.app_context():
+            while tracking.index_mail_log(now=NOW).more:
+                db.session.commit()
+            db.session.commit()
+        yield
+    finally:
+        app.config["MAIL_LOG"] = saved
 LOG = """\
 Nov 28 09:56:02 gw postfix/smtpd[123]: 4F1A2B3C4D: client=mail.example.org[192.0.2.1]
 Nov 28 09:56:02 gw postfix/cleanup[124]: 4F1A2B3C4D: message-id=<abc@example.org>

@@ -10,10 +10,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from portal.extensions import db
-from portal.services import tracking
 from tests.conftest import login
-from tests.services.test_tracking import LOG, NOW
+from tests.services.test_tracking import LOG, indexed_log
 from tests.world import PASSWORD, World
 
 DAY = {"start": "2026-11-28T00:00", "end": "2026-11-29T00:00"}
@@ -21,19 +19,10 @@ DAY = {"start": "2026-11-28T00:00", "end": "2026-11-29T00:00"}
 
 @pytest.fixture
 def indexed(app: Flask, tmp_path: Path) -> Iterator[None]:
-    path = tmp_path / "mail.log"
-    path.write_text(LOG + 'Nov 28 11:30:00 gw postfix/qmgr[1]: 7E7E7E7E7E: from=<<script>alert(1)</script>@x>, '
-                          'size=1, nrcpt=1 (queue active)\n')
-    saved = app.config["MAIL_LOG"]
-    app.config["MAIL_LOG"] = str(path)
-    try:
-        with app.app_context():
-            while tracking.index_mail_log(now=NOW).more:
-                db.session.commit()
-            db.session.commit()
+    hostile = ('Nov 28 11:30:00 gw postfix/qmgr[1]: 7E7E7E7E7E: from=<<script>alert(1)</script>@x>, '
+               'size=1, nrcpt=1 (queue active)\n')
+    with indexed_log(app, tmp_path / "mail.log", LOG + hostile):
         yield
-    finally:
-        app.config["MAIL_LOG"] = saved
 
 
 def _signed_in(app: Flask, who: str = "root", lang: str | None = None) -> FlaskClient:
