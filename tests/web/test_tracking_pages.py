@@ -3,6 +3,7 @@ input shown next to its field, who may open it, and the mail queue's link to it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +66,19 @@ def test_who_may_open_it_and_the_queues_link(app: Flask, world: World) -> None:
     nav = _signed_in(app).get("/").text
     assert nav.index('href="/admin/mailqueue"') < nav.index('href="/admin/tracking"')
     assert 'href="/admin/tracking"' not in _signed_in(app, "admin-a").get("/").text
+
+
+def test_pages_of_the_results(app: Flask, world: World, indexed: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Previous / Next (the offset pager the queue, the log and a search's hits share) keep the search."""
+    from portal.web.admin import tracking as page_module
+
+    monkeypatch.setattr(page_module, "PAGE_SIZE", 2)
+    client = _signed_in(app)
+    first = client.get("/admin/tracking", query_string=DAY)
+    assert first.status_code == 200 and "Previous" not in first.text
+    following = re.search(r'<a href="([^"]*offset=2[^"]*)">Next</a>', first.text)
+    assert following is not None and "start=2026-11-28T00:00" in following.group(1)
+    last = client.get(following.group(1).replace("&amp;", "&"))
+    assert last.status_code == 200 and ">Next</a>" not in last.text
+    back = re.search(r'<a href="([^"]*)">Previous</a>', last.text)
+    assert back is not None and "offset=" not in back.group(1) and "start=" in back.group(1)
