@@ -20,11 +20,11 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context
+from flask import Flask, Response, current_app, g, has_request_context, request
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
@@ -241,9 +241,49 @@ def _in_process(rows: list[outbox.Ready]) -> int:
     return len(rows)
 
 
+_AFTER_BODY = "postern.after_response"  # (WSGI environ) the run of the request's `after_response` jobs
+
+
+class _AfterBody:
+    """The answer's body, then the request's `after_response` jobs: run once, when the server has taken the
+    whole body or closes it early, whichever comes first. Not on close alone: Werkzeug's server skips close()
+    when the client has reset the connection. (The rows' lease covers the gap; a process that dies first
+    leaves them to the sweep.)"""
+
+    def __init__(self, body: Iterable[bytes], run: Callable[[], None]) -> None:
+        self.body, self.run, self.done = body, run, False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.body
+        self._run_once()
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._run_once()
+
+    def _run_once(self) -> None:
+        if not self.done:
+            self.done = True
+            self.run()
+
+
+def _after_body(wsgi_app: Any) -> Any:
+    """WSGI middleware: a request whose after_request left `after_response` jobs gets its body wrapped."""
+
+    def middleware(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body = wsgi_app(environ, start_response)
+        run = environ.pop(_AFTER_BODY, None)
+        return _AfterBody(body, run) if run is not None else body
+
+    return middleware
+
+
 def _run_late(app: Flask, rows: list[outbox.Ready]) -> None:
-    """The request's `after_response` jobs, in a fresh app context of this process once its answer is sent
-    (the row's lease covers the gap; a process that dies first leaves the row to the sweep)."""
+    """The request's `after_response` jobs, in a fresh app context of this process (its answer is sent)."""
     with app.app_context():
         for row in rows:
             _run_here(row)
@@ -351,6 +391,8 @@ def schedule(scheduler: Any, queue_name: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.wsgi_app = _after_body(app.wsgi_app)  # type: ignore[method-assign]
+
     @app.after_request
     def _dispatch(response: Response) -> Response:
         try:
@@ -359,8 +401,8 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
             log.exception("dispatching jobs failed; they wait in the outbox")
         late = g.pop(_LATE, None)
-        if late:  # long in-process jobs (a quarantine search): once the answer is sent, here
-            response.call_on_close(functools.partial(_run_late, app, late))
+        if late:  # long in-process jobs (a quarantine search): once the answer is sent, here (_AfterBody)
+            request.environ[_AFTER_BODY] = functools.partial(_run_late, app, late)
         return response
 
 
