@@ -25,14 +25,8 @@ from .models import (
 from .options import Scope
 from .schemas.accounts import TokenOut
 from .schemas.domains import (
-    AliasOut,
-    CustomerOut,
-    DomainOut,
     OptionDefOut,
     OptionOut,
-    OutgoingProviderOut,
-    PlatformOut,
-    PolicyOut,
 )
 from .schemas.mailservers import CheckOut, MailServerOut, OAuthOut
 from .schemas.rules import (
@@ -45,7 +39,7 @@ from .schemas.rules import (
     FilterUriBlOut,
 )
 from .schemas.users import UserOut
-from .services import admins, mailservers, options, platforms, wblist
+from .services import admins, domain_rows, mailservers, options, platforms, wblist
 from .services import email_aliases as email_alias_service
 from .services.decisions import Considered, Decision
 from .services.principal import Principal
@@ -86,70 +80,78 @@ def token_out(token: ApiToken, value: str | None = None) -> TokenOut:
 
 # --- domains, policies, platforms, users, options -------------------------------------------------
 
-def policy_out(policy: Policy | None) -> PolicyOut | None:
+# The domain's parts on the wire as plain dicts, built from models or from the list's rows alike (the fields they
+# read are named the same): the domains list serializes 40 domains without a model each. The pydantic models
+# (PolicyOut, PlatformOut, ...) describe them in the OpenAPI document; tests/api/test_domains_api.py holds each
+# answer valid against its model.
+
+def policy_out(policy: Policy | domain_rows.PolicyRow | None) -> dict[str, Any] | None:
     if policy is None:
         return None
-    return PolicyOut(
-        id=ids.encode(policy.id), name=policy.name, domain_id=ids.encode(policy.domain_id),
-        quarantine=policy.quarantine, retention=policy.retention, archive=policy.archive,
-        mail_size_limit=policy.mail_size_limit, spam_score=policy.spam_score, incoming=policy.incoming,
-        relay_props=policy.relay_props or {},
-        quarantine_props=policy.quarantine_props if policy.quarantine else None,
-        retention_props=policy.retention_props if policy.retention else None,
-        archive_props=policy.archive_props if policy.archive else None,
-        outgoing=policy.outgoing,
-    )
+    return {
+        "id": ids.encode(policy.id), "name": policy.name, "domainId": ids.encode(policy.domain_id),
+        "quarantine": policy.quarantine, "retention": policy.retention, "archive": policy.archive,
+        "mailSizeLimit": policy.mail_size_limit, "spamScore": float(policy.spam_score), "incoming": policy.incoming,
+        "relayProps": policy.relay_props or {},
+        "quarantineProps": policy.quarantine_props if policy.quarantine else None,
+        "retentionProps": policy.retention_props if policy.retention else None,
+        "archiveProps": policy.archive_props if policy.archive else None,
+        "outgoing": policy.outgoing,
+    }
 
 
-def platform_out(platform: Platform | None) -> PlatformOut | None:
+def platform_out(platform: Platform | domain_rows.PlatformRow | None) -> dict[str, Any] | None:
     if platform is None:
         return None
-    return PlatformOut(
-        id=ids.encode(platform.id), name=platform.name, transport_dest=platform.transport_dest,
-        transport_type=platform.transport_type, transport_port=platform.transport_port,
-        fallback_transport_dest=platform.fallback_transport_dest,
-        fallback_transport_type=platform.fallback_transport_type,
-        fallback_transport_port=platform.fallback_transport_port, api_type=platform.api_type,
-        api_data=platforms.masked(platform.api_data), auth_type=platform.auth_type,
-        auth_data=platforms.masked(platform.auth_data), default=platform.is_default,
-    )
+    return {
+        "id": ids.encode(platform.id), "name": platform.name, "transportDest": platform.transport_dest,
+        "transportType": platform.transport_type, "transportPort": platform.transport_port,
+        "fallbackTransportDest": platform.fallback_transport_dest,
+        "fallbackTransportType": platform.fallback_transport_type,
+        "fallbackTransportPort": platform.fallback_transport_port, "apiType": platform.api_type,
+        "apiData": platforms.masked(platform.api_data), "authType": platform.auth_type,
+        "authData": platforms.masked(platform.auth_data), "default": platform.is_default,
+    }
 
 
-def alias_out(alias: DomainAlias) -> AliasOut:
-    return AliasOut(id=ids.encode(alias.id), name=alias.name)
+def alias_out(alias: DomainAlias | domain_rows.AliasRow) -> dict[str, Any]:
+    return {"id": ids.encode(alias.id), "name": alias.name}
 
 
-def customer_out(customer: Customer) -> CustomerOut:
-    return CustomerOut(
-        id=ids.encode(customer.id), broker_id=ids.encode(customer.broker_id), name=customer.name,
-        description=customer.description, external_id=customer.external_id, created_at=to_ms(customer.created_at),
-    )
+def customer_out(customer: Customer | domain_rows.CustomerRow) -> dict[str, Any]:
+    return {"id": ids.encode(customer.id), "brokerId": ids.encode(customer.broker_id), "name": customer.name,
+            "description": customer.description, "externalId": customer.external_id,
+            "createdAt": to_ms(customer.created_at)}
 
 
-def domain_list(rows: Sequence[Domain]) -> list[DomainOut]:
-    return [domain_out(d) for d in rows]
+def domain_list(rows: Sequence[domain_rows.DomainRow]) -> list[dict[str, Any]]:
+    """The domains list on the wire (DomainOut's shape), from the list's plain rows."""
+    return [_domain_wire(d) for d in rows]
 
 
-def domain_out(domain: Domain) -> DomainOut:
+def domain_out(domain: Domain) -> dict[str, Any]:
+    """One domain on the wire: the list's own serialization (one home for DomainOut's shape)."""
+    return _domain_wire(domain_rows.of(domain))
+
+
+def _domain_wire(domain: domain_rows.DomainRow) -> dict[str, Any]:
     pols = domain.policies
-    return DomainOut(
-        id=ids.encode(domain.id), name=domain.name, description=domain.description, status=domain.status,
-        wblist_priority=domain.wblist_priority, default_language=domain.default_language,
-        auto_provisioning_on=domain.auto_provisioning_on, sender_verify_on=domain.sender_verify_on,
-        external_id=domain.external_id, policy=policy_out(domain.default_policy),
-        domain_aliases=[alias_out(a) for a in domain.aliases], active_users_count=domain.active_users,
-        policies_count=len(pols), quarantine=any(p.quarantine for p in pols),
-        retention=any(p.retention for p in pols), archive=any(p.archive for p in pols),
-        incoming=any(p.incoming for p in pols), outgoing_subnets=list(domain.outgoing_subnets or []),
-        creation_date=to_ms(domain.created_at), deletion_date=to_ms(domain.deletion_date),
-        purge_date=to_ms(domain.purge_date),
-        outgoing_providers=[
-            OutgoingProviderOut(id=ids.encode(p.id), name=p.name, spf_provider=p.spf_provider, active=p.active)
-            for p in domain.outgoing_providers
-        ],
-        customer=customer_out(domain.customer),
-        platforms=[platform_out(p) for p in domain.platforms],
-    )
+    return {
+        "id": ids.encode(domain.id), "name": domain.name, "description": domain.description, "status": domain.status,
+        "wblistPriority": domain.wblist_priority, "defaultLanguage": domain.default_language,
+        "autoProvisioningOn": domain.auto_provisioning_on, "senderVerifyOn": domain.sender_verify_on,
+        "externalId": domain.external_id, "policy": policy_out(domain.default_policy),
+        "domainAliases": [alias_out(a) for a in domain.aliases], "activeUsersCount": domain.active_users,
+        "policiesCount": len(pols), "quarantine": any(p.quarantine for p in pols),
+        "retention": any(p.retention for p in pols), "archive": any(p.archive for p in pols),
+        "incoming": any(p.incoming for p in pols), "outgoingSubnets": list(domain.outgoing_subnets or []),
+        "creationDate": to_ms(domain.created_at), "deletionDate": to_ms(domain.deletion_date),
+        "purgeDate": to_ms(domain.purge_date),
+        "outgoingProviders": [{"id": ids.encode(p.id), "name": p.name, "spfProvider": p.spf_provider,
+                               "active": p.active} for p in domain.outgoing_providers],
+        "customer": customer_out(domain.customer) if domain.customer is not None else None,
+        "platforms": [platform_out(p) for p in domain.platforms],
+    }
 
 
 def user_out(user: MailUser) -> UserOut:

@@ -21,7 +21,7 @@ from ..schemas.domains import (
     PolicyOut,
     StringList,
 )
-from ..services import admins, domains, options, policies
+from ..services import admins, domain_rows, domains, options, policies
 from .framework import (
     IGNORE_MX,
     Access,
@@ -36,7 +36,7 @@ from .framework import (
 )
 
 NOT_FOUND = {404: "Domain not found with given id"}
-DOMAIN_LIST = Listing(spec=domains.LIST_SPEC, export_name="domains", descriptions={
+DOMAIN_LIST = Listing(spec=domain_rows.ROWS_SPEC, export_name="domains", descriptions={
     "name": "Filter domains by name (value, prefix*, *suffix, *contains*)", "status": "Filter domains by status",
     "customerId": "Filter domains by customer id", "externalId": "Filter domains by external id",
     "platformId": "Filter domains by platform id", "platformName": "Filter domains by platform name"})
@@ -63,7 +63,7 @@ def create_domain(body: DomainAdd) -> Response:
 @endpoint("/domains", "GET", access=Permission.DOMAIN_READ, tag="Domains", summary="List domains",
           response=list[DomainOut], listing_=DOMAIN_LIST)
 def list_domains() -> Response:
-    stmt = domains.list_query(principal()).options(*domains.loading_options())
+    stmt = domain_rows.as_rows(domains.list_query(principal()))
     return list_response(stmt, DOMAIN_LIST, serializers.domain_list, serializers.DOMAIN_COLUMNS)
 
 

@@ -384,11 +384,3 @@ def recount_active_users() -> int:
     result = db.session.execute(sql_update(Domain).where(Domain.active_users != actual).values(active_users=actual)
                                 .execution_options(synchronize_session=False))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]
-
-
-def loading_options() -> list:
-    """What a listed domain shows, in the page's own statement: a domain has a few aliases, platforms, policies
-    and providers, so joining them costs fewer rows than four more round trips would cost time."""
-    return [joinedload(Domain.aliases), joinedload(Domain.platforms), joinedload(Domain.policies),
-            joinedload(Domain.outgoing_providers), joinedload(Domain.customer)]
-

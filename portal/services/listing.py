@@ -150,10 +150,14 @@ def _entity(stmt: Select[Any]) -> Any:
 
 
 def _key(stmt: Select[Any]) -> Any:
-    """The primary key column of a one-entity list statement (None for anything else)."""
+    """The primary key column of a one-entity list statement, or of a plain-rows one that selects its table's
+    key first (None for anything else)."""
     entity = _entity(stmt)
     if entity is None:
-        return None
+        first = stmt.selected_columns[0] if stmt.selected_columns else None
+        table = getattr(first, "table", None)
+        keys = list(getattr(table, "primary_key", ()))
+        return keys[0] if len(keys) == 1 and getattr(first, "primary_key", False) else None
     keys = inspect(entity).primary_key
     return keys[0] if len(keys) == 1 else None
 

@@ -80,6 +80,40 @@ def test_domain_list_filters(client: FlaskClient, world: World) -> None:
     assert len(client.get("/api/domains", headers=world.headers("domainA")).json) == 1
 
 
+def test_the_list_rows_are_each_domains_own_answer(app: Flask, client: FlaskClient, world: World) -> None:
+    """The list's plain rows (one UNION ALL for every domain's children) give what the single domain gives,
+    every part of it valid against its model: two aliases (in name order), two platforms with secrets masked,
+    two policies, a provider, JSON and booleans converted as the model's columns are."""
+    from portal.models import OutgoingProvider, Platform, Policy
+    from portal.schemas.domains import DomainOut
+
+    with app.app_context():
+        a = db.session.get(Domain, world.pk["A"])
+        a.outgoing_providers.append(OutgoingProvider(name="Mail Cloud", spf_provider="spf.mailcloud.example"))
+        a.outgoing_subnets = ["192.0.2.0/24"]
+        db.session.add(Platform(domain_id=a.id, name="relay-A-2", transport_dest="192.0.2.9", api_type="IMAP",
+                                api_data={"host": "imap.a.example", "password": "secret"}))
+        db.session.add(Policy(domain_id=a.id, name="strict", quarantine=True, quarantine_props={"days": 7},
+                              spam_score=3.5, relay_props={"x": [1, 2]}))
+        db.session.commit()
+    h = world.headers("sysadmin")
+    assert client.post(f"/api/domains/{world.id('A')}/aliases", json=["zz.a-alias.example", "aa.a-alias.example"],
+                       headers=h).status_code == 201
+    listed = client.get("/api/domains?sort=name", headers=h).json
+    for item in listed:
+        assert client.get(f"/api/domains/{item['id']}", headers=h).json == item
+        assert DomainOut.model_validate(item).wire() == item
+    [a_item] = [d for d in listed if d["name"] == "a.example"]
+    assert {"aa.a-alias.example", "zz.a-alias.example"} <= {x["name"] for x in a_item["domainAliases"]}
+    assert a_item["domainAliases"] == sorted(a_item["domainAliases"], key=lambda x: x["name"])
+    assert len(a_item["platforms"]) >= 2 and a_item["platforms"][-1]["apiData"]["password"] != "secret"
+    assert a_item["policiesCount"] >= 2 and a_item["quarantine"] is True and a_item["outgoingSubnets"] == [
+        "192.0.2.0/24"]
+    assert [p["spfProvider"] for p in a_item["outgoingProviders"]] == ["spf.mailcloud.example"]
+    deep = client.get("/api/domains?offset=1&pageSize=1", headers=h).json
+    assert deep == [listed[1]]
+
+
 def test_domain_patch_and_policy_assignment(app: Flask, client: FlaskClient, world: World) -> None:
     h = world.headers("domainA")
     url = f"/api/domains/{world.id('A')}"

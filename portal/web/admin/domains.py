@@ -17,7 +17,7 @@ from ...options import OPTIONS
 from ...permissions import ADMIN_PERMISSIONS, END_USER_PERMISSIONS, ObjectType, Permission
 from ...schemas.accounts import AdminAdd
 from ...schemas.domains import DomainAdd, DomainStatus, DomainUpdate, PlatformIn
-from ...services import admins, dkim, domains, options, providers
+from ...services import admins, dkim, domain_rows, domains, options, providers
 from ...services.principal import ANY_AUTHORITY
 from ...unit_of_work import attempt
 from .. import forms
@@ -41,8 +41,8 @@ TABS = tuple(TAB_NEEDS)
 @bp.get("/admin/domains")
 def domains_list() -> Response:
     principal = current_principal()
-    stmt = domains.list_query(principal, ANY_AUTHORITY).options(*domains.loading_options())
-    return list_page(stmt, domains.LIST_SPEC, "admin/domains/list.html", "admin/domains/_table.html",
+    stmt = domain_rows.as_rows(domains.list_query(principal, ANY_AUTHORITY))
+    return list_page(stmt, domain_rows.ROWS_SPEC, "admin/domains/list.html", "admin/domains/_table.html",
                      columns=serializers.DOMAIN_COLUMNS, export_name="domains",
                      search_field="name", status_filter=request.args.get("status", ""),
                      statuses=[s.value for s in DomainStatus],
@@ -233,7 +233,7 @@ def domain_alias_delete(domain_id: str, alias_id: str) -> Response:
 
 
 def _platform_items(domain: Domain) -> list[dict[str, Any]]:
-    return [serializers.platform_out(p).model_dump(by_alias=True) for p in domain.platforms]  # type: ignore[union-attr]
+    return [serializers.platform_out(p) for p in domain.platforms]  # type: ignore[union-attr]
 
 
 @bp.post("/admin/domains/<domain_id>/platforms")
