@@ -232,13 +232,15 @@ def list_response(
     spec: Listing,
     serialize: Callable[[Sequence[Any]], list[Any]],
     columns: Sequence[exports.Column] = (),
+    unfiltered_total: int | None = None,
 ) -> Response:
-    """A page of a collection with X-Total-Count, or the whole filtered list as CSV / spreadsheet."""
+    """A page of a collection with X-Total-Count, or the whole filtered list as CSV / spreadsheet
+    (`unfiltered_total`: the count without a filter, when it is kept: listing.page)."""
     params = listing.parse(request.args, spec.spec, current_app.config["API_MAX_PAGE_SIZE"])
     fmt = exports.wanted_format() if spec.export_name else exports.JSON
     if fmt != exports.JSON:
         return exports.export(listing.everything(stmt, spec.spec, params), columns, fmt, spec.export_name or "export")
-    rows, total = listing.page(stmt, spec.spec, params)
+    rows, total = listing.page(stmt, spec.spec, params, unfiltered_total=unfiltered_total)
     return json_response(serialize(rows), headers={
         "X-Total-Count": str(total),
         "Access-Control-Expose-Headers": "X-Total-Count",

@@ -43,8 +43,8 @@ def list_users() -> Response:
 @endpoint("/domains/<domainId>/users", "GET", access=Access.ADMIN, tag="Users", summary="List domain users",
           response=list[UserOut], listing_=USER_LIST, errors={404: "Domain not found with given id"})
 def list_domain_users(domainId: str) -> Response:
-    _, stmt = users.domain_list(principal(), ids.decode(domainId))
-    return list_response(stmt, USER_LIST, _users, serializers.USER_COLUMNS)
+    domain, stmt = users.domain_list(principal(), ids.decode(domainId))
+    return list_response(stmt, USER_LIST, _users, serializers.USER_COLUMNS, unfiltered_total=domain.users_count)
 
 
 @endpoint("/users/<userId>", "GET", access=Access.ADMIN, tag="Users", summary="Single user", response=UserOut,

@@ -95,6 +95,7 @@ class Domain(db.Model):
     # Its ENABLED users, kept by the flush that changes a user (`_count_active_users` below): a list of
     # domains shows it without counting a table of users.
     active_users: Mapped[int] = mapped_column(default=0, server_default="0")
+    users_count: Mapped[int] = mapped_column(default=0, server_default="0")  # all its users, kept alike
 
     customer: Mapped[Customer] = relationship(back_populates="domains")
     aliases: Mapped[list[DomainAlias]] = relationship(
@@ -212,29 +213,29 @@ class MailUser(db.Model):
         return self.status == "ENABLED" and self.domain.status == "ENABLED"
 
 
-def _add_active(connection: Connection, domain_id: int | None, delta: int) -> None:
-    if domain_id is not None and delta:
+def _add_users(connection: Connection, domain_id: int | None, enabled: int, users: int) -> None:
+    if domain_id is not None and (enabled or users):
         domains = Domain.__table__
-        connection.execute(update(domains).where(domains.c.id == domain_id)
-                           .values(active_users=domains.c.active_users + delta))
+        connection.execute(update(domains).where(domains.c.id == domain_id).values(
+            active_users=domains.c.active_users + enabled, users_count=domains.c.users_count + users))
 
 
 def _count_active_users(kind: str) -> Callable[[Any, Connection, MailUser], None]:
-    """Mapper events keeping Domain.active_users in the flush that writes the user (the same transaction):
-    one atomic `active_users = active_users ± 1` per change, so concurrent writers add up. The loaded Domain
-    objects of the session see the new count after the flush (`_expire_counted`). Core statements on users
+    """Mapper events keeping Domain.active_users and Domain.users_count in the flush that writes the user (the
+    same transaction): one atomic `count = count ± 1` per change, so concurrent writers add up. The loaded Domain
+    objects of the session see the new counts after the flush (`_expire_counted`). Core statements on users
     bypass this: the one there is (a domain's purge) deletes the domain too; `recount_active_users` repairs."""
 
     def handler(_mapper: Any, connection: Connection, user: MailUser) -> None:
         counted = object_session(user).info.setdefault("active_users_counted", set())  # type: ignore[union-attr]
         if kind == "insert":
-            _add_active(connection, user.domain_id, int(user.status == "ENABLED"))
+            _add_users(connection, user.domain_id, int(user.status == "ENABLED"), 1)
             counted.add(user.domain_id)
             return
         if kind == "delete":
             was = inspect(user).attrs.status.history
             status = was.deleted[0] if was.deleted else user.status
-            _add_active(connection, user.domain_id, -int(status == "ENABLED"))
+            _add_users(connection, user.domain_id, -int(status == "ENABLED"), -1)
             counted.add(user.domain_id)
             return
         status, domain = inspect(user).attrs.status.history, inspect(user).attrs.domain_id.history
@@ -242,8 +243,11 @@ def _count_active_users(kind: str) -> Callable[[Any, Connection, MailUser], None
             return
         old_status = status.deleted[0] if status.deleted else user.status
         old_domain = domain.deleted[0] if domain.deleted else user.domain_id
-        _add_active(connection, old_domain, -int(old_status == "ENABLED"))
-        _add_active(connection, user.domain_id, int(user.status == "ENABLED"))
+        if old_domain == user.domain_id:
+            _add_users(connection, user.domain_id, int(user.status == "ENABLED") - int(old_status == "ENABLED"), 0)
+        else:
+            _add_users(connection, old_domain, -int(old_status == "ENABLED"), -1)
+            _add_users(connection, user.domain_id, int(user.status == "ENABLED"), 1)
         counted.update({old_domain, user.domain_id})
 
     return handler
@@ -259,7 +263,7 @@ def _expire_counted(session: Session, _context: Any) -> None:
     for domain_id in session.info.pop("active_users_counted", ()):
         domain = session.identity_map.get(identity_key(Domain, domain_id))
         if domain is not None:
-            session.expire(domain, ["active_users"])
+            session.expire(domain, ["active_users", "users_count"])
 
 
 class OptionValue(db.Model):

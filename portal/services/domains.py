@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import joinedload
@@ -377,10 +377,13 @@ def set_end_user_access(principal: Principal, domain_pk: int, values: list[str])
 # --- figures for the JSON ----------------------------------------------------------------------
 
 def recount_active_users() -> int:
-    """Set every domain's active_users from its users (after rows were written around the ORM: bulk loads, a
-    restore); returns how many domains were corrected."""
-    actual = (select(func.count(MailUser.id)).where(MailUser.domain_id == Domain.id, MailUser.status == "ENABLED")
+    """Set every domain's active_users and users_count from its users (after rows were written around the ORM:
+    bulk loads, a restore); returns how many domains were corrected."""
+    active = (select(func.count(MailUser.id)).where(MailUser.domain_id == Domain.id, MailUser.status == "ENABLED")
               .scalar_subquery())
-    result = db.session.execute(sql_update(Domain).where(Domain.active_users != actual).values(active_users=actual)
+    every = select(func.count(MailUser.id)).where(MailUser.domain_id == Domain.id).scalar_subquery()
+    result = db.session.execute(sql_update(Domain)
+                                .where(or_(Domain.active_users != active, Domain.users_count != every))
+                                .values(active_users=active, users_count=every)
                                 .execution_options(synchronize_session=False))
     return result.rowcount  # type: ignore[attr-defined, no-any-return]

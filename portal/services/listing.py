@@ -162,14 +162,19 @@ def _key(stmt: Select[Any]) -> Any:
     return keys[0] if len(keys) == 1 else None
 
 
-def page(stmt: Select[Any], spec: ListSpec, params: ListParams) -> tuple[list[Any], int]:
-    """One page of the filtered, sorted list, and the total count of the filtered list.
+def page(stmt: Select[Any], spec: ListSpec, params: ListParams, *,
+         unfiltered_total: int | None = None) -> tuple[list[Any], int]:
+    """One page of the filtered, sorted list, and the total count of the filtered list (without a filter, the
+    `unfiltered_total` when the caller keeps it: a domain's users_count, say).
 
     A deep page (offset ≥ KEYS_FIRST_FROM) is a deferred join: the offset is walked over the keys alone (an
     index on the sort column holds them: SQLite's indexes carry the rowid, PostgreSQL's covering ones INCLUDE
     the id, migration 0015), then only the page's rows are read, with what they load."""
     stmt = filtered(stmt, spec, params)
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if unfiltered_total is not None and params.filter_name is None:
+        total = unfiltered_total
+    else:
+        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     key = _key(stmt) if params.offset >= KEYS_FIRST_FROM else None
     if key is not None:
         keys = ordered(stmt.with_only_columns(key), spec, params).offset(params.offset).limit(params.page_size)

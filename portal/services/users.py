@@ -51,7 +51,8 @@ def list_query(principal: Principal, domain: Domain | None = None) -> Select[tup
 
 def domain_list(principal: Principal, domain_pk: int) -> tuple[Domain, Select[tuple[MailUser]]]:
     """A domain's users list, for the API and the page: the domain (USER_READ) with its policies and platforms,
-    and the users query; each listed user's policy, platform and domain are then already loaded."""
+    and the users query; each listed user's policy, platform and domain are then already loaded. The query is
+    all the domain's users: its count without a filter is the domain's users_count."""
     domain = domains.get(principal, domain_pk, Permission.USER_READ, with_defaults=True)
     return domain, list_query(principal, domain)
 

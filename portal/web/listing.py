@@ -63,12 +63,13 @@ def list_url(**changes: Any) -> str:
 def list_page(stmt: Select[Any], spec: listing.ListSpec, template: str, fragment: str, *,
               columns: Sequence[exports.Column] = (), export_name: str = "export", status: int = 200,
               rows_context: Callable[[Sequence[Any]], Mapping[str, Any]] | None = None,
-              search_field: str | None = None, **context: Any) -> Response:
+              search_field: str | None = None, unfiltered_total: int | None = None, **context: Any) -> Response:
     """Render a page of `stmt` (bad parameters fall back to defaults, with a message), or export it.
 
     `search_field`: the filter parameter of the page's search box; its word is a `search_pattern` (an
     exact filter, such as an enum, stays as typed) and goes back to the page as `search`.
-    `rows_context` adds what the template needs about the rows of this page (looked up once per page)."""
+    `rows_context` adds what the template needs about the rows of this page (looked up once per page);
+    `unfiltered_total`: the list's count without a filter, when it is kept (listing.page)."""
     args: Mapping[str, str] = request.args
     if search_field is not None:
         typed = request.args.get(search_field, "")
@@ -83,7 +84,7 @@ def list_page(stmt: Select[Any], spec: listing.ListSpec, template: str, fragment
     fmt = {"csv": exports.CSV, "xlsx": exports.XLSX}.get(request.args.get("export", ""))
     if fmt and columns:
         return exports.export(listing.everything(stmt, spec, params), columns, fmt, export_name)
-    rows, total = listing.page(stmt, spec, params)
+    rows, total = listing.page(stmt, spec, params, unfiltered_total=unfiltered_total)
     if rows_context is not None:
         context.update(rows_context(rows))
     context.setdefault("filtered", context.get("search") or params.filter_value or "")  # the word as typed

@@ -1,6 +1,6 @@
-"""Domain.active_users, the count the domains list shows, is kept by the flush that changes a user (issue 16):
-it follows every change made through the API, concurrent writers add up, and a recount repairs rows written
-around the ORM."""
+"""Domain.active_users, the count the domains list shows, and Domain.users_count, the X-Total-Count of a domain's
+unfiltered users list, are kept by the flush that changes a user (issue 16): they follow every change made through
+the API, concurrent writers add up, and a recount repairs rows written around the ORM."""
 
 from __future__ import annotations
 
@@ -22,10 +22,20 @@ def _shown(client: FlaskClient, world: World, name: str) -> int:
 
 
 def _actual(app: Flask, domain_pk: int) -> tuple[int, int]:
+    """(active_users as kept, as counted); and users_count must equal the domain's users, counted."""
     with app.app_context():
         counted = db.session.scalar(select(func.count()).select_from(MailUser).where(
             MailUser.domain_id == domain_pk, MailUser.status == "ENABLED"))
-        return db.session.get(Domain, domain_pk).active_users, counted or 0
+        every = db.session.scalar(select(func.count()).select_from(MailUser).where(MailUser.domain_id == domain_pk))
+        domain = db.session.get(Domain, domain_pk)
+        assert domain.users_count == every, (domain.users_count, every)
+        return domain.active_users, counted or 0
+
+
+def _listed_total(client: FlaskClient, world: World, domain: str, query: str = "") -> int:
+    response = client.get(f"/api/domains/{world.id(domain)}/users?pageSize=1{query}", headers=world.headers("sysadmin"))
+    assert response.status_code == 200
+    return int(response.headers["X-Total-Count"])
 
 
 def test_the_count_follows_every_change_of_a_user(app: Flask, client: FlaskClient, world: World) -> None:
@@ -50,6 +60,28 @@ def test_the_count_follows_every_change_of_a_user(app: Flask, client: FlaskClien
     assert disabled.status_code == 201 and _actual(app, world.pk["A"]) == (counted, counted)
 
 
+def test_the_users_list_total_is_the_kept_count_and_a_filter_counts(app: Flask, client: FlaskClient,
+                                                                     world: World) -> None:
+    """Without a filter the users list's X-Total-Count is users_count (no count statement); a filter counts."""
+    from tests.api.test_round_trips import counting
+
+    with app.app_context():
+        every = db.session.scalar(select(func.count()).select_from(MailUser).where(MailUser.domain_id == world.pk["A"]))
+    with counting(app) as sent:
+        assert _listed_total(client, world, "A") == every
+    assert not any("count(" in s.lower() for s in sent), sent
+    with app.app_context():  # a user moved to B: both domains' counts follow the flush
+        user = db.session.scalars(select(MailUser).where(MailUser.domain_id == world.pk["A"])).first()
+        user.domain_id = world.pk["B"]
+        db.session.commit()
+    assert _listed_total(client, world, "A") == every - 1
+    _actual(app, world.pk["A"])
+    _actual(app, world.pk["B"])
+    with counting(app) as sent:
+        assert _listed_total(client, world, "A", "&name=*a*") <= every - 1
+    assert any("count(" in s.lower() for s in sent), sent
+
+
 def test_a_refused_change_leaves_the_count(app: Flask, client: FlaskClient, world: World) -> None:
     before = _actual(app, world.pk["A"])
     taken = {"email": "user@a.example", "status": "ENABLED", "language": "EN", "password": "HearMeRoar!",
@@ -71,7 +103,7 @@ def test_concurrent_writers_add_up(app: Flask, world: World) -> None:
     before, _ = _actual(app, world.pk["B"])
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(add, range(8)))
-    kept, counted = _actual(app, world.pk["B"])
+    kept, counted = _actual(app, world.pk["B"])  # (and users_count == the users: 8 * 5 more)
     assert kept == counted == before + 8 * 3
 
 

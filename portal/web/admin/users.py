@@ -31,7 +31,7 @@ def domain_users(domain_id: str) -> Response:
     domain, stmt = users.domain_list(principal, ids.decode(domain_id))
     return list_page(stmt, users.LIST_SPEC, "admin/users/list.html", "admin/users/_table.html",
                      columns=serializers.USER_COLUMNS, export_name=f"users-{domain.name}",
-                     domain=domain, domain_id=domain_id, search_field="name",
+                     domain=domain, domain_id=domain_id, search_field="name", unfiltered_total=domain.users_count,
                      can_edit=principal.holds_on(Permission.USER_EDIT, ObjectType.DOMAIN, domain.id),
                      form={}, form_errors={})
 
