@@ -90,4 +90,5 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 bench: install
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(SYSTEM_PACKAGES) wrk"  # the HTTP load generator
 	$(PY) bench/run.py

@@ -65,11 +65,11 @@ def wait_http(url: str, headers: dict[str, str], timeout: float = 30) -> bytes:
             time.sleep(0.1)
 
 
-def gunicorn(app_spec: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def gunicorn(app_spec: str, port: int, env: dict[str, str], extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
     workers = os.environ.get("BENCH_WORKERS", "2")
     return subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-w", workers, "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "--chdir", str(ROOT), app_spec],
+         "--chdir", str(ROOT), *extra, app_spec],
         env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 

@@ -1,6 +1,8 @@
-"""serve: the users list under gunicorn (issue 16), 2 and 4 sync workers, 20 wrk connections, against a trivial
-route of the same server (a static file: Flask's own request handling and nothing else), and the memory of each
-worker after the warm-up. 100,000 users in one domain, 10,000 domains; SQLite and an ANALYZEd PostgreSQL.
+"""serve: the users list under gunicorn (issue 16), 2 and 4 sync workers (and 4 forked from a `--preload`
+master), 20 wrk connections, against a trivial route of the same server (a static file: Flask's own request
+handling and nothing else), and the memory of each worker after the runs: resident (RSS), its proportional share
+(PSS: pages shared with the master and the other workers count in part) and its own (USS: private pages).
+100,000 users in one domain, 10,000 domains; SQLite and an ANALYZEd PostgreSQL.
 
 Run: `bench/run.py serve` (by name only) or `python bench/serve.py`; BENCH_SERVE_USERS (100000),
 BENCH_SERVE_DOMAINS (10000), BENCH_SECONDS (10).
@@ -39,14 +41,16 @@ def _wrk(url: str, token: str, connections: int) -> dict[str, float]:
             "p50_ms": float(p50.group(1)) * scale}  # type: ignore[union-attr]
 
 
-def _rss_mib(parent: int) -> list[float]:
-    """The resident memory of each worker (the children of the gunicorn master)."""
+def _memory_mib(parent: int) -> dict[str, list[float]]:
+    """RSS, PSS and USS of each worker (the children of the gunicorn master), from /proc/PID/smaps_rollup."""
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-    sizes = []
+    sizes: dict[str, list[float]] = {"rss": [], "pss": [], "uss": []}
     for pid in children:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(round(int(line.split()[1]) / 1024, 1))
+        kb = {line.split(":")[0]: int(line.split()[1])
+              for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]}
+        sizes["rss"].append(round(kb["Rss"] / 1024, 1))
+        sizes["pss"].append(round(kb["Pss"] / 1024, 1))
+        sizes["uss"].append(round((kb["Private_Clean"] + kb["Private_Dirty"]) / 1024, 1))
     return sizes
 
 
@@ -72,10 +76,10 @@ def run(label: str, database_url: str, domains: int, users: int) -> list[dict[st
     env = {"POSTERN_DATABASE_URL": database_url, "POSTERN_SECRET_KEY": "bench", "POSTERN_REDIS_URL": "",
            "POSTERN_LOGIN_RATE_LIMIT": "1000000 per second"}
     results = []
-    for workers in (2, 4):
+    for workers, preload in ((2, False), (4, False), (4, True)):
         os.environ["BENCH_WORKERS"] = str(workers)
         port = free_port()
-        server = gunicorn("app:app", port, env)
+        server = gunicorn("app:app", port, env, ("--preload",) if preload else ())
         try:
             base = f"http://127.0.0.1:{port}"
             users_url = f"{base}/api/domains/{public}/users?pageSize=40"
@@ -85,14 +89,16 @@ def run(label: str, database_url: str, domains: int, users: int) -> list[dict[st
             _wrk(users_url, token, 20)  # warm-up: every worker has served lists
             listing, static = _wrk(users_url, token, 20), _wrk(trivial, token, 20)
             time.sleep(1)
-            memory = _rss_mib(server.pid)
+            memory = _memory_mib(server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
-        result = {"benchmark": "serve", "database": label, "workers": workers, "users": users, "domains": domains,
+        result = {"benchmark": "serve", "database": label, "workers": workers, "preload": preload, "users": users,
+                  "domains": domains,
                   "users_list_rps": round(listing["rps"], 1), "users_list_p50_ms": round(listing["p50_ms"], 1),
                   "trivial_rps": round(static["rps"], 1), "trivial_p50_ms": round(static["p50_ms"], 2),
-                  "ratio": round(listing["rps"] / static["rps"], 3), "worker_rss_mib": memory}
+                  "ratio": round(listing["rps"] / static["rps"], 3),
+                  **{f"worker_{kind}_mib": sizes for kind, sizes in memory.items()}}
         print(json.dumps(result), flush=True)
         results.append(result)
     return results

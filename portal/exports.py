@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flask import Response, request
-from openpyxl import Workbook
 
 CSV = "text/csv"
 EXCEL = "application/vnd.ms-excel"
@@ -46,6 +45,8 @@ def export(rows: Iterable[Any], columns: Sequence[Column], fmt: str, name: str) 
             writer.writerow([_cell(get(row)) for _, get in columns])
         data, mimetype, suffix = out.getvalue().encode(), "text/csv; charset=utf-8", "csv"
     else:
+        from openpyxl import Workbook  # here: its ~175 modules stay out of every worker that never exports
+
         book = Workbook(write_only=True)
         sheet = book.create_sheet(name[:31])
         sheet.append(header)

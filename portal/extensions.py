@@ -49,6 +49,11 @@ def setup_engine_events() -> None:
     from sqlalchemy import event
 
     engine = db.engine
+    if not getattr(engine, "postern_fork_safe", False):
+        from .integrations import database
+
+        database.forget_after_fork(engine)  # first: before the idle ping's checkout hook
+        engine.postern_fork_safe = True  # type: ignore[attr-defined]
     if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_pragmas):
         event.listen(engine, "connect", _sqlite_pragmas)
     if engine.dialect.driver == "psycopg" and not getattr(engine, "postern_guarded", False):

@@ -8,6 +8,7 @@ and the request answers 503 "The database is unavailable" (error_pages.py)."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any
@@ -71,6 +72,24 @@ def libpq_options(connect_timeout: float, statement_timeout: float) -> dict[str,
         "keepalives_count": 3,
         "tcp_user_timeout": int(unacknowledged * 1000),
     }
+
+
+# --- a forked process: its own connections ---------------------------------------------------------------
+
+def forget_after_fork(engine: Any) -> None:
+    """A process forked with the app loaded (`gunicorn --preload`) never uses a connection its parent opened:
+    checking one out drops it unclosed (its socket is the parent's too) and the pool opens another
+    (SQLAlchemy's recipe for pools across fork). Listens before any other checkout hook (the idle ping)."""
+    def connect(_dbapi: Any, record: Any) -> None:
+        record.info["postern_pid"] = os.getpid()
+
+    def checkout(_dbapi: Any, record: Any, proxy: Any) -> None:
+        if record.info.get("postern_pid", os.getpid()) != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError("a connection opened by the parent process")
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "checkout", checkout)
 
 
 # --- the pool: a ping only for a connection that sat idle ------------------------------------------------
