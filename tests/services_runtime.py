@@ -528,7 +528,8 @@ def post_worker_init(worker):
 @contextmanager
 def gunicorn_app(environment: dict[str, str], workers: int = 4, *, app: str = "app:app", seconds: float = 60.0,
                  root: str | None = None) -> Iterator[str]:
-    """`gunicorn -w workers app` on a free loopback port, configured by `environment` (this process's
+    """`gunicorn --preload -w workers app` (as README's production line: workers forked from a master that loaded
+    the app) on a free loopback port, configured by `environment` (this process's
     POSTERN_* and REDIS_URL are left out, a shared secret key is set); yields its base URL once every worker
     has loaded the app; stopped by its PID. `root`: the source tree to serve (default: this repository; a
     benchmark may serve an older checkout)."""
@@ -544,7 +545,7 @@ def gunicorn_app(environment: dict[str, str], workers: int = 4, *, app: str = "a
     port = free_port()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [binary, "-c", hooks, "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120",
+            [binary, "-c", hooks, "--preload", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120",
              "--graceful-timeout", "5", "--error-logfile", "-", app],
             cwd=root or REPOSITORY, env=_server_environment(environment), stdout=log, stderr=subprocess.STDOUT,
         )
