@@ -178,6 +178,7 @@ def _children_query() -> Any:
 
 
 _CHILDREN = _children_query()
+_LISTED_AS = {"alias": "aliases", "platform": "platforms", "policy": "policies", "provider": "outgoing_providers"}
 
 
 def with_children(rows: Sequence[Any]) -> list[DomainRow]:
@@ -192,8 +193,7 @@ def with_children(rows: Sequence[Any]) -> list[DomainRow]:
             if kind == "customer":
                 domain.customer = made
             else:
-                {"alias": domain.aliases, "platform": domain.platforms, "policy": domain.policies,
-                 "provider": domain.outgoing_providers}[kind].append(made)
+                getattr(domain, _LISTED_AS[kind]).append(made)
     for domain in listed.values():  # the models' orders: aliases by name, the rest by id
         domain.aliases.sort(key=lambda a: a.name)
         for children in (domain.platforms, domain.policies, domain.outgoing_providers):
