@@ -38,7 +38,6 @@ from .schemas.rules import (
     FilterSenderOut,
     FilterUriBlOut,
 )
-from .schemas.users import UserOut
 from .services import admins, domain_rows, mailservers, options, platforms, wblist
 from .services import email_aliases as email_alias_service
 from .services.decisions import Considered, Decision
@@ -154,20 +153,38 @@ def _domain_wire(domain: domain_rows.DomainRow) -> dict[str, Any]:
     }
 
 
-def user_out(user: MailUser) -> UserOut:
+def user_list(rows: Sequence[MailUser]) -> list[dict[str, Any]]:
+    """A users list on the wire (UserOut's shape) as dicts; the policy and platform most users share (their
+    domain's defaults) are serialized once for the page."""
+    parts: dict[tuple[str, int], dict[str, Any] | None] = {}
+    return [_user_wire(u, parts) for u in rows]
+
+
+def user_out(user: MailUser) -> dict[str, Any]:
+    """One user on the wire: the list's own serialization (one home for UserOut's shape)."""
+    return _user_wire(user, {})
+
+
+def _user_wire(user: MailUser, parts: dict[tuple[str, int], dict[str, Any] | None]) -> dict[str, Any]:
     domain = user.domain
     default_policy, default_platform = domain.default_policy, domain.default_platform
-    return UserOut(
-        id=ids.encode(user.id), email=user.email, firstname=user.firstname, lastname=user.lastname,
-        status=user.status, language=user.language, creation_date=to_ms(user.created_at),
-        domain_id=ids.encode(user.domain_id), policy=policy_out(user.policy or default_policy),
-        sender_verify_on=user.sender_verify_on,
-        domain_policy_id=ids.encode(default_policy.id) if default_policy else None,
-        domain_status=domain.status,
-        domain_platform_id=ids.encode(default_platform.id) if default_platform else None,
-        platform=platform_out(user.platform or default_platform), mfa_type=user.mfa_type,
-        last_connection_date=to_ms(user.last_connection_date),
-    )
+    policy, platform = user.policy or default_policy, user.platform or default_platform
+    if policy is not None and ("policy", policy.id) not in parts:
+        parts["policy", policy.id] = policy_out(policy)
+    if platform is not None and ("platform", platform.id) not in parts:
+        parts["platform", platform.id] = platform_out(platform)
+    return {
+        "id": ids.encode(user.id), "email": user.email, "firstname": user.firstname, "lastname": user.lastname,
+        "status": user.status, "language": user.language, "creationDate": to_ms(user.created_at),
+        "domainId": ids.encode(user.domain_id),
+        "policy": parts["policy", policy.id] if policy is not None else None,
+        "senderVerifyOn": user.sender_verify_on,
+        "domainPolicyId": ids.encode(default_policy.id) if default_policy else None,
+        "domainStatus": domain.status,
+        "domainPlatformId": ids.encode(default_platform.id) if default_platform else None,
+        "platform": parts["platform", platform.id] if platform is not None else None, "mfaType": user.mfa_type,
+        "lastConnectionDate": to_ms(user.last_connection_date),
+    }
 
 
 def option_out(resolved: options.Resolved) -> OptionOut:

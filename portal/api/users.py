@@ -22,10 +22,6 @@ LOAD = (selectinload(MailUser.policy), selectinload(MailUser.platform),
         selectinload(MailUser.domain).selectinload(Domain.platforms))
 
 
-def _users(rows: list[MailUser]) -> list[UserOut]:
-    return [serializers.user_out(u) for u in rows]
-
-
 @endpoint("/users", "POST", access=Access.ADMIN, tag="Users", summary="New user", body=NewUser, response=UserOut,
           status=201, errors={409: "A user may already exists with the given name",
                               422: "Operation cannot be done because of not met conditions"})
@@ -37,14 +33,16 @@ def create_user(body: NewUser) -> Response:
 @endpoint("/users", "GET", access=Permission.USER_READ, tag="Users", summary="List users",
           response=list[UserOut], listing_=USER_LIST)
 def list_users() -> Response:
-    return list_response(users.list_query(principal()).options(*LOAD), USER_LIST, _users, serializers.USER_COLUMNS)
+    return list_response(users.list_query(principal()).options(*LOAD), USER_LIST, serializers.user_list,
+                         serializers.USER_COLUMNS)
 
 
 @endpoint("/domains/<domainId>/users", "GET", access=Access.ADMIN, tag="Users", summary="List domain users",
           response=list[UserOut], listing_=USER_LIST, errors={404: "Domain not found with given id"})
 def list_domain_users(domainId: str) -> Response:
     domain, stmt = users.domain_list(principal(), ids.decode(domainId))
-    return list_response(stmt, USER_LIST, _users, serializers.USER_COLUMNS, unfiltered_total=domain.users_count)
+    return list_response(stmt, USER_LIST, serializers.user_list, serializers.USER_COLUMNS,
+                         unfiltered_total=domain.users_count)
 
 
 @endpoint("/users/<userId>", "GET", access=Access.ADMIN, tag="Users", summary="Single user", response=UserOut,

@@ -60,6 +60,20 @@ def test_user_list_filters_and_export(client: FlaskClient, world: World) -> None
     assert sheet.status_code == 200 and sheet.data[:2] == b"PK"
 
 
+def test_the_listed_users_are_each_users_own_answer(client: FlaskClient, world: World) -> None:
+    """The users list serializes dicts (the policy and platform users share, once a page): each item is what the
+    user's own GET gives, valid against UserOut; a user's own policy or platform overrides the domain's."""
+    from portal.schemas.users import UserOut
+
+    h = world.headers("sysadmin")
+    listed = client.get("/api/users?pageSize=100", headers=h).json
+    assert len(listed) >= 3
+    for item in listed:
+        assert client.get(f"/api/users/{item['id']}", headers=h).json == item
+        assert UserOut.model_validate(item).wire() == item
+        assert item["policy"] is not None and item["platform"] is not None
+
+
 def test_patch_user(app: Flask, client: FlaskClient, world: World) -> None:
     url = f"/api/users/{world.id('userA')}"
     h = world.headers("domainA")
