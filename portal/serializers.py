@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import ids
@@ -153,22 +153,39 @@ def _domain_wire(domain: domain_rows.DomainRow) -> dict[str, Any]:
     }
 
 
-def user_list(rows: Sequence[MailUser]) -> list[dict[str, Any]]:
+def user_list(rows: Sequence[MailUser], domain: Domain | None = None) -> list[dict[str, Any]]:
     """A users list on the wire (UserOut's shape) as dicts; the policy and platform most users share (their
-    domain's defaults) are serialized once for the page."""
+    domain's defaults) are serialized once for the page. `domain`: the one domain of every row (a domain's users
+    list, loaded with its policies and platforms): each user's are looked up there by id, not through three
+    relationships per user."""
     parts: dict[tuple[str, int], dict[str, Any] | None] = {}
-    return [_user_wire(u, parts) for u in rows]
+    if domain is None:
+        return [_user_wire(u, parts, u.domain, u.policy, u.platform) for u in rows]
+    policies, platforms = {p.id: p for p in domain.policies}, {p.id: p for p in domain.platforms}
+    return [_user_wire(u, parts, domain, _own(policies, u.policy_id, lambda u=u: u.policy),
+                       _own(platforms, u.platform_id, lambda u=u: u.platform)) for u in rows]
+
+
+def _own(by_id: dict[int, Any], key: int | None, load: Callable[[], Any]) -> Any:
+    """A user's own policy or platform: none, or its domain's by id; through the relationship (`load`) only if the
+    id is not the domain's, which the services never let happen."""
+    return by_id.get(key) if key is None or key in by_id else load()
 
 
 def user_out(user: MailUser) -> dict[str, Any]:
     """One user on the wire: the list's own serialization (one home for UserOut's shape)."""
-    return _user_wire(user, {})
+    return user_list([user])[0]
 
 
-def _user_wire(user: MailUser, parts: dict[tuple[str, int], dict[str, Any] | None]) -> dict[str, Any]:
-    domain = user.domain
-    default_policy, default_platform = domain.default_policy, domain.default_platform
-    policy, platform = user.policy or default_policy, user.platform or default_platform
+def _user_wire(user: MailUser, parts: dict[tuple[str, int], dict[str, Any] | None], domain: Domain,
+               own_policy: Policy | None, own_platform: Platform | None) -> dict[str, Any]:
+    if ("defaults", domain.id) not in parts:
+        default_policy, default_platform = domain.default_policy, domain.default_platform
+        parts["defaults", domain.id] = {"policy": default_policy, "platform": default_platform,
+                                        "policyId": ids.encode(default_policy.id) if default_policy else None,
+                                        "platformId": ids.encode(default_platform.id) if default_platform else None}
+    defaults = parts["defaults", domain.id]
+    policy, platform = own_policy or defaults["policy"], own_platform or defaults["platform"]
     if policy is not None and ("policy", policy.id) not in parts:
         parts["policy", policy.id] = policy_out(policy)
     if platform is not None and ("platform", platform.id) not in parts:
@@ -178,10 +195,8 @@ def _user_wire(user: MailUser, parts: dict[tuple[str, int], dict[str, Any] | Non
         "status": user.status, "language": user.language, "creationDate": to_ms(user.created_at),
         "domainId": ids.encode(user.domain_id),
         "policy": parts["policy", policy.id] if policy is not None else None,
-        "senderVerifyOn": user.sender_verify_on,
-        "domainPolicyId": ids.encode(default_policy.id) if default_policy else None,
-        "domainStatus": domain.status,
-        "domainPlatformId": ids.encode(default_platform.id) if default_platform else None,
+        "senderVerifyOn": user.sender_verify_on, "domainPolicyId": defaults["policyId"],
+        "domainStatus": domain.status, "domainPlatformId": defaults["platformId"],
         "platform": parts["platform", platform.id] if platform is not None else None, "mfaType": user.mfa_type,
         "lastConnectionDate": to_ms(user.last_connection_date),
     }

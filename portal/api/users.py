@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Response
 from sqlalchemy.orm import selectinload
 
@@ -41,8 +43,8 @@ def list_users() -> Response:
           response=list[UserOut], listing_=USER_LIST, errors={404: "Domain not found with given id"})
 def list_domain_users(domainId: str) -> Response:
     domain, stmt = users.domain_list(principal(), ids.decode(domainId))
-    return list_response(stmt, USER_LIST, serializers.user_list, serializers.USER_COLUMNS,
-                         unfiltered_total=domain.users_count)
+    return list_response(stmt, USER_LIST, functools.partial(serializers.user_list, domain=domain),
+                         serializers.USER_COLUMNS, unfiltered_total=domain.users_count)
 
 
 @endpoint("/users/<userId>", "GET", access=Access.ADMIN, tag="Users", summary="Single user", response=UserOut,
