@@ -10,8 +10,9 @@ SQLAlchemy convert its values (JSON, booleans) as they would for the model's own
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -126,7 +127,8 @@ class DomainRow:
     default_policy = Domain.default_policy  # the model's rule (one home): the policy marked default
 
 
-_COLUMNS = tuple(getattr(Domain, f.name) for f in fields(DomainRow) if f.init and hasattr(Domain.__table__.c, f.name))
+# the domain's own columns: DomainRow's fields without a default, in its order (a row of them makes a DomainRow)
+_COLUMNS = tuple(getattr(Domain, f.name) for f in fields(DomainRow) if f.default is f.default_factory is MISSING)
 
 # kind -> (row class, the child's columns in the row's field order, the domain it belongs to, its FROM)
 _KINDS: dict[str, tuple[type, tuple[Any, ...], Any, Any]] = {
@@ -189,16 +191,23 @@ _CHILDREN = {dialect: _children_query(dialect) for dialect in ("postgresql", "sq
 _LISTED_AS = {"alias": "aliases", "platform": "platforms", "policy": "policies", "provider": "outgoing_providers"}
 
 
+_PICK = {kind: (_KINDS[kind][0], itemgetter(*(2 + _ALL_SLOTS.index(slot) for slot in _SLOTS[kind])))
+         for kind in _KINDS}  # kind -> (row class, its values' positions in a union row: kind, owner, slots...)
+
+
 def with_children(rows: Sequence[Any]) -> list[DomainRow]:
-    """The page's domains (rows of `as_rows`) with everything listed with them: one statement a page."""
-    listed = {r.id: DomainRow(**r._mapping) for r in rows}
+    """The page's domains (rows of `as_rows`, in _COLUMNS' order) with everything listed with them: one statement
+    a page."""
+    listed = {r[0]: DomainRow(*r) for r in rows}
     keys = list(listed)
     for start in range(0, len(keys), CHUNK):
         query = _CHILDREN["postgresql" if db.engine.dialect.name == "postgresql" else "sqlite"]
         for child in db.session.execute(query, {"keys": keys[start:start + CHUNK]}):
-            kind, values = child.kind, child._mapping
-            made = _KINDS[kind][0](*(values[slot] for slot in _SLOTS[kind]))
-            domain = listed[child.owner]
+            kind, owner = child[0], child[1]
+            made_as, pick = _PICK[kind]
+            picked = pick(child)
+            made = made_as(*picked) if isinstance(picked, tuple) else made_as(picked)
+            domain = listed[owner]
             if kind == "customer":
                 domain.customer = made
             else:

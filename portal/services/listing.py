@@ -171,17 +171,31 @@ def page(stmt: Select[Any], spec: ListSpec, params: ListParams, *,
     index on the sort column holds them: SQLite's indexes carry the rowid, PostgreSQL's covering ones INCLUDE
     the id, migration 0015), then only the page's rows are read, with what they load."""
     stmt = filtered(stmt, spec, params)
-    if unfiltered_total is not None and params.filter_name is None:
-        total = unfiltered_total
-    else:
-        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    kept = unfiltered_total if params.filter_name is None else None
     key = _key(stmt) if params.offset >= KEYS_FIRST_FROM else None
     if key is not None:
         keys = ordered(stmt.with_only_columns(key), spec, params).offset(params.offset).limit(params.page_size)
         window = ordered(stmt.where(key.in_(keys)), spec, params)
     else:
         window = ordered(stmt, spec, params).offset(params.offset).limit(params.page_size)
+    if kept is None and _entity(window) is None:
+        rows, total = _rows_counted(window, counted)
+        if total is None:  # no row to carry it: an empty list, or a page past its end
+            total = 0 if params.offset == 0 else db.session.scalar(counted) or 0
+        return spec.rows(rows) if spec.rows is not None else rows, total
+    total = kept if kept is not None else db.session.scalar(counted) or 0
     return _rows(window, spec), total
+
+
+def _rows_counted(window: Select[Any], counted: Select[Any]) -> tuple[list[Any], int | None]:
+    """A plain-rows page and the list's count in one statement: the count rides along as a last column (an
+    uncorrelated scalar subquery: PostgreSQL's InitPlan and SQLite both run it once), one round trip fewer.
+    The rows come back without that column; the count is None when there is no row to carry it."""
+    width = len(window.selected_columns)
+    frozen = db.session.execute(window.add_columns(counted.scalar_subquery().label("listing_total"))).freeze()
+    total = frozen.data[0][width] if frozen.data else None
+    return list(frozen().columns(*range(width)).all()), total
 
 
 def _rows(stmt: Select[Any], spec: ListSpec) -> list[Any]:

@@ -61,3 +61,26 @@ def test_a_deep_page_of_domains_loads_what_the_list_loads(ctx: None) -> None:
             assert d.customer.name == model.customer.name and d.active_users == model.active_users
             for children in ("aliases", "policies", "platforms", "outgoing_providers"):
                 assert [c.id for c in getattr(d, children)] == [c.id for c in getattr(model, children)]
+
+
+def test_a_plain_rows_page_carries_its_count_whatever_the_window(ctx: None) -> None:
+    """The count rides in the page's statement (one round trip fewer): the total stays right on page 1, deep, past
+    the end (no row carries it: counted apart), filtered, and for an empty list; the rows come back with the
+    statement's own columns only."""
+    from bench.datagen import generate_users
+    from portal.services import domain_rows
+
+    stmt = domain_rows.as_rows(select(Domain))
+    params = ListParams(offset=0, page_size=40, sort="name")
+    assert listing.page(stmt, domain_rows.ROWS_SPEC, params) == ([], 0)  # nothing yet
+    generate_users(SIZE, 1)
+    matching = len(db.session.scalars(select(Domain.id).where(Domain.name.like("%1%"))).all())
+    assert 0 < matching < SIZE
+    for offset in (0, 7, KEYS_FIRST_FROM + 3, SIZE - 1, SIZE, SIZE + 50):
+        for name, value, expected in ((None, None, SIZE), ("name", "*1*", matching)):
+            page = ListParams(offset=offset, page_size=40, sort="name", filter_name=name, filter_value=value)
+            rows, total = listing.page(stmt, domain_rows.ROWS_SPEC, page)
+            assert total == expected, (offset, name)
+            assert len(rows) == max(0, min(40, expected - offset)), (offset, name)
+    raw, total = listing.page(stmt, domain_rows.LIST_SPEC, params)  # the spec without its row maker: bare rows
+    assert total == SIZE and all(row._fields == tuple(c.key for c in domain_rows._COLUMNS) for row in raw)
