@@ -31,7 +31,7 @@ from ..permissions import ObjectType, Permission, permissions_for_scope
 from ..schemas.accounts import AdminAdd, AdminCreate, AdminUpdate, AuthorityIn
 from ..words import _l
 from . import objects
-from .listing import ListSpec
+from .listing import ListSpec, among_keys
 from .passwords import hash_password
 from .principal import Principal
 
@@ -76,17 +76,19 @@ _ROW_COLUMNS = (Admin.id, Admin.login, Admin.display_name, Admin.email, Admin.en
                 Admin.created_at)
 
 
+_AUTHORITIES = {dialect: objects.with_names(  # built once a dialect: a page binds its admins' keys
+    select(Authority.admin_id, Authority.object_type, Authority.object_id, Authority.permissions_text)
+    .where(among_keys(Authority.admin_id, dialect)).order_by(Authority.id),
+    Authority.object_type, Authority.object_id) for dialect in ("postgresql", "sqlite")}
+
+
 def with_authorities(rows: Sequence[Any]) -> list[AdminRow]:
-    """The page's admins with their authorities and the names of their objects: two statements for the page."""
+    """The page's admins with their authorities and the names of their objects: one statement for the page."""
     keys = [r.id for r in rows]
-    found = db.session.execute(
-        select(Authority.admin_id, Authority.object_type, Authority.object_id, Authority.permissions_text)
-        .where(Authority.admin_id.in_(keys)).order_by(Authority.id)).all() if keys else []
-    names = objects.names((a.object_type, a.object_id) for a in found)
+    found = db.session.execute(_AUTHORITIES[db.engine.dialect.name], {"keys": keys}).all() if keys else []
     held: dict[int, list[AuthorityRow]] = {}
     for a in found:
-        held.setdefault(a.admin_id, []).append(AuthorityRow(a.object_type, a.object_id,
-                                                            names.get((a.object_type, a.object_id)),
+        held.setdefault(a.admin_id, []).append(AuthorityRow(a.object_type, a.object_id, a.object_name,
                                                             a.permissions_text.split()))
     return [AdminRow(r.id, r.login, r.display_name, r.email, r.enabled, r.language, r.sys_admin, bool(r.totp),
                      r.last_connection_date, r.created_at, held.get(r.id, [])) for r in rows]

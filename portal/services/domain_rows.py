@@ -23,8 +23,6 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    any_,
-    bindparam,
     cast,
     literal,
     null,
@@ -32,12 +30,12 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.dialects import postgresql
 
 from ..extensions import db
 from ..models import Customer, Domain, DomainAlias, OutgoingProvider, Platform, Policy
 from ..models.tenancy import domain_outgoing_providers
 from .domains import LIST_SPEC
+from .listing import among_keys
 
 
 @dataclass(frozen=True)
@@ -173,17 +171,12 @@ def _children_query(dialect: str) -> Any:
     On PostgreSQL the keys are one array (`= ANY(:keys)`): the statement's text is the same for every page, so
     psycopg converts it once and the server prepares it, instead of a text with 5 x 40 placeholders a page."""
     parts = []
-    if dialect == "postgresql":
-        keys: Any = bindparam("keys", type_=postgresql.ARRAY(Integer))
-    else:
-        keys = bindparam("keys", expanding=True)
     for kind, (_, columns, owner, source) in _KINDS.items():
         given = dict(zip(_SLOTS[kind], columns, strict=True))
         slots = [type_coerce(given[slot], _SLOT_TYPE[slot]).label(slot) if slot in given
                  else cast(null(), _SLOT_TYPE[slot]).label(slot) for slot in _ALL_SLOTS]
-        wanted = owner == any_(keys) if dialect == "postgresql" else owner.in_(keys)
         parts.append(select(literal(kind).label("kind"), owner.label("owner"), *slots)
-                     .select_from(source).where(wanted))
+                     .select_from(source).where(among_keys(owner, dialect)))
     return union_all(*parts)
 
 

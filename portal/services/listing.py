@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, inspect, or_, select
+from sqlalchemy.dialects import postgresql
 
 from ..errors import FieldError, Invalid
 from ..extensions import db
@@ -137,6 +138,15 @@ def ordered(stmt: Select[Any], spec: ListSpec, params: ListParams) -> Select[Any
     if spec.tiebreak is not None and params.sort.lstrip("-") not in spec.unique_sorts:
         order.append(spec.tiebreak.desc() if params.sort.startswith("-") else spec.tiebreak.asc())
     return stmt.order_by(*order)
+
+
+def among_keys(column: Any, dialect: str) -> ColumnElement[bool]:
+    """`column` among the keys bound as `keys`, for a statement built once per dialect: on PostgreSQL one array
+    (`= ANY(:keys)`), so the statement's text is the same for every page (psycopg converts it once, the server
+    prepares it) instead of a text with a placeholder per key; elsewhere an expanding IN."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("keys", type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("keys", expanding=True))
 
 
 KEYS_FIRST_FROM = 200  # from this offset on, a page finds its rows' keys first (`page`)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from sqlalchemy import literal, select, union_all
+from sqlalchemy import Select, and_, func, literal, select, union_all
+from sqlalchemy.orm import aliased
 
 from ..errors import Invalid
 from ..extensions import db
@@ -35,6 +37,17 @@ def names(keys: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
              .where(MODELS[object_type].id.in_(ids)) for object_type, ids in wanted.items()]
     stmt = parts[0] if len(parts) == 1 else union_all(*parts)
     return {(kind, pk): name for kind, pk, name in db.session.execute(stmt)}
+
+
+def with_names(stmt: Select[Any], object_type: Any, object_id: Any) -> Select[Any]:
+    """`stmt` with the name of the object each of its rows points at (`object_name`, None when it is gone), joined
+    into the same statement: no second one, as `names` would be."""
+    found = []
+    for kind, model in MODELS.items():
+        named = aliased(model)
+        stmt = stmt.outerjoin(named, and_(object_type == kind.value, named.id == object_id))
+        found.append(named.name)
+    return stmt.add_columns(func.coalesce(*found).label("object_name"))
 
 
 NOT_NAMED: dict[ObjectType, Callable[[str], Text]] = {
