@@ -8,7 +8,7 @@ allow-list, and at most one filter parameter whose value is exact, `prefix*`, `*
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, any_, bindparam, func, inspect, or_, select
@@ -177,25 +177,36 @@ def page(stmt: Select[Any], spec: ListSpec, params: ListParams, *,
     """One page of the filtered, sorted list, and the total count of the filtered list (without a filter, the
     `unfiltered_total` when the caller keeps it: a domain's users_count, say).
 
-    A deep page (offset ≥ KEYS_FIRST_FROM) is a deferred join: the offset is walked over the keys alone (an
-    index on the sort column holds them: SQLite's indexes carry the rowid, PostgreSQL's covering ones INCLUDE
-    the id, migration 0015), then only the page's rows are read, with what they load."""
+    A shallow page of plain rows carries its count in its own statement (`_rows_counted`). A deep page
+    (offset >= KEYS_FIRST_FROM) knows the total first: nearer the end than the start, it is read backwards (the
+    order reversed, the offset counted from the end, the rows turned round), so the last page costs what the
+    first does; and it is a deferred join: the offset is walked over the keys alone (an index on the sort
+    column holds them: SQLite's indexes carry the rowid, PostgreSQL's covering ones INCLUDE the id, migration
+    0015), then only the page's rows are read, with what they load."""
     stmt = filtered(stmt, spec, params)
     counted = select(func.count()).select_from(stmt.order_by(None).subquery())
     kept = unfiltered_total if params.filter_name is None else None
-    key = _key(stmt) if params.offset >= KEYS_FIRST_FROM else None
-    if key is not None:
-        keys = ordered(stmt.with_only_columns(key), spec, params).offset(params.offset).limit(params.page_size)
-        window = ordered(stmt.where(key.in_(keys)), spec, params)
-    else:
+    if kept is None and params.offset < KEYS_FIRST_FROM and _entity(stmt) is None:
         window = ordered(stmt, spec, params).offset(params.offset).limit(params.page_size)
-    if kept is None and _entity(window) is None:
         rows, total = _rows_counted(window, counted)
         if total is None:  # no row to carry it: an empty list, or a page past its end
             total = 0 if params.offset == 0 else db.session.scalar(counted) or 0
         return spec.rows(rows) if spec.rows is not None else rows, total
     total = kept if kept is not None else db.session.scalar(counted) or 0
-    return _rows(window, spec), total
+    offset, size, backwards = params.offset, params.page_size, False
+    if (offset >= KEYS_FIRST_FROM and total - offset < offset and offset < total
+            and (spec.tiebreak is not None or params.sort.lstrip("-") in spec.unique_sorts)):  # a total order
+        backwards, size = True, min(size, total - offset)
+        offset = total - params.offset - size
+        sort = params.sort[1:] if params.sort.startswith("-") else "-" + params.sort
+        params = replace(params, sort=sort, offset=offset, page_size=size)
+    key = _key(stmt) if offset >= KEYS_FIRST_FROM else None
+    if key is not None:
+        keys = ordered(stmt.with_only_columns(key), spec, params).offset(offset).limit(size)
+        window = ordered(stmt.where(key.in_(keys)), spec, params)
+    else:
+        window = ordered(stmt, spec, params).offset(offset).limit(size)
+    return _rows(window, spec, backwards=backwards), total
 
 
 def _rows_counted(window: Select[Any], counted: Select[Any]) -> tuple[list[Any], int | None]:
@@ -208,13 +219,15 @@ def _rows_counted(window: Select[Any], counted: Select[Any]) -> tuple[list[Any],
     return list(frozen().columns(*range(width)).all()), total
 
 
-def _rows(stmt: Select[Any], spec: ListSpec) -> list[Any]:
+def _rows(stmt: Select[Any], spec: ListSpec, *, backwards: bool = False) -> list[Any]:
     """Entities (unique(): a row's collections may be joined, as the domains list does), or plain rows when the
-    statement selects columns; then what the spec makes of them."""
+    statement selects columns (turned round when read `backwards`); then what the spec makes of them."""
     if _entity(stmt) is not None:
         rows: list[Any] = list(db.session.scalars(stmt).unique())
     else:
         rows = list(db.session.execute(stmt).all())
+    if backwards:
+        rows.reverse()
     return spec.rows(rows) if spec.rows is not None else rows
 
 
