@@ -1,8 +1,9 @@
 """lists: how a list's cost grows with its table (issue 16). For 1,000 / 10,000 / 100,000 users in one domain
 (10,000 domains in all), on a fresh SQLite file and a fresh PostgreSQL database (VACUUM ANALYZEd after loading):
 
-- `GET /api/domains/{id}/users?pageSize=40` page 1 and the last page (default sort, X-Total-Count), and the
-  same on the HTML users page; the raw SQL those need (page + count, bare DB-API) for reference;
+- `GET /api/domains/{id}/users?pageSize=40` page 1, the last page and the middle one (default sort,
+  X-Total-Count; a page nearer the end is read backwards, so the middle walks furthest), and the first and last on
+  the HTML users page; the raw SQL those need (page + count, bare DB-API) for reference;
 - `GET /api/domains?pageSize=40` (every domain's aliases, platforms, policies, providers, customer and active
   users) against a bare route of the same app running the raw SQL page of domains without any of that
   (its rows through the DB-API and json.dumps, no authentication; goal <= 2x). The bare DB-API time alone is
@@ -76,6 +77,7 @@ def run(database_url: str, label: str, *, domains: int, users: int, runs: int) -
     last = max(users - 40, 0)
     urls = {"api_first": f"/api/domains/{public}/users?pageSize=40",
             "api_last": f"/api/domains/{public}/users?pageSize=40&offset={last}",
+            "api_middle": f"/api/domains/{public}/users?pageSize=40&offset={users // 2}",  # the deepest walk
             "page_first": f"/admin/domains/{public}/users?pageSize=40",
             "page_last": f"/admin/domains/{public}/users?pageSize=40&offset={last}",
             "domains_api": "/api/domains?pageSize=40", "domains_bare": "/bench/bare-domains"}
