@@ -193,13 +193,12 @@ def with_children(rows: Sequence[Any]) -> list[DomainRow]:
     a page."""
     listed = {r[0]: DomainRow(*r) for r in rows}
     keys = list(listed)
+    query = _CHILDREN[db.engine.dialect.name]
     for start in range(0, len(keys), CHUNK):
-        query = _CHILDREN["postgresql" if db.engine.dialect.name == "postgresql" else "sqlite"]
         for child in db.session.execute(query, {"keys": keys[start:start + CHUNK]}):
             kind, owner = child[0], child[1]
             made_as, pick = _PICK[kind]
-            picked = pick(child)
-            made = made_as(*picked) if isinstance(picked, tuple) else made_as(picked)
+            made = made_as(*pick(child))  # every kind has two values or more: itemgetter gives a tuple
             domain = listed[owner]
             if kind == "customer":
                 domain.customer = made

@@ -193,19 +193,18 @@ def page(stmt: Select[Any], spec: ListSpec, params: ListParams, *,
             total = 0 if params.offset == 0 else db.session.scalar(counted) or 0
         return spec.rows(rows) if spec.rows is not None else rows, total
     total = kept if kept is not None else db.session.scalar(counted) or 0
-    offset, size, backwards = params.offset, params.page_size, False
-    if (offset >= KEYS_FIRST_FROM and total - offset < offset and offset < total
-            and (spec.tiebreak is not None or params.sort.lstrip("-") in spec.unique_sorts)):  # a total order
-        backwards, size = True, min(size, total - offset)
-        offset = total - params.offset - size
+    backwards = (KEYS_FIRST_FROM <= params.offset < total and total - params.offset < params.offset
+                 and (spec.tiebreak is not None or params.sort.lstrip("-") in spec.unique_sorts))  # a total order
+    if backwards:
+        size = min(params.page_size, total - params.offset)
         sort = params.sort[1:] if params.sort.startswith("-") else "-" + params.sort
-        params = replace(params, sort=sort, offset=offset, page_size=size)
-    key = _key(stmt) if offset >= KEYS_FIRST_FROM else None
+        params = replace(params, sort=sort, offset=total - params.offset - size, page_size=size)
+    key = _key(stmt) if params.offset >= KEYS_FIRST_FROM else None
     if key is not None:
-        keys = ordered(stmt.with_only_columns(key), spec, params).offset(offset).limit(size)
+        keys = ordered(stmt.with_only_columns(key), spec, params).offset(params.offset).limit(params.page_size)
         window = ordered(stmt.where(key.in_(keys)), spec, params)
     else:
-        window = ordered(stmt, spec, params).offset(offset).limit(size)
+        window = ordered(stmt, spec, params).offset(params.offset).limit(params.page_size)
     return _rows(window, spec, backwards=backwards), total
 
 
